@@ -1,0 +1,109 @@
+// Shared option handling for the commands: where the catalog comes from, the settings, the
+// templates, the paths. Turns flags into the inputs of the stages below; holds no logic of its own.
+import os from 'node:os';
+import path from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { Option } from 'commander';
+import type { Logger } from '../log.js';
+import { loadSettings, type GlobalSettings } from '../config/settings.js';
+import { loadConsulConfig, redactConsulConfig, type Consistency } from '../consul/config.js';
+import { createConsulClient, type ConsulApi } from '../consul/client.js';
+import { fetchCatalog } from '../consul/fetch-catalog.js';
+import type { HealthEntry } from '../consul/schemas.js';
+import { readCatalogFile } from '../sources/catalog-file.js';
+import { BUILTIN_TEMPLATES_DIR, loadTemplates, type TemplateSet } from '../render/templates.js';
+import { HOST_MAP_PREFIX, pathsFor, type RenderPaths, type RenderResult } from '../render/render.js';
+import { buildConfig, type BuildResult } from '../app/build-config.js';
+import { ownFdHardLimit } from '../haproxy/limits.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import type { Model } from '../catalog/model.js';
+
+export interface SourceOptions {
+  catalog?: string;
+  consul?: string;
+  consistency: Consistency;
+}
+
+export interface RenderOptions extends SourceOptions {
+  templates?: string;
+  runDir: string;
+  logLevel: string;
+}
+
+export function defaultRunDir(): string {
+  return process.getuid?.() === 0 ? '/run/hapilot' : path.join(os.tmpdir(), `hapilot-${process.getuid?.() ?? 'user'}`);
+}
+
+/** Options every catalog-reading command takes, each with its HAPILOT_* environment twin. */
+export function sourceOptions(): Option[] {
+  return [
+    new Option('--catalog <file>', 'read the catalog from a JSON file (Consul health-entry format) instead of Consul').env('HAPILOT_CATALOG').conflicts('consul'),
+    new Option('--consul <url>', 'Consul HTTP address (default: CONSUL_HTTP_ADDR or 127.0.0.1:8500)').env('HAPILOT_CONSUL'),
+    new Option('--consistency <mode>', 'Consul read consistency').choices(['default', 'stale', 'consistent']).default('default').env('HAPILOT_CONSISTENCY'),
+  ];
+}
+
+export function renderOptions(): Option[] {
+  return [
+    ...sourceOptions(),
+    new Option('--templates <dir>', 'directory with haproxy.cfg.hbs and partials/*.hbs').env('HAPILOT_TEMPLATES'),
+    new Option('--run-dir <dir>', 'directory for HAProxy sockets, pid files and state').default(defaultRunDir()).env('HAPILOT_RUN_DIR'),
+    new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').env('HAPILOT_LOG_LEVEL'),
+  ];
+}
+
+export function openConsul(opts: SourceOptions, log: Logger): ConsulApi {
+  const config = loadConsulConfig({ flagUrl: opts.consul, consistency: opts.consistency });
+  log.debug({ consul: redactConsulConfig(config) }, 'consul configuration');
+  return createConsulClient(config);
+}
+
+/** Reads the whole catalog once, from the file or from Consul. */
+export async function readCatalog(opts: SourceOptions, log: Logger): Promise<HealthEntry[]> {
+  if (opts.catalog !== undefined) return readCatalogFile(opts.catalog);
+  const consul = openConsul(opts, log);
+  try {
+    return (await fetchCatalog(consul)).entries;
+  } finally {
+    consul.close();
+  }
+}
+
+export interface Prepared {
+  settings: GlobalSettings;
+  templates: TemplateSet;
+}
+
+export async function prepare(opts: RenderOptions): Promise<Prepared> {
+  const settings = loadSettings();
+  const templates = await loadTemplates(opts.templates ?? BUILTIN_TEMPLATES_DIR);
+  return { settings, templates };
+}
+
+export async function buildFromOptions(opts: RenderOptions, configPath: string, log: Logger): Promise<BuildResult> {
+  const { settings, templates } = await prepare(opts);
+  const entries = await readCatalog(opts, log);
+  const paths: RenderPaths = pathsFor({ configPath, runDir: opts.runDir });
+  const result = buildConfig({ entries, settings, templates, paths, fdLimit: await ownFdHardLimit() });
+  reportModel(result.model, log);
+  return result;
+}
+
+/** One warning per quarantined service or instance, and per model warning. */
+export function reportModel(model: Model, log: Logger): void {
+  for (const q of model.quarantined) {
+    log.warn({ service: q.service, instance: q.instance, tag: q.tag }, `quarantined service ${q.service} instance ${q.instance}${q.tag !== undefined ? ` tag ${JSON.stringify(q.tag)}` : ''}: ${q.reason}`);
+  }
+  for (const w of model.warnings) log.warn(w);
+}
+
+/** Writes the referenced files, then the config, each atomically; removes maps nothing refers to any more. */
+export async function writeRendered(out: string, result: RenderResult): Promise<void> {
+  for (const f of result.files) await writeFileAtomic(f.path, f.contents);
+  await writeFileAtomic(out, result.config);
+  const dir = path.dirname(path.resolve(out));
+  const keep = new Set(result.files.map((f) => path.basename(f.path)));
+  for (const name of await readdir(dir)) {
+    if (name.startsWith(HOST_MAP_PREFIX) && name.endsWith('.map') && !keep.has(name)) await rm(path.join(dir, name), { force: true });
+  }
+}

@@ -1,0 +1,158 @@
+// The one module that touches the `consul` npm package. It is no longer maintained upstream and its
+// types and `watch` helper are weak, so it stays behind this adapter: typed, zod-checked results with
+// the blocking-query metadata, and errors from our catalogue. Replacing the package means rewriting
+// this file only. The blocking-query loop itself lives in watch code above this adapter.
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import Consul from 'consul';
+import type { z } from 'zod';
+import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+import type { ConsulConfig, Consistency } from './config.js';
+import { CatalogServices, HealthChecks, HealthEntries, describeZodError, type HealthCheck, type HealthEntry } from './schemas.js';
+
+export interface QueryOptions {
+  /** Blocking query: wait for an index above this (> 0). https://developer.hashicorp.com/consul/api-docs/features/blocking */
+  index?: number | undefined;
+  /** Longest wait of a blocking query, as a Go duration ("30s", "5m"). */
+  wait?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface QueryResult<T> {
+  data: T;
+  /** X-Consul-Index of the answer. */
+  index: number;
+  knownLeader: boolean | undefined;
+  lastContactMs: number | undefined;
+}
+
+export interface RequestObserver {
+  /** Called when a request starts; the returned function is called when it ends. */
+  start(endpoint: string, blocking: boolean): (outcome: 'ok' | 'error' | 'aborted') => void;
+}
+
+/** What the rest of hapilot needs from Consul. */
+export interface ConsulApi {
+  readonly address: string;
+  catalogServices(opts?: QueryOptions): Promise<QueryResult<CatalogServices>>;
+  healthService(service: string, opts?: QueryOptions): Promise<QueryResult<HealthEntry[]>>;
+  healthState(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<HealthCheck[]>>;
+  close(): void;
+}
+
+/** Go duration → milliseconds, for the few forms `wait` takes. */
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(d);
+  if (!m) throw new HapilotError(ErrorCode.USAGE, `wait ${JSON.stringify(d)} is invalid: expected a duration such as 30s or 5m`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+}
+
+interface PapiResponse {
+  headers: Record<string, string | string[] | undefined>;
+}
+
+type RawCall = (opts: Record<string, unknown>) => Promise<[PapiResponse, unknown]>;
+
+export function createConsulClient(config: ConsulConfig, observer?: RequestObserver): ConsulApi {
+  const secure = config.url.protocol === 'https:';
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, ca: config.ca, cert: config.cert, key: config.key, rejectUnauthorized: config.verify })
+    : new http.Agent({ keepAlive: true });
+  const base = config.url.toString().replace(/\/$/, '');
+  const port = Number(config.url.port || (secure ? 443 : 80));
+  const consul = new Consul({ host: config.url.hostname, port, secure, agent });
+  const address = base;
+
+  async function call<S extends z.ZodType>(endpoint: string, fn: RawCall, schema: S, extra: Record<string, unknown>, opts: QueryOptions): Promise<QueryResult<z.infer<S>>> {
+    const blocking = opts.index !== undefined && opts.index > 0;
+    const ctx = Object.assign(new EventEmitter(), { includeResponse: true });
+    const onAbort = () => ctx.emit('cancel');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const waitMs = opts.wait ? durationMs(opts.wait) : 300_000;
+    const done = observer?.start(endpoint, blocking);
+    try {
+      if (opts.signal?.aborted) throw new HapilotError(ErrorCode.ABORTED, `${endpoint}: aborted`);
+      const query = {
+        ...extra,
+        ...consistencyFlag(config.consistency),
+        ...(config.token ? { token: config.token } : {}),
+        ...(config.datacenter ? { dc: config.datacenter } : {}),
+        ...(blocking ? { index: String(opts.index), wait: opts.wait ?? '5m' } : {}),
+        // Consul may hold a blocking query for wait + wait/16; give it that and a margin.
+        timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + 15_000 : 30_000,
+        ctx,
+      };
+      let res: PapiResponse;
+      let body: unknown;
+      try {
+        [res, body] = await fn(query);
+      } catch (err) {
+        throw mapError(err, endpoint, address, opts.signal);
+      }
+      const parsed = schema.safeParse(body);
+      if (!parsed.success) {
+        throw new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${endpoint} answered an unexpected shape ${describeZodError(parsed.error)}`);
+      }
+      const header = (name: string) => {
+        const v = res.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      const index = Number(header('x-consul-index'));
+      const lastContact = header('x-consul-lastcontact');
+      const knownLeader = header('x-consul-knownleader');
+      done?.('ok');
+      return {
+        data: parsed.data,
+        index: Number.isFinite(index) ? index : 0,
+        knownLeader: knownLeader === undefined ? undefined : knownLeader === 'true',
+        lastContactMs: lastContact === undefined ? undefined : Number(lastContact),
+      };
+    } catch (err) {
+      done?.(err instanceof HapilotError && err.code === ErrorCode.ABORTED ? 'aborted' : 'error');
+      throw err;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  const raw = consul as unknown as {
+    catalog: { service: { list: RawCall } };
+    health: { service: RawCall; state: RawCall };
+  };
+
+  return {
+    address,
+    catalogServices: (opts = {}) => call('/v1/catalog/services', (o) => raw.catalog.service.list(o), CatalogServices, {}, opts),
+    healthService: (service, opts = {}) => call(`/v1/health/service/${service}`, (o) => raw.health.service(o), HealthEntries, { service }, opts),
+    healthState: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => raw.health.state(o), HealthChecks, { state }, opts),
+    close: () => {
+      agent.destroy();
+    },
+  };
+}
+
+function consistencyFlag(c: Consistency): Record<string, boolean> {
+  if (c === 'stale') return { stale: true };
+  if (c === 'consistent') return { consistent: true };
+  return {};
+}
+
+function mapError(err: unknown, endpoint: string, address: string, signal: AbortSignal | undefined): HapilotError {
+  if (err instanceof HapilotError) return err;
+  const e = err as { name?: string; statusCode?: number; response?: { body?: unknown }; cause?: unknown; code?: string };
+  if (signal?.aborted || e.name === 'AbortError') {
+    return new HapilotError(ErrorCode.ABORTED, `${endpoint}: aborted`, { cause: err });
+  }
+  if (typeof e.statusCode === 'number') {
+    const body = e.response?.body;
+    const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : '';
+    const firstLine = text.split('\n')[0]?.slice(0, 200) ?? '';
+    return new HapilotError(ErrorCode.CONSUL_HTTP, `Consul ${endpoint} answered HTTP ${e.statusCode}${firstLine ? `: ${firstLine}` : ''}`, { cause: err });
+  }
+  const cause = e.cause as { code?: string; message?: string } | undefined;
+  const detail = cause?.code ?? e.code ?? messageOf(err);
+  return new HapilotError(ErrorCode.CONSUL_UNREACHABLE, `Consul at ${address} is unreachable (${detail}): check --consul or CONSUL_HTTP_ADDR`, { cause: err });
+}

@@ -1,0 +1,51 @@
+// Atomic file replacement: write a temp file in the same directory, fsync it, rename it over the
+// target, fsync the directory. A reader (HAProxy, an operator) sees the old file or the new one,
+// never half of one.
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+
+export function tempPathFor(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+export async function writeDurable(file: string, contents: string, mode = 0o644): Promise<void> {
+  const handle = await open(file, 'w', mode);
+  try {
+    await handle.writeFile(contents, 'utf8');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  }
+}
+
+/** Moves an already written temp file over `target` atomically. */
+export async function commitTemp(temp: string, target: string): Promise<void> {
+  await rename(temp, target);
+  await syncDir(path.dirname(target));
+}
+
+export async function writeFileAtomic(target: string, contents: string, mode = 0o644): Promise<void> {
+  const temp = tempPathFor(target);
+  try {
+    await writeDurable(temp, contents, mode);
+    await commitTemp(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new HapilotError(ErrorCode.WRITE, `cannot write ${target}: ${messageOf(err)}`, { cause: err });
+  }
+}
