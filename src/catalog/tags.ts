@@ -140,6 +140,8 @@ export function parseTags(tags: readonly string[]): ParsedTags {
     const parsed = spec.schema.safeParse(raw);
     if (!parsed.success) {
       errors.push({ tag, message: parsed.error.issues[0]?.message ?? 'invalid value' });
+      // A malformed enable tag still shows intent: the service is reported as quarantined, not skipped.
+      if (key === 'HAPROXY.ENABLE') enabled = true;
       continue;
     }
     if (key === 'HAPROXY.ENABLE') enabled = parsed.data === 'true';

@@ -1,0 +1,16 @@
+// The README's references are written from the code's tables; this keeps them in step.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { SETTINGS } from '../../src/config/settings.js';
+import { TAGS } from '../../src/catalog/tags.js';
+
+test('the README documents every environment variable with its default, and every tag', async () => {
+  const readme = await readFile('README.md', 'utf8');
+  for (const s of SETTINGS) {
+    const row = readme.split('\n').find((l) => l.startsWith(`| \`${s.env}\` |`));
+    assert.ok(row, `README lacks ${s.env}`);
+    assert.ok(row.includes(s.def === undefined ? '| — |' : `| \`${s.def}\` |`), `README default of ${s.env}`);
+  }
+  for (const key of Object.keys(TAGS)) assert.ok(readme.includes(`\`${key}`), `README lacks tag ${key}`);
+});

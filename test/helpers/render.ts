@@ -1,0 +1,24 @@
+// Rendering in tests: catalog → config text with fixed or temporary paths.
+import { buildConfig, type BuildResult } from '../../src/app/build-config.js';
+import type { HealthEntry } from '../../src/consul/schemas.js';
+import { loadTemplates, type TemplateSet } from '../../src/render/templates.js';
+import type { RenderPaths } from '../../src/render/render.js';
+import { settings } from './entries.js';
+
+let builtin: Promise<TemplateSet> | undefined;
+export function builtinTemplates(): Promise<TemplateSet> {
+  builtin ??= loadTemplates();
+  return builtin;
+}
+
+export const GOLDEN_PATHS: RenderPaths = { filesDir: '/etc/hapilot', statsSocket: '/run/hapilot/haproxy.sock' };
+
+export async function renderEntries(entries: readonly HealthEntry[], opts: { env?: Record<string, string>; paths?: RenderPaths; templates?: TemplateSet } = {}): Promise<BuildResult> {
+  return buildConfig({
+    entries,
+    settings: settings({ HAPILOT_FD_LIMIT: '1000000', ...opts.env }),
+    templates: opts.templates ?? await builtinTemplates(),
+    paths: opts.paths ?? GOLDEN_PATHS,
+    fdLimit: undefined,
+  });
+}

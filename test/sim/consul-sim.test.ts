@@ -1,0 +1,77 @@
+// The simulator honours the rules in ../shared/consul-fixtures/README.md and serves the documented shapes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { HealthEntries, CatalogServices } from '../../src/consul/schemas.js';
+import { startSim } from '../helpers/sim.js';
+import { entry, ENABLE } from '../helpers/entries.js';
+
+const FIXTURES = new URL('../fixtures/consul/', import.meta.url);
+
+async function fixture(name: string): Promise<unknown> {
+  return JSON.parse(await readFile(new URL(name, FIXTURES), 'utf8'));
+}
+
+function keysOf(o: unknown): string[] {
+  return Object.keys(o as object).filter((k) => k !== '_comment').sort();
+}
+
+test('health/service entries have the documented keys, and the docs sample parses with our schema', async () => {
+  const docs = await fixture('health-service.json') as Array<Record<string, unknown>>;
+  assert.equal(HealthEntries.safeParse(docs).success, true);
+  const sim = await startSim([entry('redis', 'redis', [ENABLE])]);
+  try {
+    const body = await (await fetch(`${sim.url}/v1/health/service/redis`)).json() as Array<Record<string, unknown>>;
+    assert.equal(HealthEntries.safeParse(body).success, true);
+    const [d, s] = [docs[0]!, body[0]!];
+    for (const part of ['Node', 'Service'] as const) {
+      const missing = keysOf(d[part]).filter((k) => !keysOf(s[part]).includes(k) && !['TaggedAddresses', 'Meta', 'ID'].includes(k));
+      assert.deepEqual(missing, [], `${part} keys missing from the simulator`);
+    }
+    const docCheck = (d.Checks as object[])[0];
+    const simCheck = (s.Checks as object[])[0];
+    assert.deepEqual(keysOf(docCheck).filter((k) => !keysOf(simCheck).includes(k)), []);
+    const services = await (await fetch(`${sim.url}/v1/catalog/services`)).json();
+    assert.equal(CatalogServices.safeParse(services).success, true);
+    assert.equal(CatalogServices.safeParse(await fixture('catalog-services.json')).success, true);
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('X-Consul-Index is never 0; bad index, bad wait and stale+consistent are 400s', async () => {
+  const sim = await startSim();
+  try {
+    const r = await fetch(`${sim.url}/v1/catalog/services`);
+    assert.ok(Number(r.headers.get('x-consul-index')) >= 1);
+    const errors = await fixture('errors.json') as Record<string, { status: number; body: string }>;
+    const bad = async (q: string) => { const res = await fetch(`${sim.url}/v1/catalog/services?${q}`); return [res.status, await res.text()]; };
+    assert.deepEqual(await bad('index=-1'), [400, errors.invalidIndex!.body]);
+    assert.deepEqual(await bad('index=5&wait=abc'), [400, errors.invalidWait!.body]);
+    assert.deepEqual(await bad('stale&consistent'), [400, errors.staleAndConsistent!.body]);
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('blocking: held until the endpoint\'s own index moves; other services do not wake it; an index that went backwards is answered', async () => {
+  const sim = await startSim([entry('a', 'a1', [ENABLE]), entry('b', 'b1', [ENABLE])]);
+  try {
+    const first = await fetch(`${sim.url}/v1/health/service/a`);
+    const idx = Number(first.headers.get('x-consul-index'));
+    let answered = false;
+    const pending = fetch(`${sim.url}/v1/health/service/a?index=${idx}&wait=5s`).then((r) => { answered = true; return r; });
+    await new Promise((r) => setTimeout(r, 100));
+    sim.setStatus('node1', 'b1', 'critical');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(answered, false, 'a change to b does not answer a watch on a');
+    sim.setStatus('node1', 'a1', 'critical');
+    const res = await pending;
+    assert.ok(Number(res.headers.get('x-consul-index')) > idx);
+    sim.resetIndex(2);
+    const after = await fetch(`${sim.url}/v1/health/service/a?index=${idx}&wait=1s`);
+    assert.equal(Number(after.headers.get('x-consul-index')), 2, 'the lower index is what the client sees');
+  } finally {
+    await sim.stop();
+  }
+});

@@ -1,0 +1,352 @@
+// A Consul HTTP API simulator for tests. Real Consul cannot be installed on these machines, so this
+// follows Consul's documented behaviour for the endpoints hapilot uses (rules in
+// ../shared/consul-fixtures/README.md):
+// - blocking queries: https://developer.hashicorp.com/consul/api-docs/features/blocking
+//   index absent/0 → answer now; index=N → hold until the endpoint's index exceeds N or `wait`
+//   (default 5m, max 10m) plus up to wait/16 jitter passes, then answer with the same index;
+//   X-Consul-Index on every answer, never 0; bad wait/index → 400.
+// - consistency: ?stale with ?consistent → 400.
+// - each endpoint has its own index (services table, a service's health, all checks), so a change
+//   to one service does not wake watchers of another.
+// Test controls: register/deregister/setCheck, failures (HTTP errors, refused connections, an empty
+// answer), and an index that goes backwards.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SimNode {
+  Node: string;
+  Address: string;
+  Datacenter?: string;
+  ID?: string;
+}
+
+export interface SimService {
+  ID: string;
+  Service: string;
+  Tags?: string[];
+  Address?: string;
+  Port: number;
+  Weights?: { Passing: number; Warning: number };
+}
+
+export type SimStatus = 'passing' | 'warning' | 'critical';
+
+interface Instance {
+  node: SimNode;
+  service: SimService;
+  status: SimStatus;
+  createIndex: number;
+  modifyIndex: number;
+  maintenance: string | undefined;
+}
+
+interface Waiter {
+  check: () => boolean;
+  wake: () => void;
+}
+
+export interface RequestLog {
+  method: string;
+  path: string;
+  blocking: boolean;
+}
+
+const MAX_WAIT_MS = 10 * 60_000;
+const DEFAULT_WAIT_MS = 5 * 60_000;
+
+/** Go duration as Consul's parseWait accepts it (a subset: ns, us, ms, s, m, h, decimals). */
+export function parseGoDuration(s: string): number | undefined {
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+  if (!/^((\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h))+$/.test(s)) return undefined;
+  let total = 0;
+  for (const m of s.matchAll(re)) {
+    const n = Number(m[1]);
+    const unit = m[2];
+    total += n * (unit === 'ns' ? 1e-6 : unit === 'us' || unit === 'µs' ? 1e-3 : unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+  }
+  return total;
+}
+
+export class ConsulSim {
+  #server: http.Server | undefined;
+  #port = 0;
+  #instances = new Map<string, Instance>();
+  #raft = 10;
+  /** Index of the services table (register/deregister/tags). */
+  #servicesIndex = 1;
+  /** Index of each service's health (its instances and their checks). */
+  #serviceIndex = new Map<string, number>();
+  /** Index of all checks. */
+  #checksIndex = 1;
+  #waiters = new Set<Waiter>();
+  #failures: Array<{ status: number; body: string }> = [];
+  #empty = false;
+  /** Requests seen, for assertions. */
+  readonly requests: RequestLog[] = [];
+  /** The X-Consul-Token of the last request, to check that the token is sent. */
+  lastToken: string | undefined;
+  /** Blocking queries being held right now. */
+  openBlocking = 0;
+  /** Scale of wait jitter (tests make it 0 for determinism). */
+  jitter = true;
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  async start(port = 0): Promise<void> {
+    const server = http.createServer((req, res) => void this.#handle(req, res));
+    server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.#server = server;
+    this.#port = (server.address() as AddressInfo).port;
+  }
+
+  /** Stops listening (connections are refused) and ends held queries; `start()` again on the same port. */
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    for (const w of this.#waiters) w.wake();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  async restart(): Promise<void> {
+    await this.start(this.#port);
+  }
+
+  // ---- catalog changes ---------------------------------------------------------------------------
+
+  #bump(serviceName: string, { catalog }: { catalog: boolean }): number {
+    this.#raft += 1;
+    if (catalog) this.#servicesIndex = this.#raft;
+    this.#serviceIndex.set(serviceName, this.#raft);
+    this.#checksIndex = this.#raft;
+    this.#notify();
+    return this.#raft;
+  }
+
+  #notify(): void {
+    for (const w of [...this.#waiters]) if (w.check()) w.wake();
+  }
+
+  register({ node, service, status = 'passing' }: { node: SimNode; service: SimService; status?: SimStatus }): void {
+    const key = `${node.Node}/${service.ID}`;
+    const existing = this.#instances.get(key);
+    const tagsChanged = !existing || JSON.stringify(existing.service.Tags ?? []) !== JSON.stringify(service.Tags ?? []);
+    const raft = this.#bump(service.Service, { catalog: tagsChanged || !existing });
+    this.#instances.set(key, {
+      node,
+      service,
+      status,
+      createIndex: existing?.createIndex ?? raft,
+      modifyIndex: raft,
+      maintenance: existing?.maintenance,
+    });
+  }
+
+  deregister(nodeName: string, serviceId: string): void {
+    const key = `${nodeName}/${serviceId}`;
+    const existing = this.#instances.get(key);
+    if (!existing) return;
+    this.#instances.delete(key);
+    this.#bump(existing.service.Service, { catalog: true });
+  }
+
+  setStatus(nodeName: string, serviceId: string, status: SimStatus): void {
+    const inst = this.#instances.get(`${nodeName}/${serviceId}`);
+    if (!inst) throw new Error(`no instance ${nodeName}/${serviceId}`);
+    inst.status = status;
+    this.#bump(inst.service.Service, { catalog: false });
+  }
+
+  /** Agent maintenance mode: a synthetic critical check `_service_maintenance:<id>`. */
+  setMaintenance(nodeName: string, serviceId: string, reason: string | undefined): void {
+    const inst = this.#instances.get(`${nodeName}/${serviceId}`);
+    if (!inst) throw new Error(`no instance ${nodeName}/${serviceId}`);
+    inst.maintenance = reason;
+    this.#bump(inst.service.Service, { catalog: false });
+  }
+
+  /** Makes every index go backwards (as after a snapshot restore), with the same data. */
+  resetIndex(to = 2): void {
+    this.#raft = to;
+    this.#servicesIndex = to;
+    this.#checksIndex = to;
+    for (const k of this.#serviceIndex.keys()) this.#serviceIndex.set(k, to);
+    this.#notify();
+    for (const w of [...this.#waiters]) w.wake();
+  }
+
+  /** Raises every index without changing any data (a return is no proof of a change). */
+  touch(): void {
+    this.#raft += 1;
+    this.#servicesIndex = this.#raft;
+    this.#checksIndex = this.#raft;
+    for (const k of this.#serviceIndex.keys()) this.#serviceIndex.set(k, this.#raft);
+    this.#notify();
+  }
+
+  /** The next `count` requests answer with this HTTP status. */
+  failNext(count: number, status = 500, body = 'rpc error: No cluster leader'): void {
+    for (let i = 0; i < count; i++) this.#failures.push({ status, body });
+    for (const w of [...this.#waiters]) w.wake();
+  }
+
+  /** While set, Consul answers as if the catalog were empty (an agent that lost its state). */
+  setEmpty(empty: boolean): void {
+    this.#empty = empty;
+    this.#raft += 1;
+    this.#servicesIndex = this.#raft;
+    this.#checksIndex = this.#raft;
+    for (const k of this.#serviceIndex.keys()) this.#serviceIndex.set(k, this.#raft);
+    this.#notify();
+  }
+
+  clearRequests(): void {
+    this.requests.length = 0;
+  }
+
+  // ---- HTTP --------------------------------------------------------------------------------------
+
+  #visible(): Instance[] {
+    return this.#empty ? [] : [...this.#instances.values()];
+  }
+
+  #servicesBody(): Record<string, string[]> {
+    const out: Record<string, string[]> = this.#empty ? {} : { consul: [] };
+    for (const inst of this.#visible()) {
+      const tags = new Set(out[inst.service.Service] ?? []);
+      for (const t of inst.service.Tags ?? []) tags.add(t);
+      out[inst.service.Service] = [...tags].sort();
+    }
+    return out;
+  }
+
+  #checks(inst: Instance): object[] {
+    const tags = inst.service.Tags ?? [];
+    const base = { Node: inst.node.Node, Notes: '', Output: '', Namespace: 'default', Type: '', Definition: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex };
+    const checks: object[] = [
+      { ...base, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', ServiceID: '', ServiceName: '', ServiceTags: [] },
+      { ...base, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status, ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags },
+    ];
+    if (inst.maintenance !== undefined) {
+      checks.push({ ...base, CheckID: `_service_maintenance:${inst.service.ID}`, Name: 'Service Maintenance Mode', Status: 'critical', Notes: inst.maintenance, ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags });
+    }
+    return checks;
+  }
+
+  #healthEntry(inst: Instance): object {
+    return {
+      Node: { ID: inst.node.ID ?? '', Node: inst.node.Node, Address: inst.node.Address, Datacenter: inst.node.Datacenter ?? 'dc1', TaggedAddresses: { lan: inst.node.Address, wan: inst.node.Address }, Meta: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex },
+      Service: {
+        ID: inst.service.ID, Service: inst.service.Service, Tags: inst.service.Tags ?? [], Address: inst.service.Address ?? '', Meta: {}, Port: inst.service.Port,
+        Weights: inst.service.Weights ?? { Passing: 1, Warning: 1 }, EnableTagOverride: false, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex, Namespace: 'default',
+      },
+      Checks: this.#checks(inst),
+    };
+  }
+
+  #route(pathname: string, query: URLSearchParams): { index: () => number; body: () => unknown } | undefined {
+    if (pathname === '/v1/catalog/services') {
+      return { index: () => this.#servicesIndex, body: () => this.#servicesBody() };
+    }
+    let m = /^\/v1\/health\/service\/([^/]+)$/.exec(pathname);
+    if (m) {
+      const name = decodeURIComponent(m[1]!);
+      const passing = query.has('passing') && query.get('passing') !== 'false';
+      return {
+        index: () => this.#serviceIndex.get(name) ?? this.#servicesIndex,
+        body: () => this.#visible()
+          .filter((i) => i.service.Service === name)
+          .filter((i) => !passing || (i.status === 'passing' && i.maintenance === undefined))
+          .sort((a, b) => a.node.Node.localeCompare(b.node.Node) || a.service.ID.localeCompare(b.service.ID))
+          .map((i) => this.#healthEntry(i)),
+      };
+    }
+    m = /^\/v1\/health\/state\/(any|passing|warning|critical)$/.exec(pathname);
+    if (m) {
+      const state = m[1];
+      return {
+        index: () => this.#checksIndex,
+        body: () => this.#visible().flatMap((i) => this.#checks(i)).filter((c) => state === 'any' || (c as { Status: string }).Status === state),
+      };
+    }
+    return undefined;
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    const q = url.searchParams;
+    const send = (status: number, body: unknown, index?: number) => {
+      const headers: Record<string, string> = { 'Content-Type': typeof body === 'string' ? 'text/plain' : 'application/json' };
+      if (index !== undefined) {
+        headers['X-Consul-Index'] = String(Math.max(1, index));
+        headers['X-Consul-Knownleader'] = 'true';
+        headers['X-Consul-Lastcontact'] = '0';
+      }
+      res.writeHead(status, headers);
+      res.end(typeof body === 'string' ? body : JSON.stringify(body));
+    };
+    const blocking = q.has('index') && q.get('index') !== '0';
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, blocking });
+    const token = req.headers['x-consul-token'];
+    this.lastToken = Array.isArray(token) ? token[0] : token;
+
+    if (req.method === 'GET' && url.pathname === '/v1/status/leader') return send(200, '"127.0.0.1:8300"');
+    const failure = this.#failures.shift();
+    if (failure) return send(failure.status, failure.body);
+
+    if (q.has('stale') && q.has('consistent')) return send(400, 'Cannot specify ?stale with ?consistent, conflicting semantics.');
+    if (q.has('cached') && q.has('consistent')) return send(400, 'Cannot specify ?cached with ?consistent, conflicting semantics.');
+    const route = req.method === 'GET' ? this.#route(url.pathname, q) : undefined;
+    if (!route) return send(404, 'Not found');
+
+    let wantIndex = 0;
+    if (q.has('index')) {
+      const raw = q.get('index') ?? '';
+      if (!/^\d+$/.test(raw)) return send(400, 'Invalid index');
+      wantIndex = Number(raw);
+    }
+    let waitMs = DEFAULT_WAIT_MS;
+    if (q.has('wait')) {
+      const parsed = parseGoDuration(q.get('wait') ?? '');
+      if (parsed === undefined) return send(400, 'Invalid wait time');
+      waitMs = Math.min(parsed, MAX_WAIT_MS);
+    }
+
+    if (wantIndex > 0 && route.index() <= wantIndex) {
+      const jitter = this.jitter ? Math.random() * (waitMs / 16) : 0;
+      this.openBlocking += 1;
+      try {
+        await new Promise<void>((resolve) => {
+          const waiter: Waiter = {
+            check: () => route.index() > wantIndex || this.#failures.length > 0,
+            wake: () => {
+              clearTimeout(timer);
+              this.#waiters.delete(waiter);
+              resolve();
+            },
+          };
+          const timer = setTimeout(waiter.wake, waitMs + jitter);
+          this.#waiters.add(waiter);
+          res.once('close', waiter.wake);
+        });
+      } finally {
+        this.openBlocking -= 1;
+      }
+      if (res.destroyed || !this.#server) return;
+      const late = this.#failures.shift();
+      if (late) return send(late.status, late.body);
+    }
+    send(200, route.body(), route.index());
+  }
+}
