@@ -1,5 +1,6 @@
 // Consul entries → model → (descriptor budget) → haproxy.cfg text. The one path every command and
-// the daemon use to produce a config.
+// the daemon use to produce a config; the daemon steps in between model and render (guard,
+// quarantine) through `finishConfig`.
 import { buildModel, type Model } from '../catalog/model.js';
 import type { GlobalSettings } from '../config/settings.js';
 import type { HealthEntry } from '../consul/schemas.js';
@@ -7,21 +8,27 @@ import { fitToFdLimit } from '../haproxy/limits.js';
 import { render, type RenderPaths, type RenderResult } from '../render/render.js';
 import type { TemplateSet } from '../render/templates.js';
 
-export interface BuildInput {
-  entries: readonly HealthEntry[];
-  settings: GlobalSettings;
+export interface FinishInput {
+  model: Model;
   templates: TemplateSet;
   paths: RenderPaths;
   /** Open-files hard limit HAProxy will run under; undefined = unknown, no check. */
   fdLimit: number | undefined;
 }
 
+export interface BuildInput extends Omit<FinishInput, 'model'> {
+  entries: readonly HealthEntry[];
+  settings: GlobalSettings;
+}
+
 export interface BuildResult extends RenderResult {
+  /** The model as rendered (settings after the descriptor budget, warnings included). */
   model: Model;
 }
 
-export function buildConfig({ entries, settings, templates, paths, fdLimit }: BuildInput): BuildResult {
-  const model = buildModel({ entries, settings });
+/** Fits the model's settings to the descriptor limit and renders it. */
+export function finishConfig({ model, templates, paths, fdLimit }: FinishInput): BuildResult {
+  const { settings } = model;
   const servers = model.backends.reduce((n, b) => n + b.servers.length, 0);
   const fit = fitToFdLimit({
     maxconnGlobal: settings.maxconnGlobal,
@@ -37,4 +44,8 @@ export function buildConfig({ entries, settings, templates, paths, fdLimit }: Bu
     warnings: [...fit.warnings, ...model.warnings],
   };
   return { model: effective, ...render({ model: effective, templates, paths }) };
+}
+
+export function buildConfig({ entries, settings, ...rest }: BuildInput): BuildResult {
+  return finishConfig({ model: buildModel({ entries, settings }), ...rest });
 }

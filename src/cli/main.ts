@@ -9,6 +9,7 @@ import { createLogger } from '../log.js';
 import { validateConfigFile } from '../haproxy/validate.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { fetchCatalog } from '../consul/fetch-catalog.js';
+import { addRunCommand } from './run.js';
 import { buildFromOptions, openConsul, renderOptions, sourceOptions, writeRendered, type RenderOptions, type SourceOptions } from './common.js';
 
 const VERSION = '0.1.0';
@@ -83,6 +84,7 @@ export function buildProgram(): Command {
       }
     });
 
+  addRunCommand(program);
   return program;
 }
 

@@ -1,0 +1,134 @@
+// `hapilot run`: the long-running daemon. Wires the source, the daemon, HAProxy's controller and the
+// status server together, and handles signals.
+import path from 'node:path';
+import { Option, type Command } from 'commander';
+import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { loadSettings } from '../config/settings.js';
+import { loadConsulConfig, redactConsulConfig } from '../consul/config.js';
+import { createConsulClient } from '../consul/client.js';
+import { loadTemplates, BUILTIN_TEMPLATES_DIR } from '../render/templates.js';
+import { ownFdHardLimit } from '../haproxy/limits.js';
+import { MasterWorker } from '../haproxy/master-worker.js';
+import { Daemon } from '../daemon/daemon.js';
+import { Metrics } from '../daemon/metrics.js';
+import { parseDurationMs, parseWait } from '../daemon/debounce.js';
+import { ConsulSource } from '../watch/consul-source.js';
+import { FileSource } from '../watch/file-source.js';
+import type { CatalogSource } from '../watch/source.js';
+import { startStatusServer } from '../server/status.js';
+import { renderOptions, type RenderOptions } from './common.js';
+
+interface RunOptions extends RenderOptions {
+  config?: string;
+  haproxy: string;
+  wait: string;
+  minReloadInterval: string;
+  statusListen: string;
+  maxRemovalRatio: string;
+  removalHold: string;
+  history: string;
+  consulWait: string;
+  stopHaproxyOnExit?: boolean;
+}
+
+function duration(flag: string, raw: string): number {
+  const ms = parseDurationMs(raw);
+  if (ms === undefined) throw new HapilotError(ErrorCode.USAGE, `${flag} ${JSON.stringify(raw)} is invalid: expected a duration such as 500ms, 5s or 2m`);
+  return ms;
+}
+
+export function addRunCommand(program: Command): void {
+  const cmd = program.command('run').description('follow the catalog and keep HAProxy in step with it (the daemon)');
+  for (const o of renderOptions()) cmd.addOption(o);
+  cmd
+    .addOption(new Option('--config <path>', 'where haproxy.cfg is written (default: <run-dir>/haproxy.cfg)').env('HAPILOT_CONFIG'))
+    .addOption(new Option('--haproxy <path>', 'haproxy binary').default('haproxy').env('HAPILOT_HAPROXY'))
+    .addOption(new Option('--wait <min:max>', 'quiet time before applying a change, and the longest a burst may delay it').default('1s:5s').env('HAPILOT_WAIT'))
+    .addOption(new Option('--min-reload-interval <duration>', 'never reload more often than this').default('2s').env('HAPILOT_MIN_RELOAD_INTERVAL'))
+    .addOption(new Option('--status-listen <host:port>', 'status server (/healthz, /ready, /status, /metrics)').default('127.0.0.1:9105').env('HAPILOT_STATUS_LISTEN'))
+    .addOption(new Option('--max-removal-ratio <ratio>', 'largest share of a backend\'s servers removed at once without holding').default('0.5').env('HAPILOT_MAX_REMOVAL_RATIO'))
+    .addOption(new Option('--removal-hold <duration>', 'how long a larger removal (or an emptied backend) is held before it applies').default('2m').env('HAPILOT_REMOVAL_HOLD'))
+    .addOption(new Option('--history <n>', 'configs (with diffs) kept in <run-dir>/history').default('10').env('HAPILOT_HISTORY'))
+    .addOption(new Option('--consul-wait <duration>', 'wait of each Consul blocking query').default('5m').env('HAPILOT_CONSUL_WAIT'))
+    .addOption(new Option('--stop-haproxy-on-exit', 'stop HAProxy when hapilot stops (default: leave it serving)').env('HAPILOT_STOP_HAPROXY_ON_EXIT'))
+    .action(async (opts: RunOptions) => {
+      const log = createLogger({ level: opts.logLevel as 'info', destination: 1 });
+      await run(opts, log);
+    });
+}
+
+async function run(opts: RunOptions, log: Logger): Promise<void> {
+  const wait = parseWait(opts.wait);
+  if (!wait) throw new HapilotError(ErrorCode.USAGE, `--wait ${JSON.stringify(opts.wait)} is invalid: expected MIN:MAX durations such as 1s:5s`);
+  const ratio = Number(opts.maxRemovalRatio);
+  if (!/^\d*\.?\d+$/.test(opts.maxRemovalRatio) || ratio < 0 || ratio > 1) {
+    throw new HapilotError(ErrorCode.USAGE, `--max-removal-ratio ${JSON.stringify(opts.maxRemovalRatio)} is invalid: expected a number from 0 to 1`);
+  }
+  const historySize = Number(opts.history);
+  if (!/^\d{1,4}$/.test(opts.history) || historySize < 1) throw new HapilotError(ErrorCode.USAGE, `--history ${JSON.stringify(opts.history)} is invalid: expected a whole number from 1`);
+  const settings = loadSettings();
+  const templatesDir = opts.templates ?? BUILTIN_TEMPLATES_DIR;
+  const templates = await loadTemplates(templatesDir);
+  const metrics = new Metrics();
+  const configPath = path.resolve(opts.config ?? path.join(opts.runDir, 'haproxy.cfg'));
+
+  let source: CatalogSource;
+  let closeConsul: (() => void) | undefined;
+  if (opts.catalog !== undefined) {
+    source = new FileSource({ file: opts.catalog, log: log.child({ component: 'file' }) });
+  } else {
+    const consulConfig = loadConsulConfig({ flagUrl: opts.consul, consistency: opts.consistency });
+    duration('--consul-wait', opts.consulWait);
+    log.info({ component: 'watch', consul: redactConsulConfig(consulConfig) }, 'following Consul');
+    const consul = createConsulClient(consulConfig, metrics.consulObserver());
+    closeConsul = () => consul.close();
+    source = new ConsulSource({ consul, log: log.child({ component: 'watch' }), wait: opts.consulWait, onFullResync: () => metrics.fullResyncs.inc() });
+  }
+
+  const controller = new MasterWorker({ haproxy: opts.haproxy, configPath, runDir: opts.runDir, log: log.child({ component: 'haproxy' }) });
+  const daemon = new Daemon({
+    source, settings, templates, configPath, runDir: opts.runDir, haproxyBin: opts.haproxy, controller, log, metrics,
+    wait: { ...wait, minIntervalMs: duration('--min-reload-interval', opts.minReloadInterval) },
+    guard: { maxRemovalRatio: ratio, holdMs: duration('--removal-hold', opts.removalHold) },
+    fdLimit: await ownFdHardLimit(), historySize, stopHaproxyOnExit: Boolean(opts.stopHaproxyOnExit),
+  });
+  const status = await startStatusServer({
+    listen: opts.statusListen,
+    log,
+    provider: {
+      ready: () => daemon.ready(),
+      status: () => daemon.status(),
+      metrics: async () => {
+        await daemon.refreshHaproxyMetrics();
+        return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+      },
+    },
+  });
+  log.info({ component: 'status', url: status.url, config: configPath, runDir: opts.runDir, source: source.kind }, `hapilot running; status on ${status.url}`);
+
+  process.on('unhandledRejection', (err) => log.error({ err: messageOf(err) }, 'unhandled rejection'));
+  process.on('SIGHUP', () => {
+    void (async () => {
+      log.info({ component: 'signal' }, 'SIGHUP: re-reading templates, re-rendering and reloading');
+      try {
+        daemon.setTemplates(await loadTemplates(templatesDir));
+      } catch (err) {
+        log.error({ err: messageOf(err) }, 'templates invalid; keeping the previous ones');
+      }
+      await daemon.requestSync({ trigger: 'SIGHUP', force: true });
+    })();
+  });
+  await daemon.start();
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ component: 'signal', signal }, `${signal}: shutting down${opts.stopHaproxyOnExit ? ' and stopping HAProxy' : '; HAProxy keeps serving'}`);
+      void Promise.allSettled([daemon.stop(), status.close()]).then(() => resolve());
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  closeConsul?.();
+  // Anything still holding the event loop now (a socket in its keep-alive) must not delay the exit.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
+}

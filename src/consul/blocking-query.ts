@@ -1,0 +1,106 @@
+// Our own blocking-query loop (the `consul` package's watch has no jitter, ends on one 400 and
+// emits unhandled errors). Each rule from Consul's documentation is a named branch:
+// https://developer.hashicorp.com/consul/api-docs/features/blocking#implementation-details
+import { ErrorCode, isHapilotError } from '../errors.js';
+import type { QueryResult } from './client.js';
+
+export type IndexDecision =
+  /** First answer, or index moved forward: new data may be there (compare content to know). */
+  | { kind: 'advanced'; next: number }
+  /** Same index: the wait expired, nothing changed. */
+  | { kind: 'unchanged'; next: number }
+  /** Index went backwards (snapshot restore, …): start over from 0 and treat the answer as new. */
+  | { kind: 'reset'; next: number };
+
+/**
+ * What to do with the X-Consul-Index of an answer, given the index we asked with.
+ * - "Sanity check that the index is greater than 0": an index below 1 is clamped to 1.
+ * - "Reset the index if it goes backwards": next query starts without an index (0).
+ */
+export function decideIndex(previous: number, returned: number): IndexDecision {
+  const clamped = Number.isFinite(returned) && returned >= 1 ? Math.floor(returned) : 1;
+  if (previous === 0) return { kind: 'advanced', next: clamped };
+  if (clamped < previous) return { kind: 'reset', next: 0 };
+  if (clamped === previous) return { kind: 'unchanged', next: clamped };
+  return { kind: 'advanced', next: clamped };
+}
+
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 30_000 };
+
+/** Capped exponential backoff with full jitter: a random delay in [base/2, min(max, base·2^n)]. */
+export function backoffDelay(attempt: number, opts: BackoffOptions = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+  const cap = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.min(attempt, 30));
+  const floor = Math.min(cap, opts.baseMs / 2);
+  return Math.round(floor + random() * (cap - floor));
+}
+
+export interface BlockingLoopOptions<T> {
+  name: string;
+  /** One request; `index` 0 means "answer now". */
+  fetch: (index: number, signal: AbortSignal) => Promise<QueryResult<T>>;
+  /**
+   * Called with each answer whose content differs from the last one (a return is no proof of a
+   * change); with `notifyIndexOnly`, also when only the index moved (`contentChanged` false).
+   */
+  onData: (data: T, index: number, contentChanged: boolean) => void | Promise<void>;
+  notifyIndexOnly?: boolean;
+  onError: (err: unknown, attempt: number, delayMs: number) => void;
+  /** Called after every successful answer, changed or not (for "last contact" bookkeeping). */
+  onContact?: (index: number) => void;
+  /** Content fingerprint; equal fingerprints mean no change. */
+  fingerprint: (data: T) => string;
+  signal: AbortSignal;
+  backoff?: BackoffOptions;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Runs until `signal` aborts. Never throws: errors are reported and retried with backoff. */
+export async function runBlockingLoop<T>(o: BlockingLoopOptions<T>): Promise<void> {
+  const sleep = o.sleep ?? abortableSleep;
+  let index = 0;
+  let last: string | undefined;
+  let failures = 0;
+  while (!o.signal.aborted) {
+    let result: QueryResult<T>;
+    try {
+      result = await o.fetch(index, o.signal);
+    } catch (err) {
+      if (o.signal.aborted || isHapilotError(err, ErrorCode.ABORTED)) return;
+      const delay = backoffDelay(failures, o.backoff);
+      failures += 1;
+      o.onError(err, failures, delay);
+      await sleep(delay, o.signal);
+      continue;
+    }
+    failures = 0;
+    const decision = decideIndex(index, result.index);
+    o.onContact?.(decision.next);
+    const fp = o.fingerprint(result.data);
+    if (decision.kind === 'unchanged' && fp === last) {
+      index = decision.next;
+      continue;
+    }
+    index = decision.next;
+    const contentChanged = fp !== last;
+    last = fp;
+    if (contentChanged || o.notifyIndexOnly) await o.onData(result.data, Math.max(1, result.index), contentChanged);
+  }
+}

@@ -1,0 +1,81 @@
+// When to apply a change, like consul-template's `wait`: after `min` of quiet, but no later than
+// `max` after the first change of a burst; and never sooner than `minInterval` after the last reload,
+// so a flapping service cannot cause a reload storm. The latest state always wins: the timer only
+// says when; what is applied is read at that moment.
+
+export interface WaitOptions {
+  minMs: number;
+  maxMs: number;
+  minIntervalMs: number;
+}
+
+/** Parses `--wait MIN:MAX` ("2s:10s", "500ms", "0"). */
+export function parseWait(raw: string): { minMs: number; maxMs: number } | undefined {
+  const parts = raw.split(':');
+  if (parts.length > 2) return undefined;
+  const ms = parts.map(parseDurationMs);
+  const min = ms[0];
+  const max = ms[1] ?? (min === undefined ? undefined : min * 4);
+  if (min === undefined || max === undefined || max < min) return undefined;
+  return { minMs: min, maxMs: max };
+}
+
+export function parseDurationMs(raw: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+}
+
+/** The time to fire, given when the burst started, the last change, and the last reload. */
+export function fireAt({ burstStartMs, lastChangeMs, lastReloadMs, o }: { burstStartMs: number; lastChangeMs: number; lastReloadMs: number | undefined; o: WaitOptions }): number {
+  const quiet = Math.min(lastChangeMs + o.minMs, burstStartMs + o.maxMs);
+  return lastReloadMs === undefined ? quiet : Math.max(quiet, lastReloadMs + o.minIntervalMs);
+}
+
+/** Calls `fire` once per burst of `notify()` calls, at the time `fireAt` gives. */
+export class Debouncer {
+  #burstStart: number | undefined;
+  #lastChange = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #o: WaitOptions;
+  readonly #fire: () => void;
+  readonly #lastReload: () => number | undefined;
+  readonly #now: () => number;
+
+  constructor({ o, fire, lastReloadMs, now = Date.now }: { o: WaitOptions; fire: () => void; lastReloadMs: () => number | undefined; now?: () => number }) {
+    this.#o = o;
+    this.#fire = fire;
+    this.#lastReload = lastReloadMs;
+    this.#now = now;
+  }
+
+  notify(): void {
+    const now = this.#now();
+    this.#burstStart ??= now;
+    this.#lastChange = now;
+    this.#arm();
+  }
+
+  #arm(): void {
+    clearTimeout(this.#timer);
+    if (this.#burstStart === undefined) return;
+    const at = fireAt({ burstStartMs: this.#burstStart, lastChangeMs: this.#lastChange, lastReloadMs: this.#lastReload(), o: this.#o });
+    this.#timer = setTimeout(() => {
+      this.#burstStart = undefined;
+      this.#timer = undefined;
+      this.#fire();
+    }, Math.max(0, at - this.#now()));
+  }
+
+  get pending(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#burstStart = undefined;
+  }
+}

@@ -1,0 +1,47 @@
+// hapilot's own Prometheus metrics (HAProxy's are served by its built-in exporter on the stats port).
+// One registry per daemon, so tests can run several.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RequestObserver } from '../consul/client.js';
+
+/** Bounded label values: `/v1/health/service/web` → `/v1/health/service/:service`. */
+export function endpointLabel(endpoint: string): string {
+  return endpoint.replace(/^\/v1\/health\/service\/.*$/, '/v1/health/service/:service');
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly reloads = new Counter({ name: 'hapilot_reloads_total', help: 'HAProxy reloads (and starts) by result', labelNames: ['result', 'trigger'] as const, registers: [this.registry] });
+  readonly reloadDuration = new Histogram({ name: 'hapilot_reload_duration_seconds', help: 'Time to reload HAProxy and confirm it', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });
+  readonly renderDuration = new Histogram({ name: 'hapilot_render_duration_seconds', help: 'Time from snapshot to a validated config (model, render, haproxy -c)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly validationFailures = new Counter({ name: 'hapilot_validation_failures_total', help: 'Rendered configs that haproxy -c rejected', registers: [this.registry] });
+  readonly quarantined = new Gauge({ name: 'hapilot_quarantined_services', help: 'Services or instances left out of the config, with a reason in /status', registers: [this.registry] });
+  readonly consulRequests = new Counter({ name: 'hapilot_consul_requests_total', help: 'Requests to Consul by endpoint and outcome', labelNames: ['endpoint', 'outcome', 'blocking'] as const, registers: [this.registry] });
+  readonly consulErrors = new Counter({ name: 'hapilot_consul_errors_total', help: 'Failed requests to Consul', labelNames: ['endpoint'] as const, registers: [this.registry] });
+  readonly openLongPolls = new Gauge({ name: 'hapilot_consul_open_long_polls', help: 'Blocking queries to Consul open right now', registers: [this.registry] });
+  readonly inFlight = new Gauge({ name: 'hapilot_consul_requests_in_flight', help: 'Requests to Consul open right now (blocking or not)', registers: [this.registry] });
+  readonly fullResyncs = new Counter({ name: 'hapilot_consul_full_resyncs_total', help: 'Re-reads of every candidate service (the initial one included)', registers: [this.registry] });
+  readonly lastSync = new Gauge({ name: 'hapilot_last_successful_sync_timestamp_seconds', help: 'When HAProxy last got a config matching the catalog (or was confirmed to have it)', registers: [this.registry] });
+  readonly consulIndex = new Gauge({ name: 'hapilot_consul_index', help: 'X-Consul-Index of the last applied snapshot', registers: [this.registry] });
+  readonly holds = new Gauge({ name: 'hapilot_mass_removal_holds', help: 'Backends held at their previous servers by the mass-removal guard', registers: [this.registry] });
+  readonly degraded = new Gauge({ name: 'hapilot_degraded', help: '1 while hapilot reports a degraded reason on /status', registers: [this.registry] });
+  readonly backendServers = new Gauge({ name: 'hapilot_backend_servers', help: 'Servers per backend by state, as HAProxy reports them', labelNames: ['backend', 'state'] as const, registers: [this.registry] });
+  readonly oldWorkers = new Gauge({ name: 'hapilot_haproxy_old_workers', help: 'HAProxy workers from earlier reloads still draining', registers: [this.registry] });
+  readonly oldestWorkerAge = new Gauge({ name: 'hapilot_haproxy_oldest_old_worker_age_seconds', help: 'Age of the oldest draining HAProxy worker (0 when none)', registers: [this.registry] });
+
+  /** Feeds Consul request metrics from the client adapter. */
+  consulObserver(): RequestObserver {
+    return {
+      start: (endpoint, blocking) => {
+        const label = endpointLabel(endpoint);
+        this.inFlight.inc();
+        if (blocking) this.openLongPolls.inc();
+        return (outcome) => {
+          this.inFlight.dec();
+          if (blocking) this.openLongPolls.dec();
+          this.consulRequests.inc({ endpoint: label, outcome, blocking: String(blocking) });
+          if (outcome === 'error') this.consulErrors.inc({ endpoint: label });
+        };
+      },
+    };
+  }
+}

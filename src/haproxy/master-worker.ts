@@ -1,0 +1,161 @@
+// HAProxy in master-worker mode, supervised by hapilot: started detached (it keeps serving when
+// hapilot stops or restarts), adopted through its master CLI socket when already running, reloaded
+// through the master CLI. On 2.6 the master hands the listening sockets to the new worker itself, so
+// a reload drops no connection; `reload` answers nothing, so success is confirmed with `show proc`:
+// the master's reload counter moved, its failed counter did not, and the current worker changed.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import { parseShowProc, socketCommand, type ProcEntry } from './socket.js';
+
+export interface ReloadResult {
+  ok: boolean;
+  durationMs: number;
+  message: string;
+  workerPid: number | undefined;
+}
+
+export interface HaproxyProcesses {
+  masterPid: number | undefined;
+  currentWorkerPid: number | undefined;
+  /** Workers from earlier reloads still draining connections. */
+  oldWorkers: Array<{ pid: number; ageSeconds: number; reloads: number }>;
+}
+
+/** How hapilot starts and reloads HAProxy; strategies implement it. */
+export interface HaproxyController {
+  readonly strategy: string;
+  /** Starts HAProxy on the config at its path, or adopts the one already running. */
+  start(): Promise<{ adopted: boolean }>;
+  /** Makes the running HAProxy load the config now at its path. */
+  reload(): Promise<ReloadResult>;
+  running(): Promise<boolean>;
+  processes(): Promise<HaproxyProcesses>;
+  /** Stops HAProxy (only when asked: by default hapilot leaves it serving). */
+  stop(): Promise<void>;
+}
+
+export interface MasterWorkerOptions {
+  haproxy: string;
+  configPath: string;
+  runDir: string;
+  log: Logger;
+  startTimeoutMs?: number;
+  reloadTimeoutMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class MasterWorker implements HaproxyController {
+  readonly strategy = 'seamless';
+  readonly masterSocket: string;
+  readonly pidFile: string;
+  readonly logFile: string;
+  readonly #o: Required<MasterWorkerOptions>;
+
+  constructor(o: MasterWorkerOptions) {
+    this.#o = { startTimeoutMs: 15_000, reloadTimeoutMs: 30_000, ...o };
+    const runDir = path.resolve(o.runDir);
+    this.masterSocket = path.join(runDir, 'master.sock');
+    this.pidFile = path.join(runDir, 'haproxy.pid');
+    this.logFile = path.join(runDir, 'haproxy.log');
+  }
+
+  async #showProc(timeoutMs = 3000): Promise<ProcEntry[] | undefined> {
+    try {
+      const procs = parseShowProc(await socketCommand(this.masterSocket, 'show proc', timeoutMs));
+      return procs.some((p) => p.type === 'master') ? procs : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async running(): Promise<boolean> {
+    const procs = await this.#showProc();
+    return procs?.some((p) => p.type === 'worker' && p.reloads === 0) ?? false;
+  }
+
+  async start(): Promise<{ adopted: boolean }> {
+    if (await this.running()) {
+      this.#o.log.info({ masterSocket: this.masterSocket }, 'adopted the HAProxy already running from this run dir');
+      return { adopted: true };
+    }
+    {
+      const out = { file: this.logFile, append: true } as const;
+      const child = execa(this.#o.haproxy, ['-W', '-S', `${this.masterSocket},mode,600`, '-f', path.resolve(this.#o.configPath), '-p', this.pidFile], {
+        detached: true, cleanup: false, stdin: 'ignore', stdout: out, stderr: out, reject: false,
+      });
+      child.unref();
+      let exited: string | undefined;
+      child.then((r) => { exited = `exit code ${r.exitCode ?? r.signal}`; }, (err: unknown) => { exited = messageOf(err); });
+      const until = Date.now() + this.#o.startTimeoutMs;
+      while (Date.now() < until) {
+        if (await this.running()) {
+          this.#o.log.info({ pid: child.pid, masterSocket: this.masterSocket }, 'HAProxy started (master-worker)');
+          return { adopted: false };
+        }
+        if (exited !== undefined) break;
+        await sleep(50);
+      }
+      const tail = await this.#logTail();
+      if (exited === undefined && child.pid) process.kill(child.pid, 'SIGTERM');
+      throw new HapilotError(ErrorCode.HAPROXY_START, `HAProxy did not start (${exited ?? 'timeout'}): ${tail}`);
+    }
+  }
+
+  async #logTail(): Promise<string> {
+    try {
+      const text = await readFile(this.logFile, 'utf8');
+      const alerts = text.split('\n').filter((l) => l.includes('[ALERT]')).slice(-3).map((l) => l.replace(/^\s*\[ALERT\]\s*\(\d+\)\s*:\s*/, ''));
+      return alerts.join(' | ') || text.trim().split('\n').slice(-2).join(' | ');
+    } catch {
+      return 'no HAProxy output';
+    }
+  }
+
+  async reload(): Promise<ReloadResult> {
+    const started = performance.now();
+    const before = await this.#showProc();
+    const master = before?.find((p) => p.type === 'master');
+    if (!before || !master) {
+      return { ok: false, durationMs: performance.now() - started, message: 'HAProxy master is not answering on its socket', workerPid: undefined };
+    }
+    const oldWorker = before.find((p) => p.type === 'worker' && p.reloads === 0)?.pid;
+    // The master re-executes itself on `reload`, closing this connection: no answer is expected.
+    await socketCommand(this.masterSocket, 'reload', 5000).catch(() => '');
+    const until = Date.now() + this.#o.reloadTimeoutMs;
+    while (Date.now() < until) {
+      await sleep(25);
+      const after = await this.#showProc(1000);
+      const m = after?.find((p) => p.type === 'master');
+      if (!after || !m || (m.reloads <= master.reloads && m.failed <= master.failed)) continue;
+      const worker = after.find((p) => p.type === 'worker' && p.reloads === 0)?.pid;
+      const durationMs = performance.now() - started;
+      if (m.failed > master.failed || worker === undefined || worker === oldWorker) {
+        return { ok: false, durationMs, message: `HAProxy reload failed (failed reloads ${master.failed} → ${m.failed}): ${await this.#logTail()}`, workerPid: worker };
+      }
+      return { ok: true, durationMs, message: 'reloaded', workerPid: worker };
+    }
+    return { ok: false, durationMs: performance.now() - started, message: `HAProxy did not confirm the reload within ${this.#o.reloadTimeoutMs} ms`, workerPid: undefined };
+  }
+
+  async processes(): Promise<HaproxyProcesses> {
+    const procs = (await this.#showProc()) ?? [];
+    return {
+      masterPid: procs.find((p) => p.type === 'master')?.pid,
+      currentWorkerPid: procs.find((p) => p.type === 'worker' && p.reloads === 0)?.pid,
+      oldWorkers: procs.filter((p) => p.type === 'worker' && p.reloads > 0).map((p) => ({ pid: p.pid, ageSeconds: p.uptimeSeconds, reloads: p.reloads })),
+    };
+  }
+
+  async stop(): Promise<void> {
+    const procs = await this.#showProc();
+    const pid = procs?.find((p) => p.type === 'master')?.pid;
+    if (pid === undefined) return;
+    process.kill(pid, 'SIGTERM');
+    const until = Date.now() + 10_000;
+    while (Date.now() < until && (await this.#showProc(500))) await sleep(50);
+  }
+}

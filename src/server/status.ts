@@ -1,0 +1,62 @@
+// The status server: /healthz, /ready, /status, /metrics. It reads the daemon's state and changes
+// nothing. Binds loopback unless told otherwise.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ErrorCode, HapilotError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface StatusProvider {
+  ready(): Promise<{ ready: boolean; reason: string }>;
+  status(): Promise<object>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}
+
+/** Parses `HOST:PORT` (`[::1]:9105` for IPv6). */
+export function parseListen(raw: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new HapilotError(ErrorCode.USAGE, `--status-listen ${JSON.stringify(raw)} is invalid: expected HOST:PORT such as 127.0.0.1:9105 or [::1]:9105`);
+  }
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+export async function startStatusServer({ listen, provider, log }: { listen: string; provider: StatusProvider; log: Logger }): Promise<{ server: http.Server; url: string; close: () => Promise<void> }> {
+  const { host, port } = parseListen(listen);
+  const server = http.createServer((req, res) => {
+    const send = (status: number, type: string, body: string) => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    const url = new URL(req.url ?? '/', 'http://status');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
+    void (async () => {
+      switch (url.pathname) {
+        case '/healthz':
+          return send(200, 'text/plain', 'ok\n');
+        case '/ready': {
+          const r = await provider.ready();
+          return send(r.ready ? 200 : 503, 'text/plain', `${r.reason}\n`);
+        }
+        case '/status':
+          return send(200, 'application/json', `${JSON.stringify(await provider.status(), null, 2)}\n`);
+        case '/metrics': {
+          const m = await provider.metrics();
+          return send(200, m.contentType, m.body);
+        }
+        default:
+          return send(404, 'text/plain', 'not found: try /healthz, /ready, /status, /metrics\n');
+      }
+    })().catch((err: unknown) => {
+      log.error({ err: String(err), path: url.pathname }, 'status request failed');
+      if (!res.headersSent) send(500, 'text/plain', 'internal error\n');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new HapilotError(ErrorCode.USAGE, `--status-listen ${listen}: ${err.message}`, { cause: err })));
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  return { server, url, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+}
