@@ -88,6 +88,9 @@ export async function runBlockingLoop<T>(o: BlockingLoopOptions<T>): Promise<voi
       failures += 1;
       o.onError(err, failures, delay);
       await sleep(delay, o.signal);
+      // After an error, ask without an index: the answer comes at once, so recovery is known (and
+      // reported) now rather than at the end of a long wait; content comparison hides the repeat.
+      index = 0;
       continue;
     }
     failures = 0;

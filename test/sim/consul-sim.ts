@@ -81,6 +81,7 @@ export class ConsulSim {
   #waiters = new Set<Waiter>();
   #failures: Array<{ status: number; body: string }> = [];
   #empty = false;
+  #pathFailures: Array<{ re: RegExp; count: number; status: number; body: string }> = [];
   /** Requests seen, for assertions. */
   readonly requests: RequestLog[] = [];
   /** The X-Consul-Token of the last request, to check that the token is sent. */
@@ -125,11 +126,12 @@ export class ConsulSim {
 
   // ---- catalog changes ---------------------------------------------------------------------------
 
-  #bump(serviceName: string, { catalog }: { catalog: boolean }): number {
+  /** One raft write: the tables it touched get the new index (the services table, the checks table). */
+  #bump(serviceName: string, { catalog, checks }: { catalog: boolean; checks: boolean }): number {
     this.#raft += 1;
     if (catalog) this.#servicesIndex = this.#raft;
+    if (checks) this.#checksIndex = this.#raft;
     this.#serviceIndex.set(serviceName, this.#raft);
-    this.#checksIndex = this.#raft;
     this.#notify();
     return this.#raft;
   }
@@ -141,8 +143,8 @@ export class ConsulSim {
   register({ node, service, status = 'passing' }: { node: SimNode; service: SimService; status?: SimStatus }): void {
     const key = `${node.Node}/${service.ID}`;
     const existing = this.#instances.get(key);
-    const tagsChanged = !existing || JSON.stringify(existing.service.Tags ?? []) !== JSON.stringify(service.Tags ?? []);
-    const raft = this.#bump(service.Service, { catalog: tagsChanged || !existing });
+    // Registering writes the service row (services table); its check only when new or changed.
+    const raft = this.#bump(service.Service, { catalog: true, checks: !existing || existing.status !== status });
     this.#instances.set(key, {
       node,
       service,
@@ -158,14 +160,14 @@ export class ConsulSim {
     const existing = this.#instances.get(key);
     if (!existing) return;
     this.#instances.delete(key);
-    this.#bump(existing.service.Service, { catalog: true });
+    this.#bump(existing.service.Service, { catalog: true, checks: true });
   }
 
   setStatus(nodeName: string, serviceId: string, status: SimStatus): void {
     const inst = this.#instances.get(`${nodeName}/${serviceId}`);
     if (!inst) throw new Error(`no instance ${nodeName}/${serviceId}`);
     inst.status = status;
-    this.#bump(inst.service.Service, { catalog: false });
+    this.#bump(inst.service.Service, { catalog: false, checks: true });
   }
 
   /** Agent maintenance mode: a synthetic critical check `_service_maintenance:<id>`. */
@@ -173,7 +175,7 @@ export class ConsulSim {
     const inst = this.#instances.get(`${nodeName}/${serviceId}`);
     if (!inst) throw new Error(`no instance ${nodeName}/${serviceId}`);
     inst.maintenance = reason;
-    this.#bump(inst.service.Service, { catalog: false });
+    this.#bump(inst.service.Service, { catalog: false, checks: true });
   }
 
   /** Makes every index go backwards (as after a snapshot restore), with the same data. */
@@ -193,6 +195,11 @@ export class ConsulSim {
     this.#checksIndex = this.#raft;
     for (const k of this.#serviceIndex.keys()) this.#serviceIndex.set(k, this.#raft);
     this.#notify();
+  }
+
+  /** The next `count` requests whose path matches answer with this HTTP status. */
+  failPath(re: RegExp, count: number, status = 500, body = 'rpc error: rpc failed'): void {
+    this.#pathFailures.push({ re, count, status, body });
   }
 
   /** The next `count` requests answer with this HTTP status. */
@@ -304,6 +311,11 @@ export class ConsulSim {
     if (req.method === 'GET' && url.pathname === '/v1/status/leader') return send(200, '"127.0.0.1:8300"');
     const failure = this.#failures.shift();
     if (failure) return send(failure.status, failure.body);
+    const pf = this.#pathFailures.find((f) => f.count > 0 && f.re.test(url.pathname));
+    if (pf) {
+      pf.count -= 1;
+      return send(pf.status, pf.body);
+    }
 
     if (q.has('stale') && q.has('consistent')) return send(400, 'Cannot specify ?stale with ?consistent, conflicting semantics.');
     if (q.has('cached') && q.has('consistent')) return send(400, 'Cannot specify ?cached with ?consistent, conflicting semantics.');

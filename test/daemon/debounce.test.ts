@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fireAt, parseWait, parseDurationMs } from '../../src/daemon/debounce.js';
+
+const o = { minMs: 1000, maxMs: 5000, minIntervalMs: 3000 };
+
+test('quiescence: fire min after the last change, but never later than max after the burst began', () => {
+  assert.equal(fireAt({ burstStartMs: 0, lastChangeMs: 0, lastReloadMs: undefined, o }), 1000);
+  assert.equal(fireAt({ burstStartMs: 0, lastChangeMs: 2500, lastReloadMs: undefined, o }), 3500);
+  assert.equal(fireAt({ burstStartMs: 0, lastChangeMs: 4800, lastReloadMs: undefined, o }), 5000, 'a flapping service cannot delay forever');
+});
+
+test('min reload interval: never sooner than that after the last reload', () => {
+  assert.equal(fireAt({ burstStartMs: 10_000, lastChangeMs: 10_000, lastReloadMs: 9500, o }), 12_500);
+  assert.equal(fireAt({ burstStartMs: 10_000, lastChangeMs: 10_000, lastReloadMs: 1000, o }), 11_000);
+});
+
+test('--wait parsing', () => {
+  assert.deepEqual(parseWait('2s:10s'), { minMs: 2000, maxMs: 10_000 });
+  assert.deepEqual(parseWait('500ms'), { minMs: 500, maxMs: 2000 });
+  assert.deepEqual(parseWait('0:0'), { minMs: 0, maxMs: 0 });
+  assert.equal(parseWait('10s:2s'), undefined);
+  assert.equal(parseWait('abc'), undefined);
+  assert.equal(parseDurationMs('1.5m'), 90_000);
+});
