@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on its embedded default: the example catalog (examples/catalog.json) and a local
-# HAProxy on loopback, with small example backends. Ctrl-C stops everything it started.
+# The main job on its embedded default: `hapilot run` on the example catalog (examples/catalog.json)
+# with a local HAProxy on loopback and small example backends. Edit the catalog file and the config
+# follows. Ctrl-C stops hapilot, HAProxy and the backends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,6 +11,6 @@ mkdir -p "$run_dir"
 node examples/backends.mjs &
 backends=$!
 trap 'kill $backends 2>/dev/null || true' EXIT
-node dist/src/cli/main.js check --catalog examples/catalog.json --run-dir "$run_dir" --out "$run_dir/haproxy.cfg"
-echo "demo: HAProxy on 127.0.0.1:${HAPROXY_HTTP_PORT:-8080}; try: curl -H 'Host: web.example.test' http://127.0.0.1:${HAPROXY_HTTP_PORT:-8080}/"
-exec haproxy -db -f "$run_dir/haproxy.cfg"
+echo "demo: HAProxy on 127.0.0.1:${HAPROXY_HTTP_PORT:-8080}, status on http://127.0.0.1:9105/status"
+echo "demo: try curl -H 'Host: web.example.test' http://127.0.0.1:${HAPROXY_HTTP_PORT:-8080}/"
+node dist/src/cli/main.js run --catalog examples/catalog.json --run-dir "$run_dir" --stop-haproxy-on-exit

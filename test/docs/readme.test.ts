@@ -14,3 +14,15 @@ test('the README documents every environment variable with its default, and ever
   }
   for (const key of Object.keys(TAGS)) assert.ok(readme.includes(`\`${key}`), `README lacks tag ${key}`);
 });
+
+test('the README documents every flag of every command, and each environment twin', async () => {
+  const { buildProgram } = await import('../../src/cli/program.js');
+  const readme = await readFile('README.md', 'utf8');
+  for (const cmd of buildProgram().commands) {
+    assert.ok(readme.includes(`hapilot ${cmd.name()}`), `README lacks the ${cmd.name()} command`);
+    for (const opt of cmd.options) {
+      assert.ok(readme.includes(`\`${opt.long}`), `README lacks ${cmd.name()} ${opt.long}`);
+      if (opt.envVar) assert.ok(readme.includes(opt.envVar), `README lacks ${opt.envVar}`);
+    }
+  }
+});

@@ -1,0 +1,89 @@
+// The command tree: each command parses its flags and wires the stages together.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { ErrorCode, HapilotError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { validateConfigFile } from '../haproxy/validate.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { fetchCatalog } from '../consul/fetch-catalog.js';
+import { addRunCommand } from './run.js';
+import { buildFromOptions, openConsul, renderOptions, sourceOptions, writeRendered, type RenderOptions, type SourceOptions } from './common.js';
+
+const VERSION = '0.1.0';
+
+function addAll(cmd: Command, options: Option[]): Command {
+  for (const o of options) cmd.addOption(o);
+  return cmd;
+}
+
+const haproxyOption = () => new Option('--haproxy <path>', 'haproxy binary').default('haproxy').env('HAPILOT_HAPROXY');
+
+export function buildProgram(): Command {
+  const program = new Command('hapilot')
+    .description('Keeps HAProxy in step with the Consul service catalog')
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  addAll(program.command('render').description('render haproxy.cfg from the catalog; print it, or write it (and its map files) with --out'), renderOptions())
+    .option('--out <file>', 'write the config atomically to this file, with the files it references next to it')
+    .action(async (opts: RenderOptions & { out?: string }) => {
+      const log = createLogger({ level: opts.logLevel as 'info', destination: 2 });
+      const configPath = opts.out ?? path.join(process.cwd(), 'haproxy.cfg');
+      const result = await buildFromOptions(opts, configPath, log);
+      if (opts.out) {
+        await writeRendered(opts.out, result);
+        log.info({ out: opts.out, backends: result.model.backends.length }, `wrote ${opts.out}`);
+      } else {
+        process.stdout.write(result.config);
+      }
+    });
+
+  addAll(program.command('check').description('render and validate with the real haproxy -c; exit 0 when valid'), [...renderOptions(), haproxyOption()])
+    .option('--out <file>', 'also write the config (and its map files) when it is valid')
+    .action(async (opts: RenderOptions & { out?: string; haproxy: string }) => {
+      const log = createLogger({ level: opts.logLevel as 'info', destination: 2 });
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-check-'));
+      try {
+        const file = path.join(dir, 'haproxy.cfg');
+        const result = await buildFromOptions(opts, opts.out ?? file, log);
+        // Validate a copy whose referenced files sit in the temp dir when --out is not given.
+        await writeRendered(file, opts.out ? { ...result, files: [] } : result);
+        if (opts.out) for (const f of result.files) await writeFileAtomic(f.path, f.contents);
+        const verdict = await validateConfigFile({ haproxy: opts.haproxy, file });
+        if (!verdict.ok) {
+          throw new HapilotError(ErrorCode.HAPROXY_INVALID, `haproxy -c rejected the config: ${verdict.message}`, { detail: verdict.output });
+        }
+        if (opts.out) await writeRendered(opts.out, result);
+        log.info({ backends: result.model.backends.length, quarantined: result.model.quarantined.length, durationMs: Math.round(verdict.durationMs) }, 'configuration is valid');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+  addAll(program.command('snapshot').description('dump the live Consul catalog (services hapilot may balance) as a catalog file'), sourceOptions().filter((o) => o.long !== '--catalog'))
+    .option('--out <file>', 'write to this file instead of stdout')
+    .addOption(new Option('--log-level <level>', 'log level').default('info').env('HAPILOT_LOG_LEVEL'))
+    .action(async (opts: SourceOptions & { out?: string; logLevel: string }) => {
+      const log = createLogger({ level: opts.logLevel as 'info', destination: 2 });
+      const consul = openConsul(opts, log);
+      try {
+        const read = await fetchCatalog(consul);
+        const text = `${JSON.stringify(read.entries, null, 2)}\n`;
+        if (opts.out) {
+          await writeFileAtomic(opts.out, text);
+          log.info({ out: opts.out, services: read.services.length, instances: read.entries.length, index: read.index }, `wrote ${opts.out}`);
+        } else {
+          process.stdout.write(text);
+        }
+      } finally {
+        consul.close();
+      }
+    });
+
+  addRunCommand(program);
+  return program;
+}
+

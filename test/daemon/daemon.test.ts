@@ -1,0 +1,260 @@
+// The daemon against the Consul simulator with a real HAProxy on loopback.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConsulSim } from '../sim/consul-sim.js';
+import { get, eventually, startBackend, type Backend } from '../helpers/backends.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { freePort, tempDir } from '../helpers/haproxy.js';
+import { BUILTIN_TEMPLATES_DIR, loadTemplates } from '../../src/render/templates.js';
+
+const ENABLE = ['HAPROXY.ENABLE=true'];
+const node = (n: number) => ({ Node: `node${n}`, Address: '127.0.0.1' });
+
+function registerWeb(sim: ConsulSim, n: number, b: Backend, service = 'web'): void {
+  sim.register({ node: node(n), service: { ID: `${service}-${n}`, Service: service, Tags: ENABLE, Port: b.port } });
+}
+
+async function names(d: TestDaemon, host = 'web.example.test', n = 12): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const r = await get(d.httpPort, host);
+    seen.add(typeof r.body === 'object' ? r.body.name ?? '' : `${r.status}`);
+  }
+  return seen;
+}
+
+interface Status { reloads: Array<{ trigger: string; ok: boolean; action: string }>; quarantined: Array<{ service: string; reason: string }>; degraded: string[]; holds: Array<{ backend: string }>; lastValidationError: string | null }
+const status = async (d: TestDaemon) => d.daemon.status() as Promise<Status>;
+
+test('register an instance and traffic reaches it; deregister and it leaves; unchanged catalogs do not reload', async () => {
+  const backends = await Promise.all([1, 2, 3].map((i) => startBackend(`web-${i}`)));
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  registerWeb(sim, 1, backends[0]!);
+  registerWeb(sim, 2, backends[1]!);
+  await sim.start();
+  const { dir, cleanup } = await tempDir();
+  const d = await startDaemon({ runDir: dir, sim });
+  try {
+    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
+    assert.deepEqual([...await names(d)].sort(), ['web-1', 'web-2']);
+
+    registerWeb(sim, 3, backends[2]!);
+    await eventually(async () => (await names(d)).has('web-3'), 10_000, 'web-3 receives traffic');
+
+    sim.deregister('node1', 'web-1');
+    await eventually(async () => !(await names(d, 'web.example.test', 20)).has('web-1'), 10_000, 'web-1 gone');
+    await d.daemon.idle();
+    const reloadsBefore = (await status(d)).reloads.length;
+    sim.touch(); // index moves, nothing changes
+    await new Promise((r) => setTimeout(r, 1200));
+    await d.daemon.idle();
+    assert.equal((await status(d)).reloads.length, reloadsBefore, 'a return is no proof of a change: no reload');
+    const history = (await readdir(path.join(dir, 'history'))).filter((f) => f.endsWith('.diff'));
+    assert.ok(history.length >= 3);
+    const lastDiff = await readFile(path.join(dir, 'history', history.sort().pop()!), 'utf8');
+    assert.match(lastDiff, /^-\s+server node1:web-1 /m);
+  } finally {
+    await d.stop();
+    await sim.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    await cleanup();
+  }
+});
+
+test('Consul failing (500s, refused, index reset, an empty answer) never stops HAProxy serving', async () => {
+  const backends = await Promise.all([1, 2].map((i) => startBackend(`web-${i}`)));
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  registerWeb(sim, 1, backends[0]!);
+  registerWeb(sim, 2, backends[1]!);
+  await sim.start();
+  const { dir, cleanup } = await tempDir();
+  const d = await startDaemon({ runDir: dir, sim });
+  try {
+    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
+    sim.failNext(6, 500);
+    await eventually(async () => (await status(d)).degraded.length > 0, 5000, 'degraded');
+    assert.deepEqual([...await names(d)].sort(), ['web-1', 'web-2']);
+
+    await sim.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok((await status(d)).degraded.some((x) => /unreachable/.test(x)));
+    assert.deepEqual([...await names(d)].sort(), ['web-1', 'web-2'], 'serving while Consul is down');
+    assert.equal((await d.daemon.ready()).ready, true, 'HAProxy is ready: it serves the current config');
+    await sim.restart();
+
+    sim.resetIndex(2);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual([...await names(d)].sort(), ['web-1', 'web-2']);
+
+    sim.setEmpty(true);
+    await eventually(async () => (await status(d)).holds.length === 1, 5000, 'guard holds the emptied backend');
+    assert.deepEqual([...await names(d)].sort(), ['web-1', 'web-2'], 'an empty catalog does not empty HAProxy');
+    sim.setEmpty(false);
+    await eventually(async () => (await status(d)).holds.length === 0, 5000, 'hold cleared');
+    await eventually(async () => (await status(d)).degraded.length === 0, 15_000, 'recovered');
+  } finally {
+    await d.stop();
+    await sim.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    await cleanup();
+  }
+});
+
+test('start with Consul down: serve the last good config and keep retrying; without one, wait for Consul', async () => {
+  const backend = await startBackend('web-1');
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  registerWeb(sim, 1, backend);
+  await sim.start();
+  const port = sim.port;
+  const { dir, cleanup } = await tempDir();
+  const ports: [number, number] = [await freePort(), await freePort()];
+  try {
+    const first = await startDaemon({ runDir: dir, sim, ports });
+    await eventually(async () => (await first.daemon.ready()).ready, 15_000, 'ready');
+    await first.stop();
+    await sim.stop();
+
+    // Consul down, last good config present: HAProxy serves it right away.
+    const second = await startDaemon({ runDir: dir, consulUrl: `http://127.0.0.1:${port}`, ports });
+    try {
+      await eventually(async () => (await names(second)).has('web-1'), 10_000, 'serving the last good config');
+      assert.ok((await status(second)).degraded.some((x) => /unreachable|first complete/.test(x)));
+      await sim.start(port);
+      await eventually(async () => (await status(second)).degraded.length === 0, 20_000, 'caught up with Consul');
+    } finally {
+      await second.stop();
+    }
+
+    // No last good config and Consul down: not ready, nothing started, until Consul answers.
+    await sim.stop();
+    const { dir: empty, cleanup: cleanup2 } = await tempDir();
+    const third = await startDaemon({ runDir: empty, consulUrl: `http://127.0.0.1:${port}`, ports });
+    try {
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal((await third.daemon.ready()).ready, false);
+      assert.equal(await third.controller.running(), false);
+      await sim.start(port);
+      await eventually(async () => (await third.daemon.ready()).ready, 20_000, 'started once Consul answered');
+    } finally {
+      await third.stop();
+      await cleanup2();
+    }
+  } finally {
+    await sim.stop();
+    await backend.close();
+    await cleanup();
+  }
+});
+
+test('a service that makes haproxy -c fail is found by bisection and quarantined; the others keep updating', async () => {
+  const backends = await Promise.all([1, 2, 3].map((i) => startBackend(`b-${i}`)));
+  const { dir, cleanup } = await tempDir();
+  const tpl = path.join(dir, 'tpl');
+  await cp(BUILTIN_TEMPLATES_DIR, tpl, { recursive: true });
+  // A template bug that only shows for one service: an unknown keyword in its backend.
+  const backendsHbs = path.join(tpl, 'partials', 'backends.hbs');
+  await writeFile(backendsHbs, (await readFile(backendsHbs, 'utf8')).replace('    balance {{balance}}\n', '    balance {{balance}}\n{{#if (eq name "svc07")}}\n    bogus-keyword on\n{{/if}}\n'));
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  for (let s = 0; s < 12; s++) sim.register({ node: node(1), service: { ID: `svc${String(s).padStart(2, '0')}-1`, Service: `svc${String(s).padStart(2, '0')}`, Tags: ENABLE, Port: backends[s % 2]!.port } });
+  await sim.start();
+  const d = await startDaemon({ runDir: path.join(dir, 'run'), sim, templatesDir: tpl });
+  try {
+    await eventually(async () => (await d.daemon.ready()).ready, 20_000, 'ready');
+    const st = await status(d);
+    assert.deepEqual(st.quarantined.map((q) => q.service), ['svc07']);
+    assert.match(st.quarantined[0]!.reason, /bogus-keyword/);
+    assert.equal((await get(d.httpPort, 'svc07.example.test')).status, 404);
+    assert.equal((await get(d.httpPort, 'svc03.example.test')).status, 200);
+    assert.match(await d.metrics.registry.getSingleMetricAsString('hapilot_validation_failures_total'), /hapilot_validation_failures_total [1-9]/);
+
+    sim.register({ node: node(2), service: { ID: 'svc03-2', Service: 'svc03', Tags: ENABLE, Port: backends[2]!.port } });
+    await eventually(async () => (await names(d, 'svc03.example.test')).has('b-3'), 10_000, 'other services keep updating');
+  } finally {
+    await d.stop();
+    await sim.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    await cleanup();
+  }
+});
+
+test('a catalog file is followed; a broken file or a render invalid for every service keeps the running config', async () => {
+  const backend = await startBackend('web-1');
+  const { dir, cleanup } = await tempDir();
+  const catalog = path.join(dir, 'catalog.json');
+  const entry = (tags: string[], port: number) => ({
+    Node: { Node: 'node1', Address: '127.0.0.1' },
+    Service: { ID: 'web-1', Service: 'web', Tags: tags, Address: '', Port: port },
+    Checks: [{ CheckID: 'c', Status: 'passing', ServiceID: 'web-1', ServiceName: 'web' }],
+  });
+  await writeFile(catalog, JSON.stringify([entry(ENABLE, backend.port)]));
+  const d = await startDaemon({ runDir: path.join(dir, 'run'), catalogFile: catalog });
+  try {
+    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
+    const good = await readFile(d.configPath, 'utf8');
+    // The file follows edits: a new port, then a broken file (kept out), then a fixed one.
+    await writeFile(catalog, '[{"oops"');
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(await readFile(d.configPath, 'utf8'), good);
+    assert.ok((await status(d)).degraded.some((x) => /malformed JSON/.test(x)));
+    await writeFile(catalog, JSON.stringify([entry([...ENABLE, 'HAPROXY.BACKEND.BALANCE=leastconn'], backend.port)]));
+    await eventually(async () => (await readFile(d.configPath, 'utf8')).includes('balance leastconn'), 10_000, 'config follows the file');
+    assert.equal((await get(d.httpPort, 'web.example.test')).status, 200);
+
+    // Templates that break the global section: no service is to blame, the running config stays.
+    const tpl = path.join(dir, 'tpl');
+    await cp(BUILTIN_TEMPLATES_DIR, tpl, { recursive: true });
+    const globalHbs = path.join(tpl, 'partials', 'global.hbs');
+    await writeFile(globalHbs, `${await readFile(globalHbs, 'utf8')}    no-such-global-keyword 1\n`);
+    d.daemon.setTemplates(await loadTemplates(tpl));
+    const running = await readFile(d.configPath, 'utf8');
+    await d.daemon.requestSync({ trigger: 'test', force: true });
+    assert.equal(await readFile(d.configPath, 'utf8'), running, 'the running config is not replaced');
+    const st = await status(d);
+    assert.match(st.lastValidationError ?? '', /no-such-global-keyword/);
+    assert.ok(st.degraded.some((x) => /rejected by haproxy -c/.test(x)));
+    assert.deepEqual(st.quarantined, [], 'no service is blamed for a global error');
+    assert.equal((await get(d.httpPort, 'web.example.test')).status, 200);
+  } finally {
+    await d.stop();
+    await backend.close();
+    await cleanup();
+  }
+});
+
+test('a flapping instance causes a bounded number of reloads, and the latest state wins', async () => {
+  const backends = await Promise.all([1, 2, 3].map((i) => startBackend(`web-${i}`)));
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  backends.forEach((b, i) => registerWeb(sim, i + 1, b));
+  await sim.start();
+  const { dir, cleanup } = await tempDir();
+  const d = await startDaemon({ runDir: dir, sim, wait: { minMs: 200, maxMs: 1000, minIntervalMs: 500 } });
+  try {
+    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
+    const before = (await status(d)).reloads.length;
+    const started = Date.now();
+    for (let i = 0; i < 30; i++) {
+      sim.setStatus('node3', 'web-3', i % 2 === 0 ? 'critical' : 'passing');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    sim.setStatus('node3', 'web-3', 'critical');
+    const flapMs = Date.now() - started;
+    await new Promise((r) => setTimeout(r, 1500));
+    await d.daemon.idle();
+    const reloads = (await status(d)).reloads.length - before;
+    // At most one reload per --wait max (1 s) during the flapping, plus the final state.
+    assert.ok(reloads >= 1 && reloads <= Math.ceil(flapMs / 1000) + 2, `${reloads} reloads over ${flapMs} ms of flapping`);
+    assert.deepEqual([...await names(d, 'web.example.test', 20)].sort(), ['web-1', 'web-2'], 'the final state (web-3 critical) is applied');
+  } finally {
+    await d.stop();
+    await sim.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    await cleanup();
+  }
+});
