@@ -1,6 +1,8 @@
 // `hapilot run`: the long-running daemon. Wires the source, the daemon, HAProxy's controller and the
 // status server together, and handles signals.
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { Option, type Command } from 'commander';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
@@ -10,6 +12,11 @@ import { createConsulClient } from '../consul/client.js';
 import { loadTemplates, BUILTIN_TEMPLATES_DIR } from '../render/templates.js';
 import { ownFdHardLimit } from '../haproxy/limits.js';
 import { MasterWorker } from '../haproxy/master-worker.js';
+import type { HaproxyController } from '../haproxy/controller.js';
+import { CommandController } from '../haproxy/command.js';
+import { SynDropFirewall } from '../haproxy/firewall.js';
+import { SynDropController, bindPorts } from '../haproxy/syn-drop.js';
+import { pathsFor } from '../render/render.js';
 import { Daemon } from '../daemon/daemon.js';
 import { Metrics } from '../daemon/metrics.js';
 import { parseDurationMs, parseWait } from '../daemon/debounce.js';
@@ -30,6 +37,13 @@ interface RunOptions extends RenderOptions {
   history: string;
   consulWait: string;
   stopHaproxyOnExit?: boolean;
+  reload: 'auto' | 'seamless' | 'runtime' | 'syn-drop';
+  haproxyMasterSocket?: string;
+  reloadCommand?: string;
+  maxOldWorkers: string;
+  residualGrace: string;
+  synDropPause: string;
+  selfCheck: boolean;
 }
 
 function duration(flag: string, raw: string): number {
@@ -52,10 +66,43 @@ export function addRunCommand(program: Command): void {
     .addOption(new Option('--history <n>', 'configs (with diffs) kept in <run-dir>/history').default('10').env('HAPILOT_HISTORY'))
     .addOption(new Option('--consul-wait <duration>', 'wait of each Consul blocking query').default('5m').env('HAPILOT_CONSUL_WAIT'))
     .addOption(new Option('--stop-haproxy-on-exit', 'stop HAProxy when hapilot stops (default: leave it serving)').env('HAPILOT_STOP_HAPROXY_ON_EXIT'))
+    .addOption(new Option('--reload <strategy>', 'how changes reach HAProxy').choices(['auto', 'seamless', 'runtime', 'syn-drop']).default('auto').env('HAPILOT_RELOAD'))
+    .addOption(new Option('--haproxy-master-socket <path>', 'reload an HAProxy started elsewhere through its master CLI socket').env('HAPILOT_HAPROXY_MASTER_SOCKET').conflicts('reloadCommand'))
+    .addOption(new Option('--reload-command <cmd>', 'run this shell command to start or reload an HAProxy managed elsewhere').env('HAPILOT_RELOAD_COMMAND'))
+    .addOption(new Option('--max-old-workers <n>', 'delay a reload while this many old HAProxy processes are still draining').default('5').env('HAPILOT_MAX_OLD_WORKERS'))
+    .addOption(new Option('--residual-grace <duration>', 'end old HAProxy processes alive longer than hard-stop-after plus this').default('1m').env('HAPILOT_RESIDUAL_GRACE'))
+    .addOption(new Option('--syn-drop-pause <duration>', 'syn-drop: pause after inserting the rule, so the old accept queue drains').default('100ms').env('HAPILOT_SYN_DROP_PAUSE'))
+    .addOption(new Option('--no-self-check', 'skip the checks after each reload (frontend ports accept, backends have their servers)').env('HAPILOT_NO_SELF_CHECK'))
     .action(async (opts: RunOptions) => {
       const log = createLogger({ level: opts.logLevel as 'info', destination: 1 });
       await run(opts, log);
     });
+}
+
+/** `auto`: HAProxy before 1.8 has no master-worker mode, so it gets syn-drop; otherwise runtime + seamless. */
+async function chooseStrategy(opts: RunOptions, log: Logger): Promise<RunOptions['reload']> {
+  if (opts.reload !== 'auto' || opts.haproxyMasterSocket || opts.reloadCommand) return opts.reload;
+  const v = await execa(opts.haproxy, ['-v'], { reject: false, stdin: 'ignore' }).catch(() => undefined);
+  const m = /version (\d+)\.(\d+)/.exec(String(v?.stdout ?? ''));
+  if (m && (Number(m[1]) < 1 || (Number(m[1]) === 1 && Number(m[2]) < 8))) {
+    log.warn({ version: `${m[1]}.${m[2]}` }, 'this HAProxy has no master-worker mode: reloading with syn-drop');
+    return 'syn-drop';
+  }
+  return 'auto';
+}
+
+function createController({ opts, strategy, configPath, log }: { opts: RunOptions; strategy: RunOptions['reload']; configPath: string; log: Logger }): HaproxyController {
+  if (opts.reloadCommand) return new CommandController({ command: opts.reloadCommand, configPath, log });
+  if (strategy === 'syn-drop') {
+    const paths = pathsFor({ configPath, runDir: opts.runDir });
+    return new SynDropController({
+      haproxy: opts.haproxy, configPath, runDir: opts.runDir, statsSocket: paths.statsSocket, log,
+      firewall: new SynDropFirewall(),
+      ports: async () => bindPorts(await readFile(configPath, 'utf8')),
+      pauseMs: duration('--syn-drop-pause', opts.synDropPause),
+    });
+  }
+  return new MasterWorker({ haproxy: opts.haproxy, configPath, runDir: opts.runDir, log, externalMasterSocket: opts.haproxyMasterSocket });
 }
 
 async function run(opts: RunOptions, log: Logger): Promise<void> {
@@ -86,12 +133,16 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
     source = new ConsulSource({ consul, log: log.child({ component: 'watch' }), wait: opts.consulWait, onFullResync: () => metrics.fullResyncs.inc() });
   }
 
-  const controller = new MasterWorker({ haproxy: opts.haproxy, configPath, runDir: opts.runDir, log: log.child({ component: 'haproxy' }) });
+  const maxOldWorkers = Number(opts.maxOldWorkers);
+  if (!/^\d{1,4}$/.test(opts.maxOldWorkers) || maxOldWorkers < 1) throw new HapilotError(ErrorCode.USAGE, `--max-old-workers ${JSON.stringify(opts.maxOldWorkers)} is invalid: expected a whole number from 1`);
+  const strategy = await chooseStrategy(opts, log);
+  const controller = createController({ opts, strategy, configPath, log: log.child({ component: 'haproxy' }) });
   const daemon = new Daemon({
     source, settings, templates, configPath, runDir: opts.runDir, haproxyBin: opts.haproxy, controller, log, metrics,
     wait: { ...wait, minIntervalMs: duration('--min-reload-interval', opts.minReloadInterval) },
     guard: { maxRemovalRatio: ratio, holdMs: duration('--removal-hold', opts.removalHold) },
     fdLimit: await ownFdHardLimit(), historySize, stopHaproxyOnExit: Boolean(opts.stopHaproxyOnExit),
+    strategy, selfCheck: opts.selfCheck, maxOldWorkers, residualGraceMs: duration('--residual-grace', opts.residualGrace),
   });
   const status = await startStatusServer({
     listen: opts.statusListen,

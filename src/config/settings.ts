@@ -8,6 +8,15 @@ import { ErrorCode, HapilotError } from '../errors.js';
 /** HAProxy time format: a number with an optional unit (us, ms, s, m, h, d). */
 export const TIME_RE = /^[0-9]{1,9}(us|ms|s|m|h|d)?$/;
 const INT_RE = /^[0-9]{1,9}$/;
+
+/** An HAProxy time (TIME_RE) in milliseconds; no unit means milliseconds, as in HAProxy. */
+export function haproxyTimeMs(t: string): number {
+  const m = /^([0-9]+)(us|ms|s|m|h|d)?$/.exec(t);
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  const f = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
+  return n * f;
+}
 const HOST_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 export interface GlobalSettings {

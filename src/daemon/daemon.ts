@@ -2,16 +2,19 @@
 // complete snapshots), never replaces the running config with one HAProxy rejects, and never stops
 // serving because Consul is down: the last good config stays in place and HAProxy keeps running.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { buildModel, type Model, type Quarantined } from '../catalog/model.js';
 import { diffModels, isEmptyChange, type ModelChanges } from '../catalog/model-diff.js';
-import type { GlobalSettings } from '../config/settings.js';
+import { haproxyTimeMs, type GlobalSettings } from '../config/settings.js';
 import { finishConfig, type BuildResult } from '../app/build-config.js';
 import { isHapilotError, messageOf } from '../errors.js';
-import type { HaproxyController } from '../haproxy/master-worker.js';
+import type { HaproxyController } from '../haproxy/controller.js';
 import { parseShowStat, socketCommand, type StatRow } from '../haproxy/socket.js';
+import { applyRuntimePlan, planRuntime } from '../haproxy/runtime-api.js';
+import { selfCheck } from '../haproxy/self-check.js';
+import { rewriteServerState } from '../haproxy/server-state.js';
 import { validateConfigFile, type ValidateResult } from '../haproxy/validate.js';
 import type { Logger } from '../log.js';
 import { HOST_MAP_PREFIX, pathsFor, type RenderPaths } from '../render/render.js';
@@ -23,6 +26,14 @@ import { Debouncer, type WaitOptions } from './debounce.js';
 import { applyGuard, type GuardOptions, type Hold } from './guard.js';
 import { ConfigHistory } from './history.js';
 import type { Metrics } from './metrics.js';
+
+function readProcCmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -44,7 +55,35 @@ export interface DaemonOptions {
   historySize?: number;
   /** Stop HAProxy when hapilot stops (default: leave it serving). */
   stopHaproxyOnExit?: boolean;
+  /** `auto` (default) and `runtime` apply server-only changes through the Runtime API. */
+  strategy?: 'auto' | 'runtime' | 'seamless' | 'syn-drop';
+  /** Check frontends and backends after every reload, and restore the last good config if they fail (default on). */
+  selfCheck?: boolean;
+  /** Delay a reload while this many old HAProxy processes are still draining. */
+  maxOldWorkers?: number;
+  /** Old processes alive longer than hard-stop-after plus this are ended (ms). */
+  residualGraceMs?: number;
   now?: () => number;
+}
+
+type Action = 'start' | 'reload' | 'adopt' | 'runtime';
+
+interface Apply {
+  config: string;
+  files?: Array<{ path: string; contents: string }>;
+  model: Model | undefined;
+  index: number;
+  trigger: string;
+  cause: string;
+  changes: ModelChanges | undefined;
+  /** SIGHUP: a full reload even when the Runtime API could do. */
+  force?: boolean;
+}
+
+interface Outcome {
+  ok: boolean;
+  action: Action;
+  message: string;
 }
 
 export interface ReloadRecord {
@@ -53,7 +92,7 @@ export interface ReloadRecord {
   cause: string;
   consulIndex: number;
   ok: boolean;
-  action: 'start' | 'reload' | 'adopt';
+  action: Action;
   durationMs: number;
   message: string;
   changes: ModelChanges | undefined;
@@ -86,6 +125,7 @@ export class Daemon {
   #pending: { trigger: string; force: boolean } | undefined;
   #busy: Promise<void> | undefined;
   #stopped = false;
+  #reaper: NodeJS.Timeout | undefined;
 
   constructor(o: DaemonOptions) {
     this.#o = o;
@@ -114,6 +154,8 @@ export class Daemon {
     await mkdir(this.#o.runDir, { recursive: true });
     await mkdir(path.dirname(path.resolve(this.#o.configPath)), { recursive: true });
     await this.#serveLastGood();
+    this.#reaper = setInterval(() => void this.#reapResidual(), 5000);
+    this.#reaper.unref();
     this.#o.source.start((snapshot) => {
       this.#snapshot = snapshot;
       this.#log.debug({ index: snapshot.index, cause: snapshot.cause, entries: snapshot.entries.length }, 'snapshot');
@@ -133,7 +175,7 @@ export class Daemon {
     const config = await readFile(this.#o.configPath, 'utf8');
     // The model it was rendered from, so the mass-removal guard protects it across restarts too.
     const model = await this.#loadAppliedModel(config);
-    await this.#applyToHaproxy({ config, model, index: 0, trigger: 'startup', cause: 'last good config', changes: undefined });
+    await this.#applyToHaproxy({ config, model, index: 0, trigger: 'startup', cause: 'last good config', changes: undefined, force: true });
   }
 
   get #modelFile(): string {
@@ -225,7 +267,7 @@ export class Daemon {
     }
     for (const w of built.model.warnings) this.#log.warn({ stage: 'model' }, w);
     for (const q of this.#quarantined) this.#log.warn({ service: q.service, instance: q.instance, tag: q.tag }, `quarantined service ${q.service} instance ${q.instance}${q.tag !== undefined ? ` tag ${JSON.stringify(q.tag)}` : ''}: ${q.reason}`);
-    await this.#applyToHaproxy({ config: built.config, files: built.files, model: built.model, index: snapshot.index, trigger, cause: snapshot.cause, changes });
+    await this.#applyToHaproxy({ config: built.config, files: built.files, model: built.model, index: snapshot.index, trigger, cause: snapshot.cause, changes, force });
   }
 
   async #validate(built: BuildResult): Promise<ValidateResult> {
@@ -268,50 +310,39 @@ export class Daemon {
     return { built, verdict };
   }
 
-  async #applyToHaproxy(a: { config: string; files?: Array<{ path: string; contents: string }>; model: Model | undefined; index: number; trigger: string; cause: string; changes: ModelChanges | undefined }): Promise<void> {
-    const previousConfig = existsSync(this.#o.configPath) ? await readFile(this.#o.configPath, 'utf8') : undefined;
-    if (a.config !== previousConfig) {
-      for (const f of a.files ?? []) if (!existsSync(f.path)) await writeFileAtomic(f.path, f.contents);
-      const temp = tempPathFor(this.#o.configPath);
-      await writeDurable(temp, a.config);
-      await commitTemp(temp, this.#o.configPath);
-    }
-    const started = performance.now();
-    let action: ReloadRecord['action'];
-    let ok: boolean;
-    let message: string;
-    try {
-      if (!this.#haproxyRunning) {
-        const { adopted } = await this.#o.controller.start();
-        if (adopted) {
-          // An adopted HAProxy runs a config we did not see load: reload it onto ours.
-          const r = await this.#o.controller.reload();
-          action = 'adopt';
-          ok = r.ok;
-          message = r.ok ? 'adopted the running HAProxy and reloaded it' : r.message;
-        } else {
-          action = 'start';
-          ok = true;
-          message = 'started';
-        }
-      } else {
-        const r = await this.#o.controller.reload();
-        action = 'reload';
-        ok = r.ok;
-        message = r.message;
+  async #applyToHaproxy(a: Apply): Promise<void> {
+    // Too many old processes still draining: wait rather than add one more.
+    if (this.#haproxyRunning && this.#o.maxOldWorkers !== undefined) {
+      const old = (await this.#o.controller.processes().catch(() => undefined))?.oldWorkers.length ?? 0;
+      if (old >= this.#o.maxOldWorkers) {
+        this.#log.warn({ oldWorkers: old, max: this.#o.maxOldWorkers }, 'reload delayed: too many old HAProxy processes still draining');
+        this.#o.metrics.reloadsDelayed.inc();
+        setTimeout(() => void this.requestSync({ trigger: `${a.trigger} (delayed)`, force: a.force ?? false }), 1000).unref();
+        return;
       }
-    } catch (err) {
-      action = this.#haproxyRunning ? 'reload' : 'start';
-      ok = false;
-      message = messageOf(err);
+    }
+    const previousConfig = existsSync(this.#o.configPath) ? await readFile(this.#o.configPath, 'utf8') : undefined;
+    const previousModel = this.#applied?.model;
+    const started = performance.now();
+    let outcome = await this.#tryRuntime(a, previousModel);
+    if (!outcome) {
+      await this.#writeConfig(a, previousConfig);
+      outcome = await this.#startOrReload(a.model);
+    }
+    if (outcome.ok && this.#o.selfCheck !== false) {
+      const check = await selfCheck({ config: a.config, model: a.model, statsSocket: this.#paths.statsSocket });
+      if (!check.ok) {
+        this.#o.metrics.selfCheckFailures.inc();
+        outcome = { ...outcome, ok: false, message: `self-check failed after ${outcome.action}: ${check.problems.join('; ')}` };
+      }
     }
     const durationMs = performance.now() - started;
     this.#o.metrics.reloadDuration.observe(durationMs / 1000);
-    this.#o.metrics.reloads.inc({ result: ok ? 'success' : 'failure', trigger: a.trigger });
-    const record: ReloadRecord = { at: new Date().toISOString(), trigger: a.trigger, cause: a.cause, consulIndex: a.index, ok, action, durationMs: Math.round(durationMs), message, changes: a.changes };
+    this.#o.metrics.reloads.inc({ result: outcome.ok ? 'success' : 'failure', trigger: a.trigger, action: outcome.action });
+    const record: ReloadRecord = { at: new Date().toISOString(), trigger: a.trigger, cause: a.cause, consulIndex: a.index, ok: outcome.ok, action: outcome.action, durationMs: Math.round(durationMs), message: outcome.message, changes: a.changes };
     this.#reloads = [record, ...this.#reloads].slice(0, 20);
     const summary = a.changes && !isEmptyChange(a.changes) ? a.changes : undefined;
-    if (ok) {
+    if (outcome.ok) {
       this.#haproxyRunning = true;
       this.#reloadError = undefined;
       this.#lastReloadMs = this.#now;
@@ -319,21 +350,96 @@ export class Daemon {
       this.#markSynced(a.index);
       if (a.model) await writeFileAtomic(this.#modelFile, JSON.stringify({ sha: sha256(a.config), model: a.model }));
       const diff = await this.#history.record({ previous: previousConfig, next: a.config, label: `${a.trigger}: ${a.cause}` });
-      this.#log.info({ action, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: summary, diffLines: diff.split('\n').length }, `HAProxy ${action === 'start' ? 'started' : 'reloaded'} (${a.trigger})`);
+      const verb = outcome.action === 'start' ? 'started' : outcome.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
+      this.#log.info({ action: outcome.action, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: summary, diffLines: diff.split('\n').length }, `HAProxy ${verb} (${a.trigger})`);
       await this.#cleanMaps(a.config);
       return;
     }
-    this.#reloadError = message;
-    this.#log.error({ action, trigger: a.trigger, error: message }, `HAProxy ${action} failed`);
-    // Put back the config HAProxy is still running, so the file always says what is served.
-    if (previousConfig !== undefined && previousConfig !== a.config) await writeFileAtomic(this.#o.configPath, previousConfig);
-    if (action === 'start') this.#haproxyRunning = await this.#o.controller.running();
+    this.#reloadError = outcome.message;
+    this.#log.error({ action: outcome.action, trigger: a.trigger, error: outcome.message }, `HAProxy ${outcome.action} failed`);
+    if (previousConfig !== undefined && previousConfig !== a.config) {
+      // Put back the last good config, and make HAProxy run it again: the file always says what is served.
+      await writeFileAtomic(this.#o.configPath, previousConfig);
+      if (outcome.action !== 'start' && (await this.#o.controller.running())) {
+        const back = await this.#o.controller.reload().catch((err: unknown) => ({ ok: false, message: messageOf(err) }));
+        this.#log.error({ restored: back.ok, message: back.message }, back.ok ? 'RESTORED the last good config after a failed reload' : 'could not restore the last good config');
+        this.#o.metrics.reloads.inc({ result: back.ok ? 'success' : 'failure', trigger: 'restore last good config', action: 'reload' });
+        if (back.ok) this.#applied = this.#applied ? { ...this.#applied, model: previousModel } : this.#applied;
+      }
+    }
+    if (outcome.action === 'start') this.#haproxyRunning = await this.#o.controller.running();
+  }
+
+  /** The `runtime` strategy: server-only changes through the Runtime API; undefined when it does not apply. */
+  async #tryRuntime(a: Apply, previousModel: Model | undefined): Promise<Outcome | undefined> {
+    const strategy = this.#o.strategy ?? 'auto';
+    if ((strategy !== 'auto' && strategy !== 'runtime') || a.force || !this.#haproxyRunning || !previousModel || !a.model) return undefined;
+    const plan = planRuntime(previousModel, a.model);
+    if ('reason' in plan) {
+      this.#log.debug({ reason: plan.reason }, 'reload needed');
+      return undefined;
+    }
+    if (plan.ops.length === 0) return undefined;
+    // The file first, so that a reload at any moment from now on loads the same state.
+    await this.#writeConfig(a, undefined);
+    const r = await applyRuntimePlan({ socket: this.#paths.statsSocket, plan });
+    if (!r.ok) {
+      this.#log.warn({ error: r.message, commands: r.log.length }, 'Runtime API change failed; reloading instead');
+      return undefined;
+    }
+    if (r.lingering.length) this.#log.info({ servers: r.lingering }, 'removed servers still have connections: left in maintenance until the next reload');
+    return { ok: true, action: 'runtime', message: r.message };
+  }
+
+  async #writeConfig(a: Apply, previousConfig: string | undefined): Promise<void> {
+    const current = previousConfig ?? (existsSync(this.#o.configPath) ? await readFile(this.#o.configPath, 'utf8') : undefined);
+    if (a.config === current) return;
+    for (const f of a.files ?? []) if (!existsSync(f.path)) await writeFileAtomic(f.path, f.contents);
+    const temp = tempPathFor(this.#o.configPath);
+    await writeDurable(temp, a.config);
+    await commitTemp(temp, this.#o.configPath);
+  }
+
+  async #startOrReload(nextModel: Model | undefined): Promise<Outcome> {
+    try {
+      if (!this.#haproxyRunning) {
+        await rm(this.#paths.serverState, { force: true }); // never a stale state file at start
+        const { adopted } = await this.#o.controller.start();
+        if (!adopted) return { ok: true, action: 'start', message: 'started' };
+        // An adopted HAProxy runs a config we did not see load: reload it onto ours.
+        await this.#saveServerState(nextModel);
+        const r = await this.#o.controller.reload();
+        return { ok: r.ok, action: 'adopt', message: r.ok ? 'adopted the running HAProxy and reloaded it' : r.message };
+      }
+      await this.#saveServerState(nextModel);
+      const r = await this.#o.controller.reload();
+      return { ok: r.ok, action: 'reload', message: r.message };
+    } catch (err) {
+      return { ok: false, action: this.#haproxyRunning ? 'reload' : 'start', message: messageOf(err) };
+    }
+  }
+
+  /** Operator state (drain, maint, weights) for the next worker, with no stale address (see server-state.ts). */
+  async #saveServerState(nextModel: Model | undefined): Promise<void> {
+    // Rows are matched with the servers of the config about to load.
+    const model = nextModel ?? this.#applied?.model;
+    let dump: string | undefined;
+    try {
+      dump = model ? await socketCommand(this.#paths.statsSocket, 'show servers state', 3000) : undefined;
+    } catch {
+      dump = undefined;
+    }
+    if (dump === undefined || !model) {
+      await rm(this.#paths.serverState, { force: true });
+      return;
+    }
+    await writeFileAtomic(this.#paths.serverState, rewriteServerState(dump, model));
   }
 
   async #reloadOnly(trigger: string): Promise<void> {
     const applied = this.#applied;
     if (!applied) return;
-    await this.#applyToHaproxy({ config: applied.config, model: applied.model, index: applied.index, trigger, cause: 'forced reload', changes: undefined });
+    await this.#applyToHaproxy({ config: applied.config, model: applied.model, index: applied.index, trigger, cause: 'forced reload', changes: undefined, force: true });
   }
 
   #markSynced(index: number): void {
@@ -417,8 +523,33 @@ export class Daemon {
     m.degraded.set(this.degradedReasons().length ? 1 : 0);
   }
 
+  /**
+   * Ends old HAProxy processes that outlived hard-stop-after plus the grace period (versions or
+   * configs without the directive leave them forever). Only processes HAProxy reports as its own old
+   * workers, by pid.
+   */
+  async #reapResidual(): Promise<void> {
+    if (!this.#haproxyRunning || this.#stopped) return;
+    const procs = await this.#o.controller.processes().catch(() => undefined);
+    if (!procs) return;
+    const limitS = (haproxyTimeMs(this.#o.settings.hardStopAfter) + (this.#o.residualGraceMs ?? 60_000)) / 1000;
+    for (const w of procs.oldWorkers) {
+      if (w.ageSeconds <= limitS) continue;
+      this.#log.error({ pid: w.pid, ageSeconds: w.ageSeconds, limitSeconds: limitS }, 'ending an old HAProxy process that outlived hard-stop-after');
+      try {
+        process.kill(w.pid, 'SIGTERM');
+        this.#o.metrics.residualKilled.inc();
+        setTimeout(() => {
+          // Only if that pid is still an HAProxy (pids are reused).
+          if (/haproxy/.test(readProcCmdline(w.pid))) { try { process.kill(w.pid, 'SIGKILL'); } catch { /* gone */ } }
+        }, 5000).unref();
+      } catch { /* already gone */ }
+    }
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#reaper);
     this.#debouncer.cancel();
     await this.#o.source.stop();
     await this.idle();

@@ -8,40 +8,19 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { HaproxyController, HaproxyProcesses, ReloadResult } from './controller.js';
 import { parseShowProc, socketCommand, type ProcEntry } from './socket.js';
-
-export interface ReloadResult {
-  ok: boolean;
-  durationMs: number;
-  message: string;
-  workerPid: number | undefined;
-}
-
-export interface HaproxyProcesses {
-  masterPid: number | undefined;
-  currentWorkerPid: number | undefined;
-  /** Workers from earlier reloads still draining connections. */
-  oldWorkers: Array<{ pid: number; ageSeconds: number; reloads: number }>;
-}
-
-/** How hapilot starts and reloads HAProxy; strategies implement it. */
-export interface HaproxyController {
-  readonly strategy: string;
-  /** Starts HAProxy on the config at its path, or adopts the one already running. */
-  start(): Promise<{ adopted: boolean }>;
-  /** Makes the running HAProxy load the config now at its path. */
-  reload(): Promise<ReloadResult>;
-  running(): Promise<boolean>;
-  processes(): Promise<HaproxyProcesses>;
-  /** Stops HAProxy (only when asked: by default hapilot leaves it serving). */
-  stop(): Promise<void>;
-}
 
 export interface MasterWorkerOptions {
   haproxy: string;
   configPath: string;
   runDir: string;
   log: Logger;
+  /**
+   * The master CLI socket of an HAProxy hapilot does not start (the sidecar case: HAProxy in another
+   * container, its master socket and config on a shared volume). hapilot only reloads it.
+   */
+  externalMasterSocket?: string;
   startTimeoutMs?: number;
   reloadTimeoutMs?: number;
 }
@@ -49,16 +28,19 @@ export interface MasterWorkerOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class MasterWorker implements HaproxyController {
-  readonly strategy = 'seamless';
+  readonly strategy: string;
   readonly masterSocket: string;
+  readonly #external: boolean;
   readonly pidFile: string;
   readonly logFile: string;
   readonly #o: Required<MasterWorkerOptions>;
 
   constructor(o: MasterWorkerOptions) {
-    this.#o = { startTimeoutMs: 15_000, reloadTimeoutMs: 30_000, ...o };
+    this.#o = { startTimeoutMs: 15_000, reloadTimeoutMs: 30_000, externalMasterSocket: '', ...o };
     const runDir = path.resolve(o.runDir);
-    this.masterSocket = path.join(runDir, 'master.sock');
+    this.#external = Boolean(o.externalMasterSocket);
+    this.strategy = this.#external ? 'seamless (external master)' : 'seamless';
+    this.masterSocket = o.externalMasterSocket ? path.resolve(o.externalMasterSocket) : path.join(runDir, 'master.sock');
     this.pidFile = path.join(runDir, 'haproxy.pid');
     this.logFile = path.join(runDir, 'haproxy.log');
   }
@@ -81,6 +63,9 @@ export class MasterWorker implements HaproxyController {
     if (await this.running()) {
       this.#o.log.info({ masterSocket: this.masterSocket }, 'adopted the HAProxy already running from this run dir');
       return { adopted: true };
+    }
+    if (this.#external) {
+      throw new HapilotError(ErrorCode.HAPROXY_START, `--haproxy-master-socket ${this.masterSocket}: the HAProxy master does not answer: start HAProxy with -W -S ${this.masterSocket} (or share that socket on a volume)`);
     }
     {
       const out = { file: this.logFile, append: true } as const;
@@ -141,16 +126,24 @@ export class MasterWorker implements HaproxyController {
     return { ok: false, durationMs: performance.now() - started, message: `HAProxy did not confirm the reload within ${this.#o.reloadTimeoutMs} ms`, workerPid: undefined };
   }
 
+  /** When each old worker was first seen old: `show proc` only gives its whole uptime. */
+  readonly #oldSince = new Map<number, number>();
+
   async processes(): Promise<HaproxyProcesses> {
     const procs = (await this.#showProc()) ?? [];
+    const now = Date.now();
+    const old = procs.filter((p) => p.type === 'worker' && p.reloads > 0);
+    for (const pid of [...this.#oldSince.keys()]) if (!old.some((p) => p.pid === pid)) this.#oldSince.delete(pid);
+    for (const p of old) if (!this.#oldSince.has(p.pid)) this.#oldSince.set(p.pid, now);
     return {
       masterPid: procs.find((p) => p.type === 'master')?.pid,
       currentWorkerPid: procs.find((p) => p.type === 'worker' && p.reloads === 0)?.pid,
-      oldWorkers: procs.filter((p) => p.type === 'worker' && p.reloads > 0).map((p) => ({ pid: p.pid, ageSeconds: p.uptimeSeconds, reloads: p.reloads })),
+      oldWorkers: old.map((p) => ({ pid: p.pid, ageSeconds: Math.round((now - (this.#oldSince.get(p.pid) ?? now)) / 1000), reloads: p.reloads })),
     };
   }
 
   async stop(): Promise<void> {
+    if (this.#external) return; // not ours to stop
     const procs = await this.#showProc();
     const pid = procs?.find((p) => p.type === 'master')?.pid;
     if (pid === undefined) return;

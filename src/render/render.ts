@@ -10,6 +10,8 @@ export interface RenderPaths {
   filesDir: string;
   /** HAProxy's admin stats socket (Runtime API). */
   statsSocket: string;
+  /** Server-state file written before each reload (operator state across reloads). */
+  serverState: string;
 }
 
 export interface RenderedFile {
@@ -30,6 +32,7 @@ export function pathsFor({ configPath, runDir }: { configPath: string; runDir: s
   return {
     filesDir: path.dirname(path.resolve(configPath)),
     statsSocket: path.join(path.resolve(runDir), 'haproxy.sock'),
+    serverState: path.join(path.resolve(runDir), 'server-state'),
   };
 }
 

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { fitToFdLimit, fdNeeded, ownFdHardLimit } from '../../src/haproxy/limits.js';
 import { ErrorCode, isHapilotError } from '../../src/errors.js';
 import { ENABLE, entry } from '../helpers/entries.js';
-import { renderEntries } from '../helpers/render.js';
+import { renderEntries, tempPaths } from '../helpers/render.js';
 import { HAPROXY, freePorts, haproxyCheck, tempDir } from '../helpers/haproxy.js';
 import { waitForPort } from '../helpers/backends.js';
 
@@ -33,7 +33,7 @@ test('the adapted config really starts under this machine\'s limit (the unadapte
   const { dir, cleanup } = await tempDir();
   const [httpPort, statsPort] = await freePorts(2);
   const env = { HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPILOT_FD_LIMIT: String(limit) };
-  const paths = { filesDir: dir, statsSocket: path.join(dir, 'haproxy.sock') };
+  const paths = tempPaths(dir);
   try {
     const unadapted = await renderEntries([entry('web', 'w1', [ENABLE], { nodeAddress: '127.0.0.1' })], { env: { ...env, HAPILOT_FD_LIMIT: '10000000' }, paths });
     assert.equal((await haproxyCheck(unadapted, path.join(dir, 'a.cfg'))).ok, true, 'haproxy -c accepts it');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import net from 'node:net';
 import { execa } from 'execa';
 import { ENABLE, entry } from '../helpers/entries.js';
-import { renderEntries } from '../helpers/render.js';
+import { renderEntries, tempPaths } from '../helpers/render.js';
 import { HAPROXY, freePorts, haproxyCheck, tempDir } from '../helpers/haproxy.js';
 import { get, startBackend, waitForPort, eventually } from '../helpers/backends.js';
 
@@ -20,7 +20,7 @@ test('HAProxy routes by Host header through the map, ignoring the port; unknown 
     entry('web', 'w2', [ENABLE], { ...lo, node: 'n2', port: w2!.port }),
     entry('api', 'a1', [ENABLE, 'HAPROXY.FRONTEND.HOST=api.example.org', 'HAPROXY.BACKEND.BALANCE=leastconn', 'HAPROXY.BACKEND.STICKY=src'], { ...lo, port: api!.port }),
     entry('pg', 'p1', [ENABLE, 'HAPROXY.PROTOCOL=tcp', `HAPROXY.FRONTEND.PORT=${tcpPort}`], { ...lo, port: tcp!.port }),
-  ], { env: { HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '2000' }, paths: { filesDir: dir, statsSocket: path.join(dir, 'haproxy.sock') } });
+  ], { env: { HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '2000' }, paths: tempPaths(dir) });
   const cfg = path.join(dir, 'haproxy.cfg');
   assert.equal((await haproxyCheck(result, cfg)).ok, true);
   const proc = execa(HAPROXY, ['-db', '-f', cfg], { reject: false });

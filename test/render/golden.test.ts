@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readCatalogFile } from '../../src/sources/catalog-file.js';
 import { haproxyCheck, tempDir } from '../helpers/haproxy.js';
-import { GOLDEN_PATHS, renderEntries } from '../helpers/render.js';
+import { renderEntries, tempPaths, toGoldenPaths } from '../helpers/render.js';
 
 const CATALOGS: Record<string, string> = {
   example: 'examples/catalog.json',
@@ -32,9 +32,9 @@ for (const [name, file] of Object.entries(CATALOGS)) {
 
     const { dir, cleanup } = await tempDir();
     try {
-      const real = await renderEntries(entries, { paths: { filesDir: dir, statsSocket: path.join(dir, 'haproxy.sock') } });
+      const real = await renderEntries(entries, { paths: tempPaths(dir) });
       // Same bytes apart from the paths.
-      assert.equal(real.config.replaceAll(dir, GOLDEN_PATHS.filesDir).replace(`${GOLDEN_PATHS.filesDir}/haproxy.sock`, GOLDEN_PATHS.statsSocket), result.config);
+      assert.equal(toGoldenPaths(real.config, dir), result.config);
       const verdict = await haproxyCheck(real, path.join(dir, 'haproxy.cfg'));
       assert.equal(verdict.ok, true, verdict.output);
     } finally {

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { TAGS } from '../../src/catalog/tags.js';
 import { buildConfig } from '../../src/app/build-config.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
-import { builtinTemplates, GOLDEN_PATHS } from '../helpers/render.js';
+import { builtinTemplates, GOLDEN_PATHS, tempPaths } from '../helpers/render.js';
 import { haproxyCheck, tempDir } from '../helpers/haproxy.js';
 
 const VALID = ['roundrobin', 'leastconn', 'hdr(Host)', 'http', 'tcp', 'true', 'src', '1s', '250ms', '2', '9000', '/health', 'api.example.com', '100'];
@@ -80,7 +80,7 @@ test('property: no tag value adds a line, a directive or a server (10,000 values
     for (const tag of accepted.values()) {
       const result = buildConfig({
         entries: [entry('victim', 'v1', [ENABLE, tag], { node: 'n1' })],
-        settings: env, templates, paths: { filesDir: dir, statsSocket: path.join(dir, 's.sock') }, fdLimit: undefined,
+        settings: env, templates, paths: tempPaths(dir), fdLimit: undefined,
       });
       if (result.model.quarantined.length) continue; // e.g. tcp without a port: a model-level rule
       const verdict = await haproxyCheck(result, path.join(dir, 'haproxy.cfg'));

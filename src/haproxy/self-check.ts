@@ -1,0 +1,54 @@
+// After every reload: every frontend port accepts connections and every backend has the servers the
+// config gives it. A failed self-check makes the daemon restore the last good config.
+import net from 'node:net';
+import type { Model } from '../catalog/model.js';
+import { parseShowStat, socketCommand } from './socket.js';
+
+/** `bind` lines → the address to connect to for a check (wildcards → loopback). */
+export function bindTargets(config: string): Array<{ host: string; port: number }> {
+  const out: Array<{ host: string; port: number }> = [];
+  for (const m of config.matchAll(/^\s*bind\s+(\S+)/gm)) {
+    const addr = m[1] ?? '';
+    const mm = /^(?:\[([^\]]+)\]|(.*)):(\d+)$/.exec(addr);
+    if (!mm) continue;
+    let host = mm[1] ?? mm[2] ?? '';
+    if (host === '' || host === '*' || host === '0.0.0.0') host = '127.0.0.1';
+    if (host === '::') host = '::1';
+    out.push({ host, port: Number(mm[3]) });
+  }
+  return out;
+}
+
+function canConnect(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (ok: boolean) => { s.destroy(); resolve(ok); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+export async function selfCheck({ config, model, statsSocket, timeoutMs = 2000 }: { config: string; model: Model | undefined; statsSocket: string; timeoutMs?: number }): Promise<{ ok: boolean; problems: string[] }> {
+  const problems: string[] = [];
+  for (const t of bindTargets(config)) {
+    if (!(await canConnect(t.host, t.port, timeoutMs))) problems.push(`frontend port ${t.host}:${t.port} refuses connections`);
+  }
+  if (model) {
+    let rows;
+    try {
+      rows = parseShowStat(await socketCommand(statsSocket, 'show stat', timeoutMs));
+    } catch (err) {
+      problems.push(`stats socket: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (rows) {
+      for (const b of model.backends) {
+        const have = new Set(rows.filter((r) => r.proxy === b.name).map((r) => r.server));
+        const missing = b.servers.filter((s) => !have.has(s.name)).map((s) => s.name);
+        if (!rows.some((r) => r.proxy === b.name) && !have.size && b.servers.length === 0) continue;
+        if (missing.length) problems.push(`backend ${b.name} lacks ${missing.join(', ')}`);
+      }
+    }
+  }
+  return { ok: problems.length === 0, problems };
+}
