@@ -239,18 +239,22 @@ export class Daemon {
     }
 
     let built = finishConfig({ model: guarded.model, templates: this.#o.templates, paths: this.#paths, fdLimit: this.#o.fdLimit });
-    let verdict = await this.#validate(built);
-    this.#bisected = [];
-    if (!verdict.ok) {
-      this.#o.metrics.validationFailures.inc();
-      this.#log.warn({ haproxy: verdict.message }, 'haproxy -c rejected the rendered config; looking for the services responsible');
-      const repaired = await this.#quarantineByBisect(guarded.model, verdict);
-      if (!repaired) {
-        this.#validationError = verdict.message;
-        this.#log.error({ haproxy: verdict.message }, 'the rendered config is invalid and no service could be isolated; keeping the running config');
-        return;
+    // Byte-for-byte equal to what HAProxy runs: no validation, no reload (unless forced).
+    const same = this.#applied !== undefined && this.#applied.config === built.config && this.#haproxyRunning;
+    this.#bisected = same ? this.#bisected : [];
+    if (!same) {
+      const verdict = await this.#validate(built);
+      if (!verdict.ok) {
+        this.#o.metrics.validationFailures.inc();
+        this.#log.warn({ haproxy: verdict.message }, 'haproxy -c rejected the rendered config; looking for the services responsible');
+        const repaired = await this.#quarantineByBisect(guarded.model, verdict);
+        if (!repaired) {
+          this.#validationError = verdict.message;
+          this.#log.error({ haproxy: verdict.message }, 'the rendered config is invalid and no service could be isolated; keeping the running config');
+          return;
+        }
+        built = repaired.built;
       }
-      ({ built, verdict } = repaired);
     }
     this.#validationError = undefined;
     this.#quarantined = [...built.model.quarantined, ...this.#bisected.map((c) => ({ service: c.service, instance: '*', tag: undefined, reason: `haproxy -c: ${c.message}` }))];
@@ -258,7 +262,7 @@ export class Daemon {
     this.#o.metrics.renderDuration.observe((performance.now() - started) / 1000);
 
     const changes = diffModels(this.#applied?.model, built.model);
-    if (this.#applied && this.#applied.config === built.config && this.#haproxyRunning && !force) {
+    if (same && this.#applied && !force) {
       if (!this.#applied.model) await writeFileAtomic(this.#modelFile, JSON.stringify({ sha: sha256(built.config), model: built.model }));
       this.#applied = { ...this.#applied, model: built.model, index: snapshot.index };
       this.#markSynced(snapshot.index);
