@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine with Node 20 lacks for hapilot: HAProxy, iptables, iproute2
-# (Debian packages, as root), the npm packages, and the build. Safe to run again.
+# (ip, nstat), curl, procps, util-linux (unshare) from Debian's packages as root, the npm packages,
+# and the build. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,8 @@ command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing ${need[*]} from Debian's packages"

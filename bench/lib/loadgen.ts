@@ -137,15 +137,26 @@ class KeepAliveClient {
   async request(stats: LoadStats): Promise<void> {
     const t0 = performance.now();
     try {
-      if (!this.#sock) await this.#connect();
+      if (!this.#sock) {
+        // The connect counts against the same timeout (a dropped SYN is retried for minutes).
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          this.#connect(),
+          new Promise<never>((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), this.o.timeoutMs); }),
+        ]).finally(() => clearTimeout(timer));
+      }
     } catch (e) {
       stats.requests++;
-      classify(stats, e as NodeJS.ErrnoException);
+      if ((e as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+        stats.timeout++;
+        this.#sock?.destroy();
+        this.#sock = undefined;
+      } else classify(stats, e as NodeJS.ErrnoException);
       return;
     }
     const sock = this.#sock!;
     const result = await new Promise<{ status: number; close: boolean } | NodeJS.ErrnoException | 'timeout'>((resolve) => {
-      const timer = setTimeout(() => { this.#pending = undefined; resolve('timeout'); }, this.o.timeoutMs);
+      const timer = setTimeout(() => { this.#pending = undefined; resolve('timeout'); }, Math.max(1, this.o.timeoutMs - (performance.now() - t0)));
       this.#pending = (r) => { clearTimeout(timer); resolve(r); };
       this.#headerEnd = -1;
       sock.write(`GET / HTTP/1.1\r\nHost: ${this.o.hostHeader}\r\n\r\n`);

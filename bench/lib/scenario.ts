@@ -75,7 +75,7 @@ class ManualSource implements CatalogSource {
   health(): SourceHealth { return { degraded: [], index: 0, lastSuccessMs: Date.now(), synced: true }; }
 }
 
-const noFirewall = { tag: 'none', insert: async () => undefined, sweep: async () => 0, count: async () => 0 } as unknown as SynDropFirewall;
+const noFirewall = { tag: 'none', insert: async () => undefined, remove: async () => undefined, sweep: async () => 0, count: async () => 0 } as unknown as SynDropFirewall;
 
 function entries(ports: number[], variant: number, structural: boolean): HealthEntry[] {
   const out: HealthEntry[] = ports.map((port, i) => ({

@@ -63,6 +63,8 @@ export interface DaemonOptions {
   maxOldWorkers?: number;
   /** Old processes alive longer than hard-stop-after plus this are ended (ms). */
   residualGraceMs?: number;
+  /** How often old processes are looked at (ms). */
+  reapIntervalMs?: number;
   now?: () => number;
 }
 
@@ -154,7 +156,7 @@ export class Daemon {
     await mkdir(this.#o.runDir, { recursive: true });
     await mkdir(path.dirname(path.resolve(this.#o.configPath)), { recursive: true });
     await this.#serveLastGood();
-    this.#reaper = setInterval(() => void this.#reapResidual(), 5000);
+    this.#reaper = setInterval(() => void this.#reapResidual(), this.#o.reapIntervalMs ?? 5000);
     this.#reaper.unref();
     this.#o.source.start((snapshot) => {
       this.#snapshot = snapshot;

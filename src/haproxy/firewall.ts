@@ -31,6 +31,9 @@ export class SynDropFirewall {
     return ['INPUT', '-p', 'tcp', '-m', 'multiport', '--dports', ports.join(','), '--syn', '-m', 'comment', '--comment', tag, '-j', 'DROP'];
   }
 
+  /** Rules inserted by `insert` and not yet removed. */
+  #inserted: Array<{ tool: string; spec: string[] }> = [];
+
   /** Inserts the drop rules (IPv6 too when a frontend binds IPv6); on failure removes what was inserted and throws. */
   async insert({ ports, ipv6 }: { ports: readonly number[]; ipv6: boolean }): Promise<void> {
     const unique = [...new Set(ports)].sort((a, b) => a - b);
@@ -41,12 +44,28 @@ export class SynDropFirewall {
           const spec = SynDropFirewall.ruleSpec(chunk, this.tag);
           const r = await execa(tool, ['-w', '-I', ...spec], { reject: false, stdin: 'ignore' });
           if (r.exitCode !== 0) throw new HapilotError(ErrorCode.HAPROXY_RELOAD, `${tool} -I ${spec.join(' ')} failed: ${String(r.stderr).trim() || r.exitCode}`);
+          this.#inserted.push({ tool, spec });
         }
       }
     } catch (err) {
-      await this.sweep();
+      await this.remove();
       throw err;
     }
+  }
+
+  /**
+   * Removes the rules `insert` added, by their exact spec (quick: the rule is up as briefly as
+   * possible); falls back to a sweep of every rule carrying the tag if any deletion fails.
+   */
+  async remove(): Promise<void> {
+    const rules = this.#inserted;
+    this.#inserted = [];
+    let clean = true;
+    for (const { tool, spec } of rules) {
+      const r = await execa(tool, ['-w', '-D', ...spec], { reject: false, stdin: 'ignore' }).catch(() => undefined);
+      if (!r || r.exitCode !== 0) clean = false;
+    }
+    if (!clean) await this.sweep();
   }
 
   /** Removes every rule carrying the tag (ours, from this run or a crashed one). Returns how many. */

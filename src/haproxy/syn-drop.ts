@@ -113,7 +113,7 @@ export class SynDropController implements HaproxyController {
     const until = Date.now() + this.#o.startTimeoutMs;
     while (pid !== undefined && Date.now() < until && exited === undefined) {
       if ((await this.#infoPid()) === pid) return pid;
-      await sleep(20);
+      await sleep(10);
     }
     if (exited === undefined && pid !== undefined) process.kill(pid, 'SIGTERM');
     throw new HapilotError(ErrorCode.HAPROXY_START, `HAProxy did not start (${exited ?? 'timeout'}): ${await this.#logTail()}`);
@@ -153,7 +153,7 @@ export class SynDropController implements HaproxyController {
     } catch (err) {
       return { ok: false, durationMs: performance.now() - started, message: messageOf(err), workerPid: undefined };
     } finally {
-      await this.#o.firewall.sweep().catch((err: unknown) => this.#o.log.error({ err: messageOf(err) }, 'could not remove SYN-drop rules'));
+      await this.#o.firewall.remove().catch((err: unknown) => this.#o.log.error({ err: messageOf(err) }, 'could not remove SYN-drop rules'));
     }
     const now = Date.now();
     this.#tracked = { current: pid, old: old.map((p) => ({ pid: p, sinceMs: this.#tracked.old.find((o) => o.pid === p)?.sinceMs ?? now })) };

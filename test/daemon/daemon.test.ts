@@ -4,41 +4,20 @@ import assert from 'node:assert/strict';
 import { cp, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConsulSim } from '../sim/consul-sim.js';
-import { get, eventually, startBackend, type Backend } from '../helpers/backends.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { get, eventually, startBackend } from '../helpers/backends.js';
+import { ENABLE_TAGS, names, registerWeb, simNode, startDaemon, webFixture, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, tempDir } from '../helpers/haproxy.js';
 import { BUILTIN_TEMPLATES_DIR, loadTemplates } from '../../src/render/templates.js';
 
-const ENABLE = ['HAPROXY.ENABLE=true'];
-const node = (n: number) => ({ Node: `node${n}`, Address: '127.0.0.1' });
-
-function registerWeb(sim: ConsulSim, n: number, b: Backend, service = 'web'): void {
-  sim.register({ node: node(n), service: { ID: `${service}-${n}`, Service: service, Tags: ENABLE, Port: b.port } });
-}
-
-async function names(d: TestDaemon, host = 'web.example.test', n = 12): Promise<Set<string>> {
-  const seen = new Set<string>();
-  for (let i = 0; i < n; i++) {
-    const r = await get(d.httpPort, host);
-    seen.add(typeof r.body === 'object' ? r.body.name ?? '' : `${r.status}`);
-  }
-  return seen;
-}
+const ENABLE = ENABLE_TAGS;
+const node = simNode;
 
 interface Status { reloads: Array<{ trigger: string; ok: boolean; action: string }>; quarantined: Array<{ service: string; reason: string }>; degraded: string[]; holds: Array<{ backend: string }>; lastValidationError: string | null }
 const status = async (d: TestDaemon) => d.daemon.status() as Promise<Status>;
 
 test('register an instance and traffic reaches it; deregister and it leaves; unchanged catalogs do not reload', async () => {
-  const backends = await Promise.all([1, 2, 3].map((i) => startBackend(`web-${i}`)));
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  registerWeb(sim, 1, backends[0]!);
-  registerWeb(sim, 2, backends[1]!);
-  await sim.start();
-  const { dir, cleanup } = await tempDir();
-  const d = await startDaemon({ runDir: dir, sim });
+  const { backends, sim, d, dir, teardown } = await webFixture({ backends: 3, registered: 2 });
   try {
-    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
     assert.deepEqual([...await names(d)].sort(), ['web-1', 'web-2']);
 
     registerWeb(sim, 3, backends[2]!);
@@ -57,24 +36,13 @@ test('register an instance and traffic reaches it; deregister and it leaves; unc
     const lastDiff = await readFile(path.join(dir, 'history', history.sort().pop()!), 'utf8');
     assert.match(lastDiff, /^-\s+server node1:web-1 /m);
   } finally {
-    await d.stop();
-    await sim.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cleanup();
+    await teardown();
   }
 });
 
 test('Consul failing (500s, refused, index reset, an empty answer) never stops HAProxy serving', async () => {
-  const backends = await Promise.all([1, 2].map((i) => startBackend(`web-${i}`)));
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  registerWeb(sim, 1, backends[0]!);
-  registerWeb(sim, 2, backends[1]!);
-  await sim.start();
-  const { dir, cleanup } = await tempDir();
-  const d = await startDaemon({ runDir: dir, sim });
+  const { sim, d, teardown } = await webFixture({ backends: 2, registered: 2 });
   try {
-    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
     sim.failNext(6, 500);
     await eventually(async () => (await status(d)).degraded.length > 0, 5000, 'degraded');
     assert.deepEqual([...await names(d)].sort(), ['web-1', 'web-2']);
@@ -97,10 +65,7 @@ test('Consul failing (500s, refused, index reset, an empty answer) never stops H
     await eventually(async () => (await status(d)).holds.length === 0, 5000, 'hold cleared');
     await eventually(async () => (await status(d)).degraded.length === 0, 15_000, 'recovered');
   } finally {
-    await d.stop();
-    await sim.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cleanup();
+    await teardown();
   }
 });
 
@@ -228,15 +193,8 @@ test('a catalog file is followed; a broken file or a render invalid for every se
 });
 
 test('a flapping instance causes a bounded number of reloads, and the latest state wins', async () => {
-  const backends = await Promise.all([1, 2, 3].map((i) => startBackend(`web-${i}`)));
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  backends.forEach((b, i) => registerWeb(sim, i + 1, b));
-  await sim.start();
-  const { dir, cleanup } = await tempDir();
-  const d = await startDaemon({ runDir: dir, sim, wait: { minMs: 200, maxMs: 1000, minIntervalMs: 500 } });
+  const { sim, d, teardown } = await webFixture({ backends: 3, registered: 3, daemon: { wait: { minMs: 200, maxMs: 1000, minIntervalMs: 500 } } });
   try {
-    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
     const before = (await status(d)).reloads.length;
     const started = Date.now();
     for (let i = 0; i < 30; i++) {
@@ -252,9 +210,6 @@ test('a flapping instance causes a bounded number of reloads, and the latest sta
     assert.ok(reloads >= 1 && reloads <= Math.ceil(flapMs / 1000) + 2, `${reloads} reloads over ${flapMs} ms of flapping`);
     assert.deepEqual([...await names(d, 'web.example.test', 20)].sort(), ['web-1', 'web-2'], 'the final state (web-3 critical) is applied');
   } finally {
-    await d.stop();
-    await sim.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cleanup();
+    await teardown();
   }
 });

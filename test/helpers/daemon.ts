@@ -9,8 +9,9 @@ import { loadTemplates } from '../../src/render/templates.js';
 import { ConsulSource } from '../../src/watch/consul-source.js';
 import { FileSource } from '../../src/watch/file-source.js';
 import type { CatalogSource } from '../../src/watch/source.js';
-import type { ConsulSim } from '../sim/consul-sim.js';
-import { HAPROXY, freePorts } from './haproxy.js';
+import { HAPROXY, freePorts, tempDir } from './haproxy.js';
+import { eventually, get, startBackend, type Backend } from './backends.js';
+import { ConsulSim } from '../sim/consul-sim.js';
 import { settings } from './entries.js';
 import { testLog } from './log.js';
 
@@ -65,4 +66,49 @@ export async function startDaemon(o: {
       consul?.close();
     },
   };
+}
+
+export const ENABLE_TAGS = ['HAPROXY.ENABLE=true'];
+export const simNode = (n: number) => ({ Node: `node${n}`, Address: '127.0.0.1' });
+
+/** Registers instance `web-<n>` (or `<service>-<n>`) on node<n>, pointing at a test backend. */
+export function registerWeb(sim: ConsulSim, n: number, b: Backend, service = 'web'): void {
+  sim.register({ node: simNode(n), service: { ID: `${service}-${n}`, Service: service, Tags: ENABLE_TAGS, Port: b.port } });
+}
+
+/** The backend names answering `n` requests through HAProxy (a status code when not a backend). */
+export async function names(d: TestDaemon, host = 'web.example.test', n = 12): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const r = await get(d.httpPort, host);
+    seen.add(typeof r.body === 'object' ? r.body.name ?? '' : `${r.status}`);
+  }
+  return seen;
+}
+
+/**
+ * `backends` test backends web-1…web-n, the first `registered` of them in a Consul simulator, and a
+ * daemon following it, ready. `teardown` stops all of it.
+ */
+export async function webFixture(o: { backends: number; registered: number; daemon?: Omit<Parameters<typeof startDaemon>[0], 'runDir' | 'sim'> }) {
+  const backends = await Promise.all(Array.from({ length: o.backends }, (_, i) => startBackend(`web-${i + 1}`)));
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  for (let i = 0; i < o.registered; i++) registerWeb(sim, i + 1, backends[i]!);
+  await sim.start();
+  const { dir, cleanup } = await tempDir();
+  const d = await startDaemon({ runDir: dir, sim, ...o.daemon });
+  const teardown = async () => {
+    await d.stop();
+    await sim.stop();
+    await Promise.all(backends.map((b) => b.close()));
+    await cleanup();
+  };
+  try {
+    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return { backends, sim, d, dir, teardown };
 }
