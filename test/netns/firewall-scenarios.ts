@@ -51,6 +51,13 @@ async function main(): Promise<void> {
   blocker.close();
   await ctl.stop();
 
+  // IPv6 binds: the rule goes to ip6tables too, and both are removed.
+  await fw.insert({ ports: [8080, 8443], ipv6: true });
+  const v6 = (await execa('ip6tables', ['-w', '-S', 'INPUT'])).stdout.split('\n').filter((l) => l.includes(fw.tag)).length;
+  const both = await fw.count();
+  await fw.remove();
+  out.ipv6 = { ip6tablesRules: v6, allRules: both, after: await fw.count() };
+
   // 3. hapilot killed with SIGKILL mid-reload (during a long pause with the rule in place), restarted.
   const runDir = path.join(dir, 'run');
   await mkdir(runDir);

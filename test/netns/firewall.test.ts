@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runInNetns } from '../../bench/lib/netns.js';
 
-test('the SYN-drop rule is removed on every path, and swept after a crash', async () => {
+test('the SYN-drop rule (and its ip6tables twin) is removed on every path, and swept after a crash', async () => {
   const r = await runInNetns('test/netns/firewall-scenarios.ts', [], 120_000);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as {
@@ -13,6 +13,7 @@ test('the SYN-drop rule is removed on every path, and swept after a crash', asyn
     startFailure: { reloadOk: boolean; message: string; rulesLeft: number; stillServing: boolean };
     sigkill: { ruleDuringReload: number; rulesAfterKill: number; rulesAfterRestart: number; servingAfterRestart: boolean; ready: boolean; sweptLogged: boolean };
     haproxyStoppedAtEnd: boolean;
+    ipv6: { ip6tablesRules: number; allRules: number; after: number };
   };
   assert.equal(out.startedServing, true);
   assert.deepEqual(out.invalid, { reloadOk: false, rulesLeft: 0, stillServing: true });
@@ -27,4 +28,5 @@ test('the SYN-drop rule is removed on every path, and swept after a crash', asyn
   assert.equal(out.sigkill.rulesAfterRestart, 0, 'no rule left once the restarted hapilot is running');
   assert.equal(out.sigkill.servingAfterRestart, true);
   assert.equal(out.haproxyStoppedAtEnd, true);
+  assert.deepEqual(out.ipv6, { ip6tablesRules: 1, allRules: 2, after: 0 }, 'IPv6 binds get an ip6tables twin, removed with the IPv4 rule');
 });

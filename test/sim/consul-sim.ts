@@ -11,6 +11,7 @@
 // Test controls: register/deregister/setCheck, failures (HTTP errors, refused connections, an empty
 // answer), and an index that goes backwards.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface SimNode {
@@ -68,7 +69,9 @@ export function parseGoDuration(s: string): number | undefined {
 }
 
 export class ConsulSim {
-  #server: http.Server | undefined;
+  #server: http.Server | https.Server | undefined;
+  /** Serve HTTPS (Consul's TLS listener); with `ca`, client certificates are required too. */
+  tls: { key: Buffer; cert: Buffer; ca?: Buffer } | undefined;
   #port = 0;
   #instances = new Map<string, Instance>();
   #raft = 10;
@@ -96,11 +99,14 @@ export class ConsulSim {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.#port}`;
   }
 
   async start(port = 0): Promise<void> {
-    const server = http.createServer((req, res) => void this.#handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.#handle(req, res);
+    const server = this.tls
+      ? https.createServer({ key: this.tls.key, cert: this.tls.cert, ...(this.tls.ca ? { ca: this.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
+      : http.createServer(handler);
     server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
