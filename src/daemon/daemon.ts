@@ -408,6 +408,10 @@ export class Daemon {
 
   async #startOrReload(nextModel: Model | undefined): Promise<Outcome> {
     try {
+      if (this.#haproxyRunning && !(await this.#o.controller.running())) {
+        this.#log.error('HAProxy is not running any more: starting it again');
+        this.#haproxyRunning = false;
+      }
       if (!this.#haproxyRunning) {
         await rm(this.#paths.serverState, { force: true }); // never a stale state file at start
         const { adopted } = await this.#o.controller.start();
@@ -536,6 +540,13 @@ export class Daemon {
    */
   async #reapResidual(): Promise<void> {
     if (!this.#haproxyRunning || this.#stopped) return;
+    // Watchdog: an HAProxy that died (crash, OOM kill, an operator's kill) is started again.
+    if (!this.#busy && this.#applied && !(await this.#o.controller.running())) {
+      this.#log.error('HAProxy is not running: starting it again with the last good config');
+      this.#o.metrics.haproxyRestarts.inc();
+      void this.requestSync({ trigger: 'HAProxy not running', force: true });
+      return;
+    }
     const procs = await this.#o.controller.processes().catch(() => undefined);
     if (!procs) return;
     const limitS = (haproxyTimeMs(this.#o.settings.hardStopAfter) + (this.#o.residualGraceMs ?? 60_000)) / 1000;

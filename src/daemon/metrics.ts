@@ -13,6 +13,7 @@ export class Metrics {
   readonly reloads = new Counter({ name: 'hapilot_reloads_total', help: 'Configs applied to HAProxy by result, trigger and action (start, reload, adopt, runtime)', labelNames: ['result', 'trigger', 'action'] as const, registers: [this.registry] });
   readonly reloadsDelayed = new Counter({ name: 'hapilot_reloads_delayed_total', help: 'Reloads delayed because too many old HAProxy processes were still draining', registers: [this.registry] });
   readonly selfCheckFailures = new Counter({ name: 'hapilot_self_check_failures_total', help: 'Reloads after which frontends or backends were not as expected (the last good config was restored)', registers: [this.registry] });
+  readonly haproxyRestarts = new Counter({ name: 'hapilot_haproxy_restarts_total', help: 'Times hapilot found HAProxy not running and started it again', registers: [this.registry] });
   readonly residualKilled = new Counter({ name: 'hapilot_haproxy_residual_killed_total', help: 'Old HAProxy processes ended for outliving hard-stop-after plus the grace period', registers: [this.registry] });
   readonly reloadDuration = new Histogram({ name: 'hapilot_reload_duration_seconds', help: 'Time to reload HAProxy and confirm it', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });
   readonly renderDuration = new Histogram({ name: 'hapilot_render_duration_seconds', help: 'Time from snapshot to a validated config (model, render, haproxy -c)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });

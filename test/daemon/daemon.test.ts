@@ -213,3 +213,18 @@ test('a flapping instance causes a bounded number of reloads, and the latest sta
     await teardown();
   }
 });
+
+test('watchdog: an HAProxy that dies is started again with the last good config', async () => {
+  const { d, teardown } = await webFixture({ backends: 1, registered: 1, daemon: { extra: { reapIntervalMs: 200 } } });
+  try {
+    const procs = await d.controller.processes();
+    assert.ok(procs.masterPid);
+    process.kill(procs.masterPid, 'SIGKILL');
+    if (procs.currentWorkerPid) process.kill(procs.currentWorkerPid, 'SIGKILL');
+    await eventually(async () => (await d.controller.processes()).masterPid !== undefined && (await d.controller.processes()).masterPid !== procs.masterPid, 15_000, 'a new HAProxy');
+    await eventually(async () => (await names(d)).has('web-1'), 10_000, 'serving again');
+    assert.match(await d.metrics.registry.getSingleMetricAsString('hapilot_haproxy_restarts_total'), /total [1-9]/);
+  } finally {
+    await teardown();
+  }
+});

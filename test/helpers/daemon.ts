@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { createConsulClient, type ConsulApi } from '../../src/consul/client.js';
 import { loadConsulConfig } from '../../src/consul/config.js';
-import { Daemon } from '../../src/daemon/daemon.js';
+import { Daemon, type DaemonOptions } from '../../src/daemon/daemon.js';
 import { Metrics } from '../../src/daemon/metrics.js';
 import { MasterWorker } from '../../src/haproxy/master-worker.js';
 import { loadTemplates } from '../../src/render/templates.js';
@@ -36,6 +36,8 @@ export async function startDaemon(o: {
   ports?: [number, number];
   guard?: { maxRemovalRatio: number; holdMs: number };
   wait?: { minMs: number; maxMs: number; minIntervalMs: number };
+  /** Anything else the daemon takes (strategy, reapIntervalMs, …). */
+  extra?: Partial<DaemonOptions>;
 }): Promise<TestDaemon> {
   const [httpPort, statsPort] = o.ports ?? await freePorts(2) as [number, number];
   const s = settings({ HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000', HAPROXY_MAXCONN: '1000', ...o.env });
@@ -55,7 +57,7 @@ export async function startDaemon(o: {
     controller, log: testLog, metrics,
     wait: o.wait ?? { minMs: 50, maxMs: 300, minIntervalMs: 100 },
     guard: o.guard ?? { maxRemovalRatio: 0.5, holdMs: 60_000 },
-    fdLimit: undefined, stopHaproxyOnExit: true,
+    fdLimit: undefined, stopHaproxyOnExit: true, ...o.extra,
   });
   await daemon.start();
   return {
