@@ -128,6 +128,7 @@ export class Daemon {
   #busy: Promise<void> | undefined;
   #stopped = false;
   #reaper: NodeJS.Timeout | undefined;
+  #holdTimer: NodeJS.Timeout | undefined;
 
   constructor(o: DaemonOptions) {
     this.#o = o;
@@ -237,7 +238,9 @@ export class Daemon {
     if (guarded.holds.length) {
       // Re-evaluate when the earliest hold may be released, even if the catalog stays quiet.
       const next = Math.min(...guarded.holds.map((h) => h.releaseAtMs));
-      setTimeout(() => this.requestSync({ trigger: 'guard hold expired', force: false }), Math.max(0, next - this.#now) + 10).unref();
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = setTimeout(() => void this.requestSync({ trigger: 'guard hold expired', force: false }), Math.max(0, next - this.#now) + 10);
+      this.#holdTimer.unref();
     }
 
     let built = finishConfig({ model: guarded.model, templates: this.#o.templates, paths: this.#paths, fdLimit: this.#o.fdLimit });
@@ -567,6 +570,7 @@ export class Daemon {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#reaper);
+    clearTimeout(this.#holdTimer);
     this.#debouncer.cancel();
     await this.#o.source.stop();
     await this.idle();

@@ -227,3 +227,15 @@ test('watchdog: an HAProxy that dies is started again with the last good config'
     await teardown();
   }
 });
+
+test('mass-removal guard: a removal held past --removal-hold is applied then, without another catalog change', async () => {
+  const { sim, d, teardown } = await webFixture({ backends: 2, registered: 2, daemon: { guard: { maxRemovalRatio: 0.5, holdMs: 1500 } } });
+  try {
+    sim.setEmpty(true);
+    await eventually(async () => (await status(d)).holds.length === 1, 5000, 'held');
+    assert.deepEqual([...await names(d)].sort(), ['web-1', 'web-2']);
+    await eventually(async () => (await status(d)).holds.length === 0 && (await get(d.httpPort, 'web.example.test')).status === 404, 10_000, 'released after the hold time');
+  } finally {
+    await teardown();
+  }
+});
