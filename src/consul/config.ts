@@ -75,7 +75,7 @@ export function loadConsulConfig({ flagUrl, consistency = 'default', env = proce
     key: env.CONSUL_CLIENT_KEY ? readPemOrThrow('CONSUL_CLIENT_KEY', env.CONSUL_CLIENT_KEY) : undefined,
     verify: !/^(0|false)$/i.test(verifyRaw ?? ''),
     consistency,
-    datacenter: env.CONSUL_DATACENTER || undefined,
+    datacenter: env.HAPILOT_CONSUL_DATACENTER || undefined,
   };
 }
 

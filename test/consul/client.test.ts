@@ -65,6 +65,23 @@ test('errors: HTTP status, refused connection and abort map to catalogue codes',
   dead.close();
 });
 
+test('--consistency stale and consistent are sent as Consul query flags; a datacenter as dc', async () => {
+  const sim = await startSim();
+  try {
+    for (const [consistency, flag] of [['stale', 'stale'], ['consistent', 'consistent']] as const) {
+      const c = createConsulClient(loadConsulConfig({ flagUrl: sim.url, consistency, env: { HAPILOT_CONSUL_DATACENTER: 'eqiad1' } }));
+      sim.clearRequests();
+      await c.catalogServices();
+      const q = new URLSearchParams(sim.requests[0]?.query ?? '');
+      assert.ok(q.has(flag), `${consistency}: ${sim.requests[0]?.query}`);
+      assert.equal(q.get('dc'), 'eqiad1');
+      c.close();
+    }
+  } finally {
+    await sim.stop();
+  }
+});
+
 test('configuration follows the Consul CLI environment; the token is never in what is logged', () => {
   const c = loadConsulConfig({ env: { CONSUL_HTTP_ADDR: 'consul.internal:8501', CONSUL_HTTP_SSL: 'true', CONSUL_HTTP_TOKEN: 'abc-secret', CONSUL_HTTP_SSL_VERIFY: 'false' } });
   assert.equal(c.url.toString(), 'https://consul.internal:8501/');

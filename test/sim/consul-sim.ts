@@ -50,6 +50,7 @@ export interface RequestLog {
   method: string;
   path: string;
   blocking: boolean;
+  query: string;
 }
 
 const MAX_WAIT_MS = 10 * 60_000;
@@ -310,7 +311,7 @@ export class ConsulSim {
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
     const blocking = q.has('index') && q.get('index') !== '0';
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, blocking });
+    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, blocking, query: url.search });
     const token = req.headers['x-consul-token'];
     this.lastToken = Array.isArray(token) ? token[0] : token;
 
