@@ -8,6 +8,7 @@ import https from 'node:https';
 import Consul from 'consul';
 import type { z } from 'zod';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+import { parseDurationMs } from '../util/duration.js';
 import type { ConsulConfig, Consistency } from './config.js';
 import { CatalogServices, HealthChecks, HealthEntries, describeZodError, type HealthCheck, type HealthEntry } from './schemas.js';
 
@@ -41,13 +42,11 @@ export interface ConsulApi {
   close(): void;
 }
 
-/** Go duration → milliseconds, for the few forms `wait` takes. */
-export function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h)?$/.exec(d);
-  if (!m) throw new HapilotError(ErrorCode.USAGE, `wait ${JSON.stringify(d)} is invalid: expected a duration such as 30s or 5m`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+/** Go duration → milliseconds, for the forms `wait` takes here. */
+function durationMs(d: string): number {
+  const ms = parseDurationMs(d);
+  if (ms === undefined) throw new HapilotError(ErrorCode.USAGE, `wait ${JSON.stringify(d)} is invalid: expected a duration such as 30s or 5m`);
+  return ms;
 }
 
 interface PapiResponse {

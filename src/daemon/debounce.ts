@@ -2,6 +2,7 @@
 // `max` after the first change of a burst; and never sooner than `minInterval` after the last reload,
 // so a flapping service cannot cause a reload storm. The latest state always wins: the timer only
 // says when; what is applied is read at that moment.
+import { parseDurationMs } from '../util/duration.js';
 
 export interface WaitOptions {
   minMs: number;
@@ -20,13 +21,6 @@ export function parseWait(raw: string): { minMs: number; maxMs: number } | undef
   return { minMs: min, maxMs: max };
 }
 
-export function parseDurationMs(raw: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw.trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
-}
 
 /** The time to fire, given when the burst started, the last change, and the last reload. */
 export function fireAt({ burstStartMs, lastChangeMs, lastReloadMs, o }: { burstStartMs: number; lastChangeMs: number; lastReloadMs: number | undefined; o: WaitOptions }): number {

@@ -3,13 +3,13 @@
 // through the master CLI. On 2.6 the master hands the listening sockets to the new worker itself, so
 // a reload drops no connection; `reload` answers nothing, so success is confirmed with `show proc`:
 // the master's reload counter moved, its failed counter did not, and the current worker changed.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { HaproxyController, HaproxyProcesses, ReloadResult } from './controller.js';
 import { parseShowProc, socketCommand, type ProcEntry } from './socket.js';
+import { haproxyLogAlerts } from './validate.js';
 
 export interface MasterWorkerOptions {
   haproxy: string;
@@ -90,14 +90,8 @@ export class MasterWorker implements HaproxyController {
     }
   }
 
-  async #logTail(): Promise<string> {
-    try {
-      const text = await readFile(this.logFile, 'utf8');
-      const alerts = text.split('\n').filter((l) => l.includes('[ALERT]')).slice(-3).map((l) => l.replace(/^\s*\[ALERT\]\s*\(\d+\)\s*:\s*/, ''));
-      return alerts.join(' | ') || text.trim().split('\n').slice(-2).join(' | ');
-    } catch {
-      return 'no HAProxy output';
-    }
+  #logTail(): Promise<string> {
+    return haproxyLogAlerts(this.logFile);
   }
 
   async reload(): Promise<ReloadResult> {

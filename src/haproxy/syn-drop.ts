@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import type { SynDropFirewall } from './firewall.js';
 import type { HaproxyController, HaproxyProcesses, ReloadResult } from './controller.js';
 import { socketCommand } from './socket.js';
+import { haproxyLogAlerts } from './validate.js';
 
 export interface SynDropOptions {
   haproxy: string;
@@ -119,10 +120,8 @@ export class SynDropController implements HaproxyController {
     throw new HapilotError(ErrorCode.HAPROXY_START, `HAProxy did not start (${exited ?? 'timeout'}): ${await this.#logTail()}`);
   }
 
-  async #logTail(): Promise<string> {
-    const text = await readFile(this.logFile, 'utf8').catch(() => '');
-    const alerts = text.split('\n').filter((l) => l.includes('[ALERT]')).slice(-3).map((l) => l.replace(/^\s*\[ALERT\]\s*\(\d+\)\s*:\s*/, ''));
-    return alerts.join(' | ') || 'no HAProxy output';
+  #logTail(): Promise<string> {
+    return haproxyLogAlerts(this.logFile);
   }
 
   async start(): Promise<{ adopted: boolean }> {

@@ -1,4 +1,5 @@
 // HAProxy itself is the judge of every config: `haproxy -c -f FILE`.
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { ErrorCode, HapilotError } from '../errors.js';
 
@@ -11,13 +12,19 @@ export interface ValidateResult {
   durationMs: number;
 }
 
-/** Strips HAProxy's `[ALERT]    (1234) : ` prefixes and keeps the alerts. */
-export function summarizeHaproxyOutput(output: string): string {
+/** Strips HAProxy's `[ALERT]    (1234) : ` prefixes and keeps the (last `last`) alerts, on one line. */
+export function summarizeHaproxyOutput(output: string, last = Infinity): string {
   const alerts = output.split('\n')
     .filter((l) => l.includes('[ALERT]'))
     .map((l) => l.replace(/^\s*\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim())
     .filter((l) => l && !/^Fatal errors found in configuration\.?$/.test(l));
-  return alerts.join(' | ');
+  return alerts.slice(-Math.min(last, alerts.length)).join(' | ');
+}
+
+/** Why an HAProxy we started said it failed: its last alerts from its log file, else its last lines. */
+export async function haproxyLogAlerts(logFile: string): Promise<string> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  return summarizeHaproxyOutput(text, 3) || text.trim().split('\n').slice(-2).join(' | ') || 'no HAProxy output';
 }
 
 export async function validateConfigFile({ haproxy, file }: { haproxy: string; file: string }): Promise<ValidateResult> {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fireAt, parseWait, parseDurationMs } from '../../src/daemon/debounce.js';
+import { fireAt, parseWait } from '../../src/daemon/debounce.js';
+import { parseDurationMs } from '../../src/util/duration.js';
 
 const o = { minMs: 1000, maxMs: 5000, minIntervalMs: 3000 };
 
