@@ -5,18 +5,18 @@ import path from 'node:path';
 import { readdir, rm } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Logger } from '../log.js';
-import { loadSettings, type GlobalSettings } from '../config/settings.js';
+import { loadSettings, type GlobalSettings } from '../settings.js';
 import { loadConsulConfig, redactConsulConfig, type Consistency } from '../consul/config.js';
 import { createConsulClient, type ConsulApi } from '../consul/client.js';
-import { fetchCatalog } from '../consul/fetch-catalog.js';
+import { fetchCatalog } from '../catalog/fetch-catalog.js';
 import type { HealthEntry } from '../consul/schemas.js';
-import { readCatalogFile } from '../sources/catalog-file.js';
-import { BUILTIN_TEMPLATES_DIR, loadTemplates, type TemplateSet } from '../render/templates.js';
-import { HOST_MAP_PREFIX, pathsFor, type RenderPaths, type RenderResult } from '../render/render.js';
-import { buildConfig, type BuildResult } from '../app/build-config.js';
-import { ownFdHardLimit } from '../haproxy/limits.js';
+import { readCatalogFile } from '../catalog/catalog-file.js';
+import { BUILTIN_TEMPLATES_DIR, loadTemplates, type TemplateSet } from '../config/templates.js';
+import { HOST_MAP_PREFIX, pathsFor, type RenderPaths, type RenderResult } from '../config/render.js';
+import { buildConfig, type BuildResult } from '../config/build.js';
+import { ownFdHardLimit } from '../config/limits.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import type { Model } from '../catalog/model.js';
+import type { Model } from '../model/model.js';
 
 export interface SourceOptions {
   catalog?: string;

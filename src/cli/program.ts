@@ -7,7 +7,7 @@ import { ErrorCode, HapilotError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { validateConfigFile } from '../haproxy/validate.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { fetchCatalog } from '../consul/fetch-catalog.js';
+import { fetchCatalog } from '../catalog/fetch-catalog.js';
 import { addRunCommand } from './run.js';
 import { buildFromOptions, openConsul, renderOptions, sourceOptions, writeRendered, type RenderOptions, type SourceOptions } from './common.js';
 

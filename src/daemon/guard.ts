@@ -3,7 +3,7 @@
 // the previous servers (HAProxy's own checks still take dead ones out of rotation) until the smaller
 // state has persisted for `holdMs`. A Consul that suddenly answers with an empty catalog therefore
 // never empties HAProxy.
-import type { Backend, Model } from '../catalog/model.js';
+import type { Backend, Model } from '../model/model.js';
 
 export interface GuardOptions {
   /** Share of a backend's servers that may go in one step (0–1). */

@@ -9,7 +9,7 @@
 // - backends balancing with `static-rr` or map-based hashing (source, uri, hdr) refuse dynamic servers.
 // - `del server` needs the server in maintenance and without connections; until then it stays in
 //   maintenance (not in the config file, so the next reload removes it).
-import type { Backend, Model, Server } from '../catalog/model.js';
+import type { Backend, Model, Server } from '../model/model.js';
 import { socketCommand } from './socket.js';
 
 export const DYNAMIC_BALANCE = new Set(['roundrobin', 'leastconn', 'first', 'random']);

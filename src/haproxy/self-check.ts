@@ -1,7 +1,7 @@
 // After every reload: every frontend port accepts connections and every backend has the servers the
 // config gives it. A failed self-check makes the daemon restore the last good config.
 import net from 'node:net';
-import type { Model } from '../catalog/model.js';
+import type { Model } from '../model/model.js';
 import { parseShowStat, socketCommand } from './socket.js';
 
 /** `bind` lines → the address to connect to for a check (wildcards → loopback). */

@@ -6,7 +6,7 @@
 // address set at runtime comes back wrong. So every row is rewritten with the address and port of
 // the new config, and rows of servers that are gone or named by host name are dropped: the state
 // file never re-applies a stale address.
-import type { Model } from '../catalog/model.js';
+import type { Model } from '../model/model.js';
 
 const COL = { backend: 1, server: 3, addr: 4, port: 18 } as const;
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { hapilot } from '../helpers/cli.js';
 import { freePort, tempDir } from '../helpers/haproxy.js';
 import { startSim } from '../helpers/sim.js';
-import { readCatalogFile } from '../../src/sources/catalog-file.js';
+import { readCatalogFile } from '../../src/catalog/catalog-file.js';
 
 const oneLineError = (stderr: string) => {
   const lines = stderr.trim().split('\n');

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConsulClient } from '../../src/consul/client.js';
 import { loadConsulConfig, redactConsulConfig } from '../../src/consul/config.js';
-import { fetchCatalog } from '../../src/consul/fetch-catalog.js';
+import { fetchCatalog } from '../../src/catalog/fetch-catalog.js';
 import { ErrorCode, isHapilotError } from '../../src/errors.js';
-import { readCatalogFile } from '../../src/sources/catalog-file.js';
+import { readCatalogFile } from '../../src/catalog/catalog-file.js';
 import { startSim } from '../helpers/sim.js';
 import { freePort } from '../helpers/haproxy.js';
 

@@ -7,7 +7,7 @@ import { ConsulSim } from '../sim/consul-sim.js';
 import { get, eventually, startBackend } from '../helpers/backends.js';
 import { ENABLE_TAGS, names, registerWeb, simNode, startDaemon, webFixture, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, tempDir } from '../helpers/haproxy.js';
-import { BUILTIN_TEMPLATES_DIR, loadTemplates } from '../../src/render/templates.js';
+import { BUILTIN_TEMPLATES_DIR, loadTemplates } from '../../src/config/templates.js';
 
 const ENABLE = ENABLE_TAGS;
 const node = simNode;

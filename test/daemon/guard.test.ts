@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyGuard, tripsGuard } from '../../src/daemon/guard.js';
-import { buildModel } from '../../src/catalog/model.js';
+import { buildModel } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 
 const opts = { maxRemovalRatio: 0.5, holdMs: 60_000 };

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { SETTINGS } from '../../src/config/settings.js';
-import { TAGS } from '../../src/catalog/tags.js';
+import { SETTINGS } from '../../src/settings.js';
+import { TAGS } from '../../src/model/tags.js';
 
 test('the README documents every environment variable with its default, and every tag', async () => {
   const readme = await readFile('README.md', 'utf8');

@@ -9,7 +9,7 @@ import { startDaemon, webFixture, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, tempDir } from '../helpers/haproxy.js';
 import { socketCommand, parseShowStat } from '../../src/haproxy/socket.js';
 import { planRuntime } from '../../src/haproxy/runtime-api.js';
-import { buildModel } from '../../src/catalog/model.js';
+import { buildModel } from '../../src/model/model.js';
 import { entry, settings } from '../helpers/entries.js';
 import path from 'node:path';
 

@@ -1,6 +1,6 @@
 // Builders for Consul health entries (the shape of GET /v1/health/service/:name).
 import type { HealthEntry } from '../../src/consul/schemas.js';
-import { loadSettings, type GlobalSettings } from '../../src/config/settings.js';
+import { loadSettings, type GlobalSettings } from '../../src/settings.js';
 
 export interface EntryOptions {
   node?: string;

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { validateConfigFile, type ValidateResult } from '../../src/haproxy/validate.js';
-import type { RenderResult } from '../../src/render/render.js';
+import type { RenderResult } from '../../src/config/render.js';
 
 export const HAPROXY = process.env.HAPILOT_HAPROXY ?? 'haproxy';
 

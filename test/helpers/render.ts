@@ -1,9 +1,9 @@
 // Rendering in tests: catalog → config text with fixed or temporary paths.
 import path from 'node:path';
-import { buildConfig, type BuildResult } from '../../src/app/build-config.js';
+import { buildConfig, type BuildResult } from '../../src/config/build.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
-import { loadTemplates, type TemplateSet } from '../../src/render/templates.js';
-import type { RenderPaths } from '../../src/render/render.js';
+import { loadTemplates, type TemplateSet } from '../../src/config/templates.js';
+import type { RenderPaths } from '../../src/config/render.js';
 import { settings } from './entries.js';
 
 let builtin: Promise<TemplateSet> | undefined;

@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
-import { candidateServices, mapLimit } from '../consul/fetch-catalog.js';
+import { candidateServices, mapLimit } from './fetch-catalog.js';
 import type { CatalogServices, HealthCheck, HealthEntry } from '../consul/schemas.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 

@@ -1,8 +1,8 @@
 // One complete read of the catalog: the service list, then the health entries of every service that
 // may be load-balanced. Used by `render`/`check`/`snapshot` and as the daemon's initial snapshot.
-import type { HealthEntry } from './schemas.js';
-import type { ConsulApi, QueryOptions } from './client.js';
-import { ENABLE_ALIASES } from '../catalog/tags.js';
+import type { HealthEntry } from '../consul/schemas.js';
+import type { ConsulApi, QueryOptions } from '../consul/client.js';
+import { ENABLE_ALIASES } from '../model/tags.js';
 
 /** Services whose tags (the union over instances, as /v1/catalog/services gives them) may enable them. */
 export function candidateServices(services: Record<string, string[] | null>): string[] {

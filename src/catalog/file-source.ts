@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
-import { readCatalogFile } from '../sources/catalog-file.js';
+import { readCatalogFile } from './catalog-file.js';
 import { abortableSleep, backoffDelay } from '../consul/blocking-query.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 

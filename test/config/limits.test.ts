@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execa } from 'execa';
-import { fitToFdLimit, fdNeeded, ownFdHardLimit } from '../../src/haproxy/limits.js';
+import { fitToFdLimit, fdNeeded, ownFdHardLimit } from '../../src/config/limits.js';
 import { ErrorCode, isHapilotError } from '../../src/errors.js';
 import { ENABLE, entry } from '../helpers/entries.js';
 import { renderEntries, tempPaths } from '../helpers/render.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile, cp } from 'node:fs/promises';
 import path from 'node:path';
-import { loadTemplates, BUILTIN_TEMPLATES_DIR } from '../../src/render/templates.js';
+import { loadTemplates, BUILTIN_TEMPLATES_DIR } from '../../src/config/templates.js';
 import { isHapilotError, ErrorCode } from '../../src/errors.js';
 import { ENABLE, entry } from '../helpers/entries.js';
 import { renderEntries } from '../helpers/render.js';

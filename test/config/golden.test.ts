@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readCatalogFile } from '../../src/sources/catalog-file.js';
+import { readCatalogFile } from '../../src/catalog/catalog-file.js';
 import { haproxyCheck, tempDir } from '../helpers/haproxy.js';
 import { renderEntries, tempPaths, toGoldenPaths } from '../helpers/render.js';
 

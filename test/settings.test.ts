@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSettings } from '../../src/config/settings.js';
-import { ErrorCode, isHapilotError } from '../../src/errors.js';
+import { loadSettings } from '../src/settings.js';
+import { ErrorCode, isHapilotError } from '../src/errors.js';
 
 test('defaults are the docker-haproxy image\'s', () => {
   const s = loadSettings({});

@@ -1,12 +1,12 @@
 // Consul entries → model → (descriptor budget) → haproxy.cfg text. The one path every command and
 // the daemon use to produce a config; the daemon steps in between model and render (guard,
 // quarantine) through `finishConfig`.
-import { buildModel, type Model } from '../catalog/model.js';
-import type { GlobalSettings } from '../config/settings.js';
+import { buildModel, type Model } from '../model/model.js';
+import type { GlobalSettings } from '../settings.js';
 import type { HealthEntry } from '../consul/schemas.js';
-import { fitToFdLimit } from '../haproxy/limits.js';
-import { render, type RenderPaths, type RenderResult } from '../render/render.js';
-import type { TemplateSet } from '../render/templates.js';
+import { fitToFdLimit } from './limits.js';
+import { render, type RenderPaths, type RenderResult } from './render.js';
+import type { TemplateSet } from './templates.js';
 
 export interface FinishInput {
   model: Model;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTags, DEFAULT_OPTIONS } from '../../src/catalog/tags.js';
+import { parseTags, DEFAULT_OPTIONS } from '../../src/model/tags.js';
 
 test('HAPROXY.ENABLE=true enables; other tags are ignored; defaults apply', () => {
   const p = parseTags(['HAPROXY.ENABLE=true', 'production', 'v1.2']);

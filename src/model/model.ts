@@ -3,7 +3,7 @@
 // gives an identical model and identical bytes.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { GlobalSettings } from '../config/settings.js';
+import type { GlobalSettings } from '../settings.js';
 import type { HealthEntry } from '../consul/schemas.js';
 import { parseTags, type CheckTiming, type Protocol, type ServiceOptions } from './tags.js';
 

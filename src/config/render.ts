@@ -2,7 +2,7 @@
 // Consul, no processes, no writes. Same model, same bytes.
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { Model } from '../catalog/model.js';
+import type { Model } from '../model/model.js';
 import type { TemplateSet } from './templates.js';
 
 export interface RenderPaths {

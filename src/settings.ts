@@ -3,7 +3,7 @@
 // keep their values. Every value is checked by an anchored pattern: a bad value is a startup error
 // naming the variable, never something that reaches haproxy.cfg.
 import { isIP } from 'node:net';
-import { ErrorCode, HapilotError } from '../errors.js';
+import { ErrorCode, HapilotError } from './errors.js';
 
 /** HAProxy time format: a number with an optional unit (us, ms, s, m, h, d). */
 export const TIME_RE = /^[0-9]{1,9}(us|ms|s|m|h|d)?$/;

@@ -2,7 +2,7 @@
 // its value by an anchored, typed schema: a value that does not match is an error for that tag, so no
 // tag can ever carry a newline, a space, a `#` or a quote into haproxy.cfg.
 import { z } from 'zod';
-import { TIME_RE } from '../config/settings.js';
+import { TIME_RE } from '../settings.js';
 
 export const BALANCE_ALGORITHMS = ['roundrobin', 'leastconn', 'source', 'first', 'static-rr', 'random', 'uri'] as const;
 /** hdr(<name>): an HTTP header name, letters, digits and dashes only. */

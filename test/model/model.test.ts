@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildModel, serverName } from '../../src/catalog/model.js';
+import { buildModel, serverName } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 
 test('only instances whose checks (node checks included) all pass become servers', () => {
