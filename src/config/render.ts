@@ -23,6 +23,13 @@ export interface RenderResult {
   config: string;
   /** Files the config references; written next to it, before it. */
   files: RenderedFile[];
+  /**
+   * Each server as the config defines it, keyed `backend/server`: `server <name> <address>` followed by
+   * the keywords it gets from `default-server` lines (a `defaults` section's, then its backend's) and
+   * its own. The Runtime API adds servers from these, so a server added without a reload is the server
+   * a reload would load (see haproxy/runtime-api.ts).
+   */
+  serverLines: ReadonlyMap<string, string>;
 }
 
 export const HOST_MAP_PREFIX = 'hapilot-hosts-';
@@ -63,5 +70,40 @@ export function render({ model, templates, paths }: { model: Model; templates: T
   };
   let config = templates.render(view);
   if (!config.endsWith('\n')) config += '\n';
-  return { config, files: [{ path: hostMap, contents: hostMapContents }] };
+  return { config, files: [{ path: hostMap, contents: hostMapContents }], serverLines: serverLines(config) };
+}
+
+const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)\b\s*(\S*)/;
+
+/**
+ * The effective server lines of a rendered config. The templates are the one definition of a server
+ * (a user's template may add `slowstart`, `send-proxy`…), so the lines are read from what they
+ * rendered rather than rebuilt from the model.
+ */
+export function serverLines(config: string): Map<string, string> {
+  const lines = new Map<string, string>();
+  let defaultsKeywords: string[] = [];
+  let section: { kind: string; name: string; defaults: string[] } | undefined;
+  for (const raw of config.split('\n')) {
+    const line = raw.replace(/\s#.*$/, '').trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const header = raw.startsWith(' ') || raw.startsWith('\t') ? null : SECTION.exec(line);
+    if (header) {
+      const kind = header[1] ?? '';
+      // A `defaults` section starts afresh; the sections after it inherit its default-server.
+      if (kind === 'defaults') defaultsKeywords = [];
+      section = { kind, name: header[2] ?? '', defaults: [...defaultsKeywords] };
+      continue;
+    }
+    if (!section) continue;
+    const words = line.split(/\s+/);
+    if (words[0] === 'default-server') {
+      section.defaults.push(...words.slice(1));
+      if (section.kind === 'defaults') defaultsKeywords = [...section.defaults];
+    } else if (words[0] === 'server' && (section.kind === 'backend' || section.kind === 'listen') && words.length >= 3) {
+      const [, name, address, ...own] = words;
+      lines.set(`${section.name}/${name}`, ['server', name, address, ...section.defaults, ...own].join(' '));
+    }
+  }
+  return lines;
 }

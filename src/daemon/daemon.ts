@@ -73,6 +73,7 @@ type Action = 'start' | 'reload' | 'adopt' | 'runtime';
 interface Apply {
   config: string;
   files?: Array<{ path: string; contents: string }>;
+  serverLines?: ReadonlyMap<string, string>;
   model: Model | undefined;
   index: number;
   trigger: string;
@@ -276,7 +277,7 @@ export class Daemon {
     }
     for (const w of built.model.warnings) this.#log.warn({ stage: 'model' }, w);
     for (const q of this.#quarantined) this.#log.warn({ service: q.service, instance: q.instance, tag: q.tag }, `quarantined service ${q.service} instance ${q.instance}${q.tag !== undefined ? ` tag ${JSON.stringify(q.tag)}` : ''}: ${q.reason}`);
-    await this.#applyToHaproxy({ config: built.config, files: built.files, model: built.model, index: snapshot.index, trigger, cause: snapshot.cause, changes, force });
+    await this.#applyToHaproxy({ config: built.config, files: built.files, serverLines: built.serverLines, model: built.model, index: snapshot.index, trigger, cause: snapshot.cause, changes, force });
   }
 
   async #validate(built: BuildResult): Promise<ValidateResult> {
@@ -383,7 +384,7 @@ export class Daemon {
   async #tryRuntime(a: Apply, previousModel: Model | undefined): Promise<Outcome | undefined> {
     const strategy = this.#o.strategy ?? 'auto';
     if ((strategy !== 'auto' && strategy !== 'runtime') || a.force || !this.#haproxyRunning || !previousModel || !a.model) return undefined;
-    const plan = planRuntime(previousModel, a.model);
+    const plan = planRuntime({ previous: previousModel, next: a.model, serverLines: a.serverLines ?? new Map() });
     if ('reason' in plan) {
       this.#log.debug({ reason: plan.reason }, 'reload needed');
       return undefined;

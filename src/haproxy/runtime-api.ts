@@ -4,25 +4,16 @@
 // What HAProxy 2.6 does, as measured on these machines:
 // - `add server` works without experimental mode; the server starts in maintenance: it needs
 //   `enable health` (with `check`) and `set server … state ready`. It takes no `init-addr`, so host
-//   names are not added this way, and nothing is inherited from `default-server`: every keyword is
-//   spelled out.
+//   names are not added this way, and nothing is inherited from `default-server`: the command is the
+//   rendered server line with its default-server keywords spelled out (config/render.ts
+//   `serverLines`), so the template stays the one definition of a server.
 // - backends balancing with `static-rr` or map-based hashing (source, uri, hdr) refuse dynamic servers.
 // - `del server` needs the server in maintenance and without connections; until then it stays in
 //   maintenance (not in the config file, so the next reload removes it).
-import type { Backend, Model, Server } from '../model/model.js';
+import type { Model, Server } from '../model/model.js';
 import { socketCommand } from './socket.js';
 
 export const DYNAMIC_BALANCE = new Set(['roundrobin', 'leastconn', 'first', 'random']);
-
-export type RuntimeOp =
-  | { kind: 'add'; backend: Backend; server: Server }
-  | { kind: 'remove'; backend: string; server: string }
-  | { kind: 'addr'; backend: string; server: Server }
-  | { kind: 'weight'; backend: string; server: Server };
-
-export interface RuntimePlan {
-  ops: RuntimeOp[];
-}
 
 /** Everything but the servers: equal means only servers changed. */
 function structure(m: Model): string {
@@ -34,11 +25,67 @@ function structure(m: Model): string {
   });
 }
 
-/** The Runtime API operations turning `prev` into `next`, or why it takes a reload. */
-export function planRuntime(prev: Model, next: Model): RuntimePlan | { reason: string } {
-  if (structure(prev) !== structure(next)) return { reason: 'structural change (frontends, backends, routes or settings)' };
+/**
+ * The keywords `add server` accepts on HAProxy 2.6, with the number of arguments each takes
+ * (management guide, "add server"). Anything else on a server line (cookie, init-addr, resolvers,
+ * interface…) makes the change a reload: a server added at runtime must be the server a reload loads.
+ */
+const ADD_SERVER_KEYWORDS: ReadonlyMap<string, number> = new Map([
+  ...['agent-check', 'allow-0rtt', 'backup', 'check', 'check-send-proxy', 'check-ssl', 'check-via-socks4', 'disabled', 'enabled',
+    'force-sslv3', 'force-tlsv10', 'force-tlsv11', 'force-tlsv12', 'force-tlsv13', 'no-ssl-reuse', 'no-sslv3', 'no-tlsv10',
+    'no-tlsv11', 'no-tlsv12', 'no-tlsv13', 'no-tls-tickets', 'send-proxy', 'send-proxy-v2', 'send-proxy-v2-ssl',
+    'send-proxy-v2-ssl-cn', 'ssl', 'tfo', 'tls-tickets'].map((k) => [k, 0] as const),
+  ...['agent-addr', 'agent-inter', 'agent-port', 'agent-send', 'alpn', 'addr', 'ca-file', 'check-alpn', 'check-proto', 'check-sni',
+    'ciphers', 'ciphersuites', 'crl-file', 'crt', 'downinter', 'error-limit', 'fall', 'fastinter', 'id', 'inter', 'maxconn',
+    'maxqueue', 'minconn', 'npn', 'observe', 'on-error', 'on-marked-down', 'on-marked-up', 'pool-low-conn', 'pool-max-conn',
+    'pool-purge-delay', 'port', 'proto', 'proxy-v2-options', 'rise', 'slowstart', 'sni', 'source', 'ssl-max-ver', 'ssl-min-ver',
+    'track', 'usesrc', 'verify', 'verifyhost', 'weight', 'ws'].map((k) => [k, 1] as const),
+]);
+
+/** A rendered server line as an `add server` command, or why `add server` cannot create that server. */
+export function addServerCommand(backend: string, line: string): { command: string; check: boolean; agent: boolean; disabled: boolean } | { reason: string } {
+  const [keyword, name, address, ...words] = line.trim().split(/\s+/);
+  if (keyword !== 'server' || !name || !address) return { reason: `not a server line: ${JSON.stringify(line)}` };
+  const seen = new Set<string>();
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] ?? '';
+    const arity = ADD_SERVER_KEYWORDS.get(word);
+    if (arity === undefined) return { reason: `server ${backend}/${name}: keyword ${JSON.stringify(word)} is not accepted by add server` };
+    if (arity > 0 && i + arity >= words.length) return { reason: `server ${backend}/${name}: keyword ${word} lacks its argument` };
+    seen.add(word);
+    i += arity;
+  }
+  return {
+    command: ['add server', `${backend}/${name}`, address, ...words].join(' '),
+    check: seen.has('check'),
+    agent: seen.has('agent-check'),
+    // A later `enabled` wins over `disabled` (keywords apply in order).
+    disabled: words.lastIndexOf('disabled') > words.lastIndexOf('enabled'),
+  };
+}
+
+export type RuntimeOp =
+  | { kind: 'add'; backend: string; server: string; add: { command: string; check: boolean; agent: boolean; disabled: boolean } }
+  | { kind: 'remove'; backend: string; server: string }
+  | { kind: 'addr'; backend: string; server: Server }
+  | { kind: 'weight'; backend: string; server: Server };
+
+export interface RuntimePlan {
+  ops: RuntimeOp[];
+}
+
+export interface PlanInput {
+  previous: Model;
+  next: Model;
+  /** The next config's server lines (render's `serverLines`), keyed `backend/server`. */
+  serverLines: ReadonlyMap<string, string>;
+}
+
+/** The Runtime API operations turning `previous` into `next`, or why it takes a reload. */
+export function planRuntime({ previous, next, serverLines }: PlanInput): RuntimePlan | { reason: string } {
+  if (structure(previous) !== structure(next)) return { reason: 'structural change (frontends, backends, routes or settings)' };
   const ops: RuntimeOp[] = [];
-  const prevByName = new Map(prev.backends.map((b) => [b.name, b]));
+  const prevByName = new Map(previous.backends.map((b) => [b.name, b]));
   for (const b of next.backends) {
     const before = new Map((prevByName.get(b.name)?.servers ?? []).map((s) => [s.name, s]));
     const after = new Map(b.servers.map((s) => [s.name, s]));
@@ -47,7 +94,11 @@ export function planRuntime(prev: Model, next: Model): RuntimePlan | { reason: s
       if (!old) {
         if (!DYNAMIC_BALANCE.has(b.balance)) return { reason: `backend ${b.name} balances with ${b.balance}, which refuses dynamic servers` };
         if (s.hostname) return { reason: `server ${b.name}/${name} has a host name address (add server takes no init-addr)` };
-        ops.push({ kind: 'add', backend: b, server: s });
+        const line = serverLines.get(`${b.name}/${name}`);
+        if (line === undefined) return { reason: `server ${b.name}/${name} is not in the rendered config` };
+        const add = addServerCommand(b.name, line);
+        if ('reason' in add) return add;
+        ops.push({ kind: 'add', backend: b.name, server: name, add });
         continue;
       }
       if (old.hostname || s.hostname) {
@@ -60,13 +111,6 @@ export function planRuntime(prev: Model, next: Model): RuntimePlan | { reason: s
     for (const name of before.keys()) if (!after.has(name)) ops.push({ kind: 'remove', backend: b.name, server: name });
   }
   return { ops };
-}
-
-/** The `add server` line: every keyword the config's server line gets from default-server, spelled out. */
-export function addServerCommand(b: Backend, s: Server): string {
-  const parts = [`add server ${b.name}/${s.name} ${s.address}:${s.port}`, `weight ${s.weight}`, `check inter ${b.check.inter} fall ${b.check.fall} rise ${b.check.rise}`];
-  if (b.maxconn !== undefined) parts.push(`maxconn ${b.maxconn}`);
-  return parts.join(' ');
 }
 
 export interface RuntimeResult {
@@ -94,8 +138,12 @@ export async function applyRuntimePlan({ socket, plan }: { socket: string; plan:
   try {
     for (const op of plan.ops) {
       if (op.kind === 'add') {
-        const id = `${op.backend.name}/${op.server.name}`;
-        for (const cmd of [addServerCommand(op.backend, op.server), `enable health ${id}`, `set server ${id} state ready`]) {
+        const id = `${op.backend}/${op.server}`;
+        const commands = [op.add.command];
+        if (op.add.check) commands.push(`enable health ${id}`);
+        if (op.add.agent) commands.push(`enable agent ${id}`);
+        if (!op.add.disabled) commands.push(`set server ${id} state ready`);
+        for (const cmd of commands) {
           const a = await send(cmd);
           if (failed(a)) return { ok: false, log, lingering, message: `${cmd}: ${a}` };
         }

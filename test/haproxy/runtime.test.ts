@@ -8,9 +8,6 @@ import { eventually, get, startBackend } from '../helpers/backends.js';
 import { startDaemon, webFixture, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, tempDir } from '../helpers/haproxy.js';
 import { socketCommand, parseShowStat } from '../../src/haproxy/socket.js';
-import { planRuntime } from '../../src/haproxy/runtime-api.js';
-import { buildModel } from '../../src/model/model.js';
-import { entry, settings } from '../helpers/entries.js';
 import path from 'node:path';
 
 const ENABLE = ['HAPROXY.ENABLE=true'];
@@ -18,19 +15,6 @@ const node = (n: number) => ({ Node: `node${n}`, Address: '127.0.0.1' });
 type Status = { reloads: Array<{ action: string; ok: boolean; trigger: string; message: string }>; haproxy: { processes: { currentWorkerPid: number } }; degraded: string[] };
 const status = async (d: TestDaemon) => d.daemon.status() as Promise<Status>;
 const stat = async (d: TestDaemon) => parseShowStat(await socketCommand(path.join(d.runDir, 'haproxy.sock'), 'show stat'));
-
-test('planRuntime: server-only changes are runtime operations; structure, static-rr and host names need a reload', () => {
-  const s = settings();
-  const m = (entries: Parameters<typeof buildModel>[0]['entries']) => buildModel({ entries, settings: s });
-  const base = m([entry('web', 'a', ENABLE, { node: 'n1' })]);
-  const plan = planRuntime(base, m([entry('web', 'a', ENABLE, { node: 'n1', port: 9000, weights: { Passing: 3, Warning: 1 } }), entry('web', 'b', ENABLE, { node: 'n2' })]));
-  assert.ok('ops' in plan);
-  assert.deepEqual(plan.ops.map((o) => o.kind).sort(), ['add', 'addr', 'weight']);
-  assert.ok('reason' in planRuntime(base, m([entry('web', 'a', [...ENABLE, 'HAPROXY.BACKEND.BALANCE=leastconn'], { node: 'n1' })])));
-  const rr = m([entry('web', 'a', [...ENABLE, 'HAPROXY.BACKEND.BALANCE=static-rr'], { node: 'n1' })]);
-  assert.match((planRuntime(rr, m([entry('web', 'a', [...ENABLE, 'HAPROXY.BACKEND.BALANCE=static-rr'], { node: 'n1' }), entry('web', 'b', [...ENABLE, 'HAPROXY.BACKEND.BALANCE=static-rr'], { node: 'n2' })])) as { reason: string }).reason, /static-rr/);
-  assert.match((planRuntime(base, m([entry('web', 'a', ENABLE, { node: 'n1' }), entry('web', 'h', ENABLE, { node: 'n3', address: 'app.internal' })])) as { reason: string }).reason, /host name/);
-});
 
 test('runtime: instances added, moved and removed without a reload (same worker), config file in step', async () => {
   const { backends, sim, d, teardown } = await webFixture({ backends: 3, registered: 1 });

@@ -1,0 +1,82 @@
+// The one path a config takes to disk, for `render --out`, `check --out` and the daemon alike: stage it
+// in a temp file next to its destination (with the map files it names), let HAProxy judge that very
+// file, then commit it by rename. The config is written once per apply, and the file at its path is
+// always one HAProxy accepted (or, for `render --out`, one that was asked for without validation).
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+import { validateConfigFile, type ValidateResult } from '../haproxy/validate.js';
+import { commitTemp, tempPathFor, writeDurable, writeFileAtomic } from '../util/atomic-write.js';
+import { HOST_MAP_PREFIX, type RenderedFile } from './render.js';
+
+export interface StagedConfig {
+  /** The temp file holding the config, next to its destination. */
+  readonly tempPath: string;
+  /** HAProxy's verdict on the temp file; undefined when no `haproxy` binary was given. */
+  readonly validation: ValidateResult | undefined;
+  /** Renames the temp file over the destination (and syncs the directory). */
+  commit(): Promise<void>;
+  /** Removes the temp file. */
+  discard(): Promise<void>;
+}
+
+export interface StageInput {
+  configPath: string;
+  config: string;
+  files: readonly RenderedFile[];
+  /** Validate the staged file with this HAProxy binary (`haproxy -c`). */
+  haproxy?: string;
+}
+
+export async function stageConfig({ configPath, config, files, haproxy }: StageInput): Promise<StagedConfig> {
+  // Map files are content-addressed: one that exists already has these very contents, and writing a
+  // new one never changes what the running config refers to.
+  for (const f of files) if (!existsSync(f.path)) await writeFileAtomic(f.path, f.contents);
+  const tempPath = tempPathFor(configPath);
+  try {
+    await writeDurable(tempPath, config);
+  } catch (err) {
+    await rm(tempPath, { force: true });
+    throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });
+  }
+  let validation: ValidateResult | undefined;
+  try {
+    validation = haproxy === undefined ? undefined : await validateConfigFile({ haproxy, file: tempPath });
+  } catch (err) {
+    await rm(tempPath, { force: true });
+    throw err;
+  }
+  let done = false;
+  return {
+    tempPath,
+    validation,
+    async commit() {
+      if (done) throw new Error(`staged config ${tempPath} was already committed or discarded`);
+      done = true;
+      try {
+        await commitTemp(tempPath, configPath);
+      } catch (err) {
+        await rm(tempPath, { force: true });
+        throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });
+      }
+    },
+    async discard() {
+      done = true;
+      await rm(tempPath, { force: true });
+    },
+  };
+}
+
+/** Host-map file names a config text refers to. */
+export function referencedFiles(config: string): string[] {
+  return [...config.matchAll(new RegExp(`${HOST_MAP_PREFIX}[0-9a-f]+\\.map`, 'g'))].map((m) => m[0]);
+}
+
+/** Removes the host-map files in `dir` that none of the `keep` config texts refers to. */
+export async function removeUnreferencedFiles({ dir, keep }: { dir: string; keep: readonly string[] }): Promise<void> {
+  const referenced = new Set(keep.flatMap(referencedFiles));
+  for (const name of await readdir(dir)) {
+    if (name.startsWith(HOST_MAP_PREFIX) && name.endsWith('.map') && !referenced.has(name)) await rm(path.join(dir, name), { force: true });
+  }
+}
