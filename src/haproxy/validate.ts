@@ -17,7 +17,8 @@ export function summarizeHaproxyOutput(output: string, last = Infinity): string 
   const alerts = output.split('\n')
     .filter((l) => l.includes('[ALERT]'))
     .map((l) => l.replace(/^\s*\[ALERT\]\s*\(\d+\)\s*:\s*/, '').trim())
-    .filter((l) => l && !/^Fatal errors found in configuration\.?$/.test(l));
+    // HAProxy's closing boilerplate says nothing the alerts above it do not.
+    .filter((l) => l && !/^(config : )?(Fatal errors found in configuration\.?|Error\(s\) found in configuration file : .*)$/.test(l));
   return alerts.slice(-Math.min(last, alerts.length)).join(' | ');
 }
 
