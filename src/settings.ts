@@ -56,7 +56,9 @@ interface Spec<K extends keyof GlobalSettings> {
 }
 
 function invalid(env: string, raw: string, expected: string): HapilotError {
-  return new HapilotError(ErrorCode.ENV_INVALID, `${env}=${JSON.stringify(raw)} is invalid: expected ${expected}`);
+  // JSON-quoted so that a newline or NUL stays on the line; cut so that a huge value stays readable.
+  const shown = raw.length <= 120 ? JSON.stringify(raw) : `${JSON.stringify(raw.slice(0, 120))}…(${raw.length} characters)`;
+  return new HapilotError(ErrorCode.ENV_INVALID, `${env}=${shown} is invalid: expected ${expected}`);
 }
 
 function int(min: number, max: number) {
@@ -67,9 +69,20 @@ function int(min: number, max: number) {
   };
 }
 
+/** HAProxy's timers are signed 32-bit milliseconds: a longer time is a config error ("timer overflow"). */
+export const MAX_TIME_MS = 2_147_483_647;
+
 function time(raw: string, env: string): string {
   if (!TIME_RE.test(raw)) throw invalid(env, raw, 'an HAProxy time such as 500ms, 3s, 30m or 1h');
+  if (haproxyTimeMs(raw) > MAX_TIME_MS) throw invalid(env, raw, 'an HAProxy time of at most 24d (2147483647ms)');
   return raw;
+}
+
+/** A time that must not be zero: HAProxy reads 0 as "no timeout" and warns that the config is unsafe. */
+function positiveTime(raw: string, env: string): string {
+  const t = time(raw, env);
+  if (haproxyTimeMs(t) < 1) throw invalid(env, raw, 'a time of at least 1ms (0 would mean no timeout at all)');
+  return t;
 }
 
 function bool(raw: string, env: string): boolean {
@@ -104,13 +117,13 @@ export const SETTINGS: ReadonlyArray<Spec<keyof GlobalSettings>> = [
   { key: 'retries', env: 'HAPROXY_RETRIES', def: '3', parse: int(0, 100), doc: 'defaults `retries`' },
   { key: 'backlog', env: 'HAPROXY_BACKLOG', def: '10000', parse: int(1, 1_000_000), doc: 'defaults `backlog` (listen queue of each frontend)' },
   { key: 'maxconn', env: 'HAPROXY_MAXCONN', def: '10000', parse: int(1, 10_000_000), doc: 'defaults `maxconn` (per frontend)' },
-  { key: 'timeoutConnect', env: 'HAPROXY_TIMEOUT_CONNECT', def: '3s', parse: time, doc: '`timeout connect`' },
-  { key: 'timeoutClient', env: 'HAPROXY_TIMEOUT_CLIENT', def: '30s', parse: time, doc: '`timeout client`' },
-  { key: 'timeoutServer', env: 'HAPROXY_TIMEOUT_SERVER', def: '30s', parse: time, doc: '`timeout server`' },
+  { key: 'timeoutConnect', env: 'HAPROXY_TIMEOUT_CONNECT', def: '3s', parse: positiveTime, doc: '`timeout connect`' },
+  { key: 'timeoutClient', env: 'HAPROXY_TIMEOUT_CLIENT', def: '30s', parse: positiveTime, doc: '`timeout client`' },
+  { key: 'timeoutServer', env: 'HAPROXY_TIMEOUT_SERVER', def: '30s', parse: positiveTime, doc: '`timeout server`' },
   { key: 'timeoutHttpKeepAlive', env: 'HAPROXY_TIMEOUT_HTTP_KEEP_ALIVE', def: '1s', parse: time, doc: '`timeout http-keep-alive`' },
   { key: 'timeoutHttpRequest', env: 'HAPROXY_TIMEOUT_HTTP_REQUEST', def: '15s', parse: time, doc: '`timeout http-request`' },
   { key: 'timeoutQueue', env: 'HAPROXY_TIMEOUT_QUEUE', def: '30s', parse: time, doc: '`timeout queue`' },
-  { key: 'hardStopAfter', env: 'HAPROXY_HARD_STOP_AFTER', def: '30m', parse: time, doc: 'global `hard-stop-after`: old processes are ended this long after a reload' },
+  { key: 'hardStopAfter', env: 'HAPROXY_HARD_STOP_AFTER', def: '30m', parse: positiveTime, doc: 'global `hard-stop-after`: old processes are ended this long after a reload' },
   { key: 'domain', env: 'HAPROXY_DOM', def: undefined, parse: domain, doc: 'domain for HTTP services without `HAPROXY.FRONTEND.HOST` (host = `<service>.<HAPROXY_DOM>`); no default' },
   { key: 'httpPort', env: 'HAPROXY_HTTP_PORT', def: '8080', parse: int(1, 65535), doc: 'port of the shared HTTP frontend (routing by Host header)' },
   { key: 'statsPort', env: 'HAPROXY_STATS_PORT', def: '8404', parse: int(1, 65535), doc: 'port of the read-only stats/Prometheus frontend (always bound to 127.0.0.1)' },

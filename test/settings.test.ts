@@ -30,8 +30,34 @@ test('an invalid value is a one-line error naming the variable, the value and wh
     [{ HAPROXY_HTTP_PORT: '0' }, /^HAPROXY_HTTP_PORT="0"/],
     [{ HAPROXY_BIND_ADDRESS: 'localhost' }, /^HAPROXY_BIND_ADDRESS=/],
     [{ HAPROXY_STATS_PORT: '8080' }, /^HAPROXY_STATS_PORT="8080" is invalid: expected a port other than HAPROXY_HTTP_PORT/],
+    [{ HAPROXY_MAXCONN: '1e3' }, /^HAPROXY_MAXCONN="1e3" is invalid: expected an integer from 1 to 10000000$/],
+    [{ HAPROXY_MAXCONN: '-5' }, /^HAPROXY_MAXCONN="-5" is invalid/],
+    [{ HAPROXY_MAXCONN: '0x10' }, /^HAPROXY_MAXCONN="0x10" is invalid/],
+    [{ HAPROXY_MAXCONN: '99999999999' }, /^HAPROXY_MAXCONN="99999999999" is invalid/],
+    [{ HAPROXY_MAXCONN: '10\u0000' }, /^HAPROXY_MAXCONN="10\\u0000" is invalid/],
+    [{ HAPROXY_RETRIES: '101' }, /^HAPROXY_RETRIES="101" is invalid: expected an integer from 0 to 100$/],
+    [{ HAPROXY_TIMEOUT_SERVER: '25d' }, /^HAPROXY_TIMEOUT_SERVER="25d" is invalid: expected an HAProxy time of at most 24d/],
+    [{ HAPROXY_TIMEOUT_QUEUE: '999999999h' }, /at most 24d/],
+    [{ HAPROXY_TIMEOUT_CLIENT: '0' }, /^HAPROXY_TIMEOUT_CLIENT="0" is invalid: expected a time of at least 1ms/],
+    [{ HAPROXY_TIMEOUT_CONNECT: '500us' }, /at least 1ms/],
+    [{ HAPROXY_TIMEOUT_CONNECT: '1.5s' }, /expected an HAProxy time/],
+    [{ HAPROXY_TIMEOUT_CONNECT: '-1s' }, /expected an HAProxy time/],
+    [{ HAPROXY_HARD_STOP_AFTER: '0s' }, /at least 1ms/],
+    [{ HAPILOT_INCLUDE_WARNING: 'maybe' }, /^HAPILOT_INCLUDE_WARNING="maybe" is invalid: expected true or false$/],
+    [{ HAPILOT_FD_POLICY: 'ignore' }, /expected adapt or fail/],
+    [{ HAPILOT_FD_LIMIT: '10' }, /^HAPILOT_FD_LIMIT="10" is invalid: expected an integer from 64/],
+    [{ HAPROXY_BIND_ADDRESS: '127.0.0.1 ssl crt /etc/x' }, /^HAPROXY_BIND_ADDRESS=/],
+    [{ HAPROXY_DOM: 'a'.repeat(5000) }, /^HAPROXY_DOM="a{120}"…\(5000 characters\) is invalid: expected a DNS domain/],
   ];
   for (const [env, re] of cases) {
     assert.throws(() => loadSettings(env), (err) => isHapilotError(err, ErrorCode.ENV_INVALID) && re.test(err.message) && !err.message.includes('\n'), JSON.stringify(env));
   }
+});
+
+test('the largest accepted values are ones HAProxy accepts (24d timers, 1ms timeouts)', () => {
+  const s = loadSettings({ HAPROXY_TIMEOUT_SERVER: '24d', HAPROXY_TIMEOUT_CONNECT: '1ms', HAPROXY_TIMEOUT_QUEUE: '0', HAPROXY_MAXCONN: ' 20 ' });
+  assert.equal(s.timeoutServer, '24d');
+  assert.equal(s.timeoutConnect, '1ms');
+  assert.equal(s.timeoutQueue, '0', 'queue 0 is HAProxy\'s "use timeout connect"');
+  assert.equal(s.maxconn, 20, 'surrounding spaces are trimmed');
 });

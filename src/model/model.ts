@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { GlobalSettings } from '../settings.js';
 import type { HealthEntry } from '../consul/schemas.js';
-import { parseTags, type CheckTiming, type Protocol, type ServiceOptions } from './tags.js';
+import { isHostName, parseTags, showTag, type CheckTiming, type Protocol, type ServiceOptions } from './tags.js';
 
 export interface Server {
   /** Stable name from Consul's node and service ID: the key of runtime operations and server state. */
@@ -21,7 +21,9 @@ export interface Server {
 }
 
 export interface Backend {
+  /** The HAProxy backend name: the service name, or a safe mapped form of it (see `backendName`). */
   name: string;
+  /** The Consul service name, as registered. */
   service: string;
   mode: Protocol;
   balance: string;
@@ -63,6 +65,7 @@ export interface Model {
 
 /** Names HAProxy accepts for proxies and servers: letters, digits, `.`, `-`, `_`, `:`. */
 const NAME_RE = /^[A-Za-z0-9._:-]+$/;
+/** Service names used as backend names unchanged. No `:`, so a mapped name (which has one) never equals one. */
 const SERVICE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** Section names hapilot uses itself. */
@@ -87,6 +90,51 @@ export function serverName(node: string, serviceId: string): string {
   if (NAME_RE.test(raw) && raw.length <= 96) return raw;
   const hash = createHash('sha1').update(raw).digest('hex').slice(0, 8);
   return `${raw.replace(/[^A-Za-z0-9._:-]/g, '_').slice(0, 80)}-${hash}`;
+}
+
+/**
+ * The HAProxy backend name of a service: the name itself when HAProxy can use it, else its safe
+ * characters (at most 64; `svc_` first when it would start with hapilot's prefix or not with a letter
+ * or digit) then `:` and a hash of the whole name. Valid names have no `:`, so a mapped
+ * name never equals a service's own name, and two mapped names differ unless their names hash alike.
+ */
+export function backendName(service: string): string {
+  if (SERVICE_NAME_RE.test(service) && !service.startsWith(RESERVED_PREFIX)) return service;
+  const hash = createHash('sha256').update(service).digest('hex').slice(0, 12);
+  const safe = service.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
+  const prefix = /^[A-Za-z0-9]/.test(safe) && !safe.startsWith(RESERVED_PREFIX) ? '' : 'svc_';
+  return `${prefix}${safe}:${hash}`;
+}
+
+/** A name as it appears in messages: as is when plain, else JSON-quoted (and cut when long). */
+export function showName(name: string): string {
+  return /^[\x21-\x7e]{1,128}$/.test(name) && !/["'\\]/.test(name) ? name : showTag(name);
+}
+
+/**
+ * Why an address cannot be a server's, or undefined when it can. HAProxy reads `0.0.0.0` and `::` as
+ * "the address the client connected to", which would let a registration send traffic anywhere.
+ */
+export function addressProblem(raw: string): string | undefined {
+  const family = isIP(raw);
+  if (family === 4) {
+    const first = Number(raw.split('.')[0]);
+    if (first === 0) return 'an unspecified ("this network") address';
+    if (first >= 224) return 'a multicast, reserved or broadcast address';
+    return undefined;
+  }
+  if (family === 6) {
+    if (raw.includes('%')) return 'an IPv6 address with a zone index, which HAProxy cannot use';
+    const lower = raw.toLowerCase();
+    if (/^[0:]+$/.test(lower)) return 'the unspecified address';
+    if (lower.startsWith('ff')) return 'a multicast address';
+    if (/^::ffff:/.test(lower)) return addressProblem(lower.slice('::ffff:'.length));
+    return undefined;
+  }
+  if (!HOSTNAME_RE.test(raw)) return 'not an address';
+  // A name whose last label is all digits is a mistyped IPv4 address (999.1.1.1), never a host.
+  if (/(^|\.)[0-9]+$/.test(raw)) return 'not an IPv4 address (an octet is out of range) and not a host name';
+  return undefined;
 }
 
 interface Instance {
@@ -131,32 +179,46 @@ export function buildModel({ entries, settings }: BuildModelInput): Model {
   const backends: Backend[] = [];
   const httpRoutes: HttpRoute[] = [];
   const portFrontends: PortFrontend[] = [];
+  const nameOwner = new Map<string, string>();
   for (const { service, options, servers } of candidates) {
+    const name = backendName(service);
+    const defaultHost = settings.domain ? `${service.toLowerCase()}.${settings.domain}` : undefined;
     const host = options.protocol === 'http'
-      ? options.host ?? (settings.domain ? `${service.toLowerCase()}.${settings.domain}` : undefined)
+      ? options.host ?? (defaultHost !== undefined && isHostName(defaultHost) ? defaultHost : undefined)
       : undefined;
     if (options.protocol === 'http' && host === undefined && options.port === undefined) {
-      quarantined.push({ service, instance: '*', tag: undefined, reason: 'an HTTP service needs HAPROXY.FRONTEND.HOST=<host>, HAPROXY.FRONTEND.PORT=<port> or the HAPROXY_DOM environment variable' });
+      const reason = settings.domain === undefined
+        ? 'an HTTP service needs HAPROXY.FRONTEND.HOST=<host>, HAPROXY.FRONTEND.PORT=<port> or the HAPROXY_DOM environment variable'
+        : `the service name is not a DNS label, so it has no default host under HAPROXY_DOM=${settings.domain}: add HAPROXY.FRONTEND.HOST=<host> or HAPROXY.FRONTEND.PORT=<port>`;
+      quarantined.push({ service, instance: '*', tag: undefined, reason });
+      continue;
+    }
+    if (nameOwner.has(name)) {
+      quarantined.push({ service, instance: '*', tag: undefined, reason: `its backend name ${name} is already used by service ${showName(nameOwner.get(name) ?? '')}` });
       continue;
     }
     if (host !== undefined && hostOwner.has(host)) {
-      quarantined.push({ service, instance: '*', tag: `HAPROXY.FRONTEND.HOST=${host}`, reason: `host ${host} is already routed to service ${hostOwner.get(host)}` });
+      quarantined.push({ service, instance: '*', tag: `HAPROXY.FRONTEND.HOST=${host}`, reason: `host ${host} is already routed to service ${showName(hostOwner.get(host) ?? '')}` });
       continue;
     }
     if (options.port !== undefined && portOwner.has(options.port)) {
       quarantined.push({ service, instance: '*', tag: `HAPROXY.FRONTEND.PORT=${options.port}`, reason: `port ${options.port} is already used by ${portOwner.get(options.port)}` });
       continue;
     }
+    nameOwner.set(name, service);
+    if (name !== service) {
+      warnings.push(`service ${showName(service)}: the name is not usable in haproxy.cfg; its backend is named ${name}`);
+    }
     if (host !== undefined) {
       hostOwner.set(host, service);
-      httpRoutes.push({ host, backend: service });
+      httpRoutes.push({ host, backend: name });
     }
     if (options.port !== undefined) {
-      portOwner.set(options.port, `service ${service}`);
-      portFrontends.push({ name: `port_${options.port}`, port: options.port, mode: options.protocol, backend: service });
+      portOwner.set(options.port, `service ${showName(service)}`);
+      portFrontends.push({ name: `port_${options.port}`, port: options.port, mode: options.protocol, backend: name });
     }
     backends.push({
-      name: service,
+      name,
       service,
       mode: options.protocol,
       balance: options.balance,
@@ -182,44 +244,60 @@ function buildService(
   warnings: string[],
 ): Candidate | undefined {
   const instances: Instance[] = [];
+  // Ignored tags, once per service and tag however many instances carry them.
+  const tagWarnings = new Map<string, { message: string; instance: string; count: number }>();
   let anyEnabled = false;
-  for (const entry of entries) {
+  // Input order must not matter: instances are taken in (ID, node, modify index) order.
+  const ordered = [...entries].sort((a, b) =>
+    cmp(a.Service.ID, b.Service.ID) || cmp(a.Node.Node, b.Node.Node) || (b.Service.ModifyIndex ?? 0) - (a.Service.ModifyIndex ?? 0)
+    || cmp(JSON.stringify(a), JSON.stringify(b)));
+  for (const entry of ordered) {
     const parsed = parseTags(entry.Service.Tags ?? []);
+    for (const w of parsed.warnings) {
+      const key = `${w.tag}\0${w.message}`;
+      const seen = tagWarnings.get(key);
+      if (seen) seen.count++;
+      else tagWarnings.set(key, { message: `tag ${showTag(w.tag)}: ${w.message}`, instance: entry.Service.ID, count: 1 });
+    }
     if (!parsed.enabled) continue;
     anyEnabled = true;
     const firstError = parsed.errors[0];
     if (firstError) {
-      quarantined.push({ service, instance: entry.Service.ID, tag: firstError.tag, reason: firstError.message });
+      quarantined.push({ service, instance: entry.Service.ID, tag: shownTag(firstError.tag), reason: firstError.message });
       continue;
     }
     if (parsed.deprecated.length) {
-      warnings.push(`service ${service} instance ${entry.Service.ID}: deprecated tag(s) ${parsed.deprecated.map((t) => JSON.stringify(t)).join(', ')}; see the README tag reference`);
+      warnings.push(`service ${showName(service)} instance ${showName(entry.Service.ID)}: deprecated tag(s) ${parsed.deprecated.map((t) => JSON.stringify(t)).join(', ')}; see the README tag reference`);
     }
     const server = toServer(service, entry, settings, quarantined);
     instances.push({ entry, options: parsed.options, server });
   }
-  if (!anyEnabled) return undefined;
-  if (!SERVICE_NAME_RE.test(service) || service.startsWith(RESERVED_PREFIX)) {
-    quarantined.push({ service, instance: '*', tag: undefined, reason: `service name ${JSON.stringify(service)} is not usable as a backend name: expected letters, digits, ".", "-", "_" (not starting with ${RESERVED_PREFIX})` });
-    return undefined;
+  for (const w of tagWarnings.values()) {
+    const who = w.count === 1 ? `instance ${showName(w.instance)}` : `${w.count} instances (first ${showName(w.instance)})`;
+    warnings.push(`service ${showName(service)} ${who}: ${w.message}`);
   }
+  if (!anyEnabled) return undefined;
   if (instances.length === 0) return undefined; // every enabled instance was quarantined
 
   // Service-level options come from the most recently modified instance, so a rolling change of
   // tags takes effect with the first new instance, deterministically.
   const newest = [...instances].sort((a, b) =>
-    (b.entry.Service.ModifyIndex ?? 0) - (a.entry.Service.ModifyIndex ?? 0) || cmp(a.entry.Service.ID, b.entry.Service.ID))[0];
+    (b.entry.Service.ModifyIndex ?? 0) - (a.entry.Service.ModifyIndex ?? 0) || cmp(a.entry.Service.ID, b.entry.Service.ID)
+    || cmp(a.entry.Node.Node, b.entry.Node.Node))[0];
   if (!newest) return undefined;
   const key = JSON.stringify(newest.options);
   if (instances.some((i) => JSON.stringify(i.options) !== key)) {
-    warnings.push(`service ${service}: instances disagree on HAPROXY tags; using those of instance ${newest.entry.Service.ID} (most recently modified)`);
+    warnings.push(`service ${showName(service)}: instances disagree on HAPROXY tags; using those of instance ${showName(newest.entry.Service.ID)} (most recently modified)`);
   }
 
+  // One server per node and service ID: of duplicates (a catalog file can hold them), the most
+  // recently modified is kept (instances are already in that order).
   const byName = new Map<string, Server>();
   for (const { server } of instances) {
     if (!server) continue;
-    if (byName.has(server.name)) {
-      warnings.push(`service ${service}: duplicate instance ${server.name} ignored`);
+    const kept = byName.get(server.name);
+    if (kept) {
+      warnings.push(`service ${showName(service)}: duplicate instance ${server.name} (node ${showName(server.node)}, ID ${showName(server.serviceId)}) at ${server.address}:${server.port} ignored; kept the one at ${kept.address}:${kept.port}`);
       continue;
     }
     byName.set(server.name, server);
@@ -228,20 +306,27 @@ function buildService(
   return { service, options: newest.options, servers };
 }
 
+/** A tag as stored in a quarantine record: whole when short, else cut (see `showTag`). */
+function shownTag(tag: string): string {
+  return tag.length <= 256 ? tag : `${tag.slice(0, 200)}…(${tag.length} characters)`;
+}
+
 /** The instance as a server, or undefined when it is not healthy enough or its data is unusable. */
 function toServer(service: string, entry: HealthEntry, settings: GlobalSettings, quarantined: Quarantined[]): Server | undefined {
   const health = entryHealth(entry);
   if (health === 'critical' || (health === 'warning' && !settings.includeWarning)) return undefined;
   const id = entry.Service.ID;
   const raw = entry.Service.Address || entry.Node.Address;
-  const family = isIP(raw);
-  if (family === 0 && !HOSTNAME_RE.test(raw)) {
-    quarantined.push({ service, instance: id, tag: undefined, reason: `address ${JSON.stringify(raw)} is invalid: expected an IPv4 or IPv6 address or a host name` });
+  const problem = addressProblem(raw);
+  if (problem !== undefined) {
+    const which = entry.Service.Address ? 'Service.Address' : 'Node.Address';
+    quarantined.push({ service, instance: id, tag: undefined, reason: `${which} ${showTag(raw)} is ${problem}: expected an IPv4 or IPv6 address or a host name` });
     return undefined;
   }
+  const family = isIP(raw);
   const port = entry.Service.Port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    quarantined.push({ service, instance: id, tag: undefined, reason: `port ${port} is invalid: expected 1 to 65535` });
+    quarantined.push({ service, instance: id, tag: undefined, reason: `Service.Port ${port} is invalid: expected an integer from 1 to 65535` });
     return undefined;
   }
   const weights = entry.Service.Weights ?? { Passing: 1, Warning: 1 };

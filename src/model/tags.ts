@@ -2,7 +2,7 @@
 // its value by an anchored, typed schema: a value that does not match is an error for that tag, so no
 // tag can ever carry a newline, a space, a `#` or a quote into haproxy.cfg.
 import { z } from 'zod';
-import { TIME_RE } from '../settings.js';
+import { haproxyTimeMs, TIME_RE } from '../settings.js';
 
 export const BALANCE_ALGORITHMS = ['roundrobin', 'leastconn', 'source', 'first', 'static-rr', 'random', 'uri'] as const;
 /** hdr(<name>): an HTTP header name, letters, digits and dashes only. */
@@ -48,11 +48,19 @@ export interface TagError {
   message: string;
 }
 
+/** A tag that was ignored but probably meant something to hapilot (unknown key, look-alike characters). */
+export interface TagWarning {
+  tag: string;
+  message: string;
+}
+
 export interface ParsedTags {
   /** The service asked to be load-balanced (HAPROXY.ENABLE=true or an alias). */
   enabled: boolean;
   options: ServiceOptions;
   errors: TagError[];
+  /** Ignored tags, each with advice (the closest known key); they never reach the config. */
+  warnings: TagWarning[];
   /** Deprecated aliases seen, for a migration warning. */
   deprecated: string[];
 }
@@ -67,10 +75,21 @@ const BalanceValue = z.string().refine(
   (v) => (BALANCE_ALGORITHMS as readonly string[]).includes(v) || HDR_BALANCE_RE.test(v),
   `expected one of ${BALANCE_ALGORITHMS.join(', ')} or hdr(<header-name>)`,
 );
+/** Check intervals: fast enough to matter, slow enough that a tag cannot make HAProxy hammer a server. */
+export const CHECK_INTER_MIN_MS = 100;
+export const CHECK_INTER_MAX_MS = 3_600_000;
 const TimeValue = z.string().regex(TIME_RE, 'expected an HAProxy time such as 500ms, 1s or 2m')
-  .refine((v) => !/^0+[a-z]*$/.test(v), 'expected a time above zero');
-const HostValue = z.string().transform((v) => v.toLowerCase())
+  .refine((v) => !/^0+[a-z]*$/.test(v), 'expected a time above zero')
+  .refine((v) => haproxyTimeMs(v) >= CHECK_INTER_MIN_MS && haproxyTimeMs(v) <= CHECK_INTER_MAX_MS, 'expected a time from 100ms to 1h');
+// ASCII is checked before lower-casing: some non-ASCII letters (the Kelvin sign) lower-case to ASCII.
+const HostValue = z.string().refine((v) => /^[\x21-\x7e]+$/.test(v), 'expected a DNS host name such as api.example.com (ASCII only)')
+  .transform((v) => v.toLowerCase())
   .refine((v) => HOST_RE.test(v), 'expected a DNS host name such as api.example.com');
+
+/** A lower-case DNS host name HAProxy can match in the host map. */
+export function isHostName(v: string): boolean {
+  return HOST_RE.test(v);
+}
 const PathValue = z.string().regex(PATH_RE, 'expected a URL path starting with / without spaces, quotes or #');
 const StickyValue = z.enum(['src'], { error: 'expected src' });
 
@@ -105,35 +124,114 @@ export const TAGS: Readonly<Record<string, TagSpec>> = {
 /** Bare tags the docker-haproxy image used to enable a service (deprecated). */
 export const ENABLE_ALIASES = ['haproxy_enable', 'haproxy.enable=true'] as const;
 
-const KEY_VALUE_RE = /^(HAPROXY\.[A-Z.]+)=([\s\S]*)$/;
+const PREFIX = 'HAPROXY.';
+/** Longest tag shown whole in a message; longer ones are cut (a 64 KiB tag must not become a 64 KiB log line). */
+const SHOWN_TAG_MAX = 120;
+
+/** A tag as it appears in messages: JSON-quoted (newlines, NUL and quotes escaped), long ones cut with their length. */
+export function showTag(tag: string): string {
+  if (tag.length <= SHOWN_TAG_MAX) return JSON.stringify(tag);
+  return `${JSON.stringify(tag.slice(0, SHOWN_TAG_MAX))}…(${tag.length} characters)`;
+}
+
+// Letters that look like the Latin capitals of tag keys (Cyrillic, Greek); full-width forms fold under NFKC.
+const LOOK_ALIKES: Readonly<Record<string, string>> = {
+  А: 'A', В: 'B', Е: 'E', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', Х: 'X', У: 'Y', І: 'I', Ј: 'J', Ѕ: 'S',
+  а: 'A', в: 'B', е: 'E', к: 'K', м: 'M', н: 'H', о: 'O', р: 'P', с: 'C', т: 'T', х: 'X', у: 'Y', і: 'I', ј: 'J', ѕ: 'S',
+  Α: 'A', Β: 'B', Ε: 'E', Ζ: 'Z', Η: 'H', Ι: 'I', Κ: 'K', Μ: 'M', Ν: 'N', Ο: 'O', Ρ: 'P', Τ: 'T', Υ: 'Y', Χ: 'X',
+  ο: 'O', ρ: 'P', ν: 'V', '\u2024': '.', '\uff0e': '.', '\u3002': '.',
+};
+
+/** The key as a careless eye reads it: NFKC, look-alikes folded to Latin, upper case, invisible characters dropped. */
+function foldKey(key: string): string {
+  let out = '';
+  for (const ch of key.normalize('NFKC')) {
+    if (/[\p{Cf}\p{Cc}\s]/u.test(ch)) continue;
+    out += LOOK_ALIKES[ch] ?? ch.toUpperCase();
+  }
+  return out;
+}
+
+/** Levenshtein distance, bounded: stops counting past `max`. */
+function distance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const v = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row.push(v);
+      best = Math.min(best, v);
+    }
+    if (best > max) return max + 1;
+    prev = row;
+  }
+  return prev[b.length] ?? max + 1;
+}
+
+/** The known key closest to `key` (after folding look-alikes and case), or undefined when none is close. */
+export function closestTagKey(key: string): string | undefined {
+  const folded = foldKey(key).slice(0, 64);
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const known of Object.keys(TAGS)) {
+    const d = distance(folded, known, Math.min(bestD, 8));
+    if (d < bestD) {
+      best = known;
+      bestD = d;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(3, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+function unknownKeyMessage(key: string): string {
+  const near = closestTagKey(key);
+  const nonAscii = /[^\x20-\x7e]/.test(key) ? ' (it contains non-ASCII or invisible characters)' : '';
+  return near !== undefined
+    ? `unknown key ${showTag(key)}${nonAscii}, tag ignored: did you mean ${near}?`
+    : `unknown key ${showTag(key)}${nonAscii}, tag ignored: expected one of ${Object.keys(TAGS).join(', ')}`;
+}
 
 /** Parses one instance's tags. Tags that do not start with `HAPROXY.` belong to other tools and are ignored. */
 export function parseTags(tags: readonly string[]): ParsedTags {
   const options: ServiceOptions = { ...DEFAULT_OPTIONS, check: { ...DEFAULT_OPTIONS.check } };
   const errors: TagError[] = [];
+  const warnings: TagWarning[] = [];
   const deprecated: string[] = [];
   const seen = new Map<string, string>();
   let enabled = false;
 
-  for (const tag of [...tags].sort()) {
+  for (const tag of [...new Set(tags)].sort()) {
     if ((ENABLE_ALIASES as readonly string[]).includes(tag)) {
       enabled = true;
       deprecated.push(tag);
       continue;
     }
-    if (!tag.startsWith('HAPROXY.')) continue;
-    const m = KEY_VALUE_RE.exec(tag);
-    const key = m?.[1];
-    const raw = m?.[2];
-    const spec = key === undefined ? undefined : TAGS[key];
-    if (key === undefined || raw === undefined || spec === undefined) {
-      errors.push({ tag, message: 'unknown HAPROXY tag: expected one of ' + Object.keys(TAGS).join(', ') + ' as KEY=VALUE' });
+    const eq = tag.indexOf('=');
+    const key = eq === -1 ? tag : tag.slice(0, eq);
+    if (!tag.startsWith(PREFIX)) {
+      // Another tool's tag, unless it only looks like ours (lower case, Cyrillic or full-width letters).
+      if (foldKey(key.slice(0, 64)).startsWith(PREFIX)) {
+        warnings.push({ tag, message: unknownKeyMessage(key) });
+      }
       continue;
     }
+    const spec = Object.hasOwn(TAGS, key) ? TAGS[key] : undefined;
+    if (spec === undefined) {
+      warnings.push({ tag, message: unknownKeyMessage(key) });
+      continue;
+    }
+    if (eq === -1) {
+      errors.push({ tag, message: `expected ${key}=<value>` });
+      if (key === 'HAPROXY.ENABLE') enabled = true;
+      continue;
+    }
+    const raw = tag.slice(eq + 1);
     const canonical = spec.aliasOf ?? key;
     const previous = seen.get(canonical);
     if (previous !== undefined && previous !== tag) {
-      errors.push({ tag, message: `conflicts with tag ${JSON.stringify(previous)}` });
+      errors.push({ tag, message: `conflicts with tag ${showTag(previous)}: expected one value for ${canonical}` });
       continue;
     }
     seen.set(canonical, tag);
@@ -163,5 +261,5 @@ export function parseTags(tags: readonly string[]): ParsedTags {
       errors.push({ tag: 'HAPROXY.PROTOCOL=tcp', message: 'a TCP service needs its own port: add HAPROXY.FRONTEND.PORT=<port>' });
     }
   }
-  return { enabled, options, errors, deprecated };
+  return { enabled, options, errors, warnings, deprecated };
 }

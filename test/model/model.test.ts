@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildModel, serverName } from '../../src/model/model.js';
+import { backendName, buildModel, serverName } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 
 test('only instances whose checks (node checks included) all pass become servers', () => {
@@ -48,15 +48,88 @@ test('an instance with a bad tag is quarantined alone, naming service, instance 
   assert.deepEqual(m.quarantined.map((q) => [q.service, q.instance, q.tag]), [['web', 'bad', bad]]);
 });
 
-test('unusable addresses, ports and service names are quarantined', () => {
+test('unusable addresses and ports are quarantined, naming the field, the value and what was expected', () => {
+  const cases: Array<[Parameters<typeof entry>[3], RegExp]> = [
+    [{ address: 'bad host!' }, /^Service\.Address "bad host!" is not an address: expected an IPv4 or IPv6 address or a host name$/],
+    [{ address: '', nodeAddress: '' }, /^Node\.Address "" is not an address/],
+    [{ address: '999.1.1.1' }, /octet is out of range/],
+    [{ address: '10.0.0.1:80' }, /not an address/],
+    [{ address: '0.0.0.0' }, /unspecified/],
+    [{ address: '::' }, /unspecified/],
+    [{ address: '::ffff:0.0.0.0' }, /unspecified/],
+    [{ address: '224.0.0.1' }, /multicast/],
+    [{ address: '255.255.255.255' }, /broadcast/],
+    [{ address: 'ff02::1' }, /multicast/],
+    [{ address: 'fe80::1%eth0' }, /zone index/],
+    [{ address: 'a\nserver evil 6.6.6.6:80' }, /^Service\.Address "a\\nserver evil 6\.6\.6\.6:80" is not an address/],
+    [{ port: 0 }, /^Service\.Port 0 is invalid: expected an integer from 1 to 65535$/],
+    [{ port: 70000 }, /^Service\.Port 70000 is invalid/],
+    [{ port: -1 }, /^Service\.Port -1 is invalid/],
+  ];
+  for (const [o, re] of cases) {
+    const m = buildModel({ settings: settings(), entries: [entry('web', 'a', [ENABLE], o), entry('web', 'ok', [ENABLE], { node: 'n2' })] });
+    assert.deepEqual(m.quarantined.map((q) => `${q.service}/${q.instance}`), ['web/a'], JSON.stringify(o));
+    assert.match(m.quarantined[0]?.reason ?? '', re);
+    assert.doesNotMatch(m.quarantined[0]?.reason ?? '', /\n/);
+    assert.deepEqual(m.backends[0]?.servers.map((s) => s.serviceId), ['ok'], 'the other instance still serves');
+  }
+});
+
+test('service names HAProxy cannot use are mapped to safe, distinct backend names', () => {
+  const hostile = ['we b', 'hapilot_stats', 'a/b', 'a\nbackend evil', '_x', 'é', '\u0000', 'x'.repeat(300), 'ab:c', 'a#b', 'a"b', 'A\\B'];
+  const m = buildModel({ settings: settings(), entries: hostile.map((name, i) => entry(name, `i${i}`, [ENABLE, `HAPROXY.FRONTEND.HOST=s${i}.example.test`])) });
+  assert.deepEqual(m.quarantined, []);
+  const names = m.backends.map((b) => b.name);
+  assert.equal(new Set(names).size, hostile.length, 'collision-free');
+  for (const b of m.backends) {
+    assert.match(b.name, /^[A-Za-z0-9][A-Za-z0-9._-]{0,68}:[0-9a-f]{12}$/, JSON.stringify(b.service));
+    assert.ok(!b.name.startsWith('hapilot_'));
+    assert.equal(backendName(b.service), b.name, 'stable');
+  }
+  // Routes name the backend, not the raw service.
+  assert.deepEqual(new Set(m.httpRoutes.map((r) => r.backend)), new Set(names));
+  assert.equal(m.warnings.filter((w) => /not usable in haproxy\.cfg; its backend is named/.test(w)).length, hostile.length);
+  // A valid name is used unchanged, and never equals a mapped one.
+  assert.equal(backendName('web.v2_x-1'), 'web.v2_x-1');
+  assert.notEqual(backendName('we b'), backendName('we_b'));
+});
+
+test('a service name that is not a DNS label gets no default host: quarantined with advice unless it has its own host or port', () => {
   const m = buildModel({ settings: settings(), entries: [
-    entry('web', 'a', [ENABLE], { address: 'bad host!' }),
-    entry('web', 'b', [ENABLE], { port: 0, node: 'n2' }),
-    entry('we b', 'c', [ENABLE]),
-    entry('hapilot_stats', 'd', [ENABLE]),
+    entry('we b', 'a', [ENABLE]),
+    entry('tcp svc', 'b', [ENABLE, 'HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=5432']),
   ] });
-  assert.deepEqual(m.quarantined.map((q) => `${q.service}/${q.instance}`), ['hapilot_stats/*', 'we b/*', 'web/a', 'web/b']);
-  assert.deepEqual(m.backends.map((b) => [b.name, b.servers.length]), [['web', 0]]);
+  assert.deepEqual(m.quarantined.map((q) => q.service), ['we b']);
+  assert.match(m.quarantined[0]?.reason ?? '', /not a DNS label.*HAPROXY\.FRONTEND\.HOST/);
+  assert.deepEqual(m.portFrontends.map((f) => f.backend), [backendName('tcp svc')]);
+});
+
+test('duplicate service IDs on one node: one server, the most recently modified, whatever the input order', () => {
+  const a = entry('web', 'dup', [ENABLE], { node: 'n1', address: '10.0.0.5', modifyIndex: 3 });
+  const b = entry('web', 'dup', [ENABLE], { node: 'n1', address: '10.0.0.6', modifyIndex: 7 });
+  for (const entries of [[a, b], [b, a]]) {
+    const m = buildModel({ settings: settings(), entries });
+    assert.deepEqual(m.backends[0]?.servers.map((s) => s.address), ['10.0.0.6']);
+    assert.match(m.warnings.join('\n'), /duplicate instance n1:dup .* at 10\.0\.0\.5:8000 ignored; kept the one at 10\.0\.0\.6:8000/);
+  }
+});
+
+test('unknown tag keys: one warning per service and tag, with the closest key, and the instance still serves', () => {
+  const entries = Array.from({ length: 50 }, (_, i) => entry('web', `w${i}`, [ENABLE, 'HAPROXY.BACKEND.MAXCON=5'], { node: `n${i}` }));
+  const m = buildModel({ settings: settings(), entries });
+  assert.equal(m.backends[0]?.servers.length, 50);
+  const w = m.warnings.filter((x) => x.includes('MAXCON='));
+  assert.equal(w.length, 1);
+  assert.match(w[0] ?? '', /^service web 50 instances \(first w0\): tag "HAPROXY\.BACKEND\.MAXCON=5": unknown key .* did you mean HAPROXY\.BACKEND\.MAXCONN\?$/);
+});
+
+test('IPv6 addresses, IPv4-mapped ones included, are bracketed', () => {
+  const m = buildModel({ settings: settings(), entries: [
+    entry('web', 'a', [ENABLE], { node: 'n1', address: '::1' }),
+    entry('web', 'b', [ENABLE], { node: 'n2', address: '::ffff:10.0.0.9' }),
+    entry('web', 'c', [ENABLE], { node: 'n3', address: '2001:DB8::1' }),
+  ] });
+  assert.deepEqual(m.backends[0]?.servers.map((s) => s.address), ['[::1]', '[::ffff:10.0.0.9]', '[2001:DB8::1]']);
 });
 
 test('services with no healthy instance keep an empty backend (503s, not 404s)', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTags, DEFAULT_OPTIONS } from '../../src/model/tags.js';
+import { parseTags, showTag, DEFAULT_OPTIONS } from '../../src/model/tags.js';
 
 test('HAPROXY.ENABLE=true enables; other tags are ignored; defaults apply', () => {
   const p = parseTags(['HAPROXY.ENABLE=true', 'production', 'v1.2']);
@@ -48,14 +48,19 @@ test('invalid values are errors naming the tag and what was expected', () => {
     ['HAPROXY.FRONTEND.HOST=évil.com', /host name/],
     ['HAPROXY.BACKEND.CHECK.INTER=1 s', /HAProxy time/],
     ['HAPROXY.BACKEND.CHECK.INTER=0s', /above zero/],
+    ['HAPROXY.BACKEND.CHECK.INTER=1us', /from 100ms to 1h/],
+    ['HAPROXY.BACKEND.CHECK.INTER=2h', /from 100ms to 1h/],
+    ['HAPROXY.BACKEND.CHECK.FALL=101', /from 1 to 100/],
+    ['HAPROXY.FRONTEND.PORT=0', /from 1 to 65535/],
+    ['HAPROXY.FRONTEND.HOST=\u212Aube.example.com', /ASCII only/],
+    ['HAPROXY.ENABLE', /expected HAPROXY.ENABLE=<value>/],
     ['HAPROXY.BACKEND.HTTPCHK=/a"b', /URL path/],
     ['HAPROXY.BACKEND.HTTPCHK=/a#b', /URL path/],
     ['HAPROXY.BACKEND.STICKY=cookie', /src/],
-    ['HAPROXY.BACKEND.BALANCEE=roundrobin', /unknown HAPROXY tag/],
     ['HAPROXY.ENABLE=yes', /true or false/],
   ];
   for (const [tag, re] of cases) {
-    const p = parseTags(tag.startsWith('HAPROXY.ENABLE=') ? [tag] : ['HAPROXY.ENABLE=true', tag]);
+    const p = parseTags(tag.startsWith('HAPROXY.ENABLE') ? [tag] : ['HAPROXY.ENABLE=true', tag]);
     const err = p.errors.find((e) => e.tag === tag);
     assert.ok(err, `expected an error for ${JSON.stringify(tag)}`);
     assert.match(err.message, re, tag);
@@ -78,4 +83,71 @@ test('TCP services need a port and cannot use HTTP-only options', () => {
   const p = parseTags(['HAPROXY.ENABLE=true', 'HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=5432', 'HAPROXY.BACKEND.BALANCE=uri', 'HAPROXY.BACKEND.HTTPCHK=/x']);
   assert.equal(p.errors.length, 2);
   assert.deepEqual(parseTags(['HAPROXY.ENABLE=true', 'HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=5432']).errors, []);
+});
+
+test('an unknown HAPROXY key is ignored with a warning naming the closest known key', () => {
+  const p = parseTags(['HAPROXY.ENABLE=true', 'HAPROXY.BACKEND.BALANCEE=leastconn', 'HAPROXY.FRONTEND.HSOT=a.example.com', 'HAPROXY.NONSENSE.ENTIRELY.DIFFERENT=1']);
+  assert.deepEqual(p.errors, []);
+  assert.equal(p.options.balance, 'roundrobin', 'an unknown key sets nothing');
+  const byTag = new Map(p.warnings.map((w) => [w.tag, w.message]));
+  assert.match(byTag.get('HAPROXY.BACKEND.BALANCEE=leastconn') ?? '', /did you mean HAPROXY\.BACKEND\.BALANCE\?/);
+  assert.match(byTag.get('HAPROXY.FRONTEND.HSOT=a.example.com') ?? '', /did you mean HAPROXY\.FRONTEND\.HOST\?/);
+  assert.match(byTag.get('HAPROXY.NONSENSE.ENTIRELY.DIFFERENT=1') ?? '', /expected one of HAPROXY\.ENABLE/);
+});
+
+test('tags that only look like HAPROXY tags (lower case, Cyrillic or full-width letters) are ignored with a warning', () => {
+  const cases: Array<[string, string]> = [
+    ['haproxy.protocol=tcp', 'HAPROXY.PROTOCOL'],
+    ['\u041dAPROXY.ENABLE=true', 'HAPROXY.ENABLE'], // Cyrillic capital EN
+    ['HAPROXY.\u0415NABLE=true', 'HAPROXY.ENABLE'], // Cyrillic capital IE inside the key
+    ['\uff28\uff21\uff30\uff32\uff2f\uff38\uff39.ENABLE=true', 'HAPROXY.ENABLE'], // full-width
+    ['HAPROXY.EN\u200bABLE=true', 'HAPROXY.ENABLE'], // zero-width space
+  ];
+  for (const [tag, near] of cases) {
+    const p = parseTags([tag]);
+    assert.equal(p.enabled, false, tag);
+    assert.deepEqual(p.errors, [], tag);
+    assert.equal(p.warnings.length, 1, JSON.stringify(tag));
+    assert.ok(p.warnings[0]?.message.includes(`did you mean ${near}?`), `${JSON.stringify(tag)}: ${p.warnings[0]?.message}`);
+  }
+  // Other tools' tags stay silent.
+  assert.deepEqual(parseTags(['traefik.enable=true', 'v1', 'haproxy', 'prod=HAPROXY.ENABLE=true']).warnings, []);
+});
+
+test('hostile characters in any value quarantine the instance; the error message is one line', () => {
+  const hostile = ['\n', '\r', '#', ' ', '"', "'", '\\', '\0', '\u2028', '\u00a0', '\u0430' /* Cyrillic a */, '\ufeff'];
+  const keys = ['HAPROXY.BACKEND.BALANCE=roundrobin', 'HAPROXY.FRONTEND.HOST=api.example.com', 'HAPROXY.BACKEND.HTTPCHK=/health', 'HAPROXY.BACKEND.MAXCONN=10', 'HAPROXY.BACKEND.CHECK.INTER=1s'];
+  for (const base of keys) {
+    for (const h of hostile) {
+      for (const tag of [base + h, base + h + 'x', base.replace('=', '=' + h)]) {
+        const p = parseTags(['HAPROXY.ENABLE=true', tag]);
+        const err = p.errors.find((e) => e.tag === tag);
+        assert.ok(err, `no error for ${JSON.stringify(tag)}`);
+        assert.doesNotMatch(err.message, /[\n\r\0]/);
+      }
+    }
+  }
+});
+
+test('a 64 KiB value is rejected quickly and shown cut in messages', () => {
+  const big = 'HAPROXY.FRONTEND.HOST=' + 'a'.repeat(64 * 1024);
+  const bigUnknown = 'HAPROXY.X' + 'Y'.repeat(64 * 1024) + '=1';
+  const t0 = performance.now();
+  const p = parseTags(['HAPROXY.ENABLE=true', big, bigUnknown, 'HAPROXY.BACKEND.HTTPCHK=/' + 'b'.repeat(64 * 1024)]);
+  assert.ok(performance.now() - t0 < 500, 'linear-time patterns');
+  assert.equal(p.errors.length, 2);
+  assert.equal(p.warnings.length, 1);
+  assert.ok((p.warnings[0]?.message.length ?? Infinity) < 1000 && p.warnings[0]?.message.includes('…(65545 characters)'), 'the warning shows the key cut');
+  assert.match(showTag(big), /…\(65558 characters\)$/);
+});
+
+test('identical duplicates count once; conflicting ones (aliases included) name both tags', () => {
+  const p = parseTags(['HAPROXY.ENABLE=true', 'HAPROXY.BACKEND.MAXCONN=5', 'HAPROXY.BACKEND.MAXCONN=5', 'HAPROXY.ENABLE=true']);
+  assert.deepEqual(p.errors, []);
+  assert.equal(p.options.maxconn, 5);
+  const c = parseTags(['HAPROXY.ENABLE=true', 'HAPROXY.ENABLE=false']);
+  assert.match(c.errors[0]?.message ?? '', /conflicts with tag "HAPROXY.ENABLE=false": expected one value for HAPROXY.ENABLE/);
+  assert.equal(c.enabled, false, 'sorted order: false is read first, the conflicting true is the error');
+  // Order of tags never changes the verdict.
+  assert.deepEqual(parseTags(['HAPROXY.ENABLE=false', 'HAPROXY.ENABLE=true']), c);
 });
