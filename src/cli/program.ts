@@ -9,7 +9,14 @@ import { validateConfigFile } from '../haproxy/validate.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { fetchCatalog } from '../catalog/fetch-catalog.js';
 import { addRunCommand } from './run.js';
-import { buildFromOptions, openConsul, renderOptions, sourceOptions, writeRendered, type RenderOptions, type SourceOptions } from './common.js';
+import { buildFromOptions, openConsul, prepare, readCatalog, renderOptions, sourceOptions, writeRendered, type RenderOptions, type SourceOptions } from './common.js';
+import { buildConfig } from '../config/build.js';
+import { pathsFor } from '../config/render.js';
+import { ownFdHardLimit } from '../config/limits.js';
+import { explainService } from '../model/explain.js';
+import { configLinesFor, explainJson, explainText } from './explain.js';
+import { runRenderWatch } from './render-watch.js';
+import { checkAllCatalogs } from './check-catalogs.js';
 
 const VERSION = '0.1.0';
 
@@ -29,8 +36,21 @@ export function buildProgram(): Command {
 
   addAll(program.command('render').description('render haproxy.cfg from the catalog; print it, or write it (and its map files) with --out'), renderOptions())
     .option('--out <file>', 'write the config atomically to this file, with the files it references next to it')
-    .action(async (opts: RenderOptions & { out?: string }) => {
+    .option('--watch', 'with --catalog: re-render whenever the catalog file or a template changes, printing a diff of each render')
+    .option('--check', 'with --watch: also run haproxy -c on each render')
+    .addOption(haproxyOption())
+    .action(async (opts: RenderOptions & { out?: string; watch?: boolean; check?: boolean; haproxy: string }) => {
       const log = createLogger({ level: opts.logLevel as 'info', destination: 2 });
+      if (opts.check && !opts.watch) throw new HapilotError(ErrorCode.USAGE, '--check: expected together with --watch (to check one render, use hapilot check)');
+      if (opts.watch) {
+        if (opts.catalog === undefined) throw new HapilotError(ErrorCode.USAGE, '--watch: expected --catalog FILE (a Consul catalog is not watched; capture it with hapilot snapshot)');
+        if (opts.out !== undefined) throw new HapilotError(ErrorCode.USAGE, `--out ${opts.out}: not with --watch (the watch prints diffs; write a config with render --out or check --out)`);
+        await runRenderWatch(
+          { catalog: opts.catalog, templates: opts.templates, runDir: opts.runDir, check: opts.check === true, haproxy: opts.haproxy },
+          { stdout: process.stdout, stderr: process.stderr, env: process.env },
+        );
+        return;
+      }
       const configPath = opts.out ?? path.join(process.cwd(), 'haproxy.cfg');
       const result = await buildFromOptions(opts, configPath, log);
       if (opts.out) {
@@ -43,8 +63,13 @@ export function buildProgram(): Command {
 
   addAll(program.command('check').description('render and validate with the real haproxy -c; exit 0 when valid'), [...renderOptions(), haproxyOption()])
     .option('--out <file>', 'also write the config (and its map files) when it is valid')
-    .action(async (opts: RenderOptions & { out?: string; haproxy: string }) => {
+    .addOption(new Option('--all-catalogs', 'check the templates against every catalog shipped with hapilot (examples/) instead of one catalog').conflicts(['catalog', 'consul', 'out']))
+    .action(async (opts: RenderOptions & { out?: string; haproxy: string; allCatalogs?: boolean }) => {
       const log = createLogger({ level: opts.logLevel as 'info', destination: 2 });
+      if (opts.allCatalogs) {
+        await checkAllCatalogs({ templates: opts.templates, haproxy: opts.haproxy, runDir: opts.runDir, env: process.env }, process.stdout);
+        return;
+      }
       const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-check-'));
       try {
         const file = path.join(dir, 'haproxy.cfg');
@@ -81,6 +106,24 @@ export function buildProgram(): Command {
       } finally {
         consul.close();
       }
+    });
+
+  addAll(program.command('explain').argument('<service>', 'the Consul service name').description('how each HAPROXY.* tag of each instance of SERVICE was understood, and the config lines it produced'), renderOptions())
+    .option('--json', 'print a JSON document (stable shape, see src/cli/explain.ts) instead of text')
+    .action(async (service: string, opts: RenderOptions & { json?: boolean }) => {
+      const log = createLogger({ level: opts.logLevel as 'info', destination: 2 });
+      const { settings, templates } = await prepare(opts);
+      const entries = await readCatalog(opts, log);
+      const paths = pathsFor({ configPath: path.join(process.cwd(), 'haproxy.cfg'), runDir: opts.runDir });
+      const result = buildConfig({ entries, settings, templates, paths, fdLimit: await ownFdHardLimit() });
+      const explanation = explainService({ service, entries, model: result.model });
+      if (!explanation) {
+        const known = [...new Set(entries.map((e) => e.Service.Service))].sort();
+        const list = known.length > 20 ? `${known.slice(0, 20).join(', ')}, …` : known.join(', ');
+        throw new HapilotError(ErrorCode.USAGE, `service ${JSON.stringify(service)} is not in the catalog (${opts.catalog ?? 'Consul'}): expected one of ${list || '(no services)'}`);
+      }
+      const lines = configLinesFor(explanation, result);
+      process.stdout.write(opts.json ? explainJson(explanation, lines) : explainText(explanation, lines));
     });
 
   addRunCommand(program);
