@@ -31,7 +31,8 @@ export function templateLocation(err: unknown): TemplateLocation | undefined {
     column = parseErrorColumn(cause.message, lineOf(file, line));
   }
   // A runtime error's summary ends with Handlebars' own " - 8:14"; the location says it better.
-  const summary = (m[3] ?? '').replace(/ - \d+:\d+$/, '');
+  // "not defined in [object Object]" names no object worth showing.
+  const summary = (m[3] ?? '').replace(/ - \d+:\d+$/, '').replace(/ in \[object Object\]/, '');
   return { file, line, column, summary };
 }
 
