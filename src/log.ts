@@ -9,8 +9,6 @@ export const REDACT_PATHS = [
   'headers["x-consul-token"]', '*.headers["x-consul-token"]', 'key', '*.key',
 ];
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 export function createLogger({ level = 'info', destination = 1, pretty }: {
   level?: LevelWithSilent;
   /** File descriptor: 1 for the daemon, 2 for commands whose stdout is their output. */

@@ -3,20 +3,16 @@
 // daemon with a real HAProxy in front, a load generator, and N reloads at R per second through the
 // chosen strategy. Used by `npm run bench:reload` and by the netns integration tests.
 import { execa, type ResultPromise } from 'execa';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { HealthEntry } from '../../src/consul/schemas.js';
 import { loadSettings } from '../../src/settings.js';
-import { Daemon } from '../../src/daemon/daemon.js';
+import { createDaemon } from '../../src/daemon/daemon.js';
 import { Metrics } from '../../src/daemon/metrics.js';
-import type { HaproxyController } from '../../src/haproxy/controller.js';
 import { SynDropFirewall } from '../../src/haproxy/firewall.js';
-import { MasterWorker } from '../../src/haproxy/master-worker.js';
-import { SynDropController, bindPorts } from '../../src/haproxy/syn-drop.js';
 import { createLogger } from '../../src/log.js';
 import { loadTemplates } from '../../src/config/templates.js';
-import { pathsFor } from '../../src/config/render.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from '../../src/catalog/source.js';
 import { failures, percentile, runLoad, type LoadMode, type LoadStats } from './loadgen.js';
 
@@ -112,21 +108,19 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
 
   const runDir = path.join(dir, 'run');
   const configPath = path.join(runDir, 'haproxy.cfg');
-  const paths = pathsFor({ configPath, runDir });
   const log = createLogger({ level: (process.env.HAPILOT_BENCH_LOG as 'info' | undefined) ?? 'silent', destination: 2, pretty: false });
   const settings = loadSettings({ HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: '8080', HAPROXY_STATS_PORT: '8404', HAPROXY_MAXCONN_GLOBAL: '8000', HAPROXY_MAXCONN: '8000', HAPROXY_HARD_STOP_AFTER: o.hardStopAfter ?? '10s', HAPROXY_BACKLOG: '4096' });
   const firewall = o.strategy === 'syn-drop' ? new SynDropFirewall() : noFirewall;
-  const controller: HaproxyController = o.strategy === 'syn-drop' || o.strategy === 'plain-sf'
-    ? new SynDropController({ haproxy: 'haproxy', configPath, runDir, statsSocket: paths.statsSocket, log, firewall, ports: async () => bindPorts(await readFile(configPath, 'utf8')), pauseMs: o.strategy === 'plain-sf' ? 0 : o.synDropPauseMs ?? 100 })
-    : new MasterWorker({ haproxy: 'haproxy', configPath, runDir, log });
   const source = new ManualSource();
   const metrics = new Metrics();
-  const daemon = new Daemon({
-    source, settings, templates: await loadTemplates(), configPath, runDir, haproxyBin: 'haproxy', controller, log, metrics,
+  const daemon = createDaemon({
+    source, settings, templates: await loadTemplates(), configPath, runDir, haproxyBin: 'haproxy', log, metrics,
     wait: { minMs: 0, maxMs: 0, minIntervalMs: 0 }, guard: { maxRemovalRatio: 1, holdMs: 0 }, fdLimit: undefined,
-    strategy: o.strategy === 'runtime' ? 'runtime' : o.strategy === 'auto' ? 'auto' : o.strategy === 'seamless' ? 'seamless' : 'syn-drop',
+    reload: o.strategy === 'runtime' ? 'runtime' : o.strategy === 'auto' ? 'auto' : o.strategy === 'seamless' ? 'seamless' : 'syn-drop',
+    firewall, synDropPauseMs: o.strategy === 'plain-sf' ? 0 : o.synDropPauseMs ?? 100,
     maxOldWorkers: 1000, historySize: 2, stopHaproxyOnExit: true,
   });
+  const controller = daemon.haproxy;
   const ac = new AbortController();
   let load: Promise<LoadStats> | undefined;
   try {
@@ -154,7 +148,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
         // structural one (a service comes or goes: a seamless reload), and so on.
         const extra = o.strategy === 'auto' && Math.floor(i / 5) % 2 === 1;
         source.emit(entries(backendPorts, i, extra), `step ${i}`);
-        await daemon.requestSync({ trigger: `step ${i}`, force: false });
+        await daemon.requestSync({ trigger: `step ${i}`, structural: true });
       } else {
         await daemon.requestSync({ trigger: `step ${i}`, force: true });
       }

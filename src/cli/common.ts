@@ -2,7 +2,6 @@
 // templates, the paths. Turns flags into the inputs of the stages below; holds no logic of its own.
 import os from 'node:os';
 import path from 'node:path';
-import { readdir, rm } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Logger } from '../log.js';
 import { loadSettings, type GlobalSettings } from '../settings.js';
@@ -12,10 +11,10 @@ import { fetchCatalog } from '../catalog/fetch-catalog.js';
 import type { HealthEntry } from '../consul/schemas.js';
 import { readCatalogFile } from '../catalog/catalog-file.js';
 import { BUILTIN_TEMPLATES_DIR, loadTemplates, type TemplateSet } from '../config/templates.js';
-import { HOST_MAP_PREFIX, pathsFor, type RenderPaths, type RenderResult } from '../config/render.js';
+import { pathsFor, type RenderPaths, type RenderResult } from '../config/render.js';
+import { removeUnreferencedFiles, stageConfig } from '../config/config-file.js';
 import { buildConfig, type BuildResult } from '../config/build.js';
 import { ownFdHardLimit } from '../config/limits.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
 import type { Model } from '../model/model.js';
 
 export interface SourceOptions {
@@ -97,13 +96,13 @@ export function reportModel(model: Model, log: Logger): void {
   for (const w of model.warnings) log.warn(w);
 }
 
-/** Writes the referenced files, then the config, each atomically; removes maps nothing refers to any more. */
+/**
+ * Writes the config through the one config-file path (stage next to it with the map files it names,
+ * commit by rename; no validation here: `check` validates first), then removes the maps nothing
+ * refers to any more.
+ */
 export async function writeRendered(out: string, result: RenderResult): Promise<void> {
-  for (const f of result.files) await writeFileAtomic(f.path, f.contents);
-  await writeFileAtomic(out, result.config);
-  const dir = path.dirname(path.resolve(out));
-  const keep = new Set(result.files.map((f) => path.basename(f.path)));
-  for (const name of await readdir(dir)) {
-    if (name.startsWith(HOST_MAP_PREFIX) && name.endsWith('.map') && !keep.has(name)) await rm(path.join(dir, name), { force: true });
-  }
+  const staged = await stageConfig({ configPath: path.resolve(out), config: result.config, files: result.files });
+  await staged.commit();
+  await removeUnreferencedFiles({ dir: path.dirname(path.resolve(out)), keep: [result.config] });
 }

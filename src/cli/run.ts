@@ -1,6 +1,5 @@
 // `hapilot run`: the long-running daemon. Wires the source, the daemon, HAProxy's controller and the
 // status server together, and handles signals.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { Option, type Command } from 'commander';
@@ -11,13 +10,8 @@ import { loadConsulConfig, redactConsulConfig } from '../consul/config.js';
 import { createConsulClient } from '../consul/client.js';
 import { loadTemplates, BUILTIN_TEMPLATES_DIR } from '../config/templates.js';
 import { ownFdHardLimit } from '../config/limits.js';
-import { MasterWorker } from '../haproxy/master-worker.js';
-import type { HaproxyController } from '../haproxy/controller.js';
-import { CommandController } from '../haproxy/command.js';
-import { SynDropFirewall } from '../haproxy/firewall.js';
-import { SynDropController, bindPorts } from '../haproxy/syn-drop.js';
-import { pathsFor } from '../config/render.js';
-import { Daemon } from '../daemon/daemon.js';
+import { createDaemon } from '../daemon/daemon.js';
+import type { ReloadMode } from '../daemon/appliers.js';
 import { Metrics } from '../daemon/metrics.js';
 import { parseWait } from '../daemon/debounce.js';
 import { parseDurationMs } from '../util/duration.js';
@@ -38,7 +32,7 @@ interface RunOptions extends RenderOptions {
   history: string;
   consulWait: string;
   stopHaproxyOnExit?: boolean;
-  reload: 'auto' | 'seamless' | 'runtime' | 'syn-drop';
+  reload: ReloadMode;
   haproxyMasterSocket?: string;
   reloadCommand?: string;
   maxOldWorkers: string;
@@ -80,8 +74,8 @@ export function addRunCommand(program: Command): void {
     });
 }
 
-/** `auto`: HAProxy before 1.8 has no master-worker mode, so it gets syn-drop; otherwise runtime + seamless. */
-async function chooseStrategy(opts: RunOptions, log: Logger): Promise<RunOptions['reload']> {
+/** `auto`: HAProxy before 1.8 has no master-worker mode, so it gets syn-drop; otherwise the Runtime API, then master-worker reloads. */
+async function chooseReloadMode(opts: RunOptions, log: Logger): Promise<ReloadMode> {
   if (opts.reload !== 'auto' || opts.haproxyMasterSocket || opts.reloadCommand) return opts.reload;
   const v = await execa(opts.haproxy, ['-v'], { reject: false, stdin: 'ignore' }).catch(() => undefined);
   const m = /version (\d+)\.(\d+)/.exec(String(v?.stdout ?? ''));
@@ -90,20 +84,6 @@ async function chooseStrategy(opts: RunOptions, log: Logger): Promise<RunOptions
     return 'syn-drop';
   }
   return 'auto';
-}
-
-function createController({ opts, strategy, configPath, log }: { opts: RunOptions; strategy: RunOptions['reload']; configPath: string; log: Logger }): HaproxyController {
-  if (opts.reloadCommand) return new CommandController({ command: opts.reloadCommand, configPath, log });
-  if (strategy === 'syn-drop') {
-    const paths = pathsFor({ configPath, runDir: opts.runDir });
-    return new SynDropController({
-      haproxy: opts.haproxy, configPath, runDir: opts.runDir, statsSocket: paths.statsSocket, log,
-      firewall: new SynDropFirewall(),
-      ports: async () => bindPorts(await readFile(configPath, 'utf8')),
-      pauseMs: duration('--syn-drop-pause', opts.synDropPause),
-    });
-  }
-  return new MasterWorker({ haproxy: opts.haproxy, configPath, runDir: opts.runDir, log, externalMasterSocket: opts.haproxyMasterSocket });
 }
 
 async function run(opts: RunOptions, log: Logger): Promise<void> {
@@ -136,14 +116,14 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
 
   const maxOldWorkers = Number(opts.maxOldWorkers);
   if (!/^\d{1,4}$/.test(opts.maxOldWorkers) || maxOldWorkers < 1) throw new HapilotError(ErrorCode.USAGE, `--max-old-workers ${JSON.stringify(opts.maxOldWorkers)} is invalid: expected a whole number from 1`);
-  const strategy = await chooseStrategy(opts, log);
-  const controller = createController({ opts, strategy, configPath, log: log.child({ component: 'haproxy' }) });
-  const daemon = new Daemon({
-    source, settings, templates, configPath, runDir: opts.runDir, haproxyBin: opts.haproxy, controller, log, metrics,
+  const reloadMode = await chooseReloadMode(opts, log);
+  const daemon = createDaemon({
+    source, settings, templates, configPath, runDir: opts.runDir, haproxyBin: opts.haproxy, log, metrics,
+    reload: reloadMode, masterSocket: opts.haproxyMasterSocket, reloadCommand: opts.reloadCommand, synDropPauseMs: duration('--syn-drop-pause', opts.synDropPause),
     wait: { ...wait, minIntervalMs: duration('--min-reload-interval', opts.minReloadInterval) },
     guard: { maxRemovalRatio: ratio, holdMs: duration('--removal-hold', opts.removalHold) },
     fdLimit: await ownFdHardLimit(), historySize, stopHaproxyOnExit: Boolean(opts.stopHaproxyOnExit),
-    strategy, selfCheck: opts.selfCheck, maxOldWorkers, residualGraceMs: duration('--residual-grace', opts.residualGrace),
+    selfCheck: opts.selfCheck, maxOldWorkers, residualGraceMs: duration('--residual-grace', opts.residualGrace),
   });
   const status = await startStatusServer({
     listen: opts.statusListen,
@@ -151,10 +131,7 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
     provider: {
       ready: () => daemon.ready(),
       status: () => daemon.status(),
-      metrics: async () => {
-        await daemon.refreshHaproxyMetrics();
-        return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
-      },
+      metrics: () => daemon.metricsText(),
     },
   });
   log.info({ component: 'status', url: status.url, config: configPath, runDir: opts.runDir, source: source.kind }, `hapilot running; status on ${status.url}`);

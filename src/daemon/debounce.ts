@@ -21,7 +21,6 @@ export function parseWait(raw: string): { minMs: number; maxMs: number } | undef
   return { minMs: min, maxMs: max };
 }
 
-
 /** The time to fire, given when the burst started, the last change, and the last reload. */
 export function fireAt({ burstStartMs, lastChangeMs, lastReloadMs, o }: { burstStartMs: number; lastChangeMs: number; lastReloadMs: number | undefined; o: WaitOptions }): number {
   const quiet = Math.min(lastChangeMs + o.minMs, burstStartMs + o.maxMs);
@@ -61,10 +60,6 @@ export class Debouncer {
       this.#timer = undefined;
       this.#fire();
     }, Math.max(0, at - this.#now()));
-  }
-
-  get pending(): boolean {
-    return this.#timer !== undefined;
   }
 
   cancel(): void {

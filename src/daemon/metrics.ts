@@ -17,6 +17,10 @@ export class Metrics {
   readonly residualKilled = new Counter({ name: 'hapilot_haproxy_residual_killed_total', help: 'Old HAProxy processes ended for outliving hard-stop-after plus the grace period', registers: [this.registry] });
   readonly reloadDuration = new Histogram({ name: 'hapilot_reload_duration_seconds', help: 'Time to reload HAProxy and confirm it', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] });
   readonly renderDuration = new Histogram({ name: 'hapilot_render_duration_seconds', help: 'Time from snapshot to a validated config (model, render, haproxy -c)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
+  readonly validations = new Counter({ name: 'hapilot_config_validations_total', help: 'haproxy -c runs on staged configs (bisection included)', registers: [this.registry] });
+  readonly bisections = new Counter({ name: 'hapilot_bisections_total', help: 'Searches for the services that make haproxy -c reject a config', registers: [this.registry] });
+  readonly behindSeconds = new Gauge({ name: 'hapilot_behind_seconds', help: 'How long HAProxy has not run the latest catalog (0 when in step); the reason is on /status', registers: [this.registry] });
+  readonly syncFailures = new Counter({ name: 'hapilot_sync_failures_total', help: 'Syncs that failed (render, write, validation, Runtime API or reload) and were scheduled for a retry', labelNames: ['stage'] as const, registers: [this.registry] });
   readonly validationFailures = new Counter({ name: 'hapilot_validation_failures_total', help: 'Rendered configs that haproxy -c rejected', registers: [this.registry] });
   readonly quarantined = new Gauge({ name: 'hapilot_quarantined_services', help: 'Services or instances left out of the config, with a reason in /status', registers: [this.registry] });
   readonly consulRequests = new Counter({ name: 'hapilot_consul_requests_total', help: 'Requests to Consul by endpoint and outcome', labelNames: ['endpoint', 'outcome', 'blocking'] as const, registers: [this.registry] });

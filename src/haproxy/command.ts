@@ -3,9 +3,9 @@
 // command gets HAPILOT_CONFIG (the config path) in its environment; exit 0 means success.
 import { execa } from 'execa';
 import type { Logger } from '../log.js';
-import type { HaproxyController, HaproxyProcesses, ReloadResult } from './controller.js';
+import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplier } from './applier.js';
 
-export class CommandController implements HaproxyController {
+export class CommandApplier implements ProcessApplier {
   readonly strategy = 'reload-command';
   readonly #command: string;
   readonly #configPath: string;
@@ -18,14 +18,12 @@ export class CommandController implements HaproxyController {
     this.#log = log;
   }
 
-  async #run(): Promise<ReloadResult> {
-    const started = performance.now();
+  async #run(): Promise<{ ok: boolean; message: string }> {
     const r = await execa('sh', ['-c', this.#command], { reject: false, all: true, timeout: 120_000, stdin: 'ignore', env: { HAPILOT_CONFIG: this.#configPath } });
-    const durationMs = performance.now() - started;
     this.#ok = r.exitCode === 0;
     const out = String(r.all ?? '').trim().split('\n').slice(-3).join(' | ');
     if (!this.#ok) this.#log.error({ command: this.#command, exitCode: r.exitCode, output: out }, 'reload command failed');
-    return { ok: this.#ok, durationMs, message: this.#ok ? 'reload command succeeded' : `--reload-command exited with ${r.exitCode ?? r.signal}: ${out}`, workerPid: undefined };
+    return { ok: this.#ok, message: this.#ok ? 'reload command succeeded' : `--reload-command exited with ${r.exitCode ?? r.signal}: ${out}` };
   }
 
   async start(): Promise<{ adopted: boolean }> {
@@ -34,8 +32,12 @@ export class CommandController implements HaproxyController {
     return { adopted: false };
   }
 
-  reload(): Promise<ReloadResult> {
+  reload(): Promise<{ ok: boolean; message: string }> {
     return this.#run();
+  }
+
+  apply(): Promise<ApplyResult> {
+    return loadConfig(this);
   }
 
   async running(): Promise<boolean> {

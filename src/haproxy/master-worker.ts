@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { HaproxyController, HaproxyProcesses, ReloadResult } from './controller.js';
+import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplier } from './applier.js';
 import { parseShowProc, socketCommand, type ProcEntry } from './socket.js';
 import { haproxyLogAlerts } from './validate.js';
 
@@ -27,8 +27,10 @@ export interface MasterWorkerOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export class MasterWorker implements HaproxyController {
-  readonly strategy: string;
+export class MasterWorker implements ProcessApplier {
+  readonly strategy = 'master-worker';
+  /** HAProxy was started by someone else (--haproxy-master-socket): never started or stopped here. */
+  readonly external: boolean;
   readonly masterSocket: string;
   readonly #external: boolean;
   readonly pidFile: string;
@@ -39,7 +41,7 @@ export class MasterWorker implements HaproxyController {
     this.#o = { startTimeoutMs: 15_000, reloadTimeoutMs: 30_000, externalMasterSocket: '', ...o };
     const runDir = path.resolve(o.runDir);
     this.#external = Boolean(o.externalMasterSocket);
-    this.strategy = this.#external ? 'seamless (external master)' : 'seamless';
+    this.external = this.#external;
     this.masterSocket = o.externalMasterSocket ? path.resolve(o.externalMasterSocket) : path.join(runDir, 'master.sock');
     this.pidFile = path.join(runDir, 'haproxy.pid');
     this.logFile = path.join(runDir, 'haproxy.log');
@@ -94,12 +96,15 @@ export class MasterWorker implements HaproxyController {
     return haproxyLogAlerts(this.logFile);
   }
 
-  async reload(): Promise<ReloadResult> {
-    const started = performance.now();
+  apply(): Promise<ApplyResult> {
+    return loadConfig(this);
+  }
+
+  async reload(): Promise<{ ok: boolean; message: string }> {
     const before = await this.#showProc();
     const master = before?.find((p) => p.type === 'master');
     if (!before || !master) {
-      return { ok: false, durationMs: performance.now() - started, message: 'HAProxy master is not answering on its socket', workerPid: undefined };
+      return { ok: false, message: 'HAProxy master is not answering on its socket' };
     }
     const oldWorker = before.find((p) => p.type === 'worker' && p.reloads === 0)?.pid;
     // The master re-executes itself on `reload`, closing this connection: no answer is expected.
@@ -111,13 +116,12 @@ export class MasterWorker implements HaproxyController {
       const m = after?.find((p) => p.type === 'master');
       if (!after || !m || (m.reloads <= master.reloads && m.failed <= master.failed)) continue;
       const worker = after.find((p) => p.type === 'worker' && p.reloads === 0)?.pid;
-      const durationMs = performance.now() - started;
       if (m.failed > master.failed || worker === undefined || worker === oldWorker) {
-        return { ok: false, durationMs, message: `HAProxy reload failed (failed reloads ${master.failed} → ${m.failed}): ${await this.#logTail()}`, workerPid: worker };
+        return { ok: false, message: `HAProxy reload failed (failed reloads ${master.failed} → ${m.failed}): ${await this.#logTail()}` };
       }
-      return { ok: true, durationMs, message: 'reloaded', workerPid: worker };
+      return { ok: true, message: 'reloaded' };
     }
-    return { ok: false, durationMs: performance.now() - started, message: `HAProxy did not confirm the reload within ${this.#o.reloadTimeoutMs} ms`, workerPid: undefined };
+    return { ok: false, message: `HAProxy did not confirm the reload within ${this.#o.reloadTimeoutMs} ms` };
   }
 
   /** When each old worker was first seen old: `show proc` only gives its whole uptime. */

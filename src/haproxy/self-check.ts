@@ -52,3 +52,17 @@ export async function selfCheck({ config, model, statsSocket, timeoutMs = 2000 }
   }
   return { ok: problems.length === 0, problems };
 }
+
+/**
+ * Whether HAProxy serves through its own frontend: GET of the stats frontend's monitor URI
+ * (`monitor-uri /healthz`) answers 200. A live process with a stuck or unbound frontend fails it.
+ */
+export async function probeMonitorUri({ host = '127.0.0.1', port, path = '/healthz', timeoutMs = 1000 }: { host?: string; port: number; path?: string; timeoutMs?: number }): Promise<{ ok: boolean; reason: string }> {
+  try {
+    const r = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+    await r.body?.cancel();
+    return r.status === 200 ? { ok: true, reason: 'ok' } : { ok: false, reason: `GET ${path} on HAProxy's port ${port} answered ${r.status}` };
+  } catch (err) {
+    return { ok: false, reason: `GET ${path} on HAProxy's port ${port} failed: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}` };
+  }
+}

@@ -6,7 +6,10 @@
 // address set at runtime comes back wrong. So every row is rewritten with the address and port of
 // the new config, and rows of servers that are gone or named by host name are dropped: the state
 // file never re-applies a stale address.
+import { rm } from 'node:fs/promises';
 import type { Model } from '../model/model.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { socketCommand } from './socket.js';
 
 const COL = { backend: 1, server: 3, addr: 4, port: 18 } as const;
 
@@ -31,4 +34,18 @@ export function rewriteServerState(dump: string, model: Model): string {
     out.push(f.join(' '));
   }
   return out.length ? `${out.join('\n')}\n` : '';
+}
+
+/**
+ * Before a reload: dumps the running worker's server state, rewritten for `model` (the servers of
+ * the config about to load), into `file`. No dump (nothing runs, the socket does not answer) means
+ * no file: never a stale one.
+ */
+export async function saveServerState({ statsSocket, file, model }: { statsSocket: string; file: string; model: Model | undefined }): Promise<void> {
+  const dump = model ? await socketCommand(statsSocket, 'show servers state', 3000).catch(() => undefined) : undefined;
+  if (dump === undefined || !model) {
+    await rm(file, { force: true });
+    return;
+  }
+  await writeFileAtomic(file, rewriteServerState(dump, model));
 }

@@ -11,7 +11,8 @@ import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { SynDropFirewall } from './firewall.js';
-import type { HaproxyController, HaproxyProcesses, ReloadResult } from './controller.js';
+import { z } from 'zod';
+import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplier } from './applier.js';
 import { socketCommand } from './socket.js';
 import { haproxyLogAlerts } from './validate.js';
 
@@ -29,9 +30,32 @@ export interface SynDropOptions {
   startTimeoutMs?: number;
 }
 
+/**
+ * The processes this applier started, kept in `<run-dir>/syn-drop-pids.json` so that a restarted
+ * hapilot adopts them. Their pids are signalled later: the file is input, checked like any other.
+ */
+export const SynDropPidFile = z.object({
+  version: z.literal(1),
+  current: z.number().int().positive().nullable(),
+  old: z.array(z.object({ pid: z.number().int().positive(), sinceMs: z.number().nonnegative() })),
+});
+
 interface Tracked {
   current: number | undefined;
   old: Array<{ pid: number; sinceMs: number }>;
+}
+
+/** The pid file's contents, or undefined (and why) when it is not one of ours. */
+export function parseSynDropPidFile(text: string): { ok: true; tracked: Tracked } | { ok: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, reason: `not JSON (${messageOf(err)})` };
+  }
+  const r = SynDropPidFile.safeParse(json);
+  if (!r.success) return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  return { ok: true, tracked: { current: r.data.current ?? undefined, old: r.data.old } };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,6 +65,15 @@ export function pidAlive(pid: number): boolean {
     process.kill(pid, 0);
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/\) Z /.test(stat); // a zombie has exited
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a pid runs an HAProxy binary (its command line names it). */
+export function isHaproxyProcess(pid: number): boolean {
+  try {
+    return /haproxy/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
   } catch {
     return false;
   }
@@ -59,7 +92,7 @@ export function bindPorts(config: string): { ports: number[]; ipv6: boolean } {
   return { ports: [...ports].sort((a, b) => a - b), ipv6 };
 }
 
-export class SynDropController implements HaproxyController {
+export class SynDropApplier implements ProcessApplier {
   readonly strategy = 'syn-drop';
   readonly #o: Required<SynDropOptions>;
   readonly #stateFile: string;
@@ -76,16 +109,23 @@ export class SynDropController implements HaproxyController {
   }
 
   async #save(): Promise<void> {
-    await writeFileAtomic(this.#stateFile, JSON.stringify(this.#tracked));
+    const file: z.infer<typeof SynDropPidFile> = { version: 1, current: this.#tracked.current ?? null, old: this.#tracked.old };
+    await writeFileAtomic(this.#stateFile, JSON.stringify(file));
   }
 
   async #load(): Promise<void> {
-    try {
-      const t = JSON.parse(await readFile(this.#stateFile, 'utf8')) as Tracked;
-      this.#tracked = { current: t.current && pidAlive(t.current) ? t.current : undefined, old: (t.old ?? []).filter((o) => pidAlive(o.pid)) };
-    } catch {
-      this.#tracked = { current: undefined, old: [] };
+    this.#tracked = { current: undefined, old: [] };
+    const text = await readFile(this.#stateFile, 'utf8').catch(() => undefined);
+    if (text === undefined) return;
+    const parsed = parseSynDropPidFile(text);
+    if (!parsed.ok) {
+      this.#o.log.warn({ file: this.#stateFile, reason: parsed.reason }, 'ignoring an unreadable syn-drop pid file: no pid from it is adopted or signalled');
+      return;
     }
+    const t = parsed.tracked;
+    // Only pids that are still HAProxy processes (pids are reused).
+    const ours = (pid: number) => pidAlive(pid) && isHaproxyProcess(pid);
+    this.#tracked = { current: t.current !== undefined && ours(t.current) ? t.current : undefined, old: t.old.filter((o) => ours(o.pid)) };
   }
 
   async #infoPid(): Promise<number | undefined> {
@@ -140,8 +180,11 @@ export class SynDropController implements HaproxyController {
     return { adopted: false };
   }
 
-  async reload(): Promise<ReloadResult> {
-    const started = performance.now();
+  apply(): Promise<ApplyResult> {
+    return loadConfig(this);
+  }
+
+  async reload(): Promise<{ ok: boolean; message: string }> {
     const old = [this.#tracked.current, ...this.#tracked.old.map((o) => o.pid)].filter((p): p is number => p !== undefined && pidAlive(p));
     let pid: number | undefined;
     try {
@@ -150,14 +193,14 @@ export class SynDropController implements HaproxyController {
       await sleep(this.#o.pauseMs);
       pid = await this.#spawn(old);
     } catch (err) {
-      return { ok: false, durationMs: performance.now() - started, message: messageOf(err), workerPid: undefined };
+      return { ok: false, message: messageOf(err) };
     } finally {
       await this.#o.firewall.remove().catch((err: unknown) => this.#o.log.error({ err: messageOf(err) }, 'could not remove SYN-drop rules'));
     }
     const now = Date.now();
     this.#tracked = { current: pid, old: old.map((p) => ({ pid: p, sinceMs: this.#tracked.old.find((o) => o.pid === p)?.sinceMs ?? now })) };
     await this.#save();
-    return { ok: true, durationMs: performance.now() - started, message: 'reloaded (syn-drop)', workerPid: pid };
+    return { ok: true, message: 'reloaded (syn-drop)' };
   }
 
   async processes(): Promise<HaproxyProcesses> {

@@ -191,23 +191,55 @@ test('a catalog file is followed; a broken file or a render invalid for every se
   }
 });
 
-test('a flapping instance causes a bounded number of reloads, and the latest state wins', async () => {
+/** hapilot_reloads_total summed per action (start, reload, adopt, runtime). */
+async function appliesByAction(d: TestDaemon): Promise<Record<string, number>> {
+  const text = await d.metrics.registry.getSingleMetricAsString('hapilot_reloads_total');
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^hapilot_reloads_total\{([^}]*)\} (\d+)$/gm)) {
+    const action = /action="([^"]+)"/.exec(m[1] ?? '')?.[1] ?? '?';
+    out[action] = (out[action] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+test('a flapping instance goes through the Runtime API without a single reload, and the latest state wins', async () => {
   const { sim, d, teardown } = await webFixture({ backends: 3, registered: 3, daemon: { wait: { minMs: 200, maxMs: 1000, minIntervalMs: 500 } } });
   try {
-    const before = (await status(d)).reloads.length;
-    const started = Date.now();
+    const before = await appliesByAction(d);
     for (let i = 0; i < 30; i++) {
       sim.setStatus('node3', 'web-3', i % 2 === 0 ? 'critical' : 'passing');
       await new Promise((r) => setTimeout(r, 50));
     }
     sim.setStatus('node3', 'web-3', 'critical');
-    const flapMs = Date.now() - started;
-    await new Promise((r) => setTimeout(r, 1500));
+    await eventually(async () => !(await names(d, 'web.example.test', 20)).has('web-3'), 10_000, 'the final state (web-3 critical) is applied');
     await d.daemon.idle();
-    const reloads = (await status(d)).reloads.length - before;
+    const after = await appliesByAction(d);
+    assert.equal(after.reload ?? 0, before.reload ?? 0, `no reload: ${JSON.stringify(after)}`);
+    assert.ok((after.runtime ?? 0) - (before.runtime ?? 0) >= 2, `health flips applied through the Runtime API: ${JSON.stringify(after)}`);
+    assert.deepEqual([...await names(d, 'web.example.test', 20)].sort(), ['web-1', 'web-2']);
+  } finally {
+    await teardown();
+  }
+});
+
+test('a flapping structural change causes a bounded number of reloads, and the latest state wins', async () => {
+  const { sim, d, backends, teardown } = await webFixture({ backends: 2, registered: 2, daemon: { wait: { minMs: 200, maxMs: 1000, minIntervalMs: 500 }, guard: { maxRemovalRatio: 1, holdMs: 0 } } });
+  try {
+    const before = await appliesByAction(d);
+    const started = Date.now();
+    for (let i = 0; i < 30; i++) {
+      // A second service comes and goes: each flip needs a reload.
+      if (i % 2 === 0) registerWeb(sim, 9, backends[1]!, 'api');
+      else sim.deregister('node9', 'api-9');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    registerWeb(sim, 9, backends[1]!, 'api');
+    const flapMs = Date.now() - started;
+    await eventually(async () => (await get(d.httpPort, 'api.example.test')).status === 200, 10_000, 'the final state (api registered) is applied');
+    await d.daemon.idle();
+    const reloads = ((await appliesByAction(d)).reload ?? 0) - (before.reload ?? 0);
     // At most one reload per --wait max (1 s) during the flapping, plus the final state.
     assert.ok(reloads >= 1 && reloads <= Math.ceil(flapMs / 1000) + 2, `${reloads} reloads over ${flapMs} ms of flapping`);
-    assert.deepEqual([...await names(d, 'web.example.test', 20)].sort(), ['web-1', 'web-2'], 'the final state (web-3 critical) is applied');
   } finally {
     await teardown();
   }

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { Daemon } from '../../src/daemon/daemon.js';
+import { createDaemon, type DaemonConfig } from '../../src/daemon/daemon.js';
 import { Metrics } from '../../src/daemon/metrics.js';
-import type { HaproxyController, HaproxyProcesses, ReloadResult } from '../../src/haproxy/controller.js';
+import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplier } from '../../src/haproxy/applier.js';
 import { loadTemplates } from '../../src/config/templates.js';
 import { FileSource } from '../../src/catalog/file-source.js';
 import { eventually } from '../helpers/backends.js';
@@ -16,27 +16,28 @@ import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { HAPROXY, tempDir } from '../helpers/haproxy.js';
 import { testLog } from '../helpers/log.js';
 
-class FakeController implements HaproxyController {
-  readonly strategy = 'fake';
+class FakeProcess implements ProcessApplier {
+  readonly strategy = 'reload-command';
   started = false;
   reloads = 0;
   old: Array<{ pid: number; ageSeconds: number }> = [];
+  apply(): Promise<ApplyResult> { return loadConfig(this); }
   async start() { this.started = true; return { adopted: false }; }
-  async reload(): Promise<ReloadResult> { this.reloads++; return { ok: true, durationMs: 1, message: 'ok', workerPid: 1 }; }
+  async reload() { this.reloads++; return { ok: true, message: 'ok' }; }
   async running() { return this.started; }
   async processes(): Promise<HaproxyProcesses> { return { masterPid: undefined, currentWorkerPid: 1, oldWorkers: this.old.map((o) => ({ ...o, reloads: 1 })) }; }
   async stop() { /* nothing */ }
 }
 
-async function setup(env: Record<string, string> = {}, extra: Partial<ConstructorParameters<typeof Daemon>[0]> = {}) {
+async function setup(env: Record<string, string> = {}, extra: Partial<DaemonConfig> = {}) {
   const { dir, cleanup } = await tempDir();
   const catalog = path.join(dir, 'catalog.json');
   await writeFile(catalog, JSON.stringify([entry('web', 'w1', [ENABLE])]));
-  const ctl = new FakeController();
+  const ctl = new FakeProcess();
   const metrics = new Metrics();
-  const daemon = new Daemon({
+  const daemon = createDaemon({
     source: new FileSource({ file: catalog, log: testLog, debounceMs: 20 }), settings: settings(env), templates: await loadTemplates(),
-    configPath: path.join(dir, 'haproxy.cfg'), runDir: dir, haproxyBin: HAPROXY, controller: ctl, log: testLog, metrics,
+    configPath: path.join(dir, 'haproxy.cfg'), runDir: dir, haproxyBin: HAPROXY, process: ctl, reload: 'seamless', log: testLog, metrics,
     wait: { minMs: 10, maxMs: 50, minIntervalMs: 0 }, guard: { maxRemovalRatio: 1, holdMs: 0 }, fdLimit: undefined, selfCheck: false, ...extra,
   });
   await daemon.start();

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { MasterWorker } from '../../src/haproxy/master-worker.js';
-import { CommandController } from '../../src/haproxy/command.js';
+import { CommandApplier } from '../../src/haproxy/command.js';
 import { bindTargets, selfCheck } from '../../src/haproxy/self-check.js';
 import { HAPROXY, freePort, freePorts, tempDir } from '../helpers/haproxy.js';
 import { eventually, get } from '../helpers/backends.js';
@@ -45,11 +45,11 @@ test('--reload-command: runs the command with HAPILOT_CONFIG; a failing command 
   const { dir, cleanup } = await tempDir();
   try {
     const marker = path.join(dir, 'marker');
-    const ok = new CommandController({ command: `echo "reload $HAPILOT_CONFIG" >> ${marker}`, configPath: '/etc/x/haproxy.cfg', log: testLog });
+    const ok = new CommandApplier({ command: `echo "reload $HAPILOT_CONFIG" >> ${marker}`, configPath: '/etc/x/haproxy.cfg', log: testLog });
     await ok.start();
     assert.equal((await ok.reload()).ok, true);
     assert.equal(await readFile(marker, 'utf8'), 'reload /etc/x/haproxy.cfg\nreload /etc/x/haproxy.cfg\n');
-    const bad = new CommandController({ command: 'echo nope >&2; exit 3', configPath: '/x', log: testLog });
+    const bad = new CommandApplier({ command: 'echo nope >&2; exit 3', configPath: '/x', log: testLog });
     const r = await bad.reload();
     assert.equal(r.ok, false);
     assert.match(r.message, /exited with 3: nope/);

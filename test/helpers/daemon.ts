@@ -2,9 +2,9 @@
 import path from 'node:path';
 import { createConsulClient, type ConsulApi } from '../../src/consul/client.js';
 import { loadConsulConfig } from '../../src/consul/config.js';
-import { Daemon, type DaemonOptions } from '../../src/daemon/daemon.js';
+import { createDaemon, type Daemon, type DaemonConfig } from '../../src/daemon/daemon.js';
 import { Metrics } from '../../src/daemon/metrics.js';
-import { MasterWorker } from '../../src/haproxy/master-worker.js';
+import type { ProcessApplier } from '../../src/haproxy/applier.js';
 import { loadTemplates } from '../../src/config/templates.js';
 import { ConsulSource } from '../../src/catalog/consul-source.js';
 import { FileSource } from '../../src/catalog/file-source.js';
@@ -18,7 +18,8 @@ import { testLog } from './log.js';
 export interface TestDaemon {
   daemon: Daemon;
   metrics: Metrics;
-  controller: MasterWorker;
+  /** The HAProxy process applier (master-worker unless `extra.reload` says otherwise). */
+  controller: ProcessApplier;
   httpPort: number;
   statsPort: number;
   runDir: string;
@@ -36,8 +37,10 @@ export async function startDaemon(o: {
   ports?: [number, number];
   guard?: { maxRemovalRatio: number; holdMs: number };
   wait?: { minMs: number; maxMs: number; minIntervalMs: number };
-  /** Anything else the daemon takes (strategy, reapIntervalMs, …). */
-  extra?: Partial<DaemonOptions>;
+  /** Where the config is written (default: <runDir>/haproxy.cfg). */
+  configPath?: string;
+  /** Anything else the daemon takes (reload, reapIntervalMs, …). */
+  extra?: Partial<DaemonConfig>;
 }): Promise<TestDaemon> {
   const [httpPort, statsPort] = o.ports ?? await freePorts(2) as [number, number];
   const s = settings({ HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000', HAPROXY_MAXCONN: '1000', ...o.env });
@@ -50,16 +53,16 @@ export async function startDaemon(o: {
     consul = createConsulClient(loadConsulConfig({ flagUrl: o.consulUrl ?? o.sim?.url, env: {} }), metrics.consulObserver());
     source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 200, onFullResync: () => metrics.fullResyncs.inc() });
   }
-  const configPath = path.join(o.runDir, 'haproxy.cfg');
-  const controller = new MasterWorker({ haproxy: HAPROXY, configPath, runDir: o.runDir, log: testLog });
-  const daemon = new Daemon({
+  const configPath = o.configPath ?? path.join(o.runDir, 'haproxy.cfg');
+  const daemon = createDaemon({
     source, settings: s, templates: await loadTemplates(o.templatesDir), configPath, runDir: o.runDir, haproxyBin: HAPROXY,
-    controller, log: testLog, metrics,
+    log: testLog, metrics,
     wait: o.wait ?? { minMs: 50, maxMs: 300, minIntervalMs: 100 },
     guard: o.guard ?? { maxRemovalRatio: 0.5, holdMs: 60_000 },
     fdLimit: undefined, stopHaproxyOnExit: true, ...o.extra,
   });
   await daemon.start();
+  const controller = daemon.haproxy;
   return {
     daemon, metrics, controller, httpPort, statsPort, runDir: o.runDir, configPath,
     stop: async () => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { assertPrivateNetns } from '../../bench/lib/scenario.js';
 import { SynDropFirewall } from '../../src/haproxy/firewall.js';
-import { SynDropController, bindPorts, pidAlive } from '../../src/haproxy/syn-drop.js';
+import { SynDropApplier, bindPorts, pidAlive } from '../../src/haproxy/syn-drop.js';
 import { createLogger } from '../../src/log.js';
 
 const log = createLogger({ level: 'silent', destination: 2, pretty: false });
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const configPath = path.join(dir, 'haproxy.cfg');
   const fw = new SynDropFirewall();
   await writeFile(configPath, config(dir));
-  const ctl = new SynDropController({ haproxy: 'haproxy', configPath, runDir: dir, statsSocket: path.join(dir, 'haproxy.sock'), firewall: fw, log, ports: async () => bindPorts(await readFile(configPath, 'utf8')), pauseMs: 50 });
+  const ctl = new SynDropApplier({ haproxy: 'haproxy', configPath, runDir: dir, statsSocket: path.join(dir, 'haproxy.sock'), firewall: fw, log, ports: async () => bindPorts(await readFile(configPath, 'utf8')), pauseMs: 50 });
   await ctl.start();
   out.startedServing = await canConnect(8080);
 

@@ -1,0 +1,115 @@
+// What HAProxy runs: the applied config, the model it was rendered from and the Consul index it came
+// from, kept in memory and in `<run-dir>/applied-model.json` (versioned, schema-checked when read
+// back), so that a restarted hapilot knows the model of the last good config it serves.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Model } from '../model/model.js';
+import type { GlobalSettings } from '../settings.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+export interface Applied {
+  config: string;
+  /** Undefined for a config served at startup without a matching model file. */
+  model: Model | undefined;
+  /** The rendered `server` lines of `config` (empty when not known, as after a restart). */
+  serverLines: ReadonlyMap<string, string>;
+  index: number;
+  atMs: number;
+}
+
+const Server = z.object({
+  name: z.string(), address: z.string(), port: z.number().int(), weight: z.number().int(),
+  hostname: z.boolean(), node: z.string(), serviceId: z.string(),
+}).loose();
+const Backend = z.object({
+  name: z.string(), service: z.string(), mode: z.enum(['http', 'tcp']), balance: z.string(),
+  maxconn: z.number().int().optional(), sticky: z.literal('src').optional(),
+  check: z.object({ inter: z.string(), fall: z.number().int(), rise: z.number().int() }).loose(),
+  httpchk: z.string().optional(), servers: z.array(Server),
+}).loose();
+
+/** `<run-dir>/applied-model.json`. Version 1: the model and the SHA-256 of the config it rendered. */
+export function appliedModelSchema(settings: GlobalSettings) {
+  // Settings are ours (from the environment), not the file's: the file must carry the same keys
+  // with values of the same types, or it is not used.
+  const settingsShape = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, v === undefined ? z.unknown() : z.unknown().refine((x) => typeof x === typeof v || x === undefined)]));
+  return z.object({
+    version: z.literal(1),
+    configSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    model: z.object({
+      settings: z.object(settingsShape),
+      backends: z.array(Backend),
+      httpRoutes: z.array(z.object({ host: z.string(), backend: z.string() })),
+      portFrontends: z.array(z.object({ name: z.string(), port: z.number().int(), mode: z.enum(['http', 'tcp']), backend: z.string() })),
+      quarantined: z.array(z.object({ service: z.string(), instance: z.string(), tag: z.string().optional(), reason: z.string() })),
+      warnings: z.array(z.string()),
+    }),
+  });
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export class AppliedState {
+  readonly modelFile: string;
+  readonly #settings: GlobalSettings;
+  current: Applied | undefined;
+  /** HAProxy runs `current.config` (it was started or reloaded onto it, and not seen dead since). */
+  haproxyRunning = false;
+  /** When HAProxy last loaded a config (start or reload; Runtime API changes do not count). */
+  lastReloadMs: number | undefined;
+
+  constructor({ runDir, settings }: { runDir: string; settings: GlobalSettings }) {
+    this.modelFile = path.join(path.resolve(runDir), 'applied-model.json');
+    this.#settings = settings;
+  }
+
+  /** Records what HAProxy runs now, and persists its model. */
+  async set(applied: Applied): Promise<void> {
+    const persist = applied.model && (this.current?.config !== applied.config || this.current.model !== applied.model);
+    this.current = applied;
+    if (persist && applied.model) {
+      await writeFileAtomic(this.modelFile, JSON.stringify({ version: 1, configSha256: sha256(applied.config), model: applied.model }));
+    }
+  }
+
+  /** The model saved for `config`, when the file is ours, valid, and for that very config. */
+  async loadModel(config: string): Promise<{ model: Model | undefined; reason: string }> {
+    const text = await readFile(this.modelFile, 'utf8').catch(() => undefined);
+    if (text === undefined) return { model: undefined, reason: 'no applied-model.json' };
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return { model: undefined, reason: 'applied-model.json is not JSON' };
+    }
+    const r = appliedModelSchema(this.#settings).safeParse(json);
+    if (!r.success) return { model: undefined, reason: `applied-model.json: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+    if (r.data.configSha256 !== sha256(config)) return { model: undefined, reason: 'applied-model.json is for another config' };
+    const m = r.data.model;
+    // The schema checked every field the daemon reads; the settings in force are the environment's.
+    const model: Model = {
+      settings: { ...this.#settings, ...pickKnown(this.#settings, m.settings) },
+      backends: m.backends.map((b) => ({
+        name: b.name, service: b.service, mode: b.mode, balance: b.balance, maxconn: b.maxconn, sticky: b.sticky,
+        check: { ...b.check }, httpchk: b.httpchk,
+        servers: b.servers.map((s) => ({ name: s.name, address: s.address, port: s.port, weight: s.weight, hostname: s.hostname, node: s.node, serviceId: s.serviceId })),
+      })),
+      httpRoutes: m.httpRoutes,
+      portFrontends: m.portFrontends,
+      quarantined: m.quarantined.map((q) => ({ service: q.service, instance: q.instance, tag: q.tag, reason: q.reason })),
+      warnings: m.warnings,
+    };
+    return { model, reason: 'ok' };
+  }
+}
+
+/** The saved values of the settings keys we know, where their type matches ours (checked by the schema). */
+function pickKnown(settings: GlobalSettings, saved: Record<string, unknown>): Partial<GlobalSettings> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(settings)) if (k in saved && saved[k] !== undefined) out[k] = saved[k];
+  return out as Partial<GlobalSettings>;
+}

@@ -1,0 +1,174 @@
+// Applying a committed config to HAProxy: through the first applier that takes the change (the
+// Runtime API for server-only changes, else a reload), with operator state saved for the new worker,
+// a self-check after each start or reload, and the last good config put back when a reload fails.
+// Every attempt is recorded (/status, metrics, history).
+import { readFile, rm } from 'node:fs/promises';
+import type { Model } from '../model/model.js';
+import { diffModels, isEmptyChange, type ModelChanges } from '../model/diff.js';
+import type { RenderPaths } from '../config/render.js';
+import { stageConfig, type StagedConfig } from '../config/config-file.js';
+import type { Action, Applier, ApplyResult, ProcessApplier } from '../haproxy/applier.js';
+import { selfCheck } from '../haproxy/self-check.js';
+import { saveServerState } from '../haproxy/server-state.js';
+import type { Logger } from '../log.js';
+import type { AppliedState } from './applied-state.js';
+import type { ConfigHistory } from './history.js';
+import type { Metrics } from './metrics.js';
+
+export interface ApplyRecord {
+  at: string;
+  trigger: string;
+  cause: string;
+  consulIndex: number;
+  ok: boolean;
+  action: Action;
+  strategy: string;
+  durationMs: number;
+  message: string;
+  changes: ModelChanges | undefined;
+}
+
+export interface ApplyInput {
+  /** The config, staged (validated, or server lines only) and not yet committed. */
+  staged: StagedConfig;
+  config: string;
+  model: Model | undefined;
+  serverLines: ReadonlyMap<string, string>;
+  index: number;
+  trigger: string;
+  cause: string;
+  /** Appliers to try, in order. */
+  appliers: readonly Applier[];
+}
+
+export type ApplyOutcome =
+  | { kind: 'applied'; action: Action }
+  /** Every applier declined (e.g. the Runtime API for a structural change): nothing changed. */
+  | { kind: 'declined'; reason: string }
+  /** Too many old processes are still draining: try again later. */
+  | { kind: 'delayed'; reason: string }
+  | { kind: 'failed'; action: Action; message: string };
+
+export interface ApplyStepOptions {
+  configPath: string;
+  paths: RenderPaths;
+  /** The process applier (it also reloads the last good config back after a failure). */
+  process: ProcessApplier;
+  state: AppliedState;
+  history: ConfigHistory;
+  metrics: Metrics;
+  log: Logger;
+  selfCheck: boolean;
+  /** Delay a reload while this many old HAProxy processes are still draining. */
+  maxOldWorkers: number | undefined;
+  /** After every successful apply (map cleanup). */
+  afterApply: () => Promise<void>;
+}
+
+export class ApplyStep {
+  records: ApplyRecord[] = [];
+  readonly #o: ApplyStepOptions;
+
+  constructor(o: ApplyStepOptions) {
+    this.#o = o;
+  }
+
+  async apply(a: ApplyInput): Promise<ApplyOutcome> {
+    const { state, process: proc, log, metrics } = this.#o;
+    const previous = state.current;
+    // The file first: from now on a reload at any moment loads this state.
+    await a.staged.commit();
+    const started = performance.now();
+    let result: ApplyResult | undefined;
+    for (const applier of a.appliers) {
+      if (applier === proc) {
+        const busy = await this.#tooManyOldWorkers();
+        if (busy) {
+          if (previous && previous.config !== a.config) await this.#restoreFile(previous.config);
+          return { kind: 'delayed', reason: busy };
+        }
+        await this.#prepareReload(a.model);
+      }
+      result = await applier.apply({ config: a.config, previous: previous?.model, next: a.model, serverLines: a.serverLines });
+      if (result.kind !== 'declined') break;
+      log.debug({ strategy: applier.strategy, reason: result.reason }, 'applier declined the change');
+    }
+    if (!result || result.kind === 'declined') {
+      // Nothing runs this file yet: put back the one HAProxy runs, so the file keeps saying what is served.
+      if (previous && previous.config !== a.config) await this.#restoreFile(previous.config);
+      return { kind: 'declined', reason: result?.kind === 'declined' ? result.reason : 'no applier' };
+    }
+    let ok = result.kind === 'applied';
+    let message = result.message;
+    if (ok && result.action !== 'runtime' && this.#o.selfCheck) {
+      const check = await selfCheck({ config: a.config, model: a.model, statsSocket: this.#o.paths.statsSocket });
+      if (!check.ok) {
+        metrics.selfCheckFailures.inc();
+        ok = false;
+        message = `self-check failed after ${result.action}: ${check.problems.join('; ')}`;
+      }
+    }
+    const durationMs = performance.now() - started;
+    const changes = a.model ? diffModels(previous?.model, a.model) : undefined;
+    metrics.reloadDuration.observe(durationMs / 1000);
+    metrics.reloads.inc({ result: ok ? 'success' : 'failure', trigger: a.trigger, action: result.action });
+    const record: ApplyRecord = {
+      at: new Date().toISOString(), trigger: a.trigger, cause: a.cause, consulIndex: a.index, ok, action: result.action, strategy: result.strategy,
+      durationMs: Math.round(durationMs), message, changes,
+    };
+    this.records = [record, ...this.records].slice(0, 20);
+    if (ok) {
+      state.haproxyRunning = true;
+      if (result.action !== 'runtime') state.lastReloadMs = Date.now();
+      await state.set({ config: a.config, model: a.model, serverLines: a.serverLines, index: a.index, atMs: Date.now() });
+      const diff = await this.#o.history.record({ previous: previous?.config, next: a.config, label: `${a.trigger}: ${a.cause}` });
+      const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
+      log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined, diffLines: diff.split('\n').length }, `HAProxy ${verb} (${a.trigger})`);
+      await this.#o.afterApply();
+      return { kind: 'applied', action: result.action };
+    }
+    log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, error: message }, `HAProxy ${result.action} failed`);
+    if (result.action !== 'runtime') await this.#rollback(result.action, previous?.config);
+    return { kind: 'failed', action: result.action, message };
+  }
+
+  /** Why a reload must wait (old processes still draining), or undefined. */
+  async #tooManyOldWorkers(): Promise<string | undefined> {
+    const { state, process: proc, maxOldWorkers, metrics, log } = this.#o;
+    if (!state.haproxyRunning || maxOldWorkers === undefined) return undefined;
+    const old = (await proc.processes().catch(() => undefined))?.oldWorkers.length ?? 0;
+    if (old < maxOldWorkers) return undefined;
+    metrics.reloadsDelayed.inc();
+    log.warn({ oldWorkers: old, max: maxOldWorkers }, 'reload delayed: too many old HAProxy processes still draining');
+    return `reload delayed: ${old} old HAProxy processes still draining (--max-old-workers ${maxOldWorkers})`;
+  }
+
+  /** Operator state for the next worker; never a stale state file for a fresh start. */
+  async #prepareReload(model: Model | undefined): Promise<void> {
+    if (this.#o.state.haproxyRunning) await saveServerState({ statsSocket: this.#o.paths.statsSocket, file: this.#o.paths.serverState, model });
+    else await rm(this.#o.paths.serverState, { force: true });
+  }
+
+  async #restoreFile(config: string): Promise<void> {
+    const staged = await stageConfig({ configPath: this.#o.configPath, config, files: [] });
+    await staged.commit();
+  }
+
+  /** After a failed start or reload: the last good config back in the file, and in HAProxy. */
+  async #rollback(action: Action, previousConfig: string | undefined): Promise<void> {
+    const { state, process: proc, log, metrics } = this.#o;
+    if (previousConfig === undefined) {
+      if (action === 'start') state.haproxyRunning = await proc.running();
+      return;
+    }
+    const current = await readFile(this.#o.configPath, 'utf8').catch(() => undefined);
+    if (current !== previousConfig) await this.#restoreFile(previousConfig);
+    if (action === 'start' || !(await proc.running())) {
+      state.haproxyRunning = await proc.running();
+      return;
+    }
+    const back = await proc.reload().catch((err: unknown) => ({ ok: false, message: err instanceof Error ? err.message : String(err) }));
+    log.error({ restored: back.ok, message: back.message }, back.ok ? 'RESTORED the last good config after a failed reload' : 'could not restore the last good config');
+    metrics.reloads.inc({ result: back.ok ? 'success' : 'failure', trigger: 'restore last good config', action: 'reload' });
+  }
+}

@@ -1,0 +1,84 @@
+// The candidate config: the latest snapshot as a model, through the mass-removal guard, without the
+// services bisection found guilty, rendered. Also the server-only part of a candidate: the running
+// structure with the candidate's servers, which the Runtime API applies without waiting.
+import { buildModel, type Backend, type Model } from '../model/model.js';
+import type { GlobalSettings } from '../settings.js';
+import { finishConfig, type BuildResult } from '../config/build.js';
+import type { RenderPaths } from '../config/render.js';
+import type { TemplateSet } from '../config/templates.js';
+import type { CatalogSnapshot } from '../catalog/source.js';
+import { applyGuard, type GuardOptions, type Hold } from './guard.js';
+
+export interface Candidate {
+  /** The guarded model, guilty services left out. */
+  model: Model;
+  built: BuildResult;
+  holds: Hold[];
+  released: Hold[];
+}
+
+/** The model with only the services in `keep`, with their routes and frontends. */
+export function onlyServices(model: Model, keep: ReadonlySet<string>): Model {
+  return {
+    ...model,
+    backends: model.backends.filter((b) => keep.has(b.name)),
+    httpRoutes: model.httpRoutes.filter((r) => keep.has(r.backend)),
+    portFrontends: model.portFrontends.filter((f) => keep.has(f.backend)),
+  };
+}
+
+export function withoutServices(model: Model, drop: ReadonlySet<string>): Model {
+  if (drop.size === 0) return model;
+  return onlyServices(model, new Set(model.backends.map((b) => b.name).filter((n) => !drop.has(n))));
+}
+
+/** Everything but the servers: two models with the same key differ only in servers. */
+export function structureKey(m: Model): string {
+  return JSON.stringify({ settings: m.settings, backends: m.backends.map(backendStructure), httpRoutes: m.httpRoutes, portFrontends: m.portFrontends });
+}
+
+function backendStructure(b: Backend): string {
+  return JSON.stringify({ ...b, servers: undefined });
+}
+
+/**
+ * The part of `next` that needs no reload: `applied`'s structure (settings, frontends, routes,
+ * backends) with `next`'s servers in every backend whose definition is unchanged. Equal to `next`
+ * when only servers changed.
+ */
+export function serverOnlyPart(applied: Model, next: Model): Model {
+  const nextByName = new Map(next.backends.map((b) => [b.name, b]));
+  const backends = applied.backends.map((b) => {
+    const n = nextByName.get(b.name);
+    return n && backendStructure(n) === backendStructure(b) ? { ...b, servers: n.servers } : b;
+  });
+  return { ...applied, backends, quarantined: next.quarantined, warnings: next.warnings };
+}
+
+export class CandidateBuilder {
+  templates: TemplateSet;
+  /** Bumped whenever the templates change (part of the quarantine key). */
+  templatesGeneration = 0;
+  readonly #o: { settings: GlobalSettings; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number };
+  readonly #guardSince = new Map<string, number>();
+
+  constructor(o: { settings: GlobalSettings; templates: TemplateSet; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number }) {
+    this.#o = o;
+    this.templates = o.templates;
+  }
+
+  setTemplates(templates: TemplateSet): void {
+    this.templates = templates;
+    this.templatesGeneration += 1;
+  }
+
+  render(model: Model): BuildResult {
+    return finishConfig({ model, templates: this.templates, paths: this.#o.paths, fdLimit: this.#o.fdLimit });
+  }
+
+  build({ snapshot, applied, guilty }: { snapshot: CatalogSnapshot; applied: Model | undefined; guilty: ReadonlySet<string> }): Candidate {
+    const model = withoutServices(buildModel({ entries: snapshot.entries, settings: this.#o.settings }), guilty);
+    const g = applyGuard({ previous: applied, next: model, nowMs: this.#o.now(), since: this.#guardSince, options: this.#o.guard });
+    return { model: g.model, built: this.render(g.model), holds: g.holds, released: g.released };
+  }
+}

@@ -1,0 +1,29 @@
+// The `runtime` strategy as an applier: a change that only touches servers is sent to the running
+// worker through the Runtime API (stats socket), with no reload; anything else is declined with the
+// reason, and the next applier (a reload) takes it. The plan itself lives in runtime-api.ts.
+import type { ApplyResult, Applier, Change } from './applier.js';
+import { applyRuntimePlan, planRuntime } from './runtime-api.js';
+
+export class RuntimeApplier implements Applier {
+  readonly strategy = 'runtime';
+  readonly #statsSocket: string;
+  /** Servers removed from the config that still had connections at the last apply (left in maintenance). */
+  lingering: string[] = [];
+
+  constructor({ statsSocket }: { statsSocket: string }) {
+    this.#statsSocket = statsSocket;
+  }
+
+  async apply(change: Change): Promise<ApplyResult> {
+    const { strategy } = this;
+    if (!change.previous || !change.next) return { kind: 'declined', strategy, reason: 'no model of what HAProxy runs' };
+    const plan = planRuntime({ previous: change.previous, next: change.next, serverLines: change.serverLines });
+    if ('reason' in plan) return { kind: 'declined', strategy, reason: plan.reason };
+    if (plan.ops.length === 0) return { kind: 'declined', strategy, reason: 'no server operation to send' };
+    const r = await applyRuntimePlan({ socket: this.#statsSocket, plan });
+    this.lingering = r.lingering;
+    return r.ok
+      ? { kind: 'applied', strategy, action: 'runtime', message: r.message }
+      : { kind: 'failed', strategy, action: 'runtime', message: `Runtime API: ${r.message}` };
+  }
+}
