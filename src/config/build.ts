@@ -4,7 +4,7 @@
 import { buildModel, type Model } from '../model/model.js';
 import type { GlobalSettings } from '../settings.js';
 import type { HealthEntry } from '../consul/schemas.js';
-import { fitToFdLimit } from './limits.js';
+import { fitToFdLimit, type FdAudience } from './limits.js';
 import { render, type RenderPaths, type RenderResult } from './render.js';
 import type { TemplateSet } from './templates.js';
 
@@ -12,8 +12,14 @@ export interface FinishInput {
   model: Model;
   templates: TemplateSet;
   paths: RenderPaths;
-  /** Open-files hard limit HAProxy will run under; undefined = unknown, no check. */
+  /** This process's open-files hard limit (HAPILOT_FD_LIMIT overrides it); undefined = unknown, no check. */
   fdLimit: number | undefined;
+  /**
+   * Who asks (see config/limits.ts): the daemon, which starts HAProxy under that limit and fits maxconn
+   * to it, or render/check, which only warn. Defaults: `finishConfig` (the daemon's path) `daemon`,
+   * `buildConfig` (the commands' path) `render`.
+   */
+  fdAudience?: FdAudience;
 }
 
 export interface BuildInput extends Omit<FinishInput, 'model'> {
@@ -27,7 +33,7 @@ export interface BuildResult extends RenderResult {
 }
 
 /** Fits the model's settings to the descriptor limit and renders it. */
-export function finishConfig({ model, templates, paths, fdLimit }: FinishInput): BuildResult {
+export function finishConfig({ model, templates, paths, fdLimit, fdAudience = 'daemon' }: FinishInput): BuildResult {
   const { settings } = model;
   const servers = model.backends.reduce((n, b) => n + b.servers.length, 0);
   const fit = fitToFdLimit({
@@ -36,6 +42,8 @@ export function finishConfig({ model, templates, paths, fdLimit }: FinishInput):
     listeners: 2 + model.portFrontends.length,
     servers,
     limit: settings.fdLimit ?? fdLimit,
+    limitSource: settings.fdLimit !== undefined ? 'configured' : 'own',
+    audience: fdAudience,
     policy: settings.fdPolicy,
   });
   const effective: Model = {
@@ -46,6 +54,6 @@ export function finishConfig({ model, templates, paths, fdLimit }: FinishInput):
   return { model: effective, ...render({ model: effective, templates, paths }) };
 }
 
-export function buildConfig({ entries, settings, ...rest }: BuildInput): BuildResult {
-  return finishConfig({ model: buildModel({ entries, settings }), ...rest });
+export function buildConfig({ entries, settings, fdAudience = 'render', ...rest }: BuildInput): BuildResult {
+  return finishConfig({ model: buildModel({ entries, settings }), fdAudience, ...rest });
 }
