@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine with Node 20 lacks for hapilot: HAProxy, iptables, iproute2
 # (ip, nstat), curl, procps, util-linux (unshare) from Debian's packages as root, the npm packages,
-# and the build. Safe to run again.
+# the build, and Consul (scripts/consul.sh, from its Go module; needs Go). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +27,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run build --silent
+
+# HashiCorp Consul, built from its Go module and cached by version (scripts/consul.sh): the demo and
+# the real-Consul tests run against it. Without Go this says what is missing and carries on: the
+# real-Consul tests then fail with the same message (they are never skipped).
+if ! scripts/consul.sh >/dev/null; then
+  echo "setup: Consul is not built (see the line above): the demo and test/consul-real/ need it" >&2
+fi

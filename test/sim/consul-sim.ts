@@ -17,6 +17,8 @@ import type { AddressInfo } from 'node:net';
 export interface SimNode {
   Node: string;
   Address: string;
+  /** Registered through /v1/catalog/register, no Consul agent on it: no serfHealth check. */
+  external?: boolean;
   Datacenter?: string;
   ID?: string;
 }
@@ -32,6 +34,14 @@ export interface SimService {
 
 export type SimStatus = 'passing' | 'warning' | 'critical';
 
+/** What `saveSnapshot` returns (opaque to tests). */
+export interface SimSnapshot {
+  instances: Array<[string, Instance]>;
+  servicesIndex: number;
+  checksIndex: number;
+  serviceIndex: Array<[string, number]>;
+}
+
 interface Instance {
   node: SimNode;
   service: SimService;
@@ -44,6 +54,13 @@ interface Instance {
 interface Waiter {
   check: () => boolean;
   wake: () => void;
+  /** Answer now with what the query sees at this instant (the state store is being replaced). */
+  abandon: () => void;
+}
+
+/** A service definition as compared for "identical registration" (defaults filled in). */
+function sameShape(s: SimService): object {
+  return { ID: s.ID, Service: s.Service, Tags: s.Tags ?? [], Address: s.Address ?? '', Port: s.Port, Weights: s.Weights ?? { Passing: 1, Warning: 1 } };
 }
 
 export interface RequestLog {
@@ -150,8 +167,14 @@ export class ConsulSim {
   register({ node, service, status = 'passing' }: { node: SimNode; service: SimService; status?: SimStatus }): void {
     const key = `${node.Node}/${service.ID}`;
     const existing = this.#instances.get(key);
-    // Registering writes the service row (services table); its check only when new or changed.
-    const raft = this.#bump(service.Service, { catalog: true, checks: !existing || existing.status !== status });
+    // As Consul's state store: an identical registration writes nothing (no index moves); a changed
+    // service row moves the services table; the check row is rewritten (checks table) when it is new,
+    // its status changed, or it carries changed ServiceTags.
+    const sameService = existing !== undefined && JSON.stringify(sameShape(existing.service)) === JSON.stringify(sameShape(service))
+      && JSON.stringify(existing.node) === JSON.stringify(node);
+    const sameTags = existing !== undefined && JSON.stringify(existing.service.Tags ?? []) === JSON.stringify(service.Tags ?? []);
+    if (sameService && existing.status === status) return;
+    const raft = this.#bump(service.Service, { catalog: !sameService, checks: !existing || existing.status !== status || !sameTags });
     this.#instances.set(key, {
       node,
       service,
@@ -173,6 +196,7 @@ export class ConsulSim {
   setStatus(nodeName: string, serviceId: string, status: SimStatus): void {
     const inst = this.#instances.get(`${nodeName}/${serviceId}`);
     if (!inst) throw new Error(`no instance ${nodeName}/${serviceId}`);
+    if (inst.status === status) return; // the same status again writes nothing (as Consul)
     inst.status = status;
     this.#bump(inst.service.Service, { catalog: false, checks: true });
   }
@@ -185,7 +209,11 @@ export class ConsulSim {
     this.#bump(inst.service.Service, { catalog: false, checks: true });
   }
 
-  /** Makes every index go backwards (as after a snapshot restore), with the same data. */
+  /**
+   * Makes every index go backwards with the same data, and answers every waiting query with it: a
+   * test control for the client's reset rule. Not what Consul does on a snapshot restore (see
+   * `restoreSnapshot`, which the conformance test checks against a real agent).
+   */
   resetIndex(to = 2): void {
     this.#raft = to;
     this.#servicesIndex = to;
@@ -193,6 +221,33 @@ export class ConsulSim {
     for (const k of this.#serviceIndex.keys()) this.#serviceIndex.set(k, to);
     this.#notify();
     for (const w of [...this.#waiters]) w.wake();
+  }
+
+  /** `consul snapshot save`: the catalog and its table indexes as they are now. */
+  saveSnapshot(): SimSnapshot {
+    return {
+      instances: [...this.#instances].map(([k, i]) => [k, structuredClone(i)]),
+      servicesIndex: this.#servicesIndex,
+      checksIndex: this.#checksIndex,
+      serviceIndex: [...this.#serviceIndex],
+    };
+  }
+
+  /**
+   * `consul snapshot restore`: the catalog and its table indexes go back to the snapshot's (so
+   * X-Consul-Index goes backwards), while the raft index keeps counting (the next write gets an index
+   * above every earlier one). Consul abandons its old state store: every waiting query answers at
+   * once with what the OLD store held (the index it was waiting on, the old content); only a later
+   * query sees the restored state and its lower index, and a blocking query at an index above it waits
+   * for its whole `wait` (or a later write) before answering with the lower index.
+   */
+  restoreSnapshot(s: SimSnapshot): void {
+    for (const w of [...this.#waiters]) w.abandon();
+    this.#instances = new Map(s.instances.map(([k, i]) => [k, structuredClone(i)]));
+    this.#servicesIndex = s.servicesIndex;
+    this.#checksIndex = s.checksIndex;
+    this.#serviceIndex = new Map(s.serviceIndex);
+    this.#raft += 1;
   }
 
   /** Raises every index without changing any data (a return is no proof of a change). */
@@ -245,25 +300,46 @@ export class ConsulSim {
     return out;
   }
 
-  #checks(inst: Instance): object[] {
+  /** The node check of a node running a Consul agent (catalog-registered external nodes have none). */
+  #serfCheck(node: SimNode): object[] {
+    if (node.external) return [];
+    return [{ Node: node.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: 1, ModifyIndex: 1 }];
+  }
+
+  /** The instance's own checks (Consul OSS answers have no Namespace field). */
+  #serviceChecks(inst: Instance): object[] {
     const tags = inst.service.Tags ?? [];
-    const base = { Node: inst.node.Node, Notes: '', Output: '', Namespace: 'default', Type: '', Definition: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex };
-    const checks: object[] = [
-      { ...base, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', ServiceID: '', ServiceName: '', ServiceTags: [] },
-      { ...base, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status, ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags },
-    ];
+    const base = { Node: inst.node.Node, Notes: '', Output: '', ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags, Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex };
+    const checks: object[] = [{ ...base, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status }];
     if (inst.maintenance !== undefined) {
-      checks.push({ ...base, CheckID: `_service_maintenance:${inst.service.ID}`, Name: 'Service Maintenance Mode', Status: 'critical', Notes: inst.maintenance, ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags });
+      checks.push({ ...base, CheckID: `_service_maintenance:${inst.service.ID}`, Name: 'Service Maintenance Mode', Status: 'critical', Notes: inst.maintenance });
     }
     return checks;
   }
 
+  #checks(inst: Instance): object[] {
+    return [...this.#serfCheck(inst.node), ...this.#serviceChecks(inst)];
+  }
+
+  /** Every check once: each node's serfHealth once, whatever its number of instances. */
+  #allChecks(): object[] {
+    const nodes = new Map<string, SimNode>();
+    for (const i of this.#visible()) nodes.set(i.node.Node, i.node);
+    return [...[...nodes.values()].flatMap((n) => this.#serfCheck(n)), ...this.#visible().flatMap((i) => this.#serviceChecks(i))];
+  }
+
   #healthEntry(inst: Instance): object {
+    const n = inst.node;
     return {
-      Node: { ID: inst.node.ID ?? '', Node: inst.node.Node, Address: inst.node.Address, Datacenter: inst.node.Datacenter ?? 'dc1', TaggedAddresses: { lan: inst.node.Address, wan: inst.node.Address }, Meta: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex },
+      Node: {
+        ID: n.ID ?? '', Node: n.Node, Address: n.Address, Datacenter: n.Datacenter ?? 'dc1',
+        TaggedAddresses: n.external ? null : { lan: n.Address, lan_ipv4: n.Address, wan: n.Address, wan_ipv4: n.Address },
+        Meta: n.external ? null : { 'consul-network-segment': '' }, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
+      },
       Service: {
-        ID: inst.service.ID, Service: inst.service.Service, Tags: inst.service.Tags ?? [], Address: inst.service.Address ?? '', Meta: {}, Port: inst.service.Port,
-        Weights: inst.service.Weights ?? { Passing: 1, Warning: 1 }, EnableTagOverride: false, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex, Namespace: 'default',
+        ID: inst.service.ID, Service: inst.service.Service, Tags: inst.service.Tags ?? [], Address: inst.service.Address ?? '', Meta: null, Port: inst.service.Port,
+        Weights: inst.service.Weights ?? { Passing: 1, Warning: 1 }, EnableTagOverride: false, Proxy: { Mode: '', MeshGateway: {}, Expose: {} }, Connect: {}, PeerName: '',
+        CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
       },
       Checks: this.#checks(inst),
     };
@@ -291,7 +367,7 @@ export class ConsulSim {
       const state = m[1];
       return {
         index: () => this.#checksIndex,
-        body: () => this.#visible().flatMap((i) => this.#checks(i)).filter((c) => state === 'any' || (c as { Status: string }).Status === state),
+        body: () => this.#allChecks().filter((c) => state === 'any' || (c as { Status: string }).Status === state),
       };
     }
     return undefined;
@@ -344,6 +420,7 @@ export class ConsulSim {
 
     if (wantIndex > 0 && route.index() <= wantIndex) {
       const jitter = this.jitter ? Math.random() * (waitMs / 16) : 0;
+      let abandoned: { body: unknown; index: number } | undefined;
       this.openBlocking += 1;
       try {
         await new Promise<void>((resolve) => {
@@ -354,6 +431,10 @@ export class ConsulSim {
               this.#waiters.delete(waiter);
               resolve();
             },
+            abandon: () => {
+              abandoned = { body: route.body(), index: route.index() };
+              waiter.wake();
+            },
           };
           const timer = setTimeout(waiter.wake, waitMs + jitter);
           this.#waiters.add(waiter);
@@ -363,6 +444,7 @@ export class ConsulSim {
         this.openBlocking -= 1;
       }
       if (res.destroyed || !this.#server) return;
+      if (abandoned) return send(200, abandoned.body, abandoned.index);
       const late = this.#failures.shift();
       if (late) return send(late.status, late.body);
     }

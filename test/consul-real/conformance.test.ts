@@ -1,0 +1,271 @@
+// Keeping the simulator honest: the same scenarios run against test/sim/consul-sim.ts and against a
+// real Consul agent (scripts/consul.sh), and must give the same observable answers: which writes
+// move which X-Consul-Index, which writes wake which blocking query, what a snapshot restore does
+// to a waiting query, the response shapes hapilot reads, and the error codes of bad queries.
+// The simulator keeps what a real agent cannot be made to do on demand (500s, refusals, slowness).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ConsulSim, type SimSnapshot } from '../sim/consul-sim.js';
+import { RealConsul } from '../helpers/real-consul.js';
+import { HealthEntries, CatalogServices, HealthChecks } from '../../src/consul/schemas.js';
+
+type Status = 'passing' | 'warning' | 'critical';
+interface Reg { node: string; id: string; service: string; tags?: string[]; port: number; serviceAddress?: string; status?: Status }
+interface Answer { status: number; index: number; text: string; json: () => unknown }
+
+interface Target {
+  name: string;
+  get(pathAndQuery: string): Promise<Answer>;
+  register(r: Reg): Promise<void>;
+  deregister(node: string, id: string): Promise<void>;
+  setStatus(node: string, id: string, status: Status): Promise<void>;
+  save(): Promise<unknown>;
+  restore(snapshot: unknown): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function simTarget(): Promise<Target> {
+  const sim = new ConsulSim();
+  await sim.start();
+  return {
+    name: 'simulator',
+    async get(p) {
+      const r = await fetch(`${sim.url}${p}`);
+      const text = await r.text();
+      return { status: r.status, index: Number(r.headers.get('x-consul-index') ?? 0), text, json: () => JSON.parse(text) as unknown };
+    },
+    async register(r) {
+      sim.register({ node: { Node: r.node, Address: '127.0.0.1', external: true }, service: { ID: r.id, Service: r.service, Tags: r.tags ?? [], Port: r.port, Address: r.serviceAddress ?? '' }, status: r.status ?? 'passing' });
+    },
+    async deregister(node, id) { sim.deregister(node, id); },
+    async setStatus(node, id, status) { sim.setStatus(node, id, status); },
+    async save() { return sim.saveSnapshot(); },
+    async restore(s) { sim.restoreSnapshot(s as SimSnapshot); },
+    stop: () => sim.stop(),
+  };
+}
+
+async function consulTarget(): Promise<Target> {
+  const consul = await RealConsul.start();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-snap-'));
+  let n = 0;
+  return {
+    name: 'consul',
+    get: (p) => consul.api('GET', p),
+    async register(r) {
+      await consul.register({ node: r.node, id: r.id, service: r.service, tags: r.tags ?? [], port: r.port, serviceAddress: r.serviceAddress ?? '', status: r.status ?? 'passing' });
+    },
+    deregister: (node, id) => consul.deregister(node, id),
+    setStatus: (node, id, status) => consul.setStatus(node, id, status),
+    async save() {
+      const file = path.join(dir, `s${++n}.snap`);
+      const r = await consul.cli(['snapshot', 'save', file]);
+      assert.equal(r.code, 0, r.stderr);
+      return file;
+    },
+    async restore(file) {
+      const r = await consul.cli(['snapshot', 'restore', file as string]);
+      assert.equal(r.code, 0, r.stderr);
+    },
+    async stop() { await consul.destroy(); await rm(dir, { recursive: true, force: true }); },
+  };
+}
+
+let targets: Target[] = [];
+
+/** Runs a scenario on the simulator and on Consul; asserts both observed the same, returns it. */
+async function same<T>(what: string, scenario: (t: Target) => Promise<T>): Promise<T> {
+  const [sim, real] = await Promise.all(targets.map((t) => scenario(t)));
+  assert.deepEqual(sim, real, `${what}: the simulator (actual) differs from Consul (expected)`);
+  return real as T;
+}
+
+const ENDPOINTS = (a: string, b: string) => ({ services: '/v1/catalog/services', checks: '/v1/health/state/any', a: `/v1/health/service/${a}`, b: `/v1/health/service/${b}` });
+
+async function indexes(t: Target, a: string, b: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [k, p] of Object.entries(ENDPOINTS(a, b))) out[k] = (await t.get(p)).index;
+  return out;
+}
+
+/** Which endpoints' X-Consul-Index moved (up, down or not) across `write`. */
+async function moved(t: Target, a: string, b: string, write: () => Promise<void>): Promise<Record<string, 'up' | 'down' | 'same'>> {
+  const before = await indexes(t, a, b);
+  await write();
+  const after = await indexes(t, a, b);
+  return Object.fromEntries(Object.keys(before).map((k) => [k, after[k]! > before[k]! ? 'up' : after[k]! < before[k]! ? 'down' : 'same']));
+}
+
+/** Opens a blocking query at the endpoint's current index; resolves whether it returned before `wait` ran out. */
+async function blockingWoken(t: Target, p: string, write: () => Promise<void>, waitS = 4): Promise<{ woke: boolean; indexUp: boolean }> {
+  const { index } = await t.get(p);
+  const sep = p.includes('?') ? '&' : '?';
+  const started = Date.now();
+  const pending = t.get(`${p}${sep}index=${index}&wait=${waitS}s`);
+  await new Promise((r) => setTimeout(r, 300));
+  await write();
+  const r = await pending;
+  const ms = Date.now() - started;
+  return { woke: ms < waitS * 1000 - 500, indexUp: r.index > index };
+}
+
+describe('conformance: simulator vs real Consul', { concurrency: false }, () => {
+  before(async () => {
+    targets = await Promise.all([simTarget(), consulTarget()]);
+  });
+  after(async () => {
+    await Promise.all(targets.map((t) => t.stop()));
+  });
+
+  test('every answer carries an X-Consul-Index >= 1; an unknown service is an empty list', async () => {
+    await same('indexes present', async (t) => {
+      const out: Array<[string, number, boolean, string]> = [];
+      for (const p of ['/v1/catalog/services', '/v1/health/state/any', '/v1/health/service/no-such-service', '/v1/health/state/critical']) {
+        const r = await t.get(p);
+        out.push([p, r.status, r.index >= 1, p.includes('no-such') ? r.text.trim() : '']);
+      }
+      return out;
+    });
+  });
+
+  test('error codes: bad wait, bad index, stale with consistent', async () => {
+    const answers = await same('error answers', async (t) => {
+      const out: Array<[string, number, string]> = [];
+      for (const q of ['wait=abc', 'wait=10', 'index=abc', 'index=-1', 'stale&consistent', 'stale=&consistent=']) {
+        const r = await t.get(`/v1/catalog/services?${q}`);
+        out.push([q, r.status, r.text.trim()]);
+      }
+      const r = await t.get('/v1/health/service/web?index=1&wait=xyz');
+      out.push(['health/service wait=xyz', r.status, r.text.trim()]);
+      return out;
+    });
+    assert.ok(answers.every(([, status]) => status === 400), JSON.stringify(answers));
+  });
+
+  test('which writes move which index (services table, checks table, per service)', async () => {
+    const a = 'conf-a';
+    const b = 'conf-b';
+    const result = await same('index movement', async (t) => {
+      await t.register({ node: 'conf-n2', id: 'b1', service: b, tags: ['x'], port: 2000 });
+      const out: Record<string, unknown> = {};
+      out.register = await moved(t, a, b, () => t.register({ node: 'conf-n1', id: 'a1', service: a, tags: ['x'], port: 1000 }));
+      out.secondInstance = await moved(t, a, b, () => t.register({ node: 'conf-n3', id: 'a2', service: a, tags: ['x'], port: 1001 }));
+      out.flip = await moved(t, a, b, () => t.setStatus('conf-n1', 'a1', 'critical'));
+      out.flipSame = await moved(t, a, b, () => t.setStatus('conf-n1', 'a1', 'critical'));
+      out.reregisterIdentical = await moved(t, a, b, () => t.register({ node: 'conf-n1', id: 'a1', service: a, tags: ['x'], port: 1000, status: 'critical' }));
+      out.retag = await moved(t, a, b, () => t.register({ node: 'conf-n1', id: 'a1', service: a, tags: ['x', 'y'], port: 1000, status: 'critical' }));
+      out.readdress = await moved(t, a, b, () => t.register({ node: 'conf-n1', id: 'a1', service: a, tags: ['x', 'y'], port: 1000, serviceAddress: '10.1.1.1', status: 'critical' }));
+      out.deregister = await moved(t, a, b, () => t.deregister('conf-n3', 'a2'));
+      out.deregisterLast = await moved(t, a, b, () => t.deregister('conf-n1', 'a1'));
+      return out;
+    });
+    // The rules hapilot's watcher relies on.
+    assert.deepEqual(result.flip, { services: 'same', checks: 'up', a: 'up', b: 'same' }, 'a check flip: checks and the service, not the services table');
+    assert.equal((result.register as Record<string, string>).services, 'up');
+    assert.equal((result.register as Record<string, string>).checks, 'up');
+  });
+
+  test('blocking queries: which writes wake catalog/services, health/state/any and health/service/:name', async () => {
+    const s = 'conf-block';
+    const result = await same('wake-ups', async (t) => {
+      await t.register({ node: 'blk-n1', id: 'k1', service: s, tags: ['t'], port: 3000 });
+      const out: Record<string, unknown> = {};
+      let st: Status = 'critical';
+      const flip = () => { const w = t.setStatus('blk-n1', 'k1', st); st = st === 'critical' ? 'passing' : 'critical'; return w; };
+      out.flipServices = await blockingWoken(t, '/v1/catalog/services', flip);
+      out.flipChecks = await blockingWoken(t, '/v1/health/state/any', flip);
+      out.flipService = await blockingWoken(t, `/v1/health/service/${s}`, flip);
+      out.flipOtherService = await blockingWoken(t, '/v1/health/service/conf-b', flip);
+      let n = 1;
+      const add = () => t.register({ node: `blk-n${++n}`, id: `k${n}`, service: s, tags: ['t'], port: 3000 + n });
+      out.registerServices = await blockingWoken(t, '/v1/catalog/services', add);
+      out.registerChecks = await blockingWoken(t, '/v1/health/state/any', add);
+      out.registerService = await blockingWoken(t, `/v1/health/service/${s}`, add);
+      out.nothingServices = await blockingWoken(t, '/v1/catalog/services', async () => undefined, 2);
+      return out;
+    });
+    assert.deepEqual(result.flipServices, { woke: false, indexUp: false }, 'a check flip does not wake catalog/services');
+    assert.deepEqual(result.flipChecks, { woke: true, indexUp: true });
+    assert.deepEqual(result.registerServices, { woke: true, indexUp: true });
+    assert.deepEqual(result.registerChecks, { woke: true, indexUp: true });
+    assert.deepEqual(result.nothingServices, { woke: false, indexUp: false }, 'wait expiry: same index');
+  });
+
+  test('a blocking query returns no later than wait + wait/16 (plus scheduling) with the same index', async () => {
+    await same('wait bound', async (t) => {
+      const { index } = await t.get('/v1/health/state/any');
+      const started = Date.now();
+      const r = await t.get(`/v1/health/state/any?index=${index}&wait=1600ms`);
+      const ms = Date.now() - started;
+      return { atLeastWait: ms >= 1550, withinJitter: ms <= 1600 + 100 + 1500, sameIndex: r.index === index };
+    });
+  });
+
+  test('snapshot restore: waiting queries return at once with the old answer; the index then goes backwards; a query above it waits its whole wait; later writes move it past the old index', async () => {
+    const result = await same('snapshot restore', async (t) => {
+      await t.register({ node: 'snap-n1', id: 's1', service: 'conf-snap', tags: ['t'], port: 4000 });
+      const snap = await t.save();
+      await t.register({ node: 'snap-n1', id: 's2', service: 'conf-snap-after', tags: ['t'], port: 4001 });
+      const before = await t.get('/v1/catalog/services');
+      const beforeChecks = await t.get('/v1/health/state/any');
+      const started = Date.now();
+      const pending = t.get(`/v1/catalog/services?index=${before.index}&wait=20s`);
+      const pendingChecks = t.get(`/v1/health/state/any?index=${beforeChecks.index}&wait=20s`);
+      await new Promise((r) => setTimeout(r, 300));
+      await t.restore(snap);
+      const [woken, wokenChecks] = await Promise.all([pending, pendingChecks]);
+      const ms = Date.now() - started;
+      const now = await t.get('/v1/catalog/services');
+      const body = now.json() as Record<string, unknown>;
+      const blockStarted = Date.now();
+      const stuck = await t.get(`/v1/catalog/services?index=${before.index}&wait=1500ms`);
+      const stuckMs = Date.now() - blockStarted;
+      await t.register({ node: 'snap-n1', id: 's3', service: 'conf-snap-later', tags: ['t'], port: 4002 });
+      const later = await t.get('/v1/catalog/services');
+      return {
+        wokenPromptly: ms < 10_000,
+        wokenWithTheOldIndex: woken.index === before.index && wokenChecks.index === beforeChecks.index,
+        wokenWithTheOldContent: 'conf-snap-after' in (woken.json() as object),
+        thenIndexWentBack: now.index < before.index,
+        thenRestoredContent: 'conf-snap' in body && !('conf-snap-after' in body),
+        aboveTheIndexWaitsTheWholeWait: stuckMs >= 1450,
+        andAnswersTheLowerIndex: stuck.index === now.index,
+        laterWriteAbovePreRestore: later.index > before.index,
+      };
+    });
+    assert.ok(Object.values(result).every((v) => v === true), JSON.stringify(result));
+  });
+
+  test('response shapes: the fields hapilot reads, with the same values', async () => {
+    const keys = (o: unknown) => Object.keys(o as object).sort();
+    const shapes: Array<{ services: unknown; entryKeys: Record<string, string[]>; values: unknown; checks: unknown }> = [];
+    for (const t of targets) {
+      await t.register({ node: 'shape-n1', id: 'shape-1', service: 'conf-shape', tags: ['HAPROXY.ENABLE=true', 'b-tag', 'a-tag'], port: 5000, serviceAddress: '10.2.2.2' });
+      await t.register({ node: 'shape-n2', id: 'shape-2', service: 'conf-shape', tags: ['HAPROXY.ENABLE=true', 'c-tag'], port: 5001, status: 'warning' });
+      const services = CatalogServices.parse((await t.get('/v1/catalog/services')).json());
+      const entries = HealthEntries.parse((await t.get('/v1/health/service/conf-shape')).json());
+      const checks = HealthChecks.parse((await t.get('/v1/health/state/any')).json()).filter((c) => c.ServiceName === 'conf-shape');
+      const e = entries[0]!;
+      shapes.push({
+        // Consul builds each service's tag list from a Go map: the order is not stable, compare as sets.
+        services: { 'conf-shape': [...services['conf-shape'] ?? []].sort(), consul: services.consul },
+        entryKeys: { Node: keys(e.Node), Service: keys(e.Service), Check: keys(e.Checks![0]), Weights: keys(e.Service.Weights) },
+        values: entries.map((x) => ({ node: x.Node.Node, address: x.Node.Address, id: x.Service.ID, tags: x.Service.Tags, sAddress: x.Service.Address, port: x.Service.Port, weights: x.Service.Weights, checks: x.Checks!.map((c) => [c.CheckID, c.Status, c.ServiceID]) })),
+        checks: checks.map((c) => [c.Node, c.CheckID, c.Status, c.ServiceID, c.ServiceName]).sort(),
+      });
+    }
+    const [sim, real] = shapes as [typeof shapes[0], typeof shapes[0]];
+    assert.deepEqual(sim.services, real.services, 'catalog/services');
+    assert.deepEqual(sim.values, real.values, 'health/service values');
+    assert.deepEqual(sim.checks, real.checks, 'health/state/any values');
+    for (const part of Object.keys(sim.entryKeys)) {
+      const missing = sim.entryKeys[part]!.filter((k) => !real.entryKeys[part]!.includes(k));
+      assert.deepEqual(missing, [], `${part}: fields the simulator invents`);
+      const absent = real.entryKeys[part]!.filter((k) => !sim.entryKeys[part]!.includes(k));
+      assert.deepEqual(absent, [], `${part}: fields Consul has and the simulator lacks`);
+    }
+  });
+});
