@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hapilot } from '../helpers/cli.js';
 import { tempDir } from '../helpers/haproxy.js';
+import { startSim } from '../helpers/sim.js';
 import { ENABLE, entry } from '../helpers/entries.js';
 import { TAGS } from '../../src/model/tags.js';
 import { configSection, TAG_LINES } from '../../src/cli/explain.js';
@@ -76,6 +77,21 @@ test('explain --json: the documented shape, with nulls rather than missing field
     assert.deepEqual(doc.config.map.lines, ['shop.example.test shop']);
     assert.equal(doc.config.frontends[0]?.[0], 'frontend port_9292');
   });
+});
+
+test('explain --consul reads the live catalog and says the same as on its snapshot', async () => {
+  const sim = await startSim(CATALOG);
+  try {
+    await withCatalog(async (file) => {
+      const fromConsul = await hapilot(['explain', 'shop', '--consul', sim.url, '--json', '--log-level', 'error']);
+      const fromFile = await hapilot(['explain', 'shop', '--catalog', file, '--json', '--log-level', 'error']);
+      assert.equal(fromConsul.code, 0, fromConsul.stderr);
+      assert.equal(fromConsul.stdout, fromFile.stdout);
+      assert.match(fromConsul.stdout, /"status": "quarantined"/);
+    });
+  } finally {
+    await sim.stop();
+  }
 });
 
 test('explain: an unknown service is one line naming it, exit non-zero', async () => {
