@@ -170,9 +170,20 @@ function distance(a: string, b: string, max: number): number {
   return prev[b.length] ?? max + 1;
 }
 
+// The same unknown tag is usually carried by every instance of a service: remember the answers.
+const closestCache = new Map<string, string | undefined>();
+
 /** The known key closest to `key` (after folding look-alikes and case), or undefined when none is close. */
 export function closestTagKey(key: string): string | undefined {
-  const folded = foldKey(key).slice(0, 64);
+  const short = key.slice(0, 96);
+  if (closestCache.has(short)) return closestCache.get(short);
+  const near = computeClosest(foldKey(short).slice(0, 64));
+  if (closestCache.size >= 1000) closestCache.clear();
+  closestCache.set(short, near);
+  return near;
+}
+
+function computeClosest(folded: string): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const known of Object.keys(TAGS)) {

@@ -47,3 +47,38 @@ test('user templates are used, and values are not HTML-escaped', async () => {
     assert.match(out.config, /option httpchk GET \/h\?a=1&b=2/);
   } finally { await t.cleanup(); }
 });
+
+test('a partial that does not exist is an error when the templates are loaded, naming the file, line and expected path', async () => {
+  const t = await templateDir('global\n{{#if settings}}\n  {{> globl}}\n{{/if}}\n', { global: 'x\n' });
+  try {
+    await assert.rejects(loadTemplates(t.dir), (err) => isHapilotError(err, ErrorCode.TEMPLATE)
+      && err.message === `template ${path.join(t.dir, 'haproxy.cfg.hbs')}:3: partial "globl" does not exist: expected ${path.join(t.dir, 'partials', 'globl.hbs')} (partials: global)`);
+  } finally { await t.cleanup(); }
+});
+
+test('a field that does not exist is an error even as a helper argument ({{#if}}, {{#each}}, {{#unless}}, eq), naming file and line', async () => {
+  const bodies = [
+    'a\nb\n{{#each backends}}{{#if httpchek}}option httpchk{{/if}}{{/each}}\n',
+    'a\nb\n{{#each backendz}}x{{/each}}\n',
+    'a\nb\n{{#unless settings.domian}}x{{/unless}}\n',
+    'a\nb\n{{#each backends}}{{#if (eq mod "http")}}x{{/if}}{{/each}}\n',
+  ];
+  for (const body of bodies) {
+    const field = /(httpchek|backendz|domian|mod)/.exec(body)?.[1] ?? '';
+    const t = await templateDir(body);
+    try {
+      const templates = await loadTemplates(t.dir);
+      await assert.rejects(renderEntries([entry('a', 'a', [ENABLE])], { templates }), (err) => {
+        assert.ok(isHapilotError(err, ErrorCode.TEMPLATE), String(err));
+        assert.match(err.message, new RegExp(`^template ${path.join(t.dir, 'haproxy.cfg.hbs').replaceAll('.', '\\.')}:3: field "${field}" does not exist`));
+        assert.doesNotMatch(err.message, /\n/);
+        return true;
+      }, body);
+    } finally { await t.cleanup(); }
+  }
+});
+
+test('fields that exist but are unset (maxconn, httpchk) still render as absent, not as errors', async () => {
+  const out = await renderEntries([entry('a', 'a', [ENABLE])]);
+  assert.doesNotMatch(out.config, /httpchk|maxconn \n/);
+});
