@@ -21,7 +21,12 @@ function describeJsonError(text: string, err: unknown): string {
   if (text.trim() === '') return 'the file is empty';
   if (/Unexpected end of JSON input/.test(msg)) return `truncated: the text ends (after ${text.length} characters) before the JSON does`;
   const pos = /at position (\d+)/.exec(msg);
-  if (pos) return `${msg.replace(/ in JSON at position \d+.*$/s, '').toLowerCase()} at ${lineColumn(text, Number(pos[1]))}`;
+  if (pos) {
+    const at = Number(pos[1]);
+    // An error at the very end (an unterminated string, a missing bracket) is a file cut short.
+    if (at >= text.trimEnd().length) return `truncated: the text ends (after ${text.length} characters) before the JSON does`;
+    return `${msg.replace(/ at position \d+.*$/s, '').replace(/ in JSON$/, '').replace(/ JSON$/, ' the JSON').toLowerCase()} at ${lineColumn(text, at)}`;
+  }
   // "Unexpected token 'x', "<the input>" is not valid JSON": keep the token, drop the quoted input.
   const token = /^Unexpected token '(.+?)', /s.exec(msg);
   if (token?.[1] !== undefined) {
