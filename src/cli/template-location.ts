@@ -13,27 +13,30 @@ export interface TemplateLocation {
 }
 
 // Stopgap until config/templates.ts carries the location as fields (see the report of issue 12):
-// the file and line come from our own message, `template FILE:LINE: summary`.
-const MESSAGE_RE = /^template (.+?):(\d+): ([\s\S]*)$/;
+// the file and line come from our own message, `template FILE:LINE[,LINE…]: summary`.
+const MESSAGE_RE = /^template (.+?):(\d+)((?:,\d+)*): ([\s\S]*)$/;
 
 /** The location of a template error, or undefined for any other error. */
 export function templateLocation(err: unknown): TemplateLocation | undefined {
   if (!isHapilotError(err, ErrorCode.TEMPLATE)) return undefined;
   const m = MESSAGE_RE.exec(err.message);
-  if (!m?.[1] || !m[2] || m[3] === undefined) return undefined;
+  if (!m?.[1] || !m[2] || m[4] === undefined) return undefined;
   const file = m[1];
   const line = Number(m[2]);
-  const cause = err.cause as { column?: unknown; message?: unknown } | undefined;
+  const cause = err.cause as { column?: unknown; message?: unknown; field?: unknown } | undefined;
   let column: number | undefined;
   if (typeof cause?.column === 'number') {
     column = cause.column + 1; // Handlebars counts runtime-error columns from 0
+  } else if (typeof cause?.field === 'string') {
+    column = fieldColumn(cause.field, lineOf(file, line)); // a field the view does not have
   } else if (typeof cause?.message === 'string') {
     column = parseErrorColumn(cause.message, lineOf(file, line));
   }
   // A runtime error's summary ends with Handlebars' own " - 8:14"; the location says it better.
   // "not defined in [object Object]" names no object worth showing.
-  const summary = (m[3] ?? '').replace(/ - \d+:\d+$/, '').replace(/ in \[object Object\]/, '');
-  return { file, line, column, summary };
+  const summary = (m[4] ?? '').replace(/ - \d+:\d+$/, '').replace(/ in \[object Object\]/, '');
+  const more = m[3] ? ` (also line ${m[3].slice(1).split(',').join(', ')})` : '';
+  return { file, line, column, summary: `${summary}${more}` };
 }
 
 export function formatTemplateLocation(loc: TemplateLocation): string {
@@ -46,6 +49,18 @@ function lineOf(file: string, line: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The 1-based column where `field` is read on the line: inside a `{{…}}`, as a whole path segment. */
+export function fieldColumn(field: string, sourceLine: string | undefined): number | undefined {
+  if (sourceLine === undefined) return undefined;
+  const escaped = field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const segment = new RegExp(`(?<![A-Za-z0-9_$-])${escaped}(?![A-Za-z0-9_$-])`);
+  for (const m of sourceLine.matchAll(/\{\{[\s\S]*?\}\}/g)) {
+    const at = m[0].search(segment);
+    if (at >= 0) return (m.index ?? 0) + at + 1;
+  }
+  return undefined;
 }
 
 /**

@@ -11,7 +11,7 @@ import { CLI } from '../helpers/cli.js';
 import { tempDir } from '../helpers/haproxy.js';
 import { ENABLE, entry } from '../helpers/entries.js';
 import { colorizePatch, renderDiff, useColor } from '../../src/cli/render-watch.js';
-import { parseErrorColumn } from '../../src/cli/template-location.js';
+import { fieldColumn, parseErrorColumn } from '../../src/cli/template-location.js';
 
 const WAIT_MS = 20_000;
 
@@ -65,6 +65,15 @@ async function stop(w: Watch, signal: NodeJS.Signals): Promise<number | null> {
 
 const catalog = (port: number) => JSON.stringify([entry('web', 'w1', [ENABLE], { node: 'n1', address: '127.0.0.1', port })]);
 
+/** A catalog with one instance on port 8000 and a copy of the built-in templates, in `dir`. */
+async function workspace(dir: string): Promise<{ cat: string; tpl: string; backends: string }> {
+  const cat = path.join(dir, 'catalog.json');
+  const tpl = path.join(dir, 'tpl');
+  await cp('templates', tpl, { recursive: true });
+  await writeFile(cat, catalog(8000));
+  return { cat, tpl, backends: path.join(tpl, 'partials', 'backends.hbs') };
+}
+
 /** Saves as many editors do: write a temp file, rename it over the original. */
 async function renameReplace(file: string, contents: string): Promise<void> {
   const tmp = `${file}.swp~`;
@@ -76,11 +85,7 @@ test('render --watch: diffs after a catalog edit and a template edit; a syntax e
   const { dir, cleanup } = await tempDir();
   let w: Watch | undefined;
   try {
-    const cat = path.join(dir, 'catalog.json');
-    const tpl = path.join(dir, 'tpl');
-    const backends = path.join(tpl, 'partials', 'backends.hbs');
-    await cp('templates', tpl, { recursive: true });
-    await writeFile(cat, catalog(8000));
+    const { cat, tpl, backends } = await workspace(dir);
     w = startWatch(['--catalog', cat, '--templates', tpl]);
     await w.until(/# \S+ render 1 \(start\): 1 backends, 0 quarantined\n[\s\S]*^backend web$/m);
     assert.match(w.out(), /^ {4}server n1:w1 127\.0\.0\.1:8000 weight 1$/m, 'the first render is printed whole');
@@ -133,11 +138,7 @@ test('render --watch --check: HAProxy\'s verdict on each render, its rejection s
   const { dir, cleanup } = await tempDir();
   let w: Watch | undefined;
   try {
-    const cat = path.join(dir, 'catalog.json');
-    const tpl = path.join(dir, 'tpl');
-    const backends = path.join(tpl, 'partials', 'backends.hbs');
-    await cp('templates', tpl, { recursive: true });
-    await writeFile(cat, catalog(8000));
+    const { cat, tpl, backends } = await workspace(dir);
     w = startWatch(['--catalog', cat, '--templates', tpl, '--check'], { FORCE_COLOR: '1' });
     await w.until(/# haproxy -c: valid \(\d+ ms\)/);
     const from = w.out().length;
@@ -195,4 +196,15 @@ test('parseErrorColumn: the column Handlebars\' caret points at, even when its c
     ['Parse error on line 1:\nno caret here', 'x', undefined],
   ];
   for (const [message, line, want] of cases) assert.equal(parseErrorColumn(message, line), want, message);
+});
+
+test('fieldColumn: where a field the view lacks is read, as a whole path segment', () => {
+  const cases: Array<[string, string | undefined, number | undefined]> = [
+    ['httpchek', '    balance {{balance}}{{#if httpchek}}x{{/if}}', 30],
+    ['balanc', '    balance {{balance}} {{balanc}}', 27],
+    ['inter', '    default-server check inter {{check.inter}}', 40],
+    ['nope', '    balance {{balance}}', undefined],
+    ['x', undefined, undefined],
+  ];
+  for (const [field, line, want] of cases) assert.equal(fieldColumn(field, line), want, `${field} in ${line}`);
 });
