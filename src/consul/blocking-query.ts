@@ -98,7 +98,8 @@ export async function runBlockingLoop<T>(o: BlockingLoopOptions<T>): Promise<voi
     o.onContact?.(decision.next);
     const fp = o.fingerprint(result.data);
     if (decision.kind === 'unchanged' && fp === last) {
-      index = decision.next;
+      // Abandoned by Consul (snapshot restore): the restored state is only seen by a new query.
+      index = result.abandoned ? 0 : decision.next;
       continue;
     }
     index = decision.next;

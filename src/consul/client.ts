@@ -26,6 +26,12 @@ export interface QueryResult<T> {
   index: number;
   knownLeader: boolean | undefined;
   lastContactMs: number | undefined;
+  /**
+   * A blocking query answered with the index it asked for before its wait ran out: Consul abandoned
+   * it (a snapshot restore replaced the state store) and the answer is the old store's. Ask again
+   * without an index to see the restored state (and its lower index) now, not after the wait.
+   */
+  abandoned?: boolean;
 }
 
 export interface RequestObserver {
@@ -71,6 +77,7 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     const onAbort = () => ctx.emit('cancel');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const waitMs = opts.wait ? durationMs(opts.wait) : 300_000;
+    const startedMs = Date.now();
     const done = observer?.start(endpoint, blocking);
     try {
       if (opts.signal?.aborted) throw new HapilotError(ErrorCode.ABORTED, `${endpoint}: aborted`);
@@ -102,12 +109,21 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
       const index = Number(header('x-consul-index'));
       const lastContact = header('x-consul-lastcontact');
       const knownLeader = header('x-consul-knownleader');
+      // With ACLs on, default policy deny and no token, Consul answers 200 with everything filtered
+      // out. A catalog without even the `consul` service is that: report it as the denial it is.
+      if (endpoint === '/v1/catalog/services' && !config.token && header('x-consul-default-acl-policy') === 'deny'
+        && typeof parsed.data === 'object' && parsed.data !== null && Object.keys(parsed.data).length === 0) {
+        throw new HapilotError(ErrorCode.CONSUL_HTTP, `Consul ${endpoint} answered an empty catalog: ACLs are on (default policy deny) and no token is set, as good as HTTP 403 permission denied: ${TOKEN_ADVICE}`);
+      }
       done?.('ok');
+      // Consul answers a blocking query no earlier than its wait (capped at 10 minutes) on a timeout.
+      const abandoned = blocking && index === opts.index && Date.now() - startedMs < Math.min(waitMs, 600_000) - 50;
       return {
         data: parsed.data,
         index: Number.isFinite(index) ? index : 0,
         knownLeader: knownLeader === undefined ? undefined : knownLeader === 'true',
         lastContactMs: lastContact === undefined ? undefined : Number(lastContact),
+        ...(abandoned ? { abandoned } : {}),
       };
     } catch (err) {
       done?.(err instanceof HapilotError && err.code === ErrorCode.ABORTED ? 'aborted' : 'error');
@@ -139,6 +155,8 @@ function consistencyFlag(c: Consistency): Record<string, boolean> {
   return {};
 }
 
+const TOKEN_ADVICE = 'set CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE to a token with read on services, nodes and the hapilot/ KV prefix';
+
 function mapError(err: unknown, endpoint: string, address: string, signal: AbortSignal | undefined): HapilotError {
   if (err instanceof HapilotError) return err;
   const e = err as { name?: string; statusCode?: number; response?: { body?: unknown }; cause?: unknown; code?: string };
@@ -149,6 +167,9 @@ function mapError(err: unknown, endpoint: string, address: string, signal: Abort
     const body = e.response?.body;
     const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : '';
     const firstLine = text.split('\n')[0]?.slice(0, 200) ?? '';
+    if (e.statusCode === 403) {
+      return new HapilotError(ErrorCode.CONSUL_HTTP, `Consul ${endpoint} answered HTTP 403${firstLine ? ` (${firstLine})` : ''}: the ACL token is missing, unknown or lacks permission: ${TOKEN_ADVICE}`, { cause: err });
+    }
     return new HapilotError(ErrorCode.CONSUL_HTTP, `Consul ${endpoint} answered HTTP ${e.statusCode}${firstLine ? `: ${firstLine}` : ''}`, { cause: err });
   }
   const cause = e.cause as { code?: string; message?: string } | undefined;
