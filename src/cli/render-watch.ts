@@ -113,7 +113,6 @@ export async function runRenderWatch(opts: RenderWatchOptions, io: RenderWatchIo
   const problem = (text: string) => io.stderr.write(`hapilot: ${text} (still watching)\n`);
 
   async function cycle(triggers: Set<Trigger>): Promise<void> {
-    count += 1;
     const stamp = new Date().toISOString().slice(11, 19);
     const why = [...triggers].join(', ');
     let result: BuildResult;
@@ -126,6 +125,7 @@ export async function runRenderWatch(opts: RenderWatchOptions, io: RenderWatchIo
       problem(loc ? `template error: ${formatTemplateLocation(loc)}` : `error: ${messageOf(err)}`);
       return;
     }
+    count += 1; // renders printed; a failed attempt prints only its error
     const next: Rendered = { config: result.config, map: result.files.map((f) => f.contents).join('') };
     const { model } = result;
     note(`# ${stamp} render ${count} (${why}): ${model.backends.length} backends, ${model.quarantined.length} quarantined`);

@@ -81,7 +81,7 @@ async function renameReplace(file: string, contents: string): Promise<void> {
   await rename(tmp, file);
 }
 
-test('render --watch: diffs after a catalog edit and a template edit; a syntax error is located and the watch goes on; SIGINT ends it with 0', async () => {
+test('render --watch: diffs after a catalog edit and a template edit; catalog and template errors are shown (file:line:column) and the watch goes on; SIGINT ends it with 0', async () => {
   const { dir, cleanup } = await tempDir();
   let w: Watch | undefined;
   try {
@@ -90,7 +90,12 @@ test('render --watch: diffs after a catalog edit and a template edit; a syntax e
     await w.until(/# \S+ render 1 \(start\): 1 backends, 0 quarantined\n[\s\S]*^backend web$/m);
     assert.match(w.out(), /^ {4}server n1:w1 127\.0\.0\.1:8000 weight 1$/m, 'the first render is printed whole');
 
+    // A catalog saved half-way (malformed JSON): said once, nothing rendered, the watch goes on.
     let from = w.out().length;
+    await writeFile(cat, '[{"Node": ');
+    await w.until(/^hapilot: error: --catalog .*catalog\.json: .* \(still watching\)$/m, { stream: 'err' });
+    assert.equal(w.out().slice(from), '');
+
     await renameReplace(cat, catalog(8001));
     let text = await w.until(/render 2 \(catalog\)[\s\S]*^\+ {4}server/m, { from });
     assert.match(text, /^--- a\/haproxy\.cfg\tprevious render$/m);
