@@ -38,7 +38,9 @@ const INSTANCE = fc.record({
 const SERVICE = fc.array(INSTANCE, { minLength: 1, maxLength: 3 });
 const STEP = fc.record({ service: fc.constantFrom(...SERVICES), instances: fc.option(SERVICE, { nil: undefined }) });
 
-function entriesOf(service: string, instances: ReadonlyArray<fc.RecordValue<{ node: string; addr: string; port: number; status: string; enable: boolean; tags: string[]; modifyIndex: number }>>): HealthEntry[] {
+type Instance = { node: string; addr: string; port: number; status: string; enable: boolean; tags: string[]; modifyIndex: number };
+
+function entriesOf(service: string, instances: readonly Instance[]): HealthEntry[] {
   return instances.map((i, n) => entry(service, `${service}-${n}`, [...(i.enable ? [ENABLE] : []), ...i.tags], {
     node: i.node, address: i.addr, port: i.port, status: i.status as 'passing', modifyIndex: i.modifyIndex,
   }));
