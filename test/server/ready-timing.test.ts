@@ -23,7 +23,7 @@ async function keepalivedDoc() {
   assert.ok(block, 'docs/keepalived.md has a vrrp_script chk_hapilot block');
   const num = (key: string) => Number(new RegExp(`^\\s*${key}\\s+(\\d+)`, 'm').exec(block)?.[1]);
   const script = /^\s*script "([^"]+)"/m.exec(block)?.[1];
-  assert.ok(script?.includes('http://127.0.0.1:9105/ready'), `the script asks /ready: ${script}`);
+  assert.ok(script && script.includes('http://127.0.0.1:9105/ready'), `the script asks /ready: ${script}`);
   const tags = [...text.matchAll(/^(HAPROXY\.[A-Z.]+=\S+)$/gm)].map((m) => m[1]!);
   const tag = (key: string) => /^(\d+)(ms|s)?$/.exec(tags.find((t) => t.startsWith(`${key}=`))?.split('=')[1] ?? '');
   const inter = tag('HAPROXY.BACKEND.CHECK.INTER');
