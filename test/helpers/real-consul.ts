@@ -290,8 +290,8 @@ export interface ReadCounts { catalogServices: number; healthState: number; heal
 export async function hapilotReads(consul: RealConsul): Promise<ReadCounts> {
   const counts = await consul.httpRequestCounts();
   const get = (p: string) => counts.get(`GET ${p}`) ?? 0;
-  const catalogServices = get('v1/catalog/services');
-  const healthState = get('v1/health/state/');
-  const healthService = get('v1/health/service/');
+  const catalogServices = get('v1_catalog_services');
+  const healthState = get('v1_health_state_');
+  const healthService = get('v1_health_service_');
   return { catalogServices, healthState, healthService, total: catalogServices + healthState + healthService };
 }
