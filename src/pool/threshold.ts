@@ -42,3 +42,22 @@ export function applyThreshold(members: readonly ThresholdMember[], threshold: n
     .sort((a, b) => Number(b.wasIn) - Number(a.wasIn) || Number(b.healthy) - Number(a.healthy) || a.outRank - b.outRank || (a.server < b.server ? -1 : a.server > b.server ? 1 : 0));
   return { counted, wantIn, min, kept: candidates.slice(0, missing).map((m) => m.server) };
 }
+
+/** The per-backend tag; its value is a share of servers, 0 to 1. */
+export const DEPOOL_THRESHOLD_TAG = 'HAPROXY.BACKEND.DEPOOL_THRESHOLD';
+const THRESHOLD_RE = /^(0(\.\d{1,4})?|1(\.0{1,4})?)$/;
+
+/** A threshold value from a tag or a flag, or undefined when it is not a number from 0 to 1. */
+export function parseThreshold(raw: string): number | undefined {
+  return THRESHOLD_RE.test(raw) ? Number(raw) : undefined;
+}
+
+/** The threshold a service's tags set (the first valid `HAPROXY.BACKEND.DEPOOL_THRESHOLD=`), if any. */
+export function thresholdFromTags(tags: readonly string[]): number | undefined {
+  for (const t of tags) {
+    if (!t.startsWith(`${DEPOOL_THRESHOLD_TAG}=`)) continue;
+    const v = parseThreshold(t.slice(DEPOOL_THRESHOLD_TAG.length + 1));
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}

@@ -1,0 +1,104 @@
+// What an HAProxy really does with a server, read from one of three places an operator can point
+// `--haproxy-status` at:
+//   - a hapilot status URL (`http://lb1:9105/status`): its JSON `backends[].servers[].haproxy`
+//     (and `keptByThreshold`, so a refusal to depool can be explained);
+//   - an HAProxy stats CSV URL (`http://lb1:8404/stats;csv`);
+//   - an HAProxy admin/stats socket path (`/run/hapilot/haproxy.sock`): `show stat`.
+import http from 'node:http';
+import https from 'node:https';
+import { z } from 'zod';
+import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+import { socketCommand } from '../haproxy/socket.js';
+import { describeZodError } from '../consul/schemas.js';
+
+export interface ObservedServer {
+  backend: string;
+  server: string;
+  /** `show stat` status: UP, DOWN, MAINT, DRAIN, "UP 1/3", "no check", … */
+  status: string;
+  /** Current sessions (scur). */
+  sessions: number;
+  weight: number;
+  /** Only a hapilot /status says this. */
+  keptByThreshold: boolean | undefined;
+}
+
+/** Server rows of `show stat` CSV (FRONTEND/BACKEND summary rows left out). */
+export function parseStatCsv(csv: string): ObservedServer[] {
+  const lines = csv.split('\n').filter((l) => l.length > 0);
+  const header = (lines[0] ?? '').replace(/^# /, '').split(',');
+  const col = (name: string) => header.indexOf(name);
+  const c = { px: col('pxname'), sv: col('svname'), status: col('status'), scur: col('scur'), weight: col('weight') };
+  if (c.px < 0 || c.sv < 0 || c.status < 0 || c.scur < 0) throw new HapilotError(ErrorCode.HAPROXY_EXEC, `show stat answered without the expected columns (pxname, svname, status, scur): ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
+  const out: ObservedServer[] = [];
+  for (const line of lines.slice(1)) {
+    if (line.startsWith('#')) continue;
+    const f = line.split(',');
+    const server = f[c.sv] ?? '';
+    if (server === 'FRONTEND' || server === 'BACKEND') continue;
+    out.push({ backend: f[c.px] ?? '', server, status: f[c.status] ?? '', sessions: Number(f[c.scur] || 0), weight: Number(f[c.weight] || 0), keptByThreshold: undefined });
+  }
+  return out;
+}
+
+/** The part of a hapilot /status answer read here (the page view's backends, src/server/page.ts). */
+const StatusBackends = z.looseObject({
+  backends: z.array(z.looseObject({
+    name: z.string(),
+    servers: z.array(z.looseObject({
+      name: z.string(),
+      keptByThreshold: z.boolean().optional(),
+      haproxy: z.looseObject({ status: z.string(), sessions: z.number(), weight: z.number() }).nullish(),
+    })),
+  })),
+});
+
+export function parseStatusJson(json: unknown, source: string): ObservedServer[] {
+  const parsed = StatusBackends.safeParse(json);
+  if (!parsed.success) {
+    throw new HapilotError(ErrorCode.USAGE, `--haproxy-status ${source}: the answer is not a hapilot /status with backends ${describeZodError(parsed.error)}: expected a hapilot /status URL, an HAProxy stats CSV URL or a stats socket path`);
+  }
+  const out: ObservedServer[] = [];
+  for (const b of parsed.data.backends) {
+    for (const s of b.servers) {
+      if (!s.haproxy) continue; // not in HAProxy
+      out.push({ backend: b.name, server: s.name, status: s.haproxy.status, sessions: s.haproxy.sessions, weight: s.haproxy.weight, keptByThreshold: s.keptByThreshold });
+    }
+  }
+  return out;
+}
+
+function httpGet(url: URL, timeoutMs: number): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).get(url, { timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+/** Every server one HAProxy has, as seen through `source`. */
+export async function observeServers(source: string, timeoutMs = 5000): Promise<ObservedServer[]> {
+  if (!/^https?:\/\//i.test(source)) return parseStatCsv(await socketCommand(source, 'show stat', timeoutMs));
+  let res: { status: number; type: string; body: string };
+  try {
+    res = await httpGet(new URL(source), timeoutMs);
+  } catch (err) {
+    throw new HapilotError(ErrorCode.HAPROXY_EXEC, `--haproxy-status ${source}: ${messageOf(err)}`, { cause: err });
+  }
+  if (res.status !== 200) throw new HapilotError(ErrorCode.HAPROXY_EXEC, `--haproxy-status ${source} answered HTTP ${res.status}`);
+  if (/json/i.test(res.type) || res.body.trimStart().startsWith('{')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(res.body);
+    } catch {
+      throw new HapilotError(ErrorCode.USAGE, `--haproxy-status ${source}: the answer is not JSON: expected a hapilot /status URL`);
+    }
+    return parseStatusJson(json, source);
+  }
+  return parseStatCsv(res.body);
+}

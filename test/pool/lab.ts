@@ -1,0 +1,130 @@
+// A pool lab for the tests: N backends, the Consul simulator with a service `web` of N instances
+// (node n<i>, service ID web-<i>), the KV simulator in front of it (one address for catalog and
+// KV), a real HAProxy with an admin stats socket, and a stand-in for the engine's pool path until
+// the engine is wired: it watches KV and Consul health with blocking queries, runs the pure rules
+// (applyPoolStates) and applies them with the Runtime API (poolRuntimeCommands), no reload.
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
+import { ConsulSim } from '../sim/consul-sim.js';
+import { KvSim } from './kv-sim.js';
+import { HAPROXY, freePort, tempDir } from '../helpers/haproxy.js';
+import { eventually } from '../helpers/backends.js';
+import { loadConsulConfig } from '../../src/consul/config.js';
+import { createConsulClient } from '../../src/consul/client.js';
+import { runBlockingLoop } from '../../src/consul/blocking-query.js';
+import { createKvClient } from '../../src/pool/kv.js';
+import { watchPool, type PoolSnapshot } from '../../src/pool/watch.js';
+import { poolInstance } from '../../src/pool/instances.js';
+import { applyPoolStates, decisionKey, type PoolDecisions, type ServerDecision } from '../../src/pool/rules.js';
+import { poolRuntimeCommands } from '../../src/pool/runtime.js';
+import { observeServers, type ObservedServer } from '../../src/pool/observe.js';
+import { socketCommand } from '../../src/haproxy/socket.js';
+import type { HealthEntry } from '../../src/consul/schemas.js';
+
+export interface LabBackend {
+  name: string;
+  port: number;
+  close: () => Promise<void>;
+}
+
+/** Answers its name; `/slow?ms=N` answers after N ms (an open session that must finish). */
+async function startBackend(name: string): Promise<LabBackend> {
+  const server = http.createServer((req, res) => {
+    const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0);
+    setTimeout(() => res.end(name), ms);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return { name, port: (server.address() as AddressInfo).port, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+export interface Lab {
+  sim: ConsulSim;
+  kv: KvSim;
+  socket: string;
+  httpPort: number;
+  backends: LabBackend[];
+  decisions: () => PoolDecisions | undefined;
+  stat: () => Promise<ObservedServer[]>;
+  cli: (args: string[], timeoutMs?: number) => Promise<{ code: number; stdout: string; stderr: string }>;
+  teardown: () => Promise<void>;
+}
+
+export async function startLab({ instances = 4, threshold = 0.5 }: { instances?: number; threshold?: number } = {}): Promise<Lab> {
+  const { dir, cleanup } = await tempDir('hapilot-pool-');
+  const backends = await Promise.all(Array.from({ length: instances }, (_, i) => startBackend(`web-${i + 1}`)));
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  backends.forEach((b, i) => sim.register({ node: { Node: `n${i + 1}`, Address: '127.0.0.1' }, service: { ID: b.name, Service: 'web', Tags: ['HAPROXY.ENABLE=true'], Port: b.port } }));
+  await sim.start();
+  const kv = new KvSim();
+  kv.fallback = sim.url;
+  await kv.start();
+
+  const httpPort = await freePort();
+  const socket = path.join(dir, 'haproxy.sock');
+  const cfg = [
+    'global', `  stats socket ${socket} level admin`, '  maxconn 2000',
+    'defaults', '  mode http', '  timeout connect 2s', '  timeout client 30s', '  timeout server 30s', '  retries 3', '  option redispatch',
+    'frontend f', `  bind 127.0.0.1:${httpPort}`, '  default_backend web',
+    'backend web', '  balance roundrobin',
+    ...backends.map((b, i) => `  server n${i + 1}:${b.name} 127.0.0.1:${b.port} weight 1 check inter 300ms`),
+  ].join('\n');
+  await writeFile(path.join(dir, 'haproxy.cfg'), `${cfg}\n`);
+  const haproxy: ChildProcess = spawn(HAPROXY, ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
+  await eventually(async () => (await socketCommand(socket, 'show info', 500)).includes('Pid'), 10_000, 'HAProxy stats socket');
+
+  // The engine stand-in.
+  const config = loadConsulConfig({ flagUrl: kv.url, env: {} });
+  const consul = createConsulClient(config);
+  const kvClient = createKvClient(config);
+  const ac = new AbortController();
+  let pool: PoolSnapshot | undefined;
+  let entries: HealthEntry[] | undefined;
+  let decisions: PoolDecisions | undefined;
+  let previous = new Map<string, ServerDecision>();
+  let queue = Promise.resolve();
+  const apply = () => {
+    queue = queue.then(async () => {
+      if (!pool || !entries || ac.signal.aborted) return;
+      decisions = applyPoolStates({ instances: entries.map(poolInstance), table: pool.table, defaultThreshold: threshold, previous });
+      previous = new Map(decisions.servers.map((s) => [decisionKey(s.backend, s.server), s]));
+      for (const c of poolRuntimeCommands(decisions, await observeServers(socket))) await socketCommand(socket, c);
+    }).catch(() => undefined);
+  };
+  const loops = Promise.all([
+    watchPool({ kv: kvClient, prefix: 'hapilot/pool', wait: '30s', signal: ac.signal, onChange: (s) => { pool = s; apply(); }, onError: () => undefined }),
+    runBlockingLoop<HealthEntry[]>({
+      name: 'health web', signal: ac.signal, fingerprint: (d) => JSON.stringify(d), onError: () => undefined,
+      fetch: (index, signal) => consul.healthService('web', { index, wait: '30s', signal }),
+      onData: (d) => { entries = d; apply(); },
+    }),
+  ]);
+  await eventually(() => decisions !== undefined, 10_000, 'first pool decisions');
+
+  return {
+    sim, kv, socket, httpPort, backends,
+    decisions: () => decisions,
+    stat: () => observeServers(socket),
+    cli: async (args, timeoutMs = 60_000) => {
+      const r = await execa(process.execPath, ['--import', 'tsx', 'test/pool/cli-entry.ts', ...args], {
+        reject: false, timeout: timeoutMs, env: { HAPILOT_CONSUL: kv.url }, stdin: 'ignore',
+      });
+      return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+    },
+    teardown: async () => {
+      ac.abort();
+      await sim.stop();
+      await kv.stop();
+      await loops;
+      consul.close();
+      kvClient.close();
+      haproxy.kill('SIGTERM');
+      await Promise.all(backends.map((b) => b.close()));
+      await cleanup();
+    },
+  };
+}
