@@ -10,9 +10,9 @@ import { renderEntries, tempPaths, toGoldenPaths } from '../helpers/render.js';
 
 const CATALOGS: Record<string, string> = {
   example: 'examples/catalog.json',
-  'openstack-ports': 'test/fixtures/catalogs/openstack-ports.json',
-  'ipv6-and-weights': 'test/fixtures/catalogs/ipv6-and-weights.json',
-  empty: 'test/fixtures/catalogs/empty.json',
+  'openstack-ports': 'examples/catalogs/openstack-ports.json',
+  'ipv6-and-weights': 'examples/catalogs/ipv6-and-weights.json',
+  empty: 'examples/catalogs/empty.json',
 };
 
 for (const [name, file] of Object.entries(CATALOGS)) {
