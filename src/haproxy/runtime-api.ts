@@ -10,19 +10,54 @@
 // - backends balancing with `static-rr` or map-based hashing (source, uri, hdr) refuse dynamic servers.
 // - `del server` needs the server in maintenance and without connections; until then it stays in
 //   maintenance (not in the config file, so the next reload removes it).
-import type { Model, Server } from '../model/model.js';
+// - Host routing goes through one map (the config's `map(<file>)`): `add map`, `set map` and
+//   `del map` change HAProxy's copy in memory, so a host added, moved or removed for a backend that
+//   exists already needs no reload. The commands name the map file HAProxy loaded (`show map`):
+//   the config on disk names a newer file with the same contents (maps are content-addressed).
+import type { Backend, HttpRoute, Model, Server } from '../model/model.js';
+import { HOST_MAP_PREFIX } from '../config/render.js';
 import { socketCommand } from './socket.js';
 
 export const DYNAMIC_BALANCE = new Set(['roundrobin', 'leastconn', 'first', 'random']);
 
-/** Everything but the servers: equal means only servers changed. */
-function structure(m: Model): string {
-  return JSON.stringify({
-    settings: m.settings,
-    backends: m.backends.map((b) => ({ ...b, servers: undefined })),
-    httpRoutes: m.httpRoutes,
-    portFrontends: m.portFrontends,
-  });
+/**
+ * Why `next` differs from `previous` in more than servers and host routes, or undefined. Costs one
+ * comparison per backend: a backend object that did not change is the same object (models are never
+ * mutated), and only other ones are compared field by field.
+ */
+function structuralChange(previous: Model, next: Model): string | undefined {
+  const why = 'structural change (frontends, backends, routes or settings)';
+  if (previous.settings !== next.settings && JSON.stringify(previous.settings) !== JSON.stringify(next.settings)) return `${why}: settings`;
+  if (JSON.stringify(previous.portFrontends) !== JSON.stringify(next.portFrontends)) return `${why}: port frontends`;
+  if (previous.backends.length !== next.backends.length) return `${why}: backends added or removed`;
+  for (let i = 0; i < next.backends.length; i++) {
+    const a = previous.backends[i] as Backend;
+    const b = next.backends[i] as Backend;
+    if (a === b) continue;
+    if (a.name !== b.name) return `${why}: backends added or removed`;
+    if (shape(a) !== shape(b)) return `${why}: backend ${b.name}`;
+  }
+  return undefined;
+}
+
+/** A backend without its servers. */
+function shape(b: Backend): string {
+  return JSON.stringify({ ...b, servers: undefined });
+}
+
+/** The host routes as map operations; every route's backend exists before and after (else it is structural). */
+function mapOps(previous: readonly HttpRoute[], next: readonly HttpRoute[]): RuntimeOp[] {
+  if (previous.length === next.length && previous.every((r, i) => r === next[i] || (r.host === next[i]?.host && r.backend === next[i]?.backend))) return [];
+  const before = new Map(previous.map((r) => [r.host, r.backend]));
+  const after = new Map(next.map((r) => [r.host, r.backend]));
+  const ops: RuntimeOp[] = [];
+  for (const [host, backend] of after) {
+    const was = before.get(host);
+    if (was === undefined) ops.push({ kind: 'map-add', host, backend });
+    else if (was !== backend) ops.push({ kind: 'map-set', host, backend });
+  }
+  for (const host of before.keys()) if (!after.has(host)) ops.push({ kind: 'map-del', host });
+  return ops;
 }
 
 /**
@@ -68,7 +103,11 @@ export type RuntimeOp =
   | { kind: 'add'; backend: string; server: string; add: { command: string; check: boolean; agent: boolean; disabled: boolean } }
   | { kind: 'remove'; backend: string; server: string }
   | { kind: 'addr'; backend: string; server: Server }
-  | { kind: 'weight'; backend: string; server: Server };
+  | { kind: 'weight'; backend: string; server: Server }
+  /** Host routing: the host map's entry for `host`. */
+  | { kind: 'map-add'; host: string; backend: string }
+  | { kind: 'map-set'; host: string; backend: string }
+  | { kind: 'map-del'; host: string };
 
 export interface RuntimePlan {
   ops: RuntimeOp[];
@@ -81,13 +120,19 @@ export interface PlanInput {
   serverLines: ReadonlyMap<string, string>;
 }
 
-/** The Runtime API operations turning `previous` into `next`, or why it takes a reload. */
+/**
+ * The Runtime API operations turning `previous` into `next`, or why it takes a reload. Servers
+ * added, removed, moved or reweighted, and host routes added, moved or removed between backends that
+ * exist before and after, are operations; anything else is a reload.
+ */
 export function planRuntime({ previous, next, serverLines }: PlanInput): RuntimePlan | { reason: string } {
-  if (structure(previous) !== structure(next)) return { reason: 'structural change (frontends, backends, routes or settings)' };
+  const structural = structuralChange(previous, next);
+  if (structural !== undefined) return { reason: structural };
   const ops: RuntimeOp[] = [];
-  const prevByName = new Map(previous.backends.map((b) => [b.name, b]));
-  for (const b of next.backends) {
-    const before = new Map((prevByName.get(b.name)?.servers ?? []).map((s) => [s.name, s]));
+  for (const [i, b] of next.backends.entries()) {
+    const prev = previous.backends[i] as Backend;
+    if (prev.servers === b.servers) continue;
+    const before = new Map(prev.servers.map((s) => [s.name, s]));
     const after = new Map(b.servers.map((s) => [s.name, s]));
     for (const [name, s] of after) {
       const old = before.get(name);
@@ -110,6 +155,8 @@ export function planRuntime({ previous, next, serverLines }: PlanInput): Runtime
     }
     for (const name of before.keys()) if (!after.has(name)) ops.push({ kind: 'remove', backend: b.name, server: name });
   }
+  // Routes last: a host moves to a backend whose servers are ready.
+  ops.push(...mapOps(previous.httpRoutes, next.httpRoutes));
   return { ops };
 }
 
@@ -127,6 +174,19 @@ function failed(answer: string): boolean {
   return /error|unknown|not found|cannot|can't|refuse|invalid|require|only supported|no such|already exists/i.test(answer);
 }
 
+/**
+ * The host map file a running HAProxy loaded, from `show map`: lines `<id> (<file>) <description>`.
+ * Undefined when none is loaded.
+ */
+export function loadedHostMap(showMap: string): string | undefined {
+  for (const line of showMap.split('\n')) {
+    const m = /^-?\d+\s+\((.+)\)\s/.exec(line.trim());
+    const file = m?.[1];
+    if (file !== undefined && file.slice(file.lastIndexOf('/') + 1).startsWith(HOST_MAP_PREFIX)) return file;
+  }
+  return undefined;
+}
+
 export async function applyRuntimePlan({ socket, plan }: { socket: string; plan: RuntimePlan }): Promise<RuntimeResult> {
   const log: RuntimeResult['log'] = [];
   const lingering: string[] = [];
@@ -136,7 +196,19 @@ export async function applyRuntimePlan({ socket, plan }: { socket: string; plan:
     return answer;
   };
   try {
+    let hostMap: string | undefined;
     for (const op of plan.ops) {
+      if (op.kind === 'map-add' || op.kind === 'map-set' || op.kind === 'map-del') {
+        if (hostMap === undefined) {
+          const listing = await send('show map');
+          hostMap = loadedHostMap(listing);
+          if (hostMap === undefined) return { ok: false, log, lingering, message: `show map: no ${HOST_MAP_PREFIX}*.map loaded: ${listing.split('\n').slice(0, 3).join(' | ')}` };
+        }
+        const cmd = op.kind === 'map-del' ? `del map ${hostMap} ${op.host}` : `${op.kind === 'map-add' ? 'add' : 'set'} map ${hostMap} ${op.host} ${op.backend}`;
+        const a = await send(cmd);
+        if (failed(a)) return { ok: false, log, lingering, message: `${cmd}: ${a}` };
+        continue;
+      }
       if (op.kind === 'add') {
         const id = `${op.backend}/${op.server}`;
         const commands = [op.add.command];

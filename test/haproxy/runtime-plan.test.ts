@@ -2,7 +2,7 @@
 // reload, and the `add server` command read from the rendered server line (one definition of a server).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addServerCommand, planRuntime } from '../../src/haproxy/runtime-api.js';
+import { addServerCommand, loadedHostMap, planRuntime } from '../../src/haproxy/runtime-api.js';
 import { serverLines } from '../../src/config/render.js';
 import { buildModel } from '../../src/model/model.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
@@ -72,4 +72,43 @@ test('planRuntime: server-only changes are operations built from the rendered li
   assert.match((planRuntime({ previous: m(rr(['a'])), next: m(rr(['a', 'b'])), serverLines: await lines(rr(['a', 'b'])) }) as { reason: string }).reason, /static-rr/);
   const named = [...before, entry('web', 'h', [ENABLE], { node: 'n3', address: 'app.internal' })];
   assert.match((planRuntime({ previous: m(before), next: m(named), serverLines: await lines(named) }) as { reason: string }).reason, /host name/);
+});
+
+test('planRuntime: a host added, moved or removed between existing backends is a map operation, not a reload', () => {
+  const s = settings();
+  const m = (entries: HealthEntry[]) => buildModel({ entries, settings: s });
+  const web = (tags: string[]) => entry('web', 'w', [ENABLE, ...tags], { node: 'n1' });
+  const api = (tags: string[]) => entry('api', 'a', [ENABLE, ...tags], { node: 'n2' });
+  const before = m([web(['HAPROXY.FRONTEND.HOST=old.example.test']), api([])]);
+  const moved = m([web(['HAPROXY.FRONTEND.HOST=new.example.test']), api([])]);
+  const plan = planRuntime({ previous: before, next: moved, serverLines: new Map() });
+  assert.ok('ops' in plan, JSON.stringify(plan));
+  assert.deepEqual(plan.ops, [{ kind: 'map-add', host: 'new.example.test', backend: 'web' }, { kind: 'map-del', host: 'old.example.test' }]);
+  // A host given to another existing backend: set map.
+  const shared = m([web(['HAPROXY.FRONTEND.HOST=shared.example.test']), api([])]);
+  const given = m([web(['HAPROXY.FRONTEND.HOST=w2.example.test']), api(['HAPROXY.FRONTEND.HOST=shared.example.test'])]);
+  assert.deepEqual((planRuntime({ previous: shared, next: given, serverLines: new Map() }) as { ops: unknown[] }).ops, [
+    { kind: 'map-set', host: 'shared.example.test', backend: 'api' },
+    { kind: 'map-add', host: 'w2.example.test', backend: 'web' },
+    { kind: 'map-del', host: 'api.example.test' },
+  ]);
+  // Nothing changed: no operation at all.
+  assert.deepEqual(planRuntime({ previous: before, next: m([web(['HAPROXY.FRONTEND.HOST=old.example.test']), api([])]), serverLines: new Map() }), { ops: [] });
+  // A host whose service is new needs the new backend: a reload.
+  const added = m([web(['HAPROXY.FRONTEND.HOST=old.example.test']), api([]), entry('shop', 's', [ENABLE], { node: 'n3' })]);
+  assert.match((planRuntime({ previous: before, next: added, serverLines: new Map() }) as { reason: string }).reason, /structural change .*backends added or removed/);
+  // A port frontend is structural.
+  const port = m([web(['HAPROXY.FRONTEND.HOST=old.example.test', 'HAPROXY.FRONTEND.PORT=9000']), api([])]);
+  assert.match((planRuntime({ previous: before, next: port, serverLines: new Map() }) as { reason: string }).reason, /port frontends/);
+});
+
+test('loadedHostMap: the host map HAProxy loaded, from show map', () => {
+  const listing = [
+    '# id (file) description',
+    '-1 (/run/hapilot/other.map) pattern loaded from file \'/run/hapilot/other.map\' used by map at file \'/x.cfg\' line 3. curr_ver=0 next_ver=0 entry_cnt=1',
+    '-1 (/etc/hapilot/hapilot-hosts-0123456789ab.map) pattern loaded from file \'/etc/hapilot/hapilot-hosts-0123456789ab.map\' used by map at file \'/etc/hapilot/haproxy.cfg\' line 37. curr_ver=0 next_ver=0 entry_cnt=2',
+    '',
+  ].join('\n');
+  assert.equal(loadedHostMap(listing), '/etc/hapilot/hapilot-hosts-0123456789ab.map');
+  assert.equal(loadedHostMap('# id (file) description\n'), undefined);
 });
