@@ -40,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 cp scripts/consul-build/go.mod scripts/consul-build/go.sum scripts/consul-build/tools.go "$work/"
 
-say "building HashiCorp Consul $CONSUL_VERSION from its Go module with $(go version | awk '{print $3}'): first time only, about 5 minutes on 2 cores; cached in $dir"
+say "building HashiCorp Consul $CONSUL_VERSION from its Go module with $(go version | awk '{print $3}'): first time only, 5 to 10 minutes on 2 cores; cached in $dir"
 # Never fetch another toolchain; verify every module against the committed go.sum (the checksum
 # database is not needed: every hash is pinned there); no cgo (as HashiCorp's release builds).
 export GOTOOLCHAIN=local GOFLAGS=-mod=readonly GOSUMDB=off CGO_ENABLED=0

@@ -4,7 +4,10 @@
 // through Consul's HTTP API or its CLI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { eventually, startBackend, type Backend } from '../helpers/backends.js';
+import { hapilot } from '../helpers/cli.js';
 import { names, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/haproxy.js';
 import { RealConsul } from '../helpers/real-consul.js';
@@ -114,6 +117,31 @@ describe('daemon against a real Consul', { concurrency: false }, () => {
       assert.deepEqual((await status(d)).degraded, []);
     } finally {
       await rmSnap();
+    }
+  });
+
+  test('hapilot snapshot --consul gives a catalog file that render turns into the config run produced', async () => {
+    await d.daemon.idle();
+    const running = await readFile(d.configPath, 'utf8');
+    const { dir, cleanup: rmDir } = await tempDir('hapilot-snapcat-');
+    try {
+      const catalog = path.join(dir, 'catalog.json');
+      const snap = await hapilot(['snapshot', '--consul', consul.url, '--out', catalog]);
+      assert.equal(snap.code, 0, snap.stderr);
+      const entries = JSON.parse(await readFile(catalog, 'utf8')) as Array<{ Service: { ID: string } }>;
+      assert.ok(entries.some((e) => e.Service.ID === 'maint-1') && entries.some((e) => e.Service.ID === 'web-4'));
+      const env = { HAPROXY_HTTP_PORT: String(d.httpPort), HAPROXY_STATS_PORT: String(d.statsPort), HAPROXY_MAXCONN_GLOBAL: '2000', HAPROXY_MAXCONN: '1000' };
+      // Rendered next to its own map file (maps are content-addressed: same hosts, same file name).
+      const out = path.join(dir, 'haproxy.cfg');
+      const rendered = await hapilot(['render', '--catalog', catalog, '--run-dir', d.runDir, '--out', out], { env });
+      assert.equal(rendered.code, 0, rendered.stderr);
+      const mapDir = (cfg: string) => cfg.replace(/map\(\S+\/(hapilot-hosts-[0-9a-f]+\.map)\)/g, 'map(<dir>/$1)');
+      assert.equal(mapDir(await readFile(out, 'utf8')), mapDir(running), 'render --catalog <snapshot> = the config hapilot run wrote');
+      const map = /map\((\S+?\.map)\)/.exec(running)?.[1];
+      assert.ok(map, 'the running config references its host map');
+      assert.equal(await readFile(path.join(dir, path.basename(map)), 'utf8'), await readFile(map, 'utf8'), 'and the same host map');
+    } finally {
+      await rmDir();
     }
   });
 });
