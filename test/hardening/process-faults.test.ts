@@ -1,0 +1,152 @@
+// hapilot and HAProxy dying at bad moments. hapilot SIGKILLed at random points of reloads: HAProxy
+// keeps serving (not one failed request), the next hapilot adopts it (one master, never two) and
+// brings it to the catalog. An HAProxy worker crashing, or the master dying alone: started again.
+// The master socket is created mode 0600. A missing HAProxy binary is one clear line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { CLI, hapilot } from '../helpers/cli.js';
+import { eventually, get, startBackend } from '../helpers/backends.js';
+import { names, webFixture } from '../helpers/daemon.js';
+import { freePorts, tempDir } from '../helpers/haproxy.js';
+
+const entry = (service: string, id: string, port: number) => ({
+  Node: { Node: `n-${id}`, Address: '127.0.0.1' }, Service: { ID: id, Service: service, Tags: ['HAPROXY.ENABLE=true'], Port: port }, Checks: [],
+});
+
+/** Pids of HAProxy masters started for this config (`-W … -f <config>`). */
+async function masters(configPath: string): Promise<number[]> {
+  const r = await execa('pgrep', ['-f', '--', `-W .*-f ${configPath}`], { reject: false });
+  const pids = String(r.stdout).split('\n').filter(Boolean).map(Number);
+  // Workers are forks of the master with the same command line: a master is one whose parent is not in the list.
+  const out: number[] = [];
+  for (const pid of pids) {
+    const ppid = Number((await execa('ps', ['-o', 'ppid=', '-p', String(pid)], { reject: false })).stdout.trim());
+    if (!pids.includes(ppid)) out.push(pid);
+  }
+  return out;
+}
+
+test('hapilot SIGKILLed at random points of reloads: HAProxy never stops serving; the next hapilot adopts it and catches up', { timeout: 240_000 }, async () => {
+  const { dir, cleanup } = await tempDir();
+  const web = await startBackend('web-1');
+  const api = await startBackend('api-1');
+  const [httpPort, statsPort, statusPort] = await freePorts(3);
+  const catalog = path.join(dir, 'catalog.json');
+  const configPath = path.join(dir, 'run', 'haproxy.cfg');
+  const env = { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000' };
+  const start = (extra: string[] = []) => execa(process.execPath, [CLI, 'run', '--catalog', catalog, '--run-dir', path.join(dir, 'run'),
+    '--status-listen', `127.0.0.1:${statusPort}`, '--wait', '20ms:100ms', '--min-reload-interval', '50ms', '--log-level', 'error', ...extra], { reject: false, env });
+  const ready = async () => (await fetch(`http://127.0.0.1:${statusPort}/ready`).catch(() => undefined))?.status === 200;
+  const webOnly = [entry('web', 'web-1', web.port)];
+  const withApi = [...webOnly, entry('api', 'api-1', api.port)];
+  await writeFile(catalog, JSON.stringify(webOnly));
+  let proc: ResultPromise | undefined = start();
+  await eventually(ready, 20_000, 'first hapilot ready');
+  // Load: one new connection per request to the service that never changes.
+  let stopLoad = false;
+  let ok = 0;
+  const failures: string[] = [];
+  const load = (async () => {
+    while (!stopLoad) {
+      try {
+        const r = await get(httpPort, 'web.example.test');
+        if (r.status === 200) ok++;
+        else failures.push(`HTTP ${r.status}`);
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  })();
+  try {
+    const rounds = 6;
+    for (let i = 0; i < rounds; i++) {
+      const want = i % 2 === 0 ? withApi : webOnly;
+      await writeFile(catalog, JSON.stringify(want));
+      // Anywhere from before the debounce fires to well after the reload.
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+      proc.kill('SIGKILL');
+      await proc;
+      await new Promise((r) => setTimeout(r, 300)); // HAProxy alone for a while
+      proc = start();
+      await eventually(ready, 20_000, `hapilot ${i + 2} ready`);
+      const apiStatus = async () => (await get(httpPort, 'api.example.test')).status;
+      await eventually(async () => (await apiStatus()) === (want === withApi ? 200 : 404), 20_000, `round ${i}: HAProxy follows the catalog`);
+      assert.equal((await masters(configPath)).length, 1, `round ${i}: exactly one HAProxy master`);
+    }
+    stopLoad = true;
+    await load;
+    assert.deepEqual(failures, [], `${failures.length} failed requests out of ${ok + failures.length}`);
+    assert.ok(ok > 50, `requests made: ${ok}`);
+  } finally {
+    stopLoad = true;
+    await load;
+    const pids = await masters(configPath);
+    proc?.kill('SIGTERM');
+    await proc;
+    for (const pid of pids) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
+    await web.close();
+    await api.close();
+    await cleanup();
+  }
+});
+
+test('an HAProxy worker that crashes, or a master that dies alone, is replaced; the master socket is mode 0600', { timeout: 120_000 }, async () => {
+  const { d, teardown } = await webFixture({ backends: 1, registered: 1, daemon: { extra: { reapIntervalMs: 200 } } });
+  try {
+    const sock = await stat(path.join(d.runDir, 'master.sock'));
+    assert.ok(sock.isSocket());
+    assert.equal(sock.mode & 0o777, 0o600, `master socket mode ${(sock.mode & 0o777).toString(8)}`);
+
+    const first = await d.controller.processes();
+    assert.ok(first.currentWorkerPid);
+    process.kill(first.currentWorkerPid, 'SIGKILL'); // the worker crashes
+    await eventually(async () => {
+      const p = await d.controller.processes().catch(() => undefined);
+      return p?.currentWorkerPid !== undefined && p.currentWorkerPid !== first.currentWorkerPid;
+    }, 20_000, 'a new worker');
+    await eventually(async () => (await names(d)).has('web-1'), 10_000, 'serving after the worker crash');
+
+    const second = await d.controller.processes();
+    assert.ok(second.masterPid);
+    process.kill(second.masterPid, 'SIGKILL'); // the master dies alone
+    await eventually(async () => {
+      const p = await d.controller.processes().catch(() => undefined);
+      return p?.masterPid !== undefined && p.masterPid !== second.masterPid;
+    }, 20_000, 'a new master');
+    await eventually(async () => (await names(d)).has('web-1'), 10_000, 'serving after the master died');
+    assert.equal((await masters(d.configPath)).length, 1, 'one master');
+  } finally {
+    await teardown();
+  }
+});
+
+test('a missing HAProxy binary is one line naming it: check exits 1; run says so in its log and on /status and /ready', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const c = await hapilot(['check', '--catalog', 'examples/catalog.json', '--haproxy', '/nonexistent/haproxy'], { env: { HAPILOT_LOG_LEVEL: 'error' } });
+    assert.equal(c.code, 1);
+    assert.match(c.stderr.trimEnd(), /^hapilot: error: --haproxy \/nonexistent\/haproxy: not found/);
+    const [statusPort] = await freePorts(1);
+    const proc = execa(process.execPath, [CLI, 'run', '--catalog', 'examples/catalog.json', '--run-dir', dir, '--haproxy', '/nonexistent/haproxy', '--status-listen', `127.0.0.1:${statusPort}`, '--log-level', 'error'],
+      { reject: false, env: { HAPROXY_DOM: 'example.test' } });
+    try {
+      const base = `http://127.0.0.1:${statusPort}`;
+      await eventually(async () => {
+        const s = await (await fetch(`${base}/status`)).json() as { degraded: string[] };
+        return s.degraded.some((r) => /--haproxy \/nonexistent\/haproxy: not found/.test(r));
+      }, 20_000, '/status names the missing binary');
+      assert.equal((await fetch(`${base}/ready`)).status, 503, 'not ready without HAProxy');
+    } finally {
+      proc.kill('SIGTERM');
+      const r = await proc;
+      // Logs go to stdout (pino JSON), errors to stderr: wherever the line is, it is one line that says what to do.
+      const lines = `${String(r.stdout)}\n${String(r.stderr)}`.split('\n').filter((l) => l.includes('nonexistent'));
+      assert.ok(lines.length > 0 && lines.every((l) => /not found: install HAProxy/.test(l)), `${String(r.stdout).slice(0, 1000)} ${String(r.stderr).slice(0, 1000)}`);
+    }
+  } finally {
+    await cleanup();
+  }
+});
