@@ -3,7 +3,7 @@
 // `set server <b>/<s> weight <w>`). Servers to add or remove (inactive, new instances) are the
 // engine's runtime plan, not this one. Pure: compares with what HAProxy shows now.
 import type { ObservedServer } from './observe.js';
-import type { AdminState, PoolDecisions } from './rules.js';
+import type { AdminState, PoolDecisions, ServerDecision } from './rules.js';
 
 /** HAProxy's admin state as `show stat` shows it: MAINT…, DRAIN…, else ready (UP, DOWN, no check). */
 export function observedAdmin(status: string): AdminState {
@@ -25,4 +25,21 @@ export function poolRuntimeCommands(decisions: PoolDecisions, observed: readonly
     if (observedAdmin(seen.status) !== d.admin) commands.push(`set server ${id} state ${d.admin}`);
   }
   return commands;
+}
+
+/**
+ * Backends whose decisions differ from the previous ones (every backend when there were none): after
+ * a KV change only these need a look at HAProxy. After a start or a reload, reconcile everything.
+ */
+export function changedBackends(previous: ReadonlyMap<string, ServerDecision> | undefined, next: PoolDecisions): Set<string> {
+  const out = new Set<string>();
+  const seen = new Set<string>();
+  for (const d of next.servers) {
+    const key = `${d.backend}/${d.server}`;
+    seen.add(key);
+    const p = previous?.get(key);
+    if (!p || p.admin !== d.admin || p.weight !== d.weight || p.inConfig !== d.inConfig) out.add(d.backend);
+  }
+  if (previous) for (const [key, p] of previous) if (!seen.has(key)) out.add(p.backend);
+  return out;
 }

@@ -20,8 +20,8 @@ import { createKvClient } from '../../src/pool/kv.js';
 import { watchPool, type PoolSnapshot } from '../../src/pool/watch.js';
 import { poolInstance } from '../../src/pool/instances.js';
 import { applyPoolStates, decisionKey, type PoolDecisions, type ServerDecision } from '../../src/pool/rules.js';
-import { poolRuntimeCommands } from '../../src/pool/runtime.js';
-import { observeServers, type ObservedServer } from '../../src/pool/observe.js';
+import { changedBackends, poolRuntimeCommands } from '../../src/pool/runtime.js';
+import { observeBackends, observeServers, type ObservedServer } from '../../src/pool/observe.js';
 import { socketCommand } from '../../src/haproxy/socket.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
 
@@ -91,8 +91,10 @@ export async function startLab({ instances = 4, threshold = 0.5 }: { instances?:
     queue = queue.then(async () => {
       if (!pool || !entries || ac.signal.aborted) return;
       decisions = applyPoolStates({ instances: entries.map(poolInstance), table: pool.table, defaultThreshold: threshold, previous });
+      // Only the backends whose decisions moved are looked at (all of them the first time).
+      const observed = await observeBackends(socket, changedBackends(previous.size ? previous : undefined, decisions));
+      for (const c of poolRuntimeCommands(decisions, observed)) await socketCommand(socket, c);
       previous = new Map(decisions.servers.map((s) => [decisionKey(s.backend, s.server), s]));
-      for (const c of poolRuntimeCommands(decisions, await observeServers(socket))) await socketCommand(socket, c);
     }).catch(() => undefined);
   };
   const loops = Promise.all([

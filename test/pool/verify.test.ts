@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { judgeServer, verifyStates, type Expectation } from '../../src/pool/verify.js';
 import { observeServers, parseStatCsv, parseStatusJson, type ObservedServer } from '../../src/pool/observe.js';
-import { poolRuntimeCommands } from '../../src/pool/runtime.js';
+import { changedBackends, poolRuntimeCommands } from '../../src/pool/runtime.js';
 import { applyPoolStates } from '../../src/pool/rules.js';
 import { ingestPoolKv } from '../../src/pool/table.js';
 import { isHapilotError } from '../../src/errors.js';
@@ -100,4 +100,14 @@ test('poolRuntimeCommands: only what differs from HAProxy, weight before state, 
     'set server web/n:a state maint',
     'set server web/n:c state ready',
   ]);
+});
+
+test('changedBackends: only backends whose decisions moved; all of them the first time; a vanished server counts', () => {
+  const inst = (b: string, id: string) => ({ backend: b, server: `n:${id}`, service: b, node: 'n', serviceId: id, address: '127.0.0.1', port: 1, weight: 1, health: 'passing' as const, maintenance: undefined });
+  const all = [inst('a', '1'), inst('b', '2'), inst('c', '3')];
+  const first = applyPoolStates({ instances: all, table: ingestPoolKv({ prefix: 'p', pairs: [] }), defaultThreshold: 0 });
+  assert.deepEqual([...changedBackends(undefined, first)].sort(), ['a', 'b', 'c']);
+  const prev = new Map(first.servers.map((s) => [`${s.backend}/${s.server}`, s]));
+  const next = applyPoolStates({ instances: all.slice(0, 2), table: ingestPoolKv({ prefix: 'p', pairs: [{ key: 'p/b/2', value: '{"state":"no"}', modifyIndex: 2 }] }), defaultThreshold: 0 });
+  assert.deepEqual([...changedBackends(prev, next)].sort(), ['b', 'c']);
 });

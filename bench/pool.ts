@@ -1,0 +1,123 @@
+// npm run bench:pool [services] [ops] — from a pool record written to Consul KV to the server's new
+// state in HAProxy's `show stat`: p50/p99 over `ops` alternating depool/pool operations, with
+// `services` services of 2 instances each. The path measured is the pool path as the engine runs it
+// (KV blocking query → table → applyPoolStates over every instance → show stat → Runtime API
+// `set server … state`, asking HAProxy only about the backends whose decisions changed), driven
+// here by a stand-in until the daemon is wired to the pool; Consul
+// is the simulator pair (test/sim/consul-sim.ts for the catalog, test/pool/kv-sim.ts for KV).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ConsulSim } from '../test/sim/consul-sim.js';
+import { KvSim } from '../test/pool/kv-sim.js';
+import { loadConsulConfig } from '../src/consul/config.js';
+import { createConsulClient } from '../src/consul/client.js';
+import { createKvClient } from '../src/pool/kv.js';
+import { watchPool, type PoolSnapshot } from '../src/pool/watch.js';
+import { poolInstance, type PoolInstance } from '../src/pool/instances.js';
+import { applyPoolStates, decisionKey, type ServerDecision } from '../src/pool/rules.js';
+import { changedBackends, poolRuntimeCommands } from '../src/pool/runtime.js';
+import { observeBackends } from '../src/pool/observe.js';
+import { socketCommand } from '../src/haproxy/socket.js';
+import { percentile } from './lib/loadgen.js';
+
+const services = Number(process.argv[2] ?? 1000);
+const ops = Number(process.argv[3] ?? 100);
+const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-bench-pool-'));
+const socket = path.join(dir, 'haproxy.sock');
+const name = (i: number) => `svc-${String(i).padStart(4, '0')}`;
+
+const sim = new ConsulSim();
+sim.jitter = false;
+for (let i = 0; i < services; i++) {
+  for (const n of [1, 2]) sim.register({ node: { Node: `n${n}`, Address: '127.0.0.1' }, service: { ID: `${name(i)}-${n}`, Service: name(i), Tags: ['HAPROXY.ENABLE=true'], Port: 20000 + n } });
+}
+await sim.start();
+const kvSim = new KvSim();
+kvSim.fallback = sim.url;
+await kvSim.start();
+
+const lines = ['global', `  stats socket ${socket} level admin`, '  maxconn 1000', 'defaults', '  mode http', '  timeout connect 1s', '  timeout client 5s', '  timeout server 5s'];
+for (let i = 0; i < services; i++) lines.push(`backend ${name(i)}`, `  server n1:${name(i)}-1 127.0.0.1:20001`, `  server n2:${name(i)}-2 127.0.0.1:20002`);
+await writeFile(path.join(dir, 'haproxy.cfg'), `${lines.join('\n')}\n`);
+const haproxy = spawn('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
+for (let t = 0; !(await socketCommand(socket, 'show info', 200).catch(() => '')).includes('Pid'); t++) {
+  if (t > 500) throw new Error('HAProxy did not start');
+  await new Promise((r) => setTimeout(r, 20));
+}
+const pidBefore = /Pid: (\d+)/.exec(await socketCommand(socket, 'show info'))?.[1];
+
+// The stand-in for the engine's pool path.
+const config = loadConsulConfig({ flagUrl: kvSim.url, env: {} });
+const consul = createConsulClient(config);
+const kv = createKvClient(config);
+const instances: PoolInstance[] = [];
+for (let i = 0; i < services; i++) instances.push(...(await consul.healthService(name(i))).data.map(poolInstance));
+let previous = new Map<string, ServerDecision>();
+let observeMs: number[] = [];
+let applying = Promise.resolve();
+let ruleMs: number[] = [];
+const ac = new AbortController();
+const watching = watchPool({
+  kv, prefix: 'hapilot/pool', wait: '5m', signal: ac.signal, onError: (err) => console.error(String(err)),
+  onChange: (snap: PoolSnapshot) => {
+    applying = applying.then(async () => {
+      const t0 = performance.now();
+      const decisions = applyPoolStates({ instances, table: snap.table, defaultThreshold: 0.5, previous });
+      ruleMs.push(performance.now() - t0);
+      const t1 = performance.now();
+      const observed = await observeBackends(socket, changedBackends(previous.size ? previous : undefined, decisions));
+      observeMs.push(performance.now() - t1);
+      for (const c of poolRuntimeCommands(decisions, observed)) await socketCommand(socket, c);
+      previous = new Map(decisions.servers.map((s) => [decisionKey(s.backend, s.server), s]));
+    });
+  },
+});
+await new Promise((r) => setTimeout(r, 300));
+ruleMs = [];
+observeMs = [];
+
+const times: number[] = [];
+const pooled = new Map<string, boolean>();
+for (let k = 0; k < ops; k++) {
+  const svc = name(Math.floor(Math.random() * services));
+  const server = `n1:${svc}-1`;
+  const depool = pooled.get(svc) !== false;
+  const key = `hapilot/pool/${svc}/${svc}-1`;
+  const current = (await kv.get(key)).data;
+  const want = depool ? /^MAINT/ : /^(UP|no check)/;
+  const t0 = performance.now();
+  if (!(await kv.cas(key, JSON.stringify({ state: depool ? 'no' : 'yes' }), current?.modifyIndex ?? 0))) throw new Error(`CAS lost on ${key}`);
+  for (;;) {
+    const row = (await socketCommand(socket, `show stat ${svc} 4 -1`)).split('\n').find((l) => l.startsWith(`${svc},${server},`));
+    const status = row?.split(',')[17] ?? '';
+    if (want.test(status)) break;
+    if (performance.now() - t0 > 10_000) throw new Error(`${server} not ${depool ? 'MAINT' : 'UP'} after 10 s (${status})`);
+  }
+  times.push(performance.now() - t0);
+  pooled.set(svc, !depool);
+}
+const pidAfter = /Pid: (\d+)/.exec(await socketCommand(socket, 'show info'))?.[1];
+
+ac.abort();
+await sim.stop();
+await kvSim.stop();
+await watching;
+await applying;
+consul.close();
+kv.close();
+haproxy.kill('SIGTERM');
+await rm(dir, { recursive: true, force: true });
+
+const r = (n: number) => n.toFixed(1);
+times.sort((a, b) => a - b);
+ruleMs.sort((a, b) => a - b);
+observeMs.sort((a, b) => a - b);
+console.log(JSON.stringify({
+  services, instances: instances.length, ops,
+  kvWriteToShowStatMs: { p50: r(percentile(times, 50)), p99: r(percentile(times, 99)), max: r(Math.max(...times)) },
+  rulesMs: { p50: r(percentile(ruleMs, 50)), p99: r(percentile(ruleMs, 99)) },
+  observeMs: { p50: r(percentile(observeMs, 50)), p99: r(percentile(observeMs, 99)) },
+  reloads: pidBefore === pidAfter ? 0 : 'HAProxy pid changed',
+}, null, 2));
