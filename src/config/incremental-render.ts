@@ -59,10 +59,16 @@ export class IncrementalRenderer {
   #defaults: string[] = [];
   #pieces = new Map<string, Piece>();
   #byObject = new WeakMap<Backend, Piece>();
+  /** The last host map, with the routes and paths it was rendered for. */
+  #hostMap: { routes: Model['httpRoutes']; filesDir: string; file: RenderResult['files'][number] } | undefined;
   lastStats: RenderStats = { mode: 'full', rendered: 0, reused: 0, reason: 'first render' };
 
   render({ model, templates, paths }: { model: Model; templates: TemplateSet; paths: RenderPaths }): RenderResult {
-    const { view, files } = renderView(model, paths);
+    const kept = this.#hostMap;
+    const sameRoutes = kept !== undefined && kept.filesDir === paths.filesDir && kept.routes.length === model.httpRoutes.length
+      && model.httpRoutes.every((r, i) => r === kept.routes[i]);
+    const { view, files } = renderView(model, paths, sameRoutes ? kept.file : undefined);
+    if (!sameRoutes && files[0]) this.#hostMap = { routes: model.httpRoutes, filesDir: paths.filesDir, file: files[0] };
     if (templates !== this.#templates) {
       this.#reset();
       this.#templates = templates;
@@ -202,7 +208,9 @@ export class IncrementalRenderer {
   }
 
   #assemble(model: Model, pieces: Piece[], files: RenderResult['files']): RenderResult {
-    const config = configText(this.#prefix + pieces.map((p) => p.text).join('') + this.#suffix);
+    // configText without flattening 10 MB to look at its last character.
+    const last = [this.#suffix, ...(pieces.length ? [(pieces[pieces.length - 1] as Piece).text] : []), this.#prefix].find((t) => t.length > 0) ?? '';
+    const config = this.#prefix + pieces.map((p) => p.text).join('') + this.#suffix + (last.endsWith('\n') ? '' : '\n');
     const byBackend = new Map<string, ReadonlyMap<string, string>>();
     for (const [i, b] of model.backends.entries()) byBackend.set(b.name, (pieces[i] as Piece).lines);
     // Forget backends gone for good (a subset rendered during bisection keeps the others).

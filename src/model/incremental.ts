@@ -21,12 +21,18 @@ export interface IncrementalStats {
   /** Services whose part was built again. */
   rebuilt: number;
   reused: number;
+  /** The merge was patched (changed services kept their claims) rather than redone. */
+  patched: boolean;
 }
 
 export class IncrementalModel {
   #settings: GlobalSettings | undefined;
   #parts = new Map<string, Part>();
-  lastStats: IncrementalStats = { rebuilt: 0, reused: 0 };
+  /** Service names in order, kept while no service comes or goes. */
+  #order: string[] = [];
+  /** The last merged model, and where each service's backend sits in it. */
+  #merged: { model: Model; index: Map<string, number> } | undefined;
+  lastStats: IncrementalStats = { rebuilt: 0, reused: 0, patched: false };
 
   /** `buildModel({ entries, settings })`, rebuilding only the services whose entries changed. */
   build({ entries, settings }: { entries: readonly HealthEntry[]; settings: GlobalSettings }): Model {
@@ -39,27 +45,84 @@ export class IncrementalModel {
     return this.buildByService({ services: byService, settings });
   }
 
-  /** The same, from entries already grouped by service name. */
-  buildByService({ services, settings }: { services: ReadonlyMap<string, readonly HealthEntry[]>; settings: GlobalSettings }): Model {
+  /**
+   * The same, from entries already grouped by service name (no grouping of every entry). `changed`:
+   * the services whose entries may differ from the last call (a source knows which it re-read); the
+   * others are not even compared. Without it, every service's entries are compared (by identity).
+   */
+  buildByService({ services, settings, changed }: { services: ReadonlyMap<string, readonly HealthEntry[]>; settings: GlobalSettings; changed?: Iterable<string> }): Model {
     if (settings !== this.#settings) {
       this.#parts = new Map();
+      this.#order = [];
+      this.#merged = undefined;
       this.#settings = settings;
     }
+    const replaced: Array<{ service: string; before: Part }> = [];
     let rebuilt = 0;
-    const parts = new Map<string, Part>();
-    for (const [service, entries] of services) {
+    let added = false;
+    let removed = false;
+    const visit = (service: string, entries: readonly HealthEntry[] | undefined): void => {
       const kept = this.#parts.get(service);
-      if (kept && sameEntries(kept.entries, entries)) {
-        parts.set(service, kept);
-      } else {
-        parts.set(service, { entries, model: buildModel({ entries, settings: partSettings(settings) }) });
-        rebuilt++;
+      if (entries === undefined) {
+        if (kept) {
+          this.#parts.delete(service);
+          removed = true;
+        }
+        return;
       }
+      if (kept && sameEntries(kept.entries, entries)) return;
+      if (kept) replaced.push({ service, before: kept });
+      else added = true;
+      this.#parts.set(service, { entries, model: buildModel({ entries, settings: partSettings(settings) }) });
+      rebuilt++;
+    };
+    if (changed !== undefined) {
+      for (const service of new Set(changed)) visit(service, services.get(service));
+    } else {
+      for (const [service, entries] of services) visit(service, entries);
+      if (this.#parts.size > services.size) for (const service of [...this.#parts.keys()]) if (!services.has(service)) visit(service, undefined);
     }
-    this.#parts = parts;
-    this.lastStats = { rebuilt, reused: parts.size - rebuilt };
-    return merge([...parts.keys()].sort(), parts, settings);
+    if (added || removed) this.#order = [...this.#parts.keys()].sort();
+    const patched = !added && !removed ? this.#patch(replaced) : undefined;
+    this.lastStats = { rebuilt, reused: this.#parts.size - rebuilt, patched: patched !== undefined };
+    if (patched) return patched;
+    const model = merge(this.#order, this.#parts, settings);
+    this.#merged = { model, index: new Map(model.backends.map((b, i) => [b.service, i])) };
+    return model;
   }
+
+  /**
+   * The last merged model with the replaced services' new backends, when every one of them kept
+   * its claims (backend name, host, port), its quarantine records and its warnings: then nothing
+   * else in the merge can differ. Undefined when it has to be merged again.
+   */
+  #patch(replaced: ReadonlyArray<{ service: string; before: Part }>): Model | undefined {
+    const merged = this.#merged;
+    if (!merged) return undefined;
+    if (replaced.length === 0) return merged.model;
+    const backends = [...merged.model.backends];
+    for (const { service, before } of replaced) {
+      const after = (this.#parts.get(service) as Part).model;
+      if (claims(before.model) !== claims(after)) return undefined;
+      const at = merged.index.get(service);
+      const backend = after.backends[0];
+      if (backend === undefined) {
+        if (at !== undefined) return undefined;
+        continue;
+      }
+      if (at === undefined) return undefined; // left out for a claim before: merge again
+      backends[at] = backend;
+    }
+    const model = { ...merged.model, backends };
+    this.#merged = { model, index: merged.index };
+    return model;
+  }
+}
+
+/** What a service's part brings to the merge besides its servers. */
+function claims(m: Model): string {
+  const b = m.backends[0];
+  return JSON.stringify([b?.name, m.httpRoutes, m.portFrontends, m.quarantined, m.warnings]);
 }
 
 /**
@@ -85,13 +148,13 @@ function merge(order: readonly string[], parts: ReadonlyMap<string, Part>, setti
   const candidates: Array<{ service: string; backend: Backend; route: HttpRoute | undefined; port: PortFrontend | undefined; ownWarnings: number }> = [];
   for (const service of order) {
     const { model } = parts.get(service) as Part;
-    quarantined.push(...model.quarantined);
+    for (const q of model.quarantined) quarantined.push(q);
     const backend = model.backends[0];
     // A service's own part ends with the claim-time warning about its backend name, which
     // buildModel gives after every service's own warnings.
     const named = backend !== undefined && backend.name !== backend.service;
     const own = named ? model.warnings.length - 1 : model.warnings.length;
-    warnings.push(...model.warnings.slice(0, own));
+    for (let i = 0; i < own; i++) warnings.push(model.warnings[i] as string);
     if (backend) candidates.push({ service, backend, route: model.httpRoutes[0], port: model.portFrontends[0], ownWarnings: own });
   }
 

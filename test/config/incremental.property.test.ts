@@ -36,7 +36,7 @@ const INSTANCE = fc.record({
   modifyIndex: fc.integer({ min: 1, max: 5 }),
 });
 const SERVICE = fc.array(INSTANCE, { minLength: 1, maxLength: 3 });
-const STEP = fc.record({ service: fc.constantFrom(...SERVICES), instances: fc.option(SERVICE, { nil: undefined }) });
+const STEP = fc.record({ service: fc.constantFrom(...SERVICES), instances: fc.option(SERVICE, { nil: undefined, freq: 4 }) });
 
 type Instance = { node: string; addr: string; port: number; status: string; enable: boolean; tags: string[]; modifyIndex: number };
 
@@ -85,7 +85,8 @@ test('property: the incremental model and render equal a full build after every 
     const s = settings({ HAPILOT_FD_LIMIT: '1000000' });
     for (const set of await templateSets(dir)) {
       const modes = new Set<string>();
-      fc.assert(fc.property(fc.array(STEP, { minLength: 1, maxLength: 12 }), (steps) => {
+      let patched = 0;
+      fc.assert(fc.property(fc.array(STEP, { minLength: 1, maxLength: 12 }), fc.boolean(), (steps, told) => {
         const catalog = new Map<string, HealthEntry[]>();
         const model = new IncrementalModel();
         const renderer = new IncrementalRenderer();
@@ -95,7 +96,9 @@ test('property: the incremental model and render equal a full build after every 
           else catalog.set(step.service, entriesOf(step.service, step.instances));
           const entries = [...catalog.keys()].sort().flatMap((k) => catalog.get(k) ?? []);
           const full = buildModel({ entries, settings: s });
-          const inc = model.build({ entries, settings: s });
+          // Grouped by the caller and told which service changed, or left to find out.
+          const inc = told ? model.buildByService({ services: catalog, settings: s, changed: [step.service] }) : model.build({ entries, settings: s });
+          if (model.lastStats.patched && model.lastStats.rebuilt > 0) patched++;
           assert.deepEqual(inc, full);
           const expected = render({ model: full, templates: set.templates, paths: GOLDEN_PATHS });
           const got = renderer.render({ model: inc, templates: set.templates, paths: GOLDEN_PATHS });
@@ -107,6 +110,7 @@ test('property: the incremental model and render equal a full build after every 
           for (const [k, v] of expected.serverLines) assert.equal(got.serverLines.get(k), v);
         }
       }), { numRuns: 60 });
+      assert.ok(patched > 0, 'some changes patched the last merge');
       // The shortcut was really taken where it can be, and refused where it cannot.
       if (set.expect === 'incremental') assert.ok(modes.has('incremental'), `${set.name}: modes ${[...modes].join(', ')}`);
       else assert.ok(modes.has('plain') && !modes.has('incremental'), `${set.name}: modes ${[...modes].join(', ')}`);
@@ -128,7 +132,7 @@ test('one instance change out of 300 services re-renders one backend and reuses 
   assert.equal(renderer.lastStats.mode, 'full');
   catalog.set('svc7', [...(catalog.get('svc7') ?? []), entry('svc7', 'svc7-new', [ENABLE], { node: 'n9', address: '10.9.9.9', port: 9999 })]);
   const m = model.build({ entries: flat(), settings: s });
-  assert.deepEqual(model.lastStats, { rebuilt: 1, reused: 299 });
+  assert.deepEqual(model.lastStats, { rebuilt: 1, reused: 299, patched: true });
   const r = renderer.render({ model: m, templates, paths: GOLDEN_PATHS });
   assert.deepEqual(renderer.lastStats, { mode: 'incremental', rendered: 1, reused: 299, reason: undefined });
   assert.equal(r.serverLines.get('svc7/n9:svc7-new'), 'server n9:svc7-new 10.9.9.9:9999 check inter 2s fall 3 rise 2 weight 1');
