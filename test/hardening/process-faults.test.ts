@@ -38,7 +38,9 @@ test('hapilot SIGKILLed at random points of reloads: HAProxy never stops serving
   const configPath = path.join(dir, 'run', 'haproxy.cfg');
   const env = { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000' };
   const start = (extra: string[] = []) => execa(process.execPath, [CLI, 'run', '--catalog', catalog, '--run-dir', path.join(dir, 'run'),
-    '--status-listen', `127.0.0.1:${statusPort}`, '--wait', '20ms:100ms', '--min-reload-interval', '50ms', '--log-level', 'error', ...extra], { reject: false, env });
+    '--status-listen', `127.0.0.1:${statusPort}`, '--wait', '20ms:100ms', '--min-reload-interval', '50ms', '--log-level', 'error',
+    // SIGKILL cannot be handled, so this only matters for the clean stop at the end.
+    '--stop-haproxy-on-exit', ...extra], { reject: false, env });
   const ready = async () => (await fetch(`http://127.0.0.1:${statusPort}/ready`).catch(() => undefined))?.status === 200;
   const webOnly = [entry('web', 'web-1', web.port)];
   const withApi = [...webOnly, entry('api', 'api-1', api.port)];
@@ -87,6 +89,8 @@ test('hapilot SIGKILLed at random points of reloads: HAProxy never stops serving
     proc?.kill('SIGTERM');
     await proc;
     for (const pid of pids) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
+    await new Promise((r) => setTimeout(r, 500));
+    for (const pid of await masters(configPath)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await web.close();
     await api.close();
     await cleanup();
