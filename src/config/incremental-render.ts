@@ -113,7 +113,7 @@ export class IncrementalRenderer {
         return this.#full(model, view, files, `backend ${b.name} rendered alone does not fit between the text around the backends`);
       }
       const piece = this.#piece(b, alone.slice(this.#prefix.length, alone.length - this.#suffix.length));
-      if (!piece) return this.#full(model, view, files, `backend ${b.name} changes the default-server of later sections`);
+      if (!piece) return this.#full(model, view, files, `backend ${b.name} rendered alone does not start its own section or changes the default-server of later sections`);
       pieces[i] = piece;
     }
     this.lastStats = { mode: 'incremental', rendered: dirty.length, reused: model.backends.length - dirty.length, reason: undefined };
@@ -180,7 +180,7 @@ export class IncrementalRenderer {
     const pieces: Piece[] = [];
     for (const [i, b] of model.backends.entries()) {
       const piece = this.#piece(b, raw.slice(cut.bounds[i], cut.bounds[i + 1]));
-      if (!piece) return plain(`backend ${b.name} changes the default-server of later sections`);
+      if (!piece) return plain(`backend ${b.name} does not start its own section or changes the default-server of later sections`);
       pieces.push(piece);
     }
     // The proof of the cut: the first and the last backend rendered alone give the same text.
@@ -193,12 +193,15 @@ export class IncrementalRenderer {
     }
     const result = this.#assemble(model, pieces, files);
     if (result.config !== config) return plain('the backends cut out do not add up to the whole config');
-    if (result.serverLines.size !== serverLines(config).size) return plain('server lines outside the backends\' own sections');
+    // Scanned apart, the parts give the lines a scan of the whole gives when no part continues the
+    // section before it (each backend's text starts its own section, and so does the text after them).
+    if (!startsOwnSection(this.#suffix)) return plain('the text after the backends continues the last backend\'s section');
     this.lastStats = { mode: 'full', rendered: model.backends.length, reused: 0, reason };
     return result;
   }
 
   #piece(b: Backend, text: string): Piece | undefined {
+    if (!startsOwnSection(text)) return undefined;
     const scan = scanServerLines(text, this.#defaults);
     if (scan.defaultsAfter.join(' ') !== this.#defaults.join(' ')) return undefined;
     const piece = { key: JSON.stringify(b), text, lines: scan.lines };
@@ -211,14 +214,13 @@ export class IncrementalRenderer {
     // configText without flattening 10 MB to look at its last character.
     const last = [this.#suffix, ...(pieces.length ? [(pieces[pieces.length - 1] as Piece).text] : []), this.#prefix].find((t) => t.length > 0) ?? '';
     const config = this.#prefix + pieces.map((p) => p.text).join('') + this.#suffix + (last.endsWith('\n') ? '' : '\n');
-    const byBackend = new Map<string, ReadonlyMap<string, string>>();
-    for (const [i, b] of model.backends.entries()) byBackend.set(b.name, (pieces[i] as Piece).lines);
     // Forget backends gone for good (a subset rendered during bisection keeps the others).
     if (this.#pieces.size > 2 * model.backends.length + 64) {
       const live = new Set(model.backends.map((b) => b.name));
       for (const name of this.#pieces.keys()) if (!live.has(name)) this.#pieces.delete(name);
     }
-    return { config, files, serverLines: new JoinedLines(byBackend, [this.#prefixLines, ...pieces.map((p) => p.lines), this.#suffixLines]) };
+    const lines = pieces.map((p) => p.lines);
+    return { config, files, serverLines: new JoinedLines(model.backends, lines, [this.#prefixLines, ...lines, this.#suffixLines]) };
   }
 
   #reset(): void {
@@ -263,6 +265,16 @@ export function cutBackends(text: string, names: readonly string[]): { bounds: n
   const next = headers[first + names.length];
   bounds.push(next ? next.start : text.length);
   return { bounds };
+}
+
+/** The first line that is neither blank nor a comment opens a section (or there is none). */
+function startsOwnSection(text: string): boolean {
+  for (const line of text.split('\n', 64)) {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    return !line.startsWith(' ') && !line.startsWith('\t') && SECTION.test(trimmed);
+  }
+  return !/\n[ \t]+[^\s#]/.test(text);
 }
 
 const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)\b\s*(\S*)/;
@@ -335,18 +347,23 @@ function scanTemplates(dir: string): { isolated: boolean; uncuttable: string | u
 
 /** Server lines kept per backend, read as one map without copying 100,000 entries per render. */
 class JoinedLines implements ReadonlyMap<string, string> {
-  readonly #byBackend: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  readonly #backends: readonly Backend[];
+  readonly #lines: ReadonlyArray<ReadonlyMap<string, string>>;
   readonly #parts: ReadonlyArray<ReadonlyMap<string, string>>;
+  #byBackend: Map<string, ReadonlyMap<string, string>> | undefined;
   readonly size: number;
 
-  /** `byBackend`: where a backend's lines are expected; `parts`: every part, in config order. */
-  constructor(byBackend: ReadonlyMap<string, ReadonlyMap<string, string>>, parts: ReadonlyArray<ReadonlyMap<string, string>>) {
-    this.#byBackend = byBackend;
+  /** `lines[i]`: the lines of `backends[i]`; `parts`: every part, in config order. */
+  constructor(backends: readonly Backend[], lines: ReadonlyArray<ReadonlyMap<string, string>>, parts: ReadonlyArray<ReadonlyMap<string, string>>) {
+    this.#backends = backends;
+    this.#lines = lines;
     this.#parts = parts;
     this.size = parts.reduce((n, p) => n + p.size, 0);
   }
 
   #partOf(key: string): ReadonlyMap<string, string> | undefined {
+    // Indexed on first use only: most renders are never asked for a line.
+    this.#byBackend ??= new Map(this.#backends.map((b, i) => [b.name, this.#lines[i] as ReadonlyMap<string, string>]));
     const part = this.#byBackend.get(key.slice(0, key.indexOf('/')));
     if (part?.has(key)) return part;
     return this.#parts.find((p) => p.has(key));
