@@ -72,6 +72,10 @@ export class KvSim {
     this.#notify();
   }
 
+  keys(prefix = ''): string[] {
+    return [...this.#pairs.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+
   value(key: string): string | null | undefined {
     return this.#pairs.get(key)?.value;
   }

@@ -1,6 +1,7 @@
-// A pool lab for the tests: N backends, the Consul simulator with a service `web` of N instances
-// (node n<i>, service ID web-<i>), the KV simulator in front of it (one address for catalog and
-// KV), a real HAProxy with an admin stats socket, and a stand-in for the engine's pool path until
+// A pool lab for the tests: N backends, Consul with a service `web` of N instances (node n<i>,
+// service ID web-<i>): a real agent (scripts/consul.sh), or the simulators (catalog simulator with
+// the KV simulator in front of it, one address for both: for what a real agent cannot be made to
+// do on demand, like losing a check-and-set race at a chosen moment), a real HAProxy with an admin stats socket, and a stand-in for the engine's pool path until
 // the engine is wired: it watches KV and Consul health with blocking queries, runs the pure rules
 // (applyPoolStates) and applies them with the Runtime API (poolRuntimeCommands), no reload.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { ConsulSim } from '../sim/consul-sim.js';
 import { KvSim } from './kv-sim.js';
 import { HAPROXY, freePort, tempDir } from '../helpers/haproxy.js';
 import { eventually } from '../helpers/backends.js';
+import { RealConsul } from '../helpers/real-consul.js';
 import { loadConsulConfig } from '../../src/consul/config.js';
 import { createConsulClient } from '../../src/consul/client.js';
 import { runBlockingLoop } from '../../src/consul/blocking-query.js';
@@ -41,9 +43,63 @@ async function startBackend(name: string): Promise<LabBackend> {
   return { name, port: (server.address() as AddressInfo).port, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
 }
 
+/** What the tests do to Consul, whichever Consul it is. */
+export interface LabConsul {
+  url: string;
+  register: (node: string, id: string, tags: string[], port: number) => Promise<void>;
+  setStatus: (node: string, id: string, status: 'passing' | 'critical') => Promise<void>;
+  kvPut: (key: string, value: string) => Promise<void>;
+  kvValue: (key: string) => Promise<string | undefined>;
+  kvKeys: (prefix: string) => Promise<string[]>;
+  /** Simulator only: the KV simulator, for its hooks. */
+  kvSim: KvSim | undefined;
+  stop: () => Promise<void>;
+}
+
+async function simConsul(): Promise<LabConsul> {
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  await sim.start();
+  const kv = new KvSim();
+  kv.fallback = sim.url;
+  await kv.start();
+  return {
+    url: kv.url,
+    kvSim: kv,
+    register: async (node, id, tags, port) => sim.register({ node: { Node: node, Address: '127.0.0.1' }, service: { ID: id, Service: 'web', Tags: tags, Port: port } }),
+    setStatus: async (node, id, status) => sim.setStatus(node, id, status),
+    kvPut: async (k, v) => void kv.put(k, v),
+    kvValue: async (k) => kv.value(k) ?? undefined,
+    kvKeys: async (prefix) => kv.keys(prefix),
+    stop: async () => {
+      await sim.stop();
+      await kv.stop();
+    },
+  };
+}
+
+async function realConsul(): Promise<LabConsul> {
+  const c = await RealConsul.start();
+  return {
+    url: c.url,
+    kvSim: undefined,
+    register: async (node, id, tags, port) => void (await c.register({ node, id, service: 'web', tags, port })),
+    setStatus: (node, id, status) => c.setStatus(node, id, status),
+    kvPut: async (k, v) => void (await c.ok('PUT', `/v1/kv/${k}`, v)),
+    kvValue: async (k) => {
+      const r = await c.api('GET', `/v1/kv/${k}?raw`);
+      return r.status === 404 ? undefined : r.text;
+    },
+    kvKeys: async (prefix) => {
+      const r = await c.api('GET', `/v1/kv/${prefix}?keys`);
+      return r.status === 404 ? [] : (r.json() as string[]);
+    },
+    stop: () => c.destroy(),
+  };
+}
+
 export interface Lab {
-  sim: ConsulSim;
-  kv: KvSim;
+  consul: LabConsul;
   socket: string;
   httpPort: number;
   backends: LabBackend[];
@@ -53,16 +109,11 @@ export interface Lab {
   teardown: () => Promise<void>;
 }
 
-export async function startLab({ instances = 4, threshold = 0.5 }: { instances?: number; threshold?: number } = {}): Promise<Lab> {
+export async function startLab({ instances = 4, threshold = 0.5, consul: kind = 'real' }: { instances?: number; threshold?: number; consul?: 'real' | 'sim' } = {}): Promise<Lab> {
   const { dir, cleanup } = await tempDir('hapilot-pool-');
   const backends = await Promise.all(Array.from({ length: instances }, (_, i) => startBackend(`web-${i + 1}`)));
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  backends.forEach((b, i) => sim.register({ node: { Node: `n${i + 1}`, Address: '127.0.0.1' }, service: { ID: b.name, Service: 'web', Tags: ['HAPROXY.ENABLE=true'], Port: b.port } }));
-  await sim.start();
-  const kv = new KvSim();
-  kv.fallback = sim.url;
-  await kv.start();
+  const lc = kind === 'real' ? await realConsul() : await simConsul();
+  for (const [i, b] of backends.entries()) await lc.register(`n${i + 1}`, b.name, ['HAPROXY.ENABLE=true'], b.port);
 
   const httpPort = await freePort();
   const socket = path.join(dir, 'haproxy.sock');
@@ -78,7 +129,7 @@ export async function startLab({ instances = 4, threshold = 0.5 }: { instances?:
   await eventually(async () => (await socketCommand(socket, 'show info', 500)).includes('Pid'), 10_000, 'HAProxy stats socket');
 
   // The engine stand-in.
-  const config = loadConsulConfig({ flagUrl: kv.url, env: {} });
+  const config = loadConsulConfig({ flagUrl: lc.url, env: {} });
   const consul = createConsulClient(config);
   const kvClient = createKvClient(config);
   const ac = new AbortController();
@@ -108,19 +159,18 @@ export async function startLab({ instances = 4, threshold = 0.5 }: { instances?:
   await eventually(() => decisions !== undefined, 10_000, 'first pool decisions');
 
   return {
-    sim, kv, socket, httpPort, backends,
+    consul: lc, socket, httpPort, backends,
     decisions: () => decisions,
     stat: () => observeServers(socket),
     cli: async (args, timeoutMs = 60_000) => {
       const r = await execa(process.execPath, ['--import', 'tsx', 'test/pool/cli-entry.ts', ...args], {
-        reject: false, timeout: timeoutMs, env: { HAPILOT_CONSUL: kv.url }, stdin: 'ignore',
+        reject: false, timeout: timeoutMs, env: { HAPILOT_CONSUL: lc.url }, stdin: 'ignore',
       });
       return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
     teardown: async () => {
       ac.abort();
-      await sim.stop();
-      await kv.stop();
+      await lc.stop();
       await loops;
       consul.close();
       kvClient.close();
