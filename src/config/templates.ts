@@ -101,11 +101,13 @@ function partialCalls(source: string): Array<{ name: string; line: number }> {
   return out;
 }
 
+const FIELD_EXPECTED = 'expected a field of the view or a helper (see the built-in templates)';
+
 function templateError(file: string, err: unknown, source?: string): HapilotError {
   if (err instanceof MissingField) {
     const lines = source === undefined ? [] : linesReading(source, err.field);
     const where = lines.length ? `${file}:${lines.join(',')}` : file;
-    return new HapilotError(ErrorCode.TEMPLATE, `template ${where}: ${err.message}: expected a field of the view (see the built-in templates)`, { cause: err });
+    return new HapilotError(ErrorCode.TEMPLATE, `template ${where}: ${err.message}: ${FIELD_EXPECTED}`, { cause: err });
   }
   const msg = messageOf(err);
   const anyErr = err as { lineNumber?: unknown };
