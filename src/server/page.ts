@@ -4,6 +4,7 @@
 import type { PoolInstance } from '../pool/instances.js';
 import type { PoolState } from '../pool/record.js';
 import type { PoolDecisions } from '../pool/rules.js';
+import type { Model } from '../model/model.js';
 
 export interface PageServer {
   /** `<node>:<service ID>`. */
@@ -120,6 +121,66 @@ export function pageBackends({ backends, decisions, instances, stats }: {
       servers,
     };
   });
+}
+
+/** What the engine has at hand when `GET /` is asked for; `pool` is undefined until pools are wired. */
+export interface StatusPageInput {
+  now: Date;
+  refreshSeconds?: number;
+  source: string;
+  consulIndex: number | undefined;
+  degraded: string[];
+  model: Pick<Model, 'settings' | 'backends' | 'httpRoutes' | 'portFrontends'> | undefined;
+  pool: { decisions: PoolDecisions; instances: readonly PoolInstance[] } | undefined;
+  stats: readonly StatsServer[];
+  quarantined: ReadonlyArray<{ service: string; instance: string; tag: string | undefined; reason: string }>;
+  /** The apply records, most recent first (src/daemon/apply.ts ApplyRecord has these fields). */
+  reloads: ReadonlyArray<{ at: string; action: string; ok: boolean; trigger: string; durationMs: number; message: string }>;
+}
+
+function hostPort(address: string, port: number): string {
+  return `${address.includes(':') && !address.startsWith('[') ? `[${address}]` : address}:${port}`;
+}
+
+/** The whole view from the engine's state: what `GET /` renders. */
+export function buildStatusPageView(i: StatusPageInput): StatusPageView {
+  const m = i.model;
+  const frontends: PageFrontend[] = [];
+  if (m) {
+    const bind = m.settings.bindAddress;
+    frontends.push({ name: 'hapilot_stats', bind: hostPort('127.0.0.1', m.settings.statsPort), mode: 'http', routes: [] });
+    frontends.push({ name: 'hapilot_http', bind: hostPort(bind, m.settings.httpPort), mode: 'http', routes: m.httpRoutes.map((r) => ({ host: r.host, backend: r.backend })) });
+    for (const f of m.portFrontends) frontends.push({ name: f.name, bind: hostPort(bind, f.port), mode: f.mode, routes: [{ host: undefined, backend: f.backend }] });
+  }
+  let backends: PageBackend[] = [];
+  if (m && i.pool) {
+    backends = pageBackends({ backends: m.backends, decisions: i.pool.decisions, instances: i.pool.instances, stats: i.stats });
+  } else if (m) {
+    // Without pool decisions: the model's servers, as in the config, with HAProxy's view.
+    const stat = new Map(i.stats.map((r) => [`${r.proxy}/${r.server}`, r]));
+    backends = m.backends.map((b) => ({
+      name: b.name, mode: b.mode, balance: b.balance, depoolThreshold: 0, minInRotation: 0, inRotation: b.servers.length, counted: b.servers.length,
+      servers: b.servers.map((s): PageServer => {
+        const st = stat.get(`${b.name}/${s.name}`);
+        return {
+          name: s.name, address: `${s.address}:${s.port}`, consulHealth: 'passing', consulMaintenance: undefined, pool: 'yes', poolSource: 'default', poolReason: undefined,
+          outReason: undefined, keptByThreshold: false, weight: s.weight, haproxy: st ? { status: st.status, sessions: st.sessions, weight: st.weight } : undefined,
+        };
+      }),
+    }));
+  }
+  return {
+    generatedAt: i.now.toISOString(),
+    refreshSeconds: i.refreshSeconds ?? 5,
+    source: i.source,
+    consulIndex: i.consulIndex,
+    degraded: i.degraded,
+    frontends,
+    backends,
+    quarantined: i.quarantined.map((q) => ({ ...q })),
+    invalidRecords: i.pool?.decisions.invalid ?? [],
+    reloads: i.reloads.map((r) => ({ at: r.at, action: r.action, ok: r.ok, trigger: r.trigger, durationMs: r.durationMs, summary: r.message })),
+  };
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

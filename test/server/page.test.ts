@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
-import { escapeHtml, pageBackends, poolLabel, renderStatusPage, type PageServer, type StatusPageView } from '../../src/server/page.js';
+import { buildStatusPageView, escapeHtml, pageBackends, poolLabel, renderStatusPage, type PageServer, type StatusPageView } from '../../src/server/page.js';
 
 const CHROMIUM = process.env.HAPILOT_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOT = path.join(os.tmpdir(), 'hapilot-status-page.png');
@@ -138,4 +138,33 @@ test('pageBackends joins pool decisions, Consul instances and show stat rows', a
   ]);
   assert.equal(poolLabel(b.servers[1]!).text, 'maintenance in Consul');
   assert.deepEqual([b.counted, b.inRotation], [2, 0]);
+});
+
+test('buildStatusPageView: frontends from the model and settings, pool decisions per server, reloads as a timeline; without pools, the model as configured', async () => {
+  const { buildModel } = await import('../../src/model/model.js');
+  const { applyPoolStates } = await import('../../src/pool/rules.js');
+  const { ingestPoolKv } = await import('../../src/pool/table.js');
+  const { poolInstancesFor } = await import('../../src/pool/model-adapter.js');
+  const { entry, ENABLE, settings } = await import('../helpers/entries.js');
+  const entries = [entry('web', 'w1', [ENABLE], { node: 'n1' }), entry('web', 'w2', [ENABLE], { node: 'n2' }), entry('db', 'd1', [ENABLE, 'HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=9292'], { node: 'n1' })];
+  const model = buildModel({ entries, settings: settings() });
+  const instances = poolInstancesFor(entries, model);
+  const decisions = applyPoolStates({ instances, table: ingestPoolKv({ prefix: 'p', pairs: [{ key: 'p/web/w2', value: '{"state":"no"}', modifyIndex: 1 }, { key: 'p/web/w1', value: 'x', modifyIndex: 1 }] }), defaultThreshold: 0 });
+  const base = {
+    now: new Date('2026-11-23T13:00:00Z'), source: 'consul', consulIndex: 7, degraded: [], model,
+    stats: [{ proxy: 'web', server: 'n2:w2', status: 'MAINT', sessions: 0, weight: 1 }], quarantined: [],
+    reloads: [{ at: '2026-11-23T12:59:00.000Z', action: 'runtime', ok: true, trigger: 'catalog change', durationMs: 3, message: '1 runtime operations' }],
+  };
+  const v = buildStatusPageView({ ...base, pool: { decisions, instances } });
+  assert.deepEqual(v.frontends.map((f) => [f.name, f.bind, f.routes.map((r) => r.backend)]), [
+    ['hapilot_stats', '127.0.0.1:8404', []], ['hapilot_http', '127.0.0.1:8080', ['web']], ['port_9292', '127.0.0.1:9292', ['db']],
+  ]);
+  const web = v.backends.find((b) => b.name === 'web');
+  assert.deepEqual(web?.servers.map((s) => [s.name, s.pool, s.poolSource, s.haproxy?.status]), [['n1:w1', 'yes', 'unreadable', undefined], ['n2:w2', 'no', 'record', 'MAINT']]);
+  assert.deepEqual(v.invalidRecords.map((r) => r.key), ['p/web/w1']);
+  assert.equal(v.reloads[0]?.summary, '1 runtime operations');
+  const html = renderStatusPage(v);
+  assert.match(html, /data-server="n2:w2" data-pool="no"/);
+  const plain = buildStatusPageView({ ...base, pool: undefined });
+  assert.deepEqual(plain.backends.find((b) => b.name === 'web')?.servers.map((s) => [s.name, s.pool]), [['n1:w1', 'yes'], ['n2:w2', 'yes']]);
 });
