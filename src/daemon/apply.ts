@@ -49,6 +49,12 @@ export type ApplyOutcome =
   | { kind: 'delayed'; reason: string }
   | { kind: 'failed'; action: Action; message: string };
 
+/** `model` with only the servers `other` has too (same backend and name). */
+function serversAlsoIn(model: Model, other: Model): Model {
+  const known = new Set(other.backends.flatMap((b) => b.servers.map((s) => `${b.name}/${s.name}`)));
+  return { ...model, backends: model.backends.map((b) => ({ ...b, servers: b.servers.filter((s) => known.has(`${b.name}/${s.name}`)) })) };
+}
+
 export interface ApplyStepOptions {
   configPath: string;
   paths: RenderPaths;
@@ -87,7 +93,7 @@ export class ApplyStep {
           if (previous && previous.config !== a.config) await this.#restoreFile(previous.config);
           return { kind: 'delayed', reason: busy };
         }
-        await this.#prepareReload(a.model);
+        await this.#prepareReload(a.model, previous?.model);
       }
       result = await applier.apply({ config: a.config, previous: previous?.model, next: a.model, serverLines: a.serverLines });
       if (result.kind !== 'declined') break;
@@ -143,10 +149,15 @@ export class ApplyStep {
     return `reload delayed: ${old} old HAProxy processes still draining (--max-old-workers ${maxOldWorkers})`;
   }
 
-  /** Operator state for the next worker; never a stale state file for a fresh start. */
-  async #prepareReload(model: Model | undefined): Promise<void> {
-    if (this.#o.state.haproxyRunning) await saveServerState({ statsSocket: this.#o.paths.statsSocket, file: this.#o.paths.serverState, model });
-    else await rm(this.#o.paths.serverState, { force: true });
+  /**
+   * Operator state for the next worker, for the servers the running config already has: a server
+   * new to the config starts as the config says, whatever the old worker holds under its name (an
+   * operator's `add server`, or a Runtime API change that failed halfway). Never a stale state file
+   * for a fresh start.
+   */
+  async #prepareReload(model: Model | undefined, running: Model | undefined): Promise<void> {
+    if (!this.#o.state.haproxyRunning) return rm(this.#o.paths.serverState, { force: true });
+    await saveServerState({ statsSocket: this.#o.paths.statsSocket, file: this.#o.paths.serverState, model: model && running ? serversAlsoIn(model, running) : model });
   }
 
   async #restoreFile(config: string): Promise<void> {

@@ -1,5 +1,6 @@
 // After every reload: every frontend port accepts connections and every backend has the servers the
 // config gives it. A failed self-check makes the daemon restore the last good config.
+import http from 'node:http';
 import net from 'node:net';
 import type { Model } from '../model/model.js';
 import { parseShowStat, socketCommand } from './socket.js';
@@ -55,14 +56,17 @@ export async function selfCheck({ config, model, statsSocket, timeoutMs = 2000 }
 
 /**
  * Whether HAProxy serves through its own frontend: GET of the stats frontend's monitor URI
- * (`monitor-uri /healthz`) answers 200. A live process with a stuck or unbound frontend fails it.
+ * (`monitor-uri /healthz`) on a new connection answers 200. A live process with a stuck, paused or
+ * unbound frontend fails it.
  */
-export async function probeMonitorUri({ host = '127.0.0.1', port, path = '/healthz', timeoutMs = 1000 }: { host?: string; port: number; path?: string; timeoutMs?: number }): Promise<{ ok: boolean; reason: string }> {
-  try {
-    const r = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-    await r.body?.cancel();
-    return r.status === 200 ? { ok: true, reason: 'ok' } : { ok: false, reason: `GET ${path} on HAProxy's port ${port} answered ${r.status}` };
-  } catch (err) {
-    return { ok: false, reason: `GET ${path} on HAProxy's port ${port} failed: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}` };
-  }
+export function probeMonitorUri({ host = '127.0.0.1', port, path = '/healthz', timeoutMs = 1000 }: { host?: string; port: number; path?: string; timeoutMs?: number }): Promise<{ ok: boolean; reason: string }> {
+  const what = `GET ${path} on HAProxy's port ${port}`;
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path, agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200 ? { ok: true, reason: 'ok' } : { ok: false, reason: `${what} answered ${res.statusCode}` });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => resolve({ ok: false, reason: `${what} failed: ${err.message}` }));
+  });
 }

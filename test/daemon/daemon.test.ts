@@ -139,6 +139,26 @@ test('a service that makes haproxy -c fail is found by bisection and quarantined
 
     sim.register({ node: node(2), service: { ID: 'svc03-2', Service: 'svc03', Tags: ENABLE, Port: backends[2]!.port } });
     await eventually(async () => (await names(d, 'svc03.example.test')).has('b-3'), 10_000, 'other services keep updating');
+
+    // Remembered: while svc07's entries are unchanged, later syncs validate once and never bisect.
+    await d.daemon.idle();
+    const count = async (name: string) => Number(/ (\d+)$/m.exec(await d.metrics.registry.getSingleMetricAsString(name))?.[1] ?? NaN);
+    const [validations, bisections] = [await count('hapilot_config_validations_total'), await count('hapilot_bisections_total')];
+    assert.equal(bisections, 1);
+    for (const s of ['svc20', 'svc21']) {
+      sim.register({ node: node(1), service: { ID: `${s}-1`, Service: s, Tags: ENABLE, Port: backends[0]!.port } });
+      await eventually(async () => (await get(d.httpPort, `${s}.example.test`)).status === 200, 10_000, `${s} served`);
+      await d.daemon.idle();
+    }
+    assert.equal(await count('hapilot_bisections_total'), 1, 'no bisection while svc07 is unchanged');
+    assert.equal(await count('hapilot_config_validations_total') - validations, 2, 'one validation per structural sync');
+    assert.deepEqual((await status(d)).quarantined.map((q) => q.service), ['svc07']);
+    // svc07 changes (a second instance): it is tried again, and found guilty again.
+    sim.register({ node: node(2), service: { ID: 'svc07-2', Service: 'svc07', Tags: ENABLE, Port: backends[0]!.port } });
+    await eventually(async () => await count('hapilot_bisections_total') === 2, 10_000, 'svc07 tried again');
+    await d.daemon.idle();
+    assert.deepEqual((await status(d)).quarantined.map((q) => q.service), ['svc07']);
+    assert.equal((await get(d.httpPort, 'svc20.example.test')).status, 200);
   } finally {
     await d.stop();
     await sim.stop();
