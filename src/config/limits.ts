@@ -13,6 +13,14 @@ import { ErrorCode, HapilotError } from '../errors.js';
 
 /** Descriptors beyond 2 × maxconn: pollers, wake-up pipes, log and stats sockets, with headroom. */
 const RESERVE = 128;
+/**
+ * An adapted maxconn leaves room for servers in steps of this many: one server more or less must not
+ * change maxconn (a settings change makes every instance change a reload instead of a Runtime API
+ * call); it moves only when the count crosses a step.
+ */
+const SERVER_STEP = 1024;
+/** An adapted maxconn is a multiple of this. */
+const MAXCONN_STEP = 100;
 
 export interface FdNeedInput {
   maxconnGlobal: number;
@@ -72,7 +80,8 @@ export function fitToFdLimit(input: FitInput): FitResult {
     const binding = input.limitSource === 'configured' || (input.audience ?? 'daemon') === 'daemon';
     const which = input.limitSource === 'configured' ? `HAPILOT_FD_LIMIT=${limit}` : `the open-files hard limit here (${limit})`;
     const fixed = fdFixed({ listeners, servers });
-    const fitting = Math.floor((limit - fixed) / 2);
+    const room = fdFixed({ listeners, servers: Math.ceil((servers + 1) / SERVER_STEP) * SERVER_STEP });
+    const fitting = limit - room >= 2 * MAXCONN_STEP ? Math.floor((limit - room) / 2 / MAXCONN_STEP) * MAXCONN_STEP : Math.floor((limit - fixed) / 2);
     if (!binding) {
       // render/check: the config is for whatever machine it is deployed on; say what it needs.
       warnings.push(`this config needs about ${need} file descriptors (2 per connection for HAPROXY_MAXCONN_GLOBAL=${maxconnGlobal}, ${servers} checked servers, ${listeners} listeners); HAProxy refuses to start under a lower open-files hard limit, as ${which} is: the config is unchanged (set HAPILOT_FD_LIMIT to the limit of the machine it is for, and hapilot fits maxconn to it)`);

@@ -33,10 +33,21 @@ test('render/check with HAPILOT_FD_LIMIT (the target machine\'s limit): fitted l
 
 test('the daemon adapts maxconn to its own limit (policy adapt) or refuses (policy fail)', () => {
   const r = fitToFdLimit({ ...base, limitSource: 'own', audience: 'daemon' });
-  assert.equal(r.maxconnGlobal, Math.floor((20000 - 3 - 10 - 128) / 2));
+  // Room for up to 1,024 checked servers, in steps of 100 connections.
+  assert.equal(r.maxconnGlobal, 9400);
   assert.equal(r.maxconn, r.maxconnGlobal);
   assert.throws(() => fitToFdLimit({ ...base, limitSource: 'own', audience: 'daemon', policy: 'fail' }),
-    (err) => isHapilotError(err, ErrorCode.FD_LIMIT) && /set HAPROXY_MAXCONN_GLOBAL to at most 9929/.test(err.message));
+    (err) => isHapilotError(err, ErrorCode.FD_LIMIT) && /set HAPROXY_MAXCONN_GLOBAL to at most 9400/.test(err.message));
+});
+
+test('an adapted maxconn does not move with every server (else each instance change would be a settings change, a reload)', () => {
+  const at = (servers: number) => fitToFdLimit({ ...base, servers, limitSource: 'own', audience: 'daemon' }).maxconnGlobal;
+  assert.equal(at(200), at(201));
+  assert.equal(at(1), at(1000));
+  assert.ok(at(5000) < at(1000));
+  for (const servers of [0, 1, 1023, 1024, 5000, 15000]) {
+    assert.ok(fdNeeded({ maxconnGlobal: at(servers), listeners: 3, servers }) <= 20000, `${servers} servers fit`);
+  }
 });
 
 test('no maxconn fits: the message names the servers\' checks, the limit and the hard limit to ask for, never "at most 0"', () => {
@@ -62,7 +73,7 @@ test('buildConfig (the commands\' path) defaults to render, finishConfig (the da
   const rendered = buildConfig({ entries, settings: s, templates, paths: GOLDEN_PATHS, fdLimit: 20000 });
   assert.match(rendered.config, /^ {4}maxconn 50000$/m);
   const daemon = finishConfig({ model: buildModel({ entries, settings: s }), templates, paths: GOLDEN_PATHS, fdLimit: 20000 });
-  assert.match(daemon.config, /^ {4}maxconn 9934$/m);
+  assert.match(daemon.config, /^ {4}maxconn 9400$/m);
 });
 
 test('hapilot render of 25,000 servers under a 20,000 hard limit warns and writes the config as asked', { timeout: 120_000 }, async () => {

@@ -1,0 +1,254 @@
+// The Consul simulator of test/sim/consul-sim.ts, indexed for large catalogs: the same endpoints,
+// index rules and response shapes (a health entry of ~1 KB, every check in /v1/health/state/any),
+// but each service's instances are kept apart, so answering for one service costs that service, not
+// the catalog (the test simulator scans every instance per request: ~10 ms at 100,000 instances,
+// which would make its own time the bulk of a 10,000-service startup). Each instance's JSON is
+// serialized once. It counts what it serves (requests and bytes per endpoint, connections), runs
+// in its own process (bench/lib/scale-sim-main.ts) and takes writes on /bench/* from the harness.
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface SimNode { Node: string; Address: string }
+export interface SimService { ID: string; Service: string; Tags: string[]; Address?: string; Port: number }
+
+interface Instance {
+  node: SimNode;
+  service: SimService;
+  status: 'passing' | 'critical';
+  createIndex: number;
+  modifyIndex: number;
+  /** Serialized health entry and service check (made once per write). */
+  entryJson: string;
+  checkJson: string;
+}
+
+interface Service {
+  instances: Map<string, Instance>;
+  index: number;
+  /** `Instance` keys in Consul's answer order (node, then ID). */
+  sorted: string[] | undefined;
+}
+
+interface Waiter {
+  check: () => boolean;
+  wake: () => void;
+}
+
+export interface Counters {
+  requests: Record<string, number>;
+  blocking: Record<string, number>;
+  bytes: Record<string, number>;
+  connections: number;
+  maxConnections: number;
+  openBlocking: number;
+}
+
+const endpointOf = (path: string): string => (path.startsWith('/v1/health/service/') ? '/v1/health/service/:name' : path);
+
+export class ScaleSim {
+  readonly #services = new Map<string, Service>();
+  readonly #nodes = new Map<string, SimNode>();
+  #raft = 10;
+  #servicesIndex = 1;
+  #checksIndex = 1;
+  #waiters = new Set<Waiter>();
+  #cache: { services?: { index: number; body: string }; checks?: { index: number; body: string } } = {};
+  #server: http.Server | undefined;
+  #sockets = new Set<Socket>();
+  counters: Counters = { requests: {}, blocking: {}, bytes: {}, connections: 0, maxConnections: 0, openBlocking: 0 };
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server?.address() as AddressInfo).port}`;
+  }
+
+  register(node: SimNode, service: SimService, status: 'passing' | 'critical' = 'passing'): void {
+    const svc = this.#services.get(service.Service) ?? { instances: new Map(), index: 0, sorted: undefined };
+    this.#services.set(service.Service, svc);
+    const key = `${node.Node}/${service.ID}`;
+    const existing = svc.instances.get(key);
+    const sameService = existing !== undefined && JSON.stringify([existing.service, existing.node]) === JSON.stringify([service, node]);
+    if (sameService && existing.status === status) return;
+    const sameTags = existing !== undefined && JSON.stringify(existing.service.Tags) === JSON.stringify(service.Tags);
+    this.#raft += 1;
+    if (!sameService) this.#servicesIndex = this.#raft;
+    if (!existing || existing.status !== status || !sameTags) this.#checksIndex = this.#raft;
+    svc.index = this.#raft;
+    this.#nodes.set(node.Node, node);
+    const inst: Instance = { node, service, status, createIndex: existing?.createIndex ?? this.#raft, modifyIndex: this.#raft, entryJson: '', checkJson: '' };
+    inst.checkJson = JSON.stringify(serviceCheck(inst));
+    inst.entryJson = JSON.stringify(healthEntry(inst, inst.checkJson));
+    if (!existing) svc.sorted = undefined;
+    svc.instances.set(key, inst);
+    this.#notify();
+  }
+
+  deregister(node: string, serviceName: string, id: string): void {
+    const svc = this.#services.get(serviceName);
+    if (!svc?.instances.delete(`${node}/${id}`)) return;
+    svc.sorted = undefined;
+    this.#raft += 1;
+    this.#servicesIndex = this.#checksIndex = svc.index = this.#raft;
+    if (svc.instances.size === 0) this.#services.delete(serviceName);
+    this.#notify();
+  }
+
+  #notify(): void {
+    for (const w of [...this.#waiters]) if (w.check()) w.wake();
+  }
+
+  #servicesBody(): string {
+    if (this.#cache.services?.index !== this.#servicesIndex) {
+      const out: Record<string, string[]> = { consul: [] };
+      for (const [name, svc] of this.#services) {
+        const tags = new Set<string>();
+        for (const i of svc.instances.values()) for (const t of i.service.Tags) tags.add(t);
+        out[name] = [...tags].sort();
+      }
+      this.#cache.services = { index: this.#servicesIndex, body: JSON.stringify(out) };
+    }
+    return this.#cache.services.body;
+  }
+
+  #checksBody(): string {
+    if (this.#cache.checks?.index !== this.#checksIndex) {
+      const parts: string[] = [...this.#nodes.values()].map((n) => JSON.stringify(serfCheck(n)));
+      for (const svc of this.#services.values()) for (const i of svc.instances.values()) parts.push(i.checkJson);
+      this.#cache.checks = { index: this.#checksIndex, body: `[${parts.join(',')}]` };
+    }
+    return this.#cache.checks.body;
+  }
+
+  #serviceBody(name: string): string {
+    const svc = this.#services.get(name);
+    if (!svc) return '[]';
+    svc.sorted ??= [...svc.instances.keys()].sort();
+    return `[${svc.sorted.map((k) => (svc.instances.get(k) as Instance).entryJson).join(',')}]`;
+  }
+
+  async start(port = 0): Promise<void> {
+    const server = http.createServer((req, res) => void this.#handle(req, res));
+    server.keepAliveTimeout = 60_000;
+    server.on('connection', (s) => {
+      this.#sockets.add(s);
+      this.counters.connections = this.#sockets.size;
+      this.counters.maxConnections = Math.max(this.counters.maxConnections, this.#sockets.size);
+      s.on('close', () => {
+        this.#sockets.delete(s);
+        this.counters.connections = this.#sockets.size;
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    this.#server = server;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => this.#server?.close(() => resolve()));
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sim');
+    if (url.pathname.startsWith('/bench/')) return this.#admin(url.pathname, req, res);
+    const q = url.searchParams;
+    const endpoint = endpointOf(url.pathname);
+    const blocking = q.has('index') && q.get('index') !== '0';
+    const c = this.counters;
+    c.requests[endpoint] = (c.requests[endpoint] ?? 0) + 1;
+    if (blocking) c.blocking[endpoint] = (c.blocking[endpoint] ?? 0) + 1;
+    // Counters may be reset while a query is held: answer bytes go to the counters of the moment.
+    const now = () => this.counters;
+    let route: { index: () => number; body: () => string } | undefined;
+    const m = /^\/v1\/health\/service\/([^/]+)$/.exec(url.pathname);
+    if (url.pathname === '/v1/catalog/services') route = { index: () => this.#servicesIndex, body: () => this.#servicesBody() };
+    else if (url.pathname === '/v1/health/state/any') route = { index: () => this.#checksIndex, body: () => this.#checksBody() };
+    else if (m) {
+      const name = decodeURIComponent(m[1] ?? '');
+      route = { index: () => this.#services.get(name)?.index ?? this.#servicesIndex, body: () => this.#serviceBody(name) };
+    } else if (url.pathname === '/v1/status/leader') {
+      res.end('"127.0.0.1:8300"');
+      return;
+    }
+    if (!route) {
+      res.writeHead(404).end('Not found');
+      return;
+    }
+    const want = Number(q.get('index') ?? 0);
+    const waitMs = Math.min(parseWait(q.get('wait')) ?? 300_000, 600_000);
+    if (want > 0 && route.index() <= want) {
+      now().openBlocking++;
+      await new Promise<void>((resolve) => {
+        const w: Waiter = {
+          check: () => route.index() > want,
+          wake: () => {
+            clearTimeout(timer);
+            this.#waiters.delete(w);
+            resolve();
+          },
+        };
+        const timer = setTimeout(w.wake, waitMs + Math.random() * (waitMs / 16));
+        this.#waiters.add(w);
+        res.once('close', w.wake);
+      });
+      now().openBlocking--;
+      if (res.destroyed) return;
+    }
+    const body = route.body();
+    const k = now();
+    k.bytes[endpoint] = (k.bytes[endpoint] ?? 0) + Buffer.byteLength(body) + 150;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'X-Consul-Index': String(Math.max(1, route.index())), 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
+    res.end(body);
+  }
+
+  async #admin(path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let raw = '';
+    for await (const chunk of req) raw += String(chunk);
+    const body = raw ? JSON.parse(raw) as Record<string, unknown> : {};
+    if (path === '/bench/register') {
+      for (const r of body.instances as Array<{ node: SimNode; service: SimService; status?: 'passing' | 'critical' }>) this.register(r.node, r.service, r.status);
+    } else if (path === '/bench/deregister') {
+      for (const r of body.instances as Array<{ node: string; service: string; id: string }>) this.deregister(r.node, r.service, r.id);
+    } else if (path === '/bench/counters') {
+      res.end(JSON.stringify(this.counters));
+      return;
+    } else if (path === '/bench/reset') {
+      this.counters = { requests: {}, blocking: {}, bytes: {}, connections: this.#sockets.size, maxConnections: this.#sockets.size, openBlocking: this.counters.openBlocking };
+    }
+    res.end('{}');
+  }
+}
+
+function parseWait(s: string | null): number | undefined {
+  if (!s) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(s);
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+}
+
+// Shapes as test/sim/consul-sim.ts (and a Consul 1.16 agent) give them.
+function serfCheck(node: SimNode): object {
+  return { Node: node.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: 1, ModifyIndex: 1 };
+}
+
+function serviceCheck(inst: Omit<Instance, 'entryJson' | 'checkJson'>): object {
+  return {
+    Node: inst.node.Node, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status, Notes: '', Output: '',
+    ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: inst.service.Tags, Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {},
+    CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
+  };
+}
+
+function healthEntry(inst: Omit<Instance, 'entryJson' | 'checkJson'>, checkJson: string): object {
+  const n = inst.node;
+  return {
+    Node: {
+      ID: '', Node: n.Node, Address: n.Address, Datacenter: 'dc1', TaggedAddresses: { lan: n.Address, lan_ipv4: n.Address, wan: n.Address, wan_ipv4: n.Address },
+      Meta: { 'consul-network-segment': '' }, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
+    },
+    Service: {
+      ID: inst.service.ID, Service: inst.service.Service, Tags: inst.service.Tags, Address: inst.service.Address ?? '', Meta: null, Port: inst.service.Port,
+      Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, Proxy: { Mode: '', MeshGateway: {}, Expose: {} }, Connect: {}, PeerName: '',
+      CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
+    },
+    Checks: [serfCheck(n), JSON.parse(checkJson) as object],
+  };
+}
