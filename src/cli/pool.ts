@@ -55,7 +55,8 @@ function commonOptions(): Option[] {
     new Option('--reason <text>', 'why, stored in the record and shown on the status page'),
     new Option('--depool-threshold <ratio>', 'threshold for backends without HAPROXY.BACKEND.DEPOOL_THRESHOLD').default(String(DEFAULT_DEPOOL_THRESHOLD)).env('HAPILOT_DEPOOL_THRESHOLD'),
     new Option('--timeout <duration>', 'how long to wait for HAProxy to show the new state').default('60s'),
-    new Option('--haproxy-status <source>', 'a hapilot /status URL, an HAProxy stats CSV URL or a stats socket path (repeatable)').default([]).argParser((v: string, prev: string[]) => [...prev, v]),
+    new Option('--haproxy-status <source>', 'a hapilot /status URL, an HAProxy stats CSV URL or a stats socket path (repeatable; the environment variable takes a comma-separated list)')
+      .default([]).env('HAPILOT_HAPROXY_STATUS').argParser((v: string, prev: string[]) => [...prev, ...v.split(',').map((x) => x.trim()).filter((x) => x.length > 0)]),
   ];
 }
 
