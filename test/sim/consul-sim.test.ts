@@ -76,3 +76,40 @@ test('blocking: held until the endpoint\'s own index moves; other services do no
     await sim.stop();
   }
 });
+
+test('snapshot restore: waiting queries get the old answer at once; the client asks again without an index and sees the restored state', async () => {
+  const { createConsulClient } = await import('../../src/consul/client.js');
+  const { loadConsulConfig } = await import('../../src/consul/config.js');
+  const { runBlockingLoop } = await import('../../src/consul/blocking-query.js');
+  const sim = await startSim([entry('a', 'a1', [ENABLE])]);
+  const client = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
+  const abort = new AbortController();
+  const seen: Array<{ services: string[]; index: number }> = [];
+  const loop = runBlockingLoop({
+    name: 'catalog/services', signal: abort.signal,
+    fetch: (index, signal) => client.catalogServices({ index, wait: '30s', signal }),
+    fingerprint: (d) => JSON.stringify(Object.keys(d).sort()),
+    onData: (d, index) => { seen.push({ services: Object.keys(d).sort(), index }); },
+    onError: () => undefined,
+  });
+  try {
+    const snap = sim.saveSnapshot();
+    await new Promise((r) => setTimeout(r, 100));
+    sim.register({ node: { Node: 'node1', Address: '10.0.0.1' }, service: { ID: 'b1', Service: 'b', Tags: [ENABLE], Port: 80 } });
+    const until = Date.now() + 5000;
+    while (!seen.some((s) => s.services.includes('b')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const high = seen.at(-1)!.index;
+    await new Promise((r) => setTimeout(r, 200)); // the loop is waiting at `high` again
+    const started = Date.now();
+    sim.restoreSnapshot(snap);
+    while (seen.at(-1)!.services.includes('b') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen.at(-1)!.services, ['a', 'consul'], 'the restored catalog is seen');
+    assert.ok(Date.now() - started < 2000, 'at once, not after the 30 s wait');
+    assert.ok(seen.at(-1)!.index < high, 'with the lower index');
+  } finally {
+    abort.abort();
+    await loop;
+    client.close();
+    await sim.stop();
+  }
+});
