@@ -54,7 +54,7 @@ test('daemon: disk full while writing the config keeps HAProxy serving the last 
   const { dir, cleanup } = await tempDir();
   const backend = await startBackend('web-1');
   const other = await startBackend('api-1');
-  const [httpPort, statsPort, statusPort] = await freePorts(3);
+  const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
   const catalog = path.join(dir, 'catalog.json');
   const mnt = path.join(dir, 'mnt');
   await writeFile(catalog, JSON.stringify([entry('web', 'web-1', backend.port)]));

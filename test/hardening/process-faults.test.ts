@@ -33,7 +33,7 @@ test('hapilot SIGKILLed at random points of reloads: HAProxy never stops serving
   const { dir, cleanup } = await tempDir();
   const web = await startBackend('web-1');
   const api = await startBackend('api-1');
-  const [httpPort, statsPort, statusPort] = await freePorts(3);
+  const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
   const catalog = path.join(dir, 'catalog.json');
   const configPath = path.join(dir, 'run', 'haproxy.cfg');
   const env = { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000' };
@@ -133,7 +133,7 @@ test('a missing HAProxy binary is one line naming it: check exits 1; run says so
     const c = await hapilot(['check', '--catalog', 'examples/catalog.json', '--haproxy', '/nonexistent/haproxy'], { env: { HAPILOT_LOG_LEVEL: 'error' } });
     assert.equal(c.code, 1);
     assert.match(c.stderr.trimEnd(), /^hapilot: error: --haproxy \/nonexistent\/haproxy: not found/);
-    const [statusPort] = await freePorts(1);
+    const [statusPort] = await freePorts(1) as [number];
     const proc = execa(process.execPath, [CLI, 'run', '--catalog', 'examples/catalog.json', '--run-dir', dir, '--haproxy', '/nonexistent/haproxy', '--status-listen', `127.0.0.1:${statusPort}`, '--log-level', 'error'],
       { reject: false, env: { HAPROXY_DOM: 'example.test' } });
     try {

@@ -14,7 +14,7 @@ import { BUILTIN_TEMPLATES_DIR } from '../../src/config/templates.js';
 test('restart with a bad environment: one line, non-zero exit, HAProxy keeps serving; broken templates on SIGHUP keep the running config', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await tempDir();
   const web = await startBackend('web-1');
-  const [httpPort, statsPort, statusPort] = await freePorts(3);
+  const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
   const catalog = path.join(dir, 'catalog.json');
   const templates = path.join(dir, 'templates');
   await cp(BUILTIN_TEMPLATES_DIR, templates, { recursive: true });

@@ -40,7 +40,7 @@ test('5,000 instances on one service: one backend of 5,000 uniquely named server
 
 test('the admin stats socket HAProxy creates from the rendered config is mode 0600', async () => {
   const { dir, cleanup } = await tempDir();
-  const [httpPort, statsPort] = await freePorts(2);
+  const [httpPort, statsPort] = await freePorts(2) as [number, number];
   const result = await renderEntries([entry('web', 'w1', [ENABLE], { address: '127.0.0.1', port: 9 })], {
     paths: tempPaths(dir), env: { HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '1000' },
   });
@@ -50,13 +50,14 @@ test('the admin stats socket HAProxy creates from the rendered config is mode 06
   const proc = execa('sh', ['-c', `umask 000; exec ${HAPROXY} -f ${cfg}`], { reject: false, stdio: 'ignore' });
   try {
     const sock = path.join(dir, 'haproxy.sock');
-    let st;
+    let st: Awaited<ReturnType<typeof stat>> | undefined;
     for (let i = 0; i < 100 && !st; i++) {
       st = await stat(sock).catch(() => undefined);
       if (!st) await new Promise((r) => setTimeout(r, 50));
     }
-    assert.ok(st?.isSocket(), 'the stats socket exists');
-    assert.equal(st.mode & 0o777, 0o600, `mode ${(st.mode & 0o777).toString(8)}`);
+    if (!st?.isSocket()) assert.fail('the stats socket exists');
+    const mode = Number(st.mode);
+    assert.equal(mode & 0o777, 0o600, `mode ${(mode & 0o777).toString(8)}`);
   } finally {
     proc.kill('SIGTERM');
     await proc;
