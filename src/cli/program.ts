@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ErrorCode, HapilotError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { validateConfigFile } from '../haproxy/validate.js';
+import { removeUnreferencedFiles, stageConfig } from '../config/config-file.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { fetchCatalog } from '../catalog/fetch-catalog.js';
 import { addRunCommand } from './run.js';
@@ -70,21 +70,27 @@ export function buildProgram(): Command {
         await checkAllCatalogs({ templates: opts.templates, haproxy: opts.haproxy, runDir: opts.runDir, env: process.env }, process.stdout);
         return;
       }
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-check-'));
+      // Without --out the config is staged in a scratch directory (with its map file) and thrown away.
+      const dir = opts.out ? undefined : await mkdtemp(path.join(os.tmpdir(), 'hapilot-check-'));
       try {
-        const file = path.join(dir, 'haproxy.cfg');
-        const result = await buildFromOptions(opts, opts.out ?? file, log);
-        // Validate a copy whose referenced files sit in the temp dir when --out is not given.
-        await writeRendered(file, opts.out ? { ...result, files: [] } : result);
-        if (opts.out) for (const f of result.files) await writeFileAtomic(f.path, f.contents);
-        const verdict = await validateConfigFile({ haproxy: opts.haproxy, file });
-        if (!verdict.ok) {
-          throw new HapilotError(ErrorCode.HAPROXY_INVALID, `haproxy -c rejected the config: ${verdict.message}`, { detail: verdict.output });
+        const configPath = path.resolve(opts.out ?? path.join(dir ?? '.', 'haproxy.cfg'));
+        const result = await buildFromOptions(opts, configPath, log);
+        // The one config-file path: staged next to its destination, judged by haproxy -c, committed only when valid.
+        const staged = await stageConfig({ configPath, config: result.config, files: result.files, haproxy: opts.haproxy });
+        const verdict = staged.validation;
+        if (!verdict?.ok) {
+          await staged.discard();
+          throw new HapilotError(ErrorCode.HAPROXY_INVALID, `haproxy -c rejected the config: ${verdict?.message ?? 'not validated'}`, { detail: verdict?.output });
         }
-        if (opts.out) await writeRendered(opts.out, result);
+        if (opts.out) {
+          await staged.commit();
+          await removeUnreferencedFiles({ dir: path.dirname(configPath), keep: [result.config] });
+        } else {
+          await staged.discard();
+        }
         log.info({ backends: result.model.backends.length, quarantined: result.model.quarantined.length, durationMs: Math.round(verdict.durationMs) }, 'configuration is valid');
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        if (dir) await rm(dir, { recursive: true, force: true });
       }
     });
 

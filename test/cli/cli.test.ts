@@ -108,3 +108,30 @@ test('snapshot dumps the live catalog in the catalog-file format; rendering it e
     await sim.stop();
   }
 });
+
+test('check --out writes a config only when haproxy -c accepts that very file; a rejected one leaves the old file and no temp file', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const out = path.join(dir, 'etc', 'haproxy.cfg');
+    const { mkdir, cp } = await import('node:fs/promises');
+    await mkdir(path.dirname(out));
+    const good = await hapilot(['check', '--catalog', 'examples/catalog.json', '--out', out, '--run-dir', dir]);
+    assert.equal(good.code, 0, good.stderr);
+    const before = await readFile(out, 'utf8');
+    assert.match(before, /^backend web$/m);
+
+    const templates = path.join(dir, 'templates');
+    await cp('templates', templates, { recursive: true });
+    const partial = path.join(templates, 'partials', 'backends.hbs');
+    await writeFile(partial, (await readFile(partial, 'utf8')).replace('balance {{balance}}', 'balance {{balance}}\n    no-such-directive on'));
+    const bad = await hapilot(['check', '--catalog', 'examples/catalog.json', '--templates', templates, '--out', out, '--run-dir', dir]);
+    assert.equal(bad.code, 1);
+    const errors = bad.stderr.split('\n').filter((l) => l.startsWith('hapilot: error:'));
+    assert.equal(errors.length, 1, bad.stderr);
+    assert.match(errors[0] ?? '', /haproxy -c rejected the config: .*no-such-directive/);
+    assert.equal(await readFile(out, 'utf8'), before, 'the valid config is untouched');
+    assert.deepEqual((await readdir(path.dirname(out))).filter((f) => f.endsWith('.tmp')), []);
+  } finally {
+    await cleanup();
+  }
+});
