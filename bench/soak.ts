@@ -163,11 +163,11 @@ async function main(): Promise<void> {
   const first = await startHapilot(ports, logPath);
   say(`hapilot pid ${first.pid}; ready after ${await waitReady(status, 60_000)} ms`);
 
-  // Load: bounded rate, 127.0.0.1 only.
+  // Load: bounded rate (8 workers, each pausing between requests: a few hundred requests a second), 127.0.0.1 only.
   const totals: LoadTotals = emptyTotals();
   const load = Promise.all([
-    runSoakLoad({ port: http, services: LOADED, domain: DOMAIN, workers: 6, mode: 'close', thinkMs: 20 }, totals, loadAc.signal),
-    runSoakLoad({ port: http, services: LOADED, domain: DOMAIN, workers: 6, mode: 'keepalive', thinkMs: 10 }, totals, loadAc.signal),
+    runSoakLoad({ port: http, services: LOADED, domain: DOMAIN, workers: 4, mode: 'close', thinkMs: 20 }, totals, loadAc.signal),
+    runSoakLoad({ port: http, services: LOADED, domain: DOMAIN, workers: 4, mode: 'keepalive', thinkMs: 10 }, totals, loadAc.signal),
   ]);
 
   // Churn: `rate` changes a second on an absolute schedule (a slow step does not cause a burst).
@@ -279,7 +279,7 @@ async function main(): Promise<void> {
     }
     await sleep(200);
   }
-  await sample('end (minute 30)');
+  await sample('end of the run');
 
   // The end: churn stops, load goes on briefly, then the checks.
   churnStop = true;
@@ -383,8 +383,8 @@ function formatReport(r: Record<string, unknown> & { samples: Sample[] }, leftAf
     ['hapilot RSS, fds: first process, minute 5', mem(s('first process, minute 5'))],
     ['hapilot RSS, fds: first process, before SIGKILL', mem(s('first process, before SIGKILL'))],
     ['hapilot RSS, fds: restarted process, 5 min after its start', mem(s('restarted process, 5 min after its start'))],
-    ['hapilot RSS, fds: restarted process, end of run', mem(s('end (minute 30)'))],
-    ['HAProxy worker RSS at 5 min / end', `${((s('first process, minute 5')?.worker?.rssKiB ?? 0) / 1024).toFixed(1)} / ${((s('end (minute 30)')?.worker?.rssKiB ?? 0) / 1024).toFixed(1)} MiB`],
+    ['hapilot RSS, fds: restarted process, end of run', mem(s('end of the run'))],
+    ['HAProxy worker RSS at 5 min / end', `${((s('first process, minute 5')?.worker?.rssKiB ?? 0) / 1024).toFixed(1)} / ${((s('end of the run')?.worker?.rssKiB ?? 0) / 1024).toFixed(1)} MiB`],
     ['old HAProxy processes at the end (target 0)', `${r.oldHaproxyWorkersAtEnd} (HAProxy processes of the run: ${r.haproxyProcessesAtEnd}, master + worker = 2)`],
     ['firewall rules left (target 0)', String(r.firewallRulesLeft)],
     ['config matches the catalog at the end', `${r.configMatchesCatalog ? 'yes' : 'NO'} (${r.catalogBackends} backends, ${r.catalogServers} servers; /status and HAProxy show stat; settled in ${r.convergeS} s)`],
