@@ -35,6 +35,8 @@ export interface ConsulOptions {
   tls?: TlsFiles;
   /** Extra agent config (merged at the top level). */
   extra?: Record<string, unknown>;
+  /** More config directories for the agent (service definitions, …). */
+  configDirs?: string[];
 }
 
 export interface ApiResponse { status: number; headers: http.IncomingHttpHeaders; text: string; json: () => unknown; index: number }
@@ -123,7 +125,8 @@ export class RealConsul {
   async resume(): Promise<void> {
     if (this.#proc) throw new Error('consul is already running');
     this.#logs = [];
-    const proc = spawn(this.bin, ['agent', '-config-dir', path.join(this.dir, 'config')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const dirs = [path.join(this.dir, 'config'), ...(this.opts.configDirs ?? [])].flatMap((d) => ['-config-dir', d]);
+    const proc = spawn(this.bin, ['agent', ...dirs], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#proc = proc;
     const keep = (b: Buffer) => { this.#logs.push(b.toString()); if (this.#logs.length > 400) this.#logs.splice(0, 100); };
     proc.stdout!.on('data', keep);
