@@ -8,9 +8,9 @@
 // - load with new-connection and keep-alive clients, paced (soak-load.ts);
 // - one HAProxy worker SIGKILLed, hapilot SIGKILLed once and restarted.
 // Options: --minutes N (30; times scale with it), --seed S (11), --rate R (5 changes/s), --json.
-// Needs `npm run build` (dist/) and `haproxy` on PATH.
+// Needs `npm run build` (dist/, copied at the start) and `haproxy` on PATH.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, open, readFile, rm, symlink, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +43,6 @@ const DOMAIN = 'soak.test';
 const LOADED = ['web-a', 'web-b', 'web-c', 'web-d'];
 const GONE_WINDOW_MS = 20_000;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const MAIN = path.join(ROOT, 'dist/src/cli/main.js');
 
 const t0 = Date.now();
 const el = () => ((Date.now() - t0) / 60_000).toFixed(2);
@@ -60,6 +59,7 @@ let hapilot: ChildProcess | undefined;
 let hapilotExited: Promise<void> = Promise.resolve();
 let workDir = '';
 let runDir = '';
+let appDir = '';
 let logFile: FileHandle | undefined;
 let cleaning: Promise<void> | undefined;
 
@@ -114,7 +114,7 @@ async function startHapilot(ports: Ports, logPath: string): Promise<ChildProcess
     HAPROXY_DOM: DOMAIN, HAPROXY_HTTP_PORT: String(ports.http), HAPROXY_STATS_PORT: String(ports.stats),
     HAPROXY_HARD_STOP_AFTER: `${HARD_STOP_AFTER_S}s`, HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '2000',
   });
-  const child = spawn(process.execPath, [MAIN, 'run', '--consul', sim.url, '--run-dir', runDir,
+  const child = spawn(process.execPath, [path.join(appDir, 'dist/src/cli/main.js'), 'run', '--consul', sim.url, '--run-dir', runDir,
     '--status-listen', `127.0.0.1:${ports.status}`, '--stop-haproxy-on-exit', '--removal-hold', `${REMOVAL_HOLD_S}s`, '--log-level', 'info'],
   { env, stdio: ['ignore', logFile.fd, logFile.fd], detached: true });
   hapilot = child;
@@ -147,6 +147,11 @@ async function main(): Promise<void> {
   workDir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-soak-'));
   runDir = path.join(workDir, 'run');
   await mkdir(runDir);
+  // A frozen copy of the build: others may rebuild dist/ during a 30-minute run, and hapilot is
+  // started twice (the restart after SIGKILL must run the same code).
+  appDir = path.join(workDir, 'app');
+  for (const p of ['dist', 'templates', 'package.json']) await cp(path.join(ROOT, p), path.join(appDir, p), { recursive: true });
+  await symlink(path.join(ROOT, 'node_modules'), path.join(appDir, 'node_modules'));
   const logDir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-soak-logs-'));
   const logPath = path.join(logDir, 'hapilot.log');
   const [http, stats, status] = await freePorts(3) as [number, number, number];
