@@ -115,6 +115,11 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
         && typeof parsed.data === 'object' && parsed.data !== null && Object.keys(parsed.data).length === 0) {
         throw new HapilotError(ErrorCode.CONSUL_HTTP, `Consul ${endpoint} answered an empty catalog: ACLs are on (default policy deny) and no token is set, as good as HTTP 403 permission denied: ${TOKEN_ADVICE}`);
       }
+      // A token without read on some instances' nodes (or services) gets them silently left out: for
+      // a service hapilot balances that would empty its servers, so it is the denial it is.
+      if (endpoint.startsWith('/v1/health/service/') && header('x-consul-results-filtered-by-acls') === 'true') {
+        throw new HapilotError(ErrorCode.CONSUL_HTTP, `Consul ${endpoint} left out instances this token may not read (X-Consul-Results-Filtered-By-ACLs), as good as HTTP 403 permission denied: ${TOKEN_ADVICE}`);
+      }
       done?.('ok');
       // Consul answers a blocking query no earlier than its wait (capped at 10 minutes) on a timeout.
       const abandoned = blocking && index === opts.index && Date.now() - startedMs < Math.min(waitMs, 600_000) - 50;

@@ -118,6 +118,15 @@ describe('ACLs: default policy deny', { concurrency: false }, () => {
     }
   });
 
+  test('a token without node read: Consul hides every instance (200, filtered); hapilot reports it as the denial it is', async () => {
+    await consul.ok('PUT', '/v1/acl/policy', { Name: 'services-only', Rules: 'service_prefix "" { policy = "read" }\n' });
+    const partial = (((await consul.ok('PUT', '/v1/acl/token', { Policies: [{ Name: 'services-only' }] })).json()) as { SecretID: string }).SecretID;
+    const snap = await hapilot(['snapshot', '--consul', consul.url], { env: { CONSUL_HTTP_TOKEN: partial } });
+    assert.equal(snap.code, 1, snap.stdout);
+    assert.match(snap.stderr, /^hapilot: error: Consul \/v1\/health\/service\/web left out instances .*403.*CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE/m);
+    assert.ok(!snap.stderr.includes(partial));
+  });
+
   test('no token at all: Consul filters everything out (200, empty); hapilot reports the denial with the token variables', async () => {
     const snap = await hapilot(['snapshot', '--consul', consul.url], { env: { CONSUL_HTTP_TOKEN: '', CONSUL_HTTP_TOKEN_FILE: '' } });
     assert.equal(snap.code, 1, snap.stdout);
