@@ -1,9 +1,9 @@
 // npm run bench:pool [services] [ops] — from a pool record written to Consul KV to the server's new
 // state in HAProxy's `show stat`: p50/p99 over `ops` alternating depool/pool operations, with
 // `services` services of 2 instances each. The path measured is the pool path as the engine runs it
-// (KV blocking query → table → applyPoolStates over every instance → show stat → Runtime API
-// `set server … state`, asking HAProxy only about the backends whose decisions changed), driven
-// here by a stand-in until the daemon is wired to the pool; Consul
+// (src/pool/reconciler.ts: KV blocking query → table → applyPoolStates over every instance →
+// `show stat <backend>` for the backends whose decisions moved → Runtime API `set server … state`),
+// fed with the catalog here until the daemon is wired to the pool; Consul
 // is the simulator pair (test/sim/consul-sim.ts for the catalog, test/pool/kv-sim.ts for KV).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,12 +13,12 @@ import { ConsulSim } from '../test/sim/consul-sim.js';
 import { KvSim } from '../test/pool/kv-sim.js';
 import { loadConsulConfig } from '../src/consul/config.js';
 import { createConsulClient } from '../src/consul/client.js';
+import { createLogger } from '../src/log.js';
 import { createKvClient } from '../src/pool/kv.js';
-import { watchPool, type PoolSnapshot } from '../src/pool/watch.js';
-import { poolInstance, type PoolInstance } from '../src/pool/instances.js';
-import { applyPoolStates, decisionKey, type ServerDecision } from '../src/pool/rules.js';
-import { changedBackends, poolRuntimeCommands } from '../src/pool/runtime.js';
-import { observeBackends } from '../src/pool/observe.js';
+import { PoolReconciler } from '../src/pool/reconciler.js';
+import { buildModel } from '../src/model/model.js';
+import { loadSettings } from '../src/settings.js';
+import type { HealthEntry } from '../src/consul/schemas.js';
 import { socketCommand } from '../src/haproxy/socket.js';
 import { percentile } from './lib/loadgen.js';
 
@@ -48,35 +48,21 @@ for (let t = 0; !(await socketCommand(socket, 'show info', 200).catch(() => ''))
 }
 const pidBefore = /Pid: (\d+)/.exec(await socketCommand(socket, 'show info'))?.[1];
 
-// The stand-in for the engine's pool path.
+// The engine's part, played here until the daemon is wired: hand the catalog and its model to the
+// PoolReconciler once; from then on every KV change goes through the reconciler alone.
 const config = loadConsulConfig({ flagUrl: kvSim.url, env: {} });
 const consul = createConsulClient(config);
 const kv = createKvClient(config);
-const instances: PoolInstance[] = [];
-for (let i = 0; i < services; i++) instances.push(...(await consul.healthService(name(i))).data.map(poolInstance));
-let previous = new Map<string, ServerDecision>();
-let observeMs: number[] = [];
-let applying = Promise.resolve();
-let ruleMs: number[] = [];
-const ac = new AbortController();
-const watching = watchPool({
-  kv, prefix: 'hapilot/pool', wait: '5m', signal: ac.signal, onError: (err) => console.error(String(err)),
-  onChange: (snap: PoolSnapshot) => {
-    applying = applying.then(async () => {
-      const t0 = performance.now();
-      const decisions = applyPoolStates({ instances, table: snap.table, defaultThreshold: 0.5, previous });
-      ruleMs.push(performance.now() - t0);
-      const t1 = performance.now();
-      const observed = await observeBackends(socket, changedBackends(previous.size ? previous : undefined, decisions));
-      observeMs.push(performance.now() - t1);
-      for (const c of poolRuntimeCommands(decisions, observed)) await socketCommand(socket, c);
-      previous = new Map(decisions.servers.map((s) => [decisionKey(s.backend, s.server), s]));
-    });
-  },
-});
-await new Promise((r) => setTimeout(r, 300));
-ruleMs = [];
-observeMs = [];
+const entries: HealthEntry[] = [];
+for (let i = 0; i < services; i++) entries.push(...(await consul.healthService(name(i))).data);
+const log = createLogger({ level: 'warn', destination: 2 });
+const reconciler = new PoolReconciler({ kv, prefix: 'hapilot/pool', wait: '5m', statsSocket: socket, defaultThreshold: 0.5, log });
+reconciler.start();
+await reconciler.ready();
+const t0Adjust = performance.now();
+reconciler.adjust(entries, buildModel({ entries, settings: loadSettings({ HAPROXY_DOM: 'bench.test' }) }));
+const adjustMs = performance.now() - t0Adjust;
+await reconciler.reconcile({ full: true });
 
 const times: number[] = [];
 const pooled = new Map<string, boolean>();
@@ -100,11 +86,9 @@ for (let k = 0; k < ops; k++) {
 }
 const pidAfter = /Pid: (\d+)/.exec(await socketCommand(socket, 'show info'))?.[1];
 
-ac.abort();
+await reconciler.stop();
 await sim.stop();
 await kvSim.stop();
-await watching;
-await applying;
 consul.close();
 kv.close();
 haproxy.kill('SIGTERM');
@@ -112,12 +96,9 @@ await rm(dir, { recursive: true, force: true });
 
 const r = (n: number) => n.toFixed(1);
 times.sort((a, b) => a - b);
-ruleMs.sort((a, b) => a - b);
-observeMs.sort((a, b) => a - b);
 console.log(JSON.stringify({
-  services, instances: instances.length, ops,
+  services, instances: entries.length, ops,
   kvWriteToShowStatMs: { p50: r(percentile(times, 50)), p99: r(percentile(times, 99)), max: r(Math.max(...times)) },
-  rulesMs: { p50: r(percentile(ruleMs, 50)), p99: r(percentile(ruleMs, 99)) },
-  observeMs: { p50: r(percentile(observeMs, 50)), p99: r(percentile(observeMs, 99)) },
+  firstAdjustMs: r(adjustMs),
   reloads: pidBefore === pidAfter ? 0 : 'HAProxy pid changed',
 }, null, 2));

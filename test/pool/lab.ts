@@ -1,9 +1,10 @@
 // A pool lab for the tests: N backends, Consul with a service `web` of N instances (node n<i>,
 // service ID web-<i>): a real agent (scripts/consul.sh), or the simulators (catalog simulator with
 // the KV simulator in front of it, one address for both: for what a real agent cannot be made to
-// do on demand, like losing a check-and-set race at a chosen moment), a real HAProxy with an admin stats socket, and a stand-in for the engine's pool path until
-// the engine is wired: it watches KV and Consul health with blocking queries, runs the pure rules
-// (applyPoolStates) and applies them with the Runtime API (poolRuntimeCommands), no reload.
+// do on demand, like losing a check-and-set race at a chosen moment); a real HAProxy with an admin
+// stats socket; and the PoolReconciler (src/pool/reconciler.ts) fed with the catalog and model as
+// the engine will feed it: it watches KV, runs the pure rules and applies them with the Runtime
+// API, no reload.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { writeFile } from 'node:fs/promises';
@@ -19,11 +20,12 @@ import { loadConsulConfig } from '../../src/consul/config.js';
 import { createConsulClient } from '../../src/consul/client.js';
 import { runBlockingLoop } from '../../src/consul/blocking-query.js';
 import { createKvClient } from '../../src/pool/kv.js';
-import { watchPool, type PoolSnapshot } from '../../src/pool/watch.js';
-import { poolInstance } from '../../src/pool/instances.js';
-import { applyPoolStates, decisionKey, type PoolDecisions, type ServerDecision } from '../../src/pool/rules.js';
-import { changedBackends, poolRuntimeCommands } from '../../src/pool/runtime.js';
-import { observeBackends, observeServers, type ObservedServer } from '../../src/pool/observe.js';
+import { PoolReconciler } from '../../src/pool/reconciler.js';
+import type { PoolDecisions } from '../../src/pool/rules.js';
+import { observeServers, type ObservedServer } from '../../src/pool/observe.js';
+import { buildModel } from '../../src/model/model.js';
+import { settings } from '../helpers/entries.js';
+import { testLog } from '../helpers/log.js';
 import { socketCommand } from '../../src/haproxy/socket.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
 
@@ -104,6 +106,9 @@ export interface Lab {
   httpPort: number;
   backends: LabBackend[];
   decisions: () => PoolDecisions | undefined;
+  reconciler: PoolReconciler;
+  /** How often the reconciler asked the engine for a sync (a KV change that the config must show). */
+  configChanges: () => number;
   stat: () => Promise<ObservedServer[]>;
   cli: (args: string[], timeoutMs?: number) => Promise<{ code: number; stdout: string; stderr: string }>;
   teardown: () => Promise<void>;
@@ -128,39 +133,33 @@ export async function startLab({ instances = 4, threshold = 0.5, consul: kind = 
   const haproxy: ChildProcess = spawn(HAPROXY, ['-db', '-f', path.join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
   await eventually(async () => (await socketCommand(socket, 'show info', 500)).includes('Pid'), 10_000, 'HAProxy stats socket');
 
-  // The engine stand-in.
+  // The engine's part, played by the lab until the daemon is wired: it follows the catalog and
+  // hands each catalog and model to the PoolReconciler, which does the rest.
   const config = loadConsulConfig({ flagUrl: lc.url, env: {} });
   const consul = createConsulClient(config);
   const kvClient = createKvClient(config);
   const ac = new AbortController();
-  let pool: PoolSnapshot | undefined;
-  let entries: HealthEntry[] | undefined;
-  let decisions: PoolDecisions | undefined;
-  let previous = new Map<string, ServerDecision>();
-  let queue = Promise.resolve();
-  const apply = () => {
-    queue = queue.then(async () => {
-      if (!pool || !entries || ac.signal.aborted) return;
-      decisions = applyPoolStates({ instances: entries.map(poolInstance), table: pool.table, defaultThreshold: threshold, previous });
-      // Only the backends whose decisions moved are looked at (all of them the first time).
-      const observed = await observeBackends(socket, changedBackends(previous.size ? previous : undefined, decisions));
-      for (const c of poolRuntimeCommands(decisions, observed)) await socketCommand(socket, c);
-      previous = new Map(decisions.servers.map((s) => [decisionKey(s.backend, s.server), s]));
-    }).catch(() => undefined);
-  };
-  const loops = Promise.all([
-    watchPool({ kv: kvClient, prefix: 'hapilot/pool', wait: '30s', signal: ac.signal, onChange: (s) => { pool = s; apply(); }, onError: () => undefined }),
-    runBlockingLoop<HealthEntry[]>({
-      name: 'health web', signal: ac.signal, fingerprint: (d) => JSON.stringify(d), onError: () => undefined,
-      fetch: (index, signal) => consul.healthService('web', { index, wait: '30s', signal }),
-      onData: (d) => { entries = d; apply(); },
-    }),
-  ]);
-  await eventually(() => decisions !== undefined, 10_000, 'first pool decisions');
+  let configChanges = 0;
+  const reconciler = new PoolReconciler({ kv: kvClient, prefix: 'hapilot/pool', wait: '30s', statsSocket: socket, defaultThreshold: threshold, log: testLog, onConfigChange: () => { configChanges += 1; } });
+  reconciler.start();
+  const s = settings();
+  const loops = runBlockingLoop<HealthEntry[]>({
+    name: 'health web', signal: ac.signal, fingerprint: (d) => JSON.stringify(d), onError: () => undefined,
+    fetch: (index, signal) => consul.healthService('web', { index, wait: '30s', signal }),
+    onData: async (entries) => {
+      await reconciler.ready();
+      reconciler.adjust(entries, buildModel({ entries, settings: s }));
+      await reconciler.reconcile();
+    },
+  });
+  const decisions = () => reconciler.decisions();
+  await eventually(() => decisions() !== undefined, 10_000, 'first pool decisions');
 
   return {
     consul: lc, socket, httpPort, backends,
-    decisions: () => decisions,
+    decisions,
+    reconciler,
+    configChanges: () => configChanges,
     stat: () => observeServers(socket),
     cli: async (args, timeoutMs = 60_000) => {
       const r = await execa(process.execPath, ['--import', 'tsx', 'test/pool/cli-entry.ts', ...args], {
@@ -170,6 +169,7 @@ export async function startLab({ instances = 4, threshold = 0.5, consul: kind = 
     },
     teardown: async () => {
       ac.abort();
+      await reconciler.stop();
       await lc.stop();
       await loops;
       consul.close();
