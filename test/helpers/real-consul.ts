@@ -49,7 +49,6 @@ export class RealConsul {
   #proc: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #logs: string[] = [];
-  #agent: http.Agent;
 
   private constructor(
     readonly dir: string,
@@ -58,13 +57,21 @@ export class RealConsul {
   ) {
     this.nodeName = `consul-test-${httpPort}`;
     this.token = opts.acl ? randomUUID() : undefined;
-    this.#agent = opts.tls
-      ? new https.Agent({ keepAlive: false, ca: [], maxSockets: 64 })
-      : new http.Agent({ keepAlive: false, maxSockets: 64 });
   }
 
+  /** Starts an agent and waits for its leader; tries other ports if one was taken meanwhile. */
   static async start(opts: ConsulOptions = {}): Promise<RealConsul> {
     consulBinary();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await RealConsul.#startOnce(opts);
+      } catch (err) {
+        if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
+      }
+    }
+  }
+
+  static async #startOnce(opts: ConsulOptions): Promise<RealConsul> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-consul-'));
     const [httpPort, serfLan, serfWan, server] = await freePorts(4) as [number, number, number, number];
     const c = new RealConsul(dir, httpPort, opts);
@@ -96,7 +103,12 @@ export class RealConsul {
     };
     await mkdir(path.join(dir, 'config'));
     await writeFile(path.join(dir, 'config', 'agent.json'), JSON.stringify(config, null, 2));
-    await c.resume();
+    try {
+      await c.resume();
+    } catch (err) {
+      await c.destroy();
+      throw err;
+    }
     return c;
   }
 
@@ -134,7 +146,10 @@ export class RealConsul {
     this.#exited = new Promise((resolve) => proc.once('exit', () => resolve()));
     const until = Date.now() + 30_000;
     for (;;) {
-      if (proc.exitCode !== null) throw new Error(`consul agent exited with ${proc.exitCode}: ${this.logs().slice(-2000)}`);
+      if (proc.exitCode !== null) {
+        this.#proc = undefined;
+        throw new Error(`consul agent exited with ${proc.exitCode}: ${this.logs().slice(-2000)}`);
+      }
       const ok = await this.#ready().catch((e: unknown) => { if (process.env.DEBUG_CONSUL) console.error(e); return false; });
       if (ok) return;
       if (Date.now() > until) {
@@ -169,7 +184,6 @@ export class RealConsul {
   /** Stops the agent and removes its data dir. */
   async destroy(): Promise<void> {
     await this.stop();
-    this.#agent.destroy();
     await rm(this.dir, { recursive: true, force: true });
   }
 
