@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { eventually } from '../helpers/backends.js';
-import { startLab, type Lab } from './lab.js';
+import { load, startLab, type Lab } from './lab.js';
 
 const KEY = (id: string) => `hapilot/pool/web/${id}`;
 const stateOf = async (lab: Lab, server: string) => (await lab.stat()).find((r) => r.server === server);
@@ -20,27 +20,6 @@ async function withLab(fn: (lab: Lab) => Promise<void>, o: { instances?: number;
   } finally {
     await lab.teardown();
   }
-}
-
-/** Requests through HAProxy, each on a new connection, until stopped; counts what failed. */
-function load(port: number, concurrency = 6) {
-  let stop = false;
-  let ok = 0;
-  const failures: string[] = [];
-  const one = () => new Promise<void>((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if (res.statusCode === 200) ok += 1;
-        else failures.push(`HTTP ${res.statusCode}`);
-        resolve();
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => { failures.push(err.message); resolve(); });
-  });
-  const workers = Array.from({ length: concurrency }, async () => { while (!stop) await one(); });
-  return { stop: async () => { stop = true; await Promise.all(workers); return { ok, failures }; } };
 }
 
 test('depool --wait: written to KV, verified MAINT with 0 sessions on the stats socket; pool --wait brings it back UP', { timeout: 60_000 }, async () => {

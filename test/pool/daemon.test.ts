@@ -5,41 +5,21 @@
 // that the engine's own runtime changes and reloads keep the pool state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import path from 'node:path';
 import { startDaemon } from '../helpers/daemon.js';
 import { eventually, startBackend } from '../helpers/backends.js';
 import { tempDir } from '../helpers/haproxy.js';
 import { RealConsul } from '../helpers/real-consul.js';
-import { settings } from '../helpers/entries.js';
 import { testLog } from '../helpers/log.js';
 import { loadConsulConfig } from '../../src/consul/config.js';
 import { createConsulClient } from '../../src/consul/client.js';
-import { runBlockingLoop } from '../../src/consul/blocking-query.js';
-import type { HealthEntry } from '../../src/consul/schemas.js';
-import { buildModel } from '../../src/model/model.js';
 import { createKvClient } from '../../src/pool/kv.js';
 import { PoolReconciler } from '../../src/pool/reconciler.js';
 import { observeServers } from '../../src/pool/observe.js';
+import { feedReconciler, load } from './lab.js';
 import { execa } from 'execa';
 
 type Status = { reloads: Array<{ action: string; ok: boolean }>; haproxy: { processes: { currentWorkerPid: number } | null } };
-
-function load(port: number, host: string, concurrency = 6) {
-  let stop = false;
-  let ok = 0;
-  const failures: string[] = [];
-  const one = () => new Promise<void>((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 5000 }, (res) => {
-      res.resume();
-      res.on('end', () => { if (res.statusCode === 200) ok += 1; else failures.push(`HTTP ${res.statusCode}`); resolve(); });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (err) => { failures.push(err.message); resolve(); });
-  });
-  const workers = Array.from({ length: concurrency }, async () => { while (!stop) await one(); });
-  return { stop: async () => { stop = true; await Promise.all(workers); return { ok, failures }; } };
-}
 
 test('next to createDaemon: depool under load without a reload; the engine\'s runtime changes and reloads keep it', { timeout: 120_000 }, async () => {
   const consulAgent = await RealConsul.start();
@@ -53,7 +33,6 @@ test('next to createDaemon: depool under load without a reload; the engine\'s ru
   const kv = createKvClient(config);
   const ac = new AbortController();
   const reconciler = new PoolReconciler({ kv, prefix: 'hapilot/pool', wait: '30s', statsSocket: socket, defaultThreshold: 0.5, log: testLog });
-  const s = settings();
   const cli = (args: string[]) => execa(process.execPath, ['--import', 'tsx', 'test/pool/cli-entry.ts', ...args], { reject: false, env: { HAPILOT_CONSUL: consulAgent.url }, stdin: 'ignore', timeout: 60_000 });
   const status = async () => (await d.daemon.status()) as Status;
   const web1 = async () => (await observeServers(socket)).find((r) => r.backend === 'web' && r.server === 'n1:web-1');
@@ -61,20 +40,12 @@ test('next to createDaemon: depool under load without a reload; the engine\'s ru
   try {
     await eventually(async () => (await d.daemon.ready()).ready, 20_000, 'daemon ready');
     reconciler.start();
-    loop = runBlockingLoop<HealthEntry[]>({
-      name: 'health web', signal: ac.signal, fingerprint: (x) => JSON.stringify(x), onError: () => undefined,
-      fetch: (index, signal) => consul.healthService('web', { index, wait: '30s', signal }),
-      onData: async (entries) => {
-        await reconciler.ready();
-        reconciler.adjust(entries, buildModel({ entries, settings: s }));
-        await reconciler.reconcile();
-      },
-    });
+    loop = feedReconciler({ consul, reconciler, signal: ac.signal });
     await eventually(() => reconciler.decisions()?.servers.length === 3, 10_000, 'pool decisions');
     const worker = (await status()).haproxy.processes?.currentWorkerPid;
     const reloadsBefore = (await status()).reloads.filter((r) => r.action !== 'runtime').length;
 
-    const l = load(d.httpPort, 'web.example.test');
+    const l = load(d.httpPort, { host: 'web.example.test' });
     await new Promise((r) => setTimeout(r, 800));
     const r = await cli(['depool', 'web', 'web-1', '--wait', '--timeout', '20s', '--haproxy-status', socket]);
     await new Promise((r2) => setTimeout(r2, 500));

@@ -17,7 +17,7 @@ import { HAPROXY, freePort, tempDir } from '../helpers/haproxy.js';
 import { eventually } from '../helpers/backends.js';
 import { RealConsul } from '../helpers/real-consul.js';
 import { loadConsulConfig } from '../../src/consul/config.js';
-import { createConsulClient } from '../../src/consul/client.js';
+import { createConsulClient, type ConsulApi } from '../../src/consul/client.js';
 import { runBlockingLoop } from '../../src/consul/blocking-query.js';
 import { createKvClient } from '../../src/pool/kv.js';
 import { PoolReconciler } from '../../src/pool/reconciler.js';
@@ -28,6 +28,44 @@ import { settings } from '../helpers/entries.js';
 import { testLog } from '../helpers/log.js';
 import { socketCommand } from '../../src/haproxy/socket.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
+
+/**
+ * Plays the engine's part for a reconciler: follows service `web` with blocking queries and hands
+ * each catalog and its model to `adjust`, then reconciles. Runs until `signal` aborts.
+ */
+export function feedReconciler({ consul, reconciler, signal, service = 'web' }: { consul: ConsulApi; reconciler: PoolReconciler; signal: AbortSignal; service?: string }): Promise<void> {
+  const s = settings();
+  return runBlockingLoop<HealthEntry[]>({
+    name: `health ${service}`, signal, fingerprint: (d) => JSON.stringify(d), onError: () => undefined,
+    fetch: (index, sig) => consul.healthService(service, { index, wait: '30s', signal: sig }),
+    onData: async (entries) => {
+      await reconciler.ready();
+      reconciler.adjust(entries, buildModel({ entries, settings: s }));
+      await reconciler.reconcile();
+    },
+  });
+}
+
+/** Requests through HAProxy, each on a new connection, until stopped; counts what failed. */
+export function load(port: number, { host, concurrency = 6 }: { host?: string; concurrency?: number } = {}) {
+  let stop = false;
+  let ok = 0;
+  const failures: string[] = [];
+  const one = () => new Promise<void>((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', headers: host ? { host } : {}, agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode === 200) ok += 1;
+        else failures.push(`HTTP ${res.statusCode}`);
+        resolve();
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => { failures.push(err.message); resolve(); });
+  });
+  const workers = Array.from({ length: concurrency }, async () => { while (!stop) await one(); });
+  return { stop: async () => { stop = true; await Promise.all(workers); return { ok, failures }; } };
+}
 
 export interface LabBackend {
   name: string;
@@ -142,16 +180,7 @@ export async function startLab({ instances = 4, threshold = 0.5, consul: kind = 
   let configChanges = 0;
   const reconciler = new PoolReconciler({ kv: kvClient, prefix: 'hapilot/pool', wait: '30s', statsSocket: socket, defaultThreshold: threshold, log: testLog, onConfigChange: () => { configChanges += 1; } });
   reconciler.start();
-  const s = settings();
-  const loops = runBlockingLoop<HealthEntry[]>({
-    name: 'health web', signal: ac.signal, fingerprint: (d) => JSON.stringify(d), onError: () => undefined,
-    fetch: (index, signal) => consul.healthService('web', { index, wait: '30s', signal }),
-    onData: async (entries) => {
-      await reconciler.ready();
-      reconciler.adjust(entries, buildModel({ entries, settings: s }));
-      await reconciler.reconcile();
-    },
-  });
+  const loops = feedReconciler({ consul, reconciler, signal: ac.signal });
   const decisions = () => reconciler.decisions();
   await eventually(() => decisions() !== undefined, 10_000, 'first pool decisions');
 
