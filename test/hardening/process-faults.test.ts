@@ -63,7 +63,7 @@ test('hapilot SIGKILLed at random points of reloads: HAProxy never stops serving
     }
   })();
   try {
-    const rounds = 6;
+    const rounds = 4;
     for (let i = 0; i < rounds; i++) {
       const want = i % 2 === 0 ? withApi : webOnly;
       await writeFile(catalog, JSON.stringify(want));
