@@ -147,8 +147,7 @@ async function runVerb(verb: PoolVerb, service: string, instances: string[], opt
 
 /** Re-raises an error of one cycle step with that step's exit status (keeping a PoolError's own message). */
 function asStep(err: unknown, exitCode: number, suffix = ''): never {
-  if (err instanceof PoolError) throw new PoolError(err.code as PoolErrorCode, `${err.message}${suffix}`, { exitCode, cause: err });
-  if (isHapilotError(err)) throw new PoolError(PoolErrorCode.CONFLICT, `${err.message}${suffix}`, { exitCode, cause: err });
+  if (isHapilotError(err)) throw new PoolError(err.code, `${err.message}${suffix}`, { exitCode, cause: err });
   throw err;
 }
 

@@ -31,9 +31,9 @@ export const EXIT = {
 
 export class PoolError extends HapilotError {
   readonly exitCode: number;
-  constructor(code: PoolErrorCode, message: string, { exitCode = EXIT.WRITE, cause }: { exitCode?: number; cause?: unknown } = {}) {
-    // Not in the ErrorCode union until src/errors.ts lists it (see the header).
-    super(code as unknown as ErrorCode, message, cause === undefined ? {} : { cause });
+  constructor(code: PoolErrorCode | ErrorCode, message: string, { exitCode = EXIT.WRITE, cause }: { exitCode?: number; cause?: unknown } = {}) {
+    // The pool codes are not in the ErrorCode union until src/errors.ts lists them (see the header).
+    super(code as ErrorCode, message, cause === undefined ? {} : { cause });
     this.name = 'PoolError';
     this.exitCode = exitCode;
   }
