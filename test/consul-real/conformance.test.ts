@@ -6,6 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ConsulSim, type SimSnapshot } from '../sim/consul-sim.js';
@@ -18,6 +20,13 @@ interface Answer { status: number; index: number; text: string; json: () => unkn
 
 interface Target {
   name: string;
+  port: number;
+  /** An instance registered with the agent (on its node), without a check. */
+  agentRegister(id: string, service: string, port: number): Promise<void>;
+  /** `consul maint -enable|-disable -service ID` (undefined reason: disable). */
+  serviceMaint(id: string, reason: string | undefined): Promise<void>;
+  /** `consul maint -enable|-disable` for the agent's node. */
+  nodeMaint(reason: string | undefined): Promise<void>;
   get(pathAndQuery: string): Promise<Answer>;
   register(r: Reg): Promise<void>;
   deregister(node: string, id: string): Promise<void>;
@@ -30,13 +39,22 @@ interface Target {
 async function simTarget(): Promise<Target> {
   const sim = new ConsulSim();
   await sim.start();
+  const AGENT = { Node: 'agent-node', Address: '127.0.0.1' };
   return {
     name: 'simulator',
-    async get(p) {
-      const r = await fetch(`${sim.url}${p}`);
-      const text = await r.text();
-      return { status: r.status, index: Number(r.headers.get('x-consul-index') ?? 0), text, json: () => JSON.parse(text) as unknown };
-    },
+    port: sim.port,
+    async agentRegister(id, service, port) { sim.register({ node: AGENT, service: { ID: id, Service: service, Port: port, Tags: [] } }); },
+    async serviceMaint(id, reason) { sim.setMaintenance(AGENT.Node, id, reason); },
+    async nodeMaint(reason) { sim.setNodeMaintenance(AGENT.Node, reason); },
+    // A new connection per request, as RealConsul.api does (a pooled one would dodge the connection limit).
+    get: (p) => new Promise<Answer>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: sim.port, path: p, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { text += c; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, index: Number(res.headers['x-consul-index'] ?? 0), text, json: () => JSON.parse(text) as unknown }));
+      }).on('error', reject);
+    }),
     async register(r) {
       sim.register({ node: { Node: r.node, Address: '127.0.0.1', external: true }, service: { ID: r.id, Service: r.service, Tags: r.tags ?? [], Port: r.port, Address: r.serviceAddress ?? '' }, status: r.status ?? 'passing' });
     },
@@ -52,8 +70,13 @@ async function consulTarget(): Promise<Target> {
   const consul = await RealConsul.start();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-snap-'));
   let n = 0;
+  const cli = async (args: string[]) => { const r = await consul.cli(args); assert.equal(r.code, 0, r.stderr); };
   return {
     name: 'consul',
+    port: consul.httpPort,
+    async agentRegister(id, service, port) { await consul.ok('PUT', '/v1/agent/service/register', { ID: id, Name: service, Port: port }); },
+    serviceMaint: (id, reason) => cli(reason === undefined ? ['maint', '-disable', '-service', id] : ['maint', '-enable', '-service', id, '-reason', reason]),
+    nodeMaint: (reason) => cli(reason === undefined ? ['maint', '-disable'] : ['maint', '-enable', '-reason', reason]),
     get: (p) => consul.api('GET', p),
     async register(r) {
       await consul.register({ node: r.node, id: r.id, service: r.service, tags: r.tags ?? [], port: r.port, serviceAddress: r.serviceAddress ?? '', status: r.status ?? 'passing' });
@@ -81,6 +104,15 @@ async function same<T>(what: string, scenario: (t: Target) => Promise<T>): Promi
   const [sim, real] = await Promise.all(targets.map((t) => scenario(t)));
   assert.deepEqual(sim, real, `${what}: the simulator (actual) differs from Consul (expected)`);
   return real as T;
+}
+
+/** Polls until `fn` holds (the agent syncs its own services and checks to the catalog asynchronously). */
+async function until(fn: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!await fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 const ENDPOINTS = (a: string, b: string) => ({ services: '/v1/catalog/services', checks: '/v1/health/state/any', a: `/v1/health/service/${a}`, b: `/v1/health/service/${b}` });
@@ -237,6 +269,51 @@ describe('conformance: simulator vs real Consul', { concurrency: false }, () => 
       };
     });
     assert.ok(Object.values(result).every((v) => v === true), JSON.stringify(result));
+  });
+
+  test('maintenance: the agent\'s _service_maintenance and _node_maintenance checks, and what they move', async () => {
+    const result = await same('maintenance', async (t) => {
+      const maintChecks = async () => {
+        const entries = HealthEntries.parse((await t.get('/v1/health/service/conf-maint')).json());
+        return (entries[0]?.Checks ?? []).filter((c) => c.CheckID.includes('maintenance'))
+          .map((c) => ({ CheckID: c.CheckID, Name: c.Name, Status: c.Status, Notes: c.Notes, Type: (c as { Type?: string }).Type, ServiceID: c.ServiceID, ServiceName: c.ServiceName }))
+          .sort((x, y) => x.CheckID.localeCompare(y.CheckID));
+      };
+      await t.agentRegister('maint-1', 'conf-maint', 6000);
+      await until(async () => HealthEntries.parse((await t.get('/v1/health/service/conf-maint')).json()).length === 1, 'maint-1 in the catalog');
+      const out: Record<string, unknown> = {};
+      out.serviceMaintMoves = await moved(t, 'conf-maint', 'conf-b', async () => {
+        await t.serviceMaint('maint-1', 'because');
+        await until(async () => (await maintChecks()).length === 1, 'service maintenance check');
+      });
+      out.serviceMaint = await maintChecks();
+      await t.nodeMaint('node work');
+      await until(async () => (await maintChecks()).length === 2, 'node maintenance check');
+      out.bothMaint = await maintChecks();
+      await t.serviceMaint('maint-1', undefined);
+      await t.nodeMaint(undefined);
+      await until(async () => (await maintChecks()).length === 0, 'maintenance over');
+      return out;
+    });
+    assert.deepEqual(result.serviceMaintMoves, { services: 'same', checks: 'up', a: 'up', b: 'same' });
+    assert.deepEqual((result.bothMaint as Array<{ CheckID: string }>).map((c) => c.CheckID), ['_node_maintenance', '_service_maintenance:maint-1']);
+  });
+
+  test('connection limit: past 200 concurrent connections from one address, Consul answers 429', async () => {
+    const result = await same('connection limit', async (t) => {
+      const sockets: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 205; i++) sockets.push(net.connect(t.port, '127.0.0.1').on('error', () => undefined));
+        await new Promise((r) => setTimeout(r, 500));
+        const over = await t.get('/v1/catalog/services');
+        return { over: [over.status, over.text.trim()] };
+      } finally {
+        for (const s of sockets) s.destroy();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    });
+    assert.equal((result.over as [number, string])[0], 429);
+    await same('after the connections closed', async (t) => (await t.get('/v1/catalog/services')).status);
   });
 
   test('response shapes: the fields hapilot reads, with the same values', async () => {

@@ -100,6 +100,12 @@ export class ConsulSim {
   /** Index of all checks. */
   #checksIndex = 1;
   #waiters = new Set<Waiter>();
+  #nodeMaintenance = new Map<string, string>();
+  /** Open connections per client address. */
+  #conns = new Map<string, number>();
+  /** Consul's http_max_conns_per_client: more concurrent connections from one address get a 429. */
+  maxConnsPerClient = 200;
+  #overLimit = new WeakSet<object>();
   #failures: Array<{ status: number; body: string }> = [];
   #empty = false;
   #pathFailures: Array<{ re: RegExp; count: number; status: number; body: string }> = [];
@@ -126,6 +132,18 @@ export class ConsulSim {
       ? https.createServer({ key: this.tls.key, cert: this.tls.cert, ...(this.tls.ca ? { ca: this.tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, handler)
       : http.createServer(handler);
     server.keepAliveTimeout = 60_000;
+    // As Consul's connlimit: a connection over the per-client limit is answered 429 and closed.
+    server.on(this.tls ? 'secureConnection' : 'connection', (socket: import('node:net').Socket) => {
+      const who = socket.remoteAddress ?? '';
+      const n = (this.#conns.get(who) ?? 0) + 1;
+      this.#conns.set(who, n);
+      socket.once('close', () => this.#conns.set(who, (this.#conns.get(who) ?? 1) - 1));
+      if (n > this.maxConnsPerClient) {
+        this.#overLimit.add(socket);
+        const body = 'Your IP is issuing too many concurrent connections, please rate limit your calls\n';
+        socket.end(`HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve());
@@ -207,6 +225,20 @@ export class ConsulSim {
     if (!inst) throw new Error(`no instance ${nodeName}/${serviceId}`);
     inst.maintenance = reason;
     this.#bump(inst.service.Service, { catalog: false, checks: true });
+  }
+
+  /**
+   * `consul maint -enable` on a node's agent: a synthetic critical node check `_node_maintenance`
+   * (every service on the node fails). `undefined` ends it.
+   */
+  setNodeMaintenance(nodeName: string, reason: string | undefined): void {
+    const insts = [...this.#instances.values()].filter((i) => i.node.Node === nodeName);
+    if (insts.length === 0) throw new Error(`no node ${nodeName}`);
+    if (reason === undefined) this.#nodeMaintenance.delete(nodeName); else this.#nodeMaintenance.set(nodeName, reason);
+    this.#raft += 1;
+    this.#checksIndex = this.#raft;
+    for (const i of insts) this.#serviceIndex.set(i.service.Service, this.#raft);
+    this.#notify();
   }
 
   /**
@@ -303,7 +335,9 @@ export class ConsulSim {
   /** The node check of a node running a Consul agent (catalog-registered external nodes have none). */
   #serfCheck(node: SimNode): object[] {
     if (node.external) return [];
-    return [{ Node: node.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: 1, ModifyIndex: 1 }];
+    const maint = this.#nodeMaintenance.get(node.Node);
+    const nodeMaint = maint === undefined ? [] : [{ Node: node.Node, CheckID: '_node_maintenance', Name: 'Node Maintenance Mode', Status: 'critical', Notes: maint, Output: '', ServiceID: '', ServiceName: '', ServiceTags: [], Type: 'maintenance', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: this.#raft, ModifyIndex: this.#raft }];
+    return [...nodeMaint, { Node: node.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: 1, ModifyIndex: 1 }];
   }
 
   /** The instance's own checks (Consul OSS answers have no Namespace field). */
@@ -312,7 +346,7 @@ export class ConsulSim {
     const base = { Node: inst.node.Node, Notes: '', Output: '', ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags, Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex };
     const checks: object[] = [{ ...base, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status }];
     if (inst.maintenance !== undefined) {
-      checks.push({ ...base, CheckID: `_service_maintenance:${inst.service.ID}`, Name: 'Service Maintenance Mode', Status: 'critical', Notes: inst.maintenance });
+      checks.push({ ...base, CheckID: `_service_maintenance:${inst.service.ID}`, Name: 'Service Maintenance Mode', Status: 'critical', Notes: inst.maintenance, Type: 'maintenance' });
     }
     return checks;
   }
@@ -374,6 +408,7 @@ export class ConsulSim {
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (this.#overLimit.has(req.socket)) return; // answered 429 on connect
     const url = new URL(req.url ?? '/', 'http://sim');
     const q = url.searchParams;
     const send = (status: number, body: unknown, index?: number) => {
