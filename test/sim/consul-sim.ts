@@ -1,15 +1,22 @@
-// A Consul HTTP API simulator for tests. Real Consul cannot be installed on these machines, so this
-// follows Consul's documented behaviour for the endpoints hapilot uses (rules in
-// ../shared/consul-fixtures/README.md):
-// - blocking queries: https://developer.hashicorp.com/consul/api-docs/features/blocking
-//   index absent/0 → answer now; index=N → hold until the endpoint's index exceeds N or `wait`
-//   (default 5m, max 10m) plus up to wait/16 jitter passes, then answer with the same index;
-//   X-Consul-Index on every answer, never 0; bad wait/index → 400.
-// - consistency: ?stale with ?consistent → 400.
-// - each endpoint has its own index (services table, a service's health, all checks), so a change
-//   to one service does not wake watchers of another.
-// Test controls: register/deregister/setCheck, failures (HTTP errors, refused connections, an empty
-// answer), and an index that goes backwards.
+// A Consul HTTP API simulator for tests: it does on demand what a real agent cannot be made to do
+// (500s, refused connections, an empty or truncated answer, slowness), and it is kept honest by
+// test/consul-real/conformance.test.ts, which runs the same scenarios against it and against a real
+// Consul 1.16.6 (scripts/consul.sh) and requires the same answers. What it follows, as measured:
+// - blocking queries: index absent/0 → answer now; index=N → hold until the endpoint's index
+//   exceeds N or `wait` (default 5m, max 10m) plus up to wait/16 jitter passes, then answer with the
+//   same index; an index above the current one waits the whole wait too; X-Consul-Index on every
+//   answer, never 0; bad wait/index → 400, ?stale with ?consistent → 400.
+// - indexes per table as Consul's state store keeps them: the services table (catalog/services),
+//   the checks table (health/state/*), one per service (health/service/:name); an identical write
+//   moves none; a check flip moves checks and that service, not the services table; a retag moves
+//   the services table and the checks (checks carry ServiceTags).
+// - snapshot restore: waiting queries answer at once with the old store's answer; later queries
+//   see the restored state with its lower indexes; the next write gets an index above all earlier.
+// - shapes of Consul OSS 1.16 (no Namespace); catalog-registered (`external`) nodes have no
+//   serfHealth; agent maintenance checks; 200 concurrent connections per client address, then 429.
+// Test controls: register/deregister/setStatus/setMaintenance/setNodeMaintenance, saveSnapshot/
+// restoreSnapshot, failures (HTTP errors, refused connections, an empty answer), and resetIndex
+// (an index that goes backwards with every waiting query answered: not what a restore does).
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
