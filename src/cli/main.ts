@@ -17,6 +17,9 @@ export async function main(argv: string[]): Promise<number> {
     if (isHapilotError(err)) {
       process.stderr.write(`hapilot: error: ${err.message}\n`);
       if (err.detail && process.env.HAPILOT_VERBOSE_ERRORS) process.stderr.write(`${err.detail}\n`);
+      // A command that tells failed steps apart (`cycle`) gives its error the step's exit status.
+      const step = (err as { exitCode?: unknown }).exitCode;
+      if (typeof step === 'number') return step;
       return err.code === ErrorCode.USAGE ? 2 : 1;
     }
     process.stderr.write(`hapilot: internal error: ${messageOf(err)} (please report this)\n`);

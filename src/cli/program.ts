@@ -9,6 +9,7 @@ import { removeUnreferencedFiles, stageConfig } from '../config/config-file.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { fetchCatalog } from '../catalog/fetch-catalog.js';
 import { addRunCommand } from './run.js';
+import { addPoolCommands } from './pool.js';
 import { buildFromOptions, openConsul, prepare, readCatalog, renderOptions, sourceOptions, writeRendered, type RenderOptions, type SourceOptions } from './common.js';
 import { buildConfig } from '../config/build.js';
 import { pathsFor } from '../config/render.js';
@@ -133,6 +134,7 @@ export function buildProgram(): Command {
     });
 
   addRunCommand(program);
+  addPoolCommands(program);
   return program;
 }
 

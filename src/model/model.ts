@@ -31,6 +31,11 @@ export interface Backend {
   sticky: 'src' | undefined;
   check: CheckTiming;
   httpchk: string | undefined;
+  /**
+   * HAPROXY.BACKEND.DEPOOL_THRESHOLD: the pool rules never take this backend below this share of its
+   * servers in rotation; undefined: the daemon's default. Not in the config: the pool path reads it.
+   */
+  depoolThreshold?: number | undefined;
   servers: Server[];
 }
 
@@ -226,6 +231,7 @@ export function buildModel({ entries, settings }: BuildModelInput): Model {
       sticky: options.sticky,
       check: options.check,
       httpchk: options.httpchk,
+      depoolThreshold: options.depoolThreshold,
       servers,
     });
   }

@@ -29,6 +29,8 @@ export interface ServiceOptions {
   sticky: 'src' | undefined;
   check: CheckTiming;
   httpchk: string | undefined;
+  /** Share of the backend's servers always kept in rotation (0 to 1); undefined: the daemon's default. */
+  depoolThreshold?: number | undefined;
 }
 
 /** HAProxy's own check defaults (inter 2s, rise 2, fall 3). */
@@ -41,6 +43,7 @@ export const DEFAULT_OPTIONS: ServiceOptions = {
   sticky: undefined,
   check: { inter: '2s', fall: 3, rise: 2 },
   httpchk: undefined,
+  depoolThreshold: undefined,
 };
 
 export interface TagError {
@@ -93,6 +96,15 @@ export function isHostName(v: string): boolean {
 const PathValue = z.string().regex(PATH_RE, 'expected a URL path starting with / without spaces, quotes or #');
 const StickyValue = z.enum(['src'], { error: 'expected src' });
 
+/** A depool threshold: a share of servers from 0 to 1, at most 4 decimals (`0.5`, `1`, `0.25`). */
+const THRESHOLD_RE = /^(0(\.\d{1,4})?|1(\.0{1,4})?)$/;
+
+/** A depool threshold from a tag, a flag or an environment variable, or undefined when it is not a number from 0 to 1. */
+export function parseThreshold(raw: string): number | undefined {
+  return THRESHOLD_RE.test(raw) ? Number(raw) : undefined;
+}
+const ThresholdValue = z.string().refine((v) => parseThreshold(v) !== undefined, 'expected a share of servers from 0 to 1, such as 0.5').transform(Number);
+
 type Setter = (o: ServiceOptions, v: never) => void;
 interface TagSpec {
   schema: z.ZodType;
@@ -116,6 +128,7 @@ export const TAGS: Readonly<Record<string, TagSpec>> = {
   'HAPROXY.BACKEND.CHECK.FALL': { schema: intIn(1, 100), set: set<number>((o, v) => { o.check.fall = v; }) },
   'HAPROXY.BACKEND.CHECK.RISE': { schema: intIn(1, 100), set: set<number>((o, v) => { o.check.rise = v; }) },
   'HAPROXY.BACKEND.HTTPCHK': { schema: PathValue, set: set<string>((o, v) => { o.httpchk = v; }) },
+  'HAPROXY.BACKEND.DEPOOL_THRESHOLD': { schema: ThresholdValue, set: set<number>((o, v) => { o.depoolThreshold = v; }) },
   // Deprecated aliases: what the docker-haproxy image's template really matched.
   'HAPROXY.BALANCE': { schema: BalanceValue, set: set<string>((o, v) => { o.balance = v; }), aliasOf: 'HAPROXY.BACKEND.BALANCE' },
   'HAPROXY.MAXCONN': { schema: intIn(1, 1_000_000), set: set<number>((o, v) => { o.maxconn = v; }), aliasOf: 'HAPROXY.BACKEND.MAXCONN' },

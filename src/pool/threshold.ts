@@ -3,6 +3,7 @@
 // in the config (every pool state but `inactive`). When too many want out, the ones kept are, in
 // order: those in rotation before (so a new depool is the one refused, and nothing flaps), healthy
 // before unhealthy, then drain, `no`, Consul maintenance, failing checks, then by name.
+import { parseThreshold } from '../model/tags.js';
 
 export interface ThresholdMember {
   server: string;
@@ -43,14 +44,9 @@ export function applyThreshold(members: readonly ThresholdMember[], threshold: n
   return { counted, wantIn, min, kept: candidates.slice(0, missing).map((m) => m.server) };
 }
 
-/** The per-backend tag; its value is a share of servers, 0 to 1. */
+/** The per-backend tag (its value is parsed by the one tag table, src/model/tags.ts). */
 export const DEPOOL_THRESHOLD_TAG = 'HAPROXY.BACKEND.DEPOOL_THRESHOLD';
-const THRESHOLD_RE = /^(0(\.\d{1,4})?|1(\.0{1,4})?)$/;
-
-/** A threshold value from a tag or a flag, or undefined when it is not a number from 0 to 1. */
-export function parseThreshold(raw: string): number | undefined {
-  return THRESHOLD_RE.test(raw) ? Number(raw) : undefined;
-}
+export { parseThreshold };
 
 /** The threshold a service's tags set (the first valid `HAPROXY.BACKEND.DEPOOL_THRESHOLD=`), if any. */
 export function thresholdFromTags(tags: readonly string[]): number | undefined {

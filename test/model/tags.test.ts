@@ -19,11 +19,12 @@ test('every documented tag sets its option', () => {
     'HAPROXY.ENABLE=true', 'HAPROXY.PROTOCOL=http', 'HAPROXY.BACKEND.BALANCE=hdr(X-Tenant)', 'HAPROXY.BACKEND.MAXCONN=250',
     'HAPROXY.FRONTEND.HOST=API.Example.com', 'HAPROXY.FRONTEND.PORT=9292', 'HAPROXY.BACKEND.STICKY=src',
     'HAPROXY.BACKEND.CHECK.INTER=1s', 'HAPROXY.BACKEND.CHECK.FALL=2', 'HAPROXY.BACKEND.CHECK.RISE=4', 'HAPROXY.BACKEND.HTTPCHK=/health?full=1',
+    'HAPROXY.BACKEND.DEPOOL_THRESHOLD=0.25',
   ]);
   assert.deepEqual(p.errors, []);
   assert.deepEqual(p.options, {
     protocol: 'http', balance: 'hdr(X-Tenant)', maxconn: 250, host: 'api.example.com', port: 9292, sticky: 'src',
-    check: { inter: '1s', fall: 2, rise: 4 }, httpchk: '/health?full=1',
+    check: { inter: '1s', fall: 2, rise: 4 }, httpchk: '/health?full=1', depoolThreshold: 0.25,
   });
 });
 
@@ -58,6 +59,9 @@ test('invalid values are errors naming the tag and what was expected', () => {
     ['HAPROXY.BACKEND.HTTPCHK=/a#b', /URL path/],
     ['HAPROXY.BACKEND.STICKY=cookie', /src/],
     ['HAPROXY.ENABLE=yes', /true or false/],
+    ['HAPROXY.BACKEND.DEPOOL_THRESHOLD=1.5', /from 0 to 1/],
+    ['HAPROXY.BACKEND.DEPOOL_THRESHOLD=50%', /from 0 to 1/],
+    ['HAPROXY.BACKEND.DEPOOL_THRESHOLD=.5', /from 0 to 1/],
   ];
   for (const [tag, re] of cases) {
     const p = parseTags(tag.startsWith('HAPROXY.ENABLE') ? [tag] : ['HAPROXY.ENABLE=true', tag]);
@@ -150,4 +154,17 @@ test('identical duplicates count once; conflicting ones (aliases included) name 
   assert.equal(c.enabled, false, 'sorted order: false is read first, the conflicting true is the error');
   // Order of tags never changes the verdict.
   assert.deepEqual(parseTags(['HAPROXY.ENABLE=false', 'HAPROXY.ENABLE=true']), c);
+});
+
+test('HAPROXY.BACKEND.DEPOOL_THRESHOLD: 0 to 1, carried on the backend; one parser for tag, flag and environment', async () => {
+  const { parseThreshold } = await import('../../src/model/tags.js');
+  assert.deepEqual(['0', '0.5', '1', '1.0', '0.3333'].map(parseThreshold), [0, 0.5, 1, 1, 0.3333]);
+  assert.deepEqual(['', '1.01', '-0', '0.12345', '2', '0.5 '].map(parseThreshold), [undefined, undefined, undefined, undefined, undefined, undefined]);
+  const { buildModel } = await import('../../src/model/model.js');
+  const { entry, ENABLE, settings } = await import('../helpers/entries.js');
+  const model = buildModel({ entries: [entry('web', 'w1', [ENABLE, 'HAPROXY.BACKEND.DEPOOL_THRESHOLD=0.75']), entry('api', 'a1', [ENABLE])], settings: settings() });
+  assert.deepEqual(model.backends.map((b) => [b.name, b.depoolThreshold]), [['api', undefined], ['web', 0.75]]);
+  // A bad value quarantines the instance like any other tag; it never reaches the pool rules.
+  const bad = buildModel({ entries: [entry('web', 'w1', [ENABLE, 'HAPROXY.BACKEND.DEPOOL_THRESHOLD=2'])], settings: settings() });
+  assert.match(bad.quarantined[0]?.reason ?? '', /from 0 to 1/);
 });

@@ -44,7 +44,7 @@ test('refused: an instance that does not exist, and no instance named at all', {
   await withLab(async (lab) => {
     const r = await lab.cli(['depool', 'web', 'web-9']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^hapilot: error: instance "web-9" of service web does not exist in Consul: expected one of web-1, web-2, web-3, web-4$/);
+    assert.match(r.stderr, /^hapilot: error: instance "web-9" of service web does not exist in Consul: expected one of web-1, web-2, web-3, web-4\n$/, "one line");
     const n = await lab.cli(['drain', 'web', '--node', 'n7']);
     assert.equal(n.code, 1);
     assert.match(n.stderr, /service web has no instance on node "n7": its nodes are n1, n2, n3, n4/);

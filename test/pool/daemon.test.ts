@@ -17,7 +17,7 @@ import { createKvClient } from '../../src/pool/kv.js';
 import { PoolReconciler } from '../../src/pool/reconciler.js';
 import { observeServers } from '../../src/pool/observe.js';
 import { feedReconciler, load } from './lab.js';
-import { execa } from 'execa';
+import { hapilot } from '../helpers/cli.js';
 
 type Status = { reloads: Array<{ action: string; ok: boolean }>; haproxy: { processes: { currentWorkerPid: number } | null } };
 
@@ -33,7 +33,7 @@ test('next to createDaemon: depool under load without a reload; the engine\'s ru
   const kv = createKvClient(config);
   const ac = new AbortController();
   const reconciler = new PoolReconciler({ kv, prefix: 'hapilot/pool', wait: '30s', statsSocket: socket, defaultThreshold: 0.5, log: testLog });
-  const cli = (args: string[]) => execa(process.execPath, ['--import', 'tsx', 'test/pool/cli-entry.ts', ...args], { reject: false, env: { HAPILOT_CONSUL: consulAgent.url }, stdin: 'ignore', timeout: 60_000 });
+  const cli = (args: string[]) => hapilot(args, { env: { HAPILOT_CONSUL: consulAgent.url } });
   const status = async () => (await d.daemon.status()) as Status;
   const web1 = async () => (await observeServers(socket)).find((r) => r.backend === 'web' && r.server === 'n1:web-1');
   let loop: Promise<void> | undefined;
@@ -50,7 +50,7 @@ test('next to createDaemon: depool under load without a reload; the engine\'s ru
     const r = await cli(['depool', 'web', 'web-1', '--wait', '--timeout', '20s', '--haproxy-status', socket]);
     await new Promise((r2) => setTimeout(r2, 500));
     const { ok, failures } = await l.stop();
-    assert.equal(r.exitCode, 0, String(r.stderr));
+    assert.equal(r.code, 0, String(r.stderr));
     assert.deepEqual(failures, [], `${failures.length} failed of ${ok + failures.length}`);
     assert.ok(ok > 100, `traffic flowed (${ok})`);
     assert.deepEqual([(await web1())?.status, (await web1())?.sessions], ['MAINT', 0]);
@@ -71,7 +71,7 @@ test('next to createDaemon: depool under load without a reload; the engine\'s ru
     assert.deepEqual(await reconciler.reconcile({ full: true }), []);
 
     const p = await cli(['pool', 'web', 'web-1', '--wait', '--timeout', '20s', '--haproxy-status', socket]);
-    assert.equal(p.exitCode, 0, String(p.stderr));
+    assert.equal(p.code, 0, String(p.stderr));
     assert.match((await web1())?.status ?? '', /^UP/);
   } finally {
     ac.abort();

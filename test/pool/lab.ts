@@ -10,7 +10,7 @@ import http from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { execa } from 'execa';
+import { hapilot } from '../helpers/cli.js';
 import { ConsulSim } from '../sim/consul-sim.js';
 import { KvSim } from './kv-sim.js';
 import { HAPROXY, freePort, tempDir } from '../helpers/haproxy.js';
@@ -191,10 +191,7 @@ export async function startLab({ instances = 4, threshold = 0.5, consul: kind = 
     configChanges: () => configChanges,
     stat: () => observeServers(socket),
     cli: async (args, timeoutMs = 60_000) => {
-      const r = await execa(process.execPath, ['--import', 'tsx', 'test/pool/cli-entry.ts', ...args], {
-        reject: false, timeout: timeoutMs, env: { HAPILOT_CONSUL: lc.url }, stdin: 'ignore',
-      });
-      return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+      return hapilot(args, { env: { HAPILOT_CONSUL: lc.url }, timeout: timeoutMs });
     },
     teardown: async () => {
       ac.abort();
