@@ -300,7 +300,8 @@ async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
     const runDir = path.join(dir, 'run');
     log(`size ${n}: starting hapilot`);
     const t0 = performance.now();
-    daemon = spawn(process.execPath, [CLI, 'run', '--consul', sim.url, '--run-dir', runDir, '--wait', '20ms:200ms', '--min-reload-interval', '10ms',
+    // BENCH_DAEMON_NODE_ARGS: e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where hapilot's time goes.
+    daemon = spawn(process.execPath, [...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CLI, 'run', '--consul', sim.url, '--run-dir', runDir, '--wait', '20ms:200ms', '--min-reload-interval', '10ms',
       '--status-listen', `127.0.0.1:${statusPort}`, '--stop-haproxy-on-exit', ...(templatesDir ? ['--templates', templatesDir] : [])], {
       env: { ...process.env, ...env, HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort) }, stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
     });

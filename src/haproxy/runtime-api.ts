@@ -35,14 +35,33 @@ function structuralChange(previous: Model, next: Model): string | undefined {
     const b = next.backends[i] as Backend;
     if (a === b) continue;
     if (a.name !== b.name) return `${why}: backends added or removed`;
-    if (shape(a) !== shape(b)) return `${why}: backend ${b.name}`;
+    if (!sameDefinition(a, b) && shape(a) !== shape(b)) return `${why}: backend ${b.name}`;
   }
   return undefined;
+}
+
+/** The usual fields compared directly; anything else (a field added to the model later) by `shape`. */
+function sameDefinition(a: Backend, b: Backend): boolean {
+  return a.service === b.service && a.mode === b.mode && a.balance === b.balance && a.maxconn === b.maxconn && a.sticky === b.sticky
+    && a.httpchk === b.httpchk && a.check.inter === b.check.inter && a.check.fall === b.check.fall && a.check.rise === b.check.rise
+    && Object.keys(a).length === 9 && Object.keys(b).length === 9 && Object.keys(a.check).length === 3 && Object.keys(b.check).length === 3;
 }
 
 /** A backend without its servers. */
 function shape(b: Backend): string {
   return JSON.stringify({ ...b, servers: undefined });
+}
+
+/** Same servers, in the same order, field by field (servers are sorted by name in a model). */
+function sameServers(a: readonly Server[], b: readonly Server[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Server;
+    const y = b[i] as Server;
+    if (x !== y && (x.name !== y.name || x.address !== y.address || x.port !== y.port || x.weight !== y.weight || x.hostname !== y.hostname)) return false;
+  }
+  return true;
 }
 
 /** The host routes as map operations; every route's backend exists before and after (else it is structural). */
@@ -131,7 +150,7 @@ export function planRuntime({ previous, next, serverLines }: PlanInput): Runtime
   const ops: RuntimeOp[] = [];
   for (const [i, b] of next.backends.entries()) {
     const prev = previous.backends[i] as Backend;
-    if (prev.servers === b.servers) continue;
+    if (sameServers(prev.servers, b.servers)) continue;
     const before = new Map(prev.servers.map((s) => [s.name, s]));
     const after = new Map(b.servers.map((s) => [s.name, s]));
     for (const [name, s] of after) {
