@@ -1,4 +1,6 @@
 // How the engine joins the pool rules to its model, both ways, without the model knowing the pool:
+//   withoutServers(model, keys)        → the model without some `backend/server`s (the mass-removal
+//                                         guard compares without decommissioned servers)
 //   poolInstancesFor(entries, model)   → the instances the rules decide about, named as the config
 //                                         names them (backend name, server name)
 //   withPoolDecisions(model, decisions) → the model with inactive servers left out, servers the
@@ -50,4 +52,10 @@ export function withPoolDecisions(model: Model, decisions: PoolDecisions, instan
     return { ...b, servers };
   });
   return { ...model, backends };
+}
+
+/** `model` without the servers whose `backend/server` is in `keys`. */
+export function withoutServers(model: Model, keys: ReadonlySet<string>): Model {
+  if (keys.size === 0) return model;
+  return { ...model, backends: model.backends.map((b) => ({ ...b, servers: b.servers.filter((s) => !keys.has(`${b.name}/${s.name}`)) })) };
 }

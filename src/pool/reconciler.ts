@@ -53,6 +53,10 @@ export class PoolReconciler {
   #queue: Promise<unknown> = Promise.resolve();
   #firstRead: Promise<void>;
   #resolveFirst!: () => void;
+  #read = false;
+  /** The last KV read error, cleared by the next good read. */
+  #readError: string | undefined;
+  #requestSync: (() => void) | undefined;
 
   constructor(o: PoolReconcilerOptions) {
     this.#o = o;
@@ -63,15 +67,23 @@ export class PoolReconciler {
   start(): void {
     this.#watching = watchPool({
       kv: this.#o.kv, prefix: this.#o.prefix, dockerWeights: this.#o.dockerWeights, wait: this.#o.wait, signal: this.#ac.signal,
-      onError: (err, attempt, delayMs, prefix) => this.#o.log.warn({ err: messageOf(err), attempt, retryInMs: delayMs, prefix }, 'pool records: KV read failed; the last pool states stay applied'),
+      onError: (err, attempt, delayMs, prefix) => {
+        this.#readError = `${prefix}/: ${messageOf(err)}`;
+        this.#o.log.warn({ err: messageOf(err), attempt, retryInMs: delayMs, prefix }, this.#read ? 'pool records: KV read failed; the last pool states stay applied' : 'pool records: KV read failed; the first config waits for them');
+      },
       onChange: (snap) => {
         const before = this.#decisions;
         this.#pool = snap;
+        this.#read = true;
+        this.#readError = undefined;
         this.#resolveFirst();
         for (const i of snap.table.invalid) this.#o.log.warn({ key: i.key }, `pool record ${i.key} is unusable: ${i.reason}`);
         if (!this.#entries || !this.#model) return;
         this.#decide();
-        if (before && this.#decisions && configKey(before) !== configKey(this.#decisions)) this.#o.onConfigChange?.();
+        if (before && this.#decisions && configKey(before) !== configKey(this.#decisions)) {
+          this.#o.onConfigChange?.();
+          this.#requestSync?.();
+        }
         void this.reconcile();
       },
     });
@@ -80,6 +92,23 @@ export class PoolReconciler {
   /** Resolves once the pool records have been read (so a first config does not pool everything). */
   ready(): Promise<void> {
     return this.#firstRead;
+  }
+
+  /** The engine that holds this reconciler: asked for a sync when a KV change alters what the config must hold. */
+  setSyncRequester(request: () => void): void {
+    this.#requestSync = request;
+  }
+
+  /** Why the pool path is not in step with KV (for /status's degraded reasons), or undefined. */
+  degradedReason(): string | undefined {
+    if (!this.#read) return `waiting for the first read of the pool records in Consul KV (${this.#o.prefix}/)${this.#readError ? `: ${this.#readError}` : ''}`;
+    if (this.#readError) return `pool records: Consul KV read failing (${this.#readError}); the last pool states stay applied`;
+    return undefined;
+  }
+
+  /** `backend/server` of every decommissioned server (pool state inactive): left out of the config on purpose. */
+  decommissioned(): Set<string> {
+    return new Set((this.#decisions?.servers ?? []).filter((s) => !s.inConfig).map((s) => decisionKey(s.backend, s.server)));
   }
 
   async stop(): Promise<void> {
