@@ -20,6 +20,12 @@ export interface FinishInput {
    * `buildConfig` (the commands' path) `render`.
    */
   fdAudience?: FdAudience;
+  /**
+   * Renders the fitted model: `render` by default; the daemon passes one IncrementalRenderer for its
+   * whole life (config/incremental-render.ts), which gives the same bytes re-rendering only the
+   * backends that changed.
+   */
+  renderer?: { render(input: { model: Model; templates: TemplateSet; paths: RenderPaths }): RenderResult };
 }
 
 export interface BuildInput extends Omit<FinishInput, 'model'> {
@@ -33,7 +39,7 @@ export interface BuildResult extends RenderResult {
 }
 
 /** Fits the model's settings to the descriptor limit and renders it. */
-export function finishConfig({ model, templates, paths, fdLimit, fdAudience = 'daemon' }: FinishInput): BuildResult {
+export function finishConfig({ model, templates, paths, fdLimit, fdAudience = 'daemon', renderer }: FinishInput): BuildResult {
   const { settings } = model;
   const servers = model.backends.reduce((n, b) => n + b.servers.length, 0);
   const fit = fitToFdLimit({
@@ -51,7 +57,7 @@ export function finishConfig({ model, templates, paths, fdLimit, fdAudience = 'd
     settings: { ...settings, maxconnGlobal: fit.maxconnGlobal, maxconn: fit.maxconn },
     warnings: [...fit.warnings, ...model.warnings],
   };
-  return { model: effective, ...render({ model: effective, templates, paths }) };
+  return { model: effective, ...(renderer ?? { render }).render({ model: effective, templates, paths }) };
 }
 
 export function buildConfig({ entries, settings, fdAudience = 'render', ...rest }: BuildInput): BuildResult {

@@ -13,6 +13,7 @@ import { buildModel } from '../../src/model/model.js';
 import { IncrementalModel } from '../../src/model/incremental.js';
 import { IncrementalRenderer } from '../../src/config/incremental-render.js';
 import { render } from '../../src/config/render.js';
+import { finishConfig } from '../../src/config/build.js';
 import { BUILTIN_TEMPLATES_DIR, loadTemplates, type TemplateSet } from '../../src/config/templates.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
@@ -144,4 +145,19 @@ test('one instance change out of 300 services re-renders one backend and reuses 
   assert.equal(r2.config, render({ model: m2, templates, paths: GOLDEN_PATHS }).config);
   assert.deepEqual(r2.files, render({ model: m2, templates, paths: GOLDEN_PATHS }).files);
   assert.deepEqual(renderer.lastStats, { mode: 'incremental', rendered: 0, reused: 300, reason: undefined }, 'svc8\'s backend is as before: only the map and the frontends change');
+});
+
+test('finishConfig with the daemon\'s IncrementalRenderer gives the bytes finishConfig gives without it', async () => {
+  const s = settings({ HAPILOT_FD_LIMIT: '20000' });
+  const templates = await builtinTemplates();
+  const renderer = new IncrementalRenderer();
+  for (const n of [3, 4, 4, 5]) {
+    const entries = Array.from({ length: n }, (_, i) => entry(`svc${i % 3}`, `svc${i % 3}-${i}`, [ENABLE], { node: `n${i}` }));
+    const model = buildModel({ entries, settings: s });
+    const plain = finishConfig({ model, templates, paths: GOLDEN_PATHS, fdLimit: undefined });
+    const inc = finishConfig({ model, templates, paths: GOLDEN_PATHS, fdLimit: undefined, renderer });
+    assert.equal(inc.config, plain.config);
+    assert.deepEqual(inc.model, plain.model);
+    assert.deepEqual(new Map(inc.serverLines), plain.serverLines);
+  }
 });
