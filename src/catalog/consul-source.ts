@@ -185,6 +185,7 @@ export class ConsulSource implements CatalogSource {
   async #worker(): Promise<void> {
     const signal = this.#abort.signal;
     let failures = 0;
+    const changed = new Set<string>();
     while (!signal.aborted) {
       const idle = !this.#servicesSeen || (this.#synced && this.#dirty.size === 0 && !this.#fullResync);
       if (idle) {
@@ -200,8 +201,11 @@ export class ConsulSource implements CatalogSource {
       try {
         const results = await mapLimit(names.filter((n) => wanted.has(n)), this.#o.concurrency, async (name) =>
           [name, await this.#o.consul.healthService(name, { signal })] as const);
-        for (const n of [...this.#entries.keys()]) if (!wanted.has(n)) this.#entries.delete(n);
+        changed.clear();
+        for (const n of [...this.#entries.keys()]) if (!wanted.has(n)) { this.#entries.delete(n); changed.add(n); }
         for (const [name, r] of results) {
+          // A full re-read names the services whose entries really differ (a weight, an address).
+          if (!full || JSON.stringify(this.#entries.get(name)) !== JSON.stringify(r.data)) changed.add(name);
           this.#entries.set(name, r.data);
           this.#fetchedIndex.set(name, r.index);
         }
@@ -227,6 +231,7 @@ export class ConsulSource implements CatalogSource {
         entries,
         index: Math.max(this.#servicesIndex, this.#checksIndex),
         cause: first ? `initial read of ${names.length} services` : full ? `full re-read of ${names.length} services` : `re-read ${names.join(', ')}`,
+        changed: first ? undefined : [...changed].sort(),
       });
     }
   }

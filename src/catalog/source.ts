@@ -8,6 +8,8 @@ export interface CatalogSnapshot {
   index: number;
   /** Why this snapshot was emitted (for logs): services re-read, or "initial", "file changed". */
   cause: string;
+  /** The services whose entries may differ from the previous snapshot; undefined: any of them. */
+  changed?: readonly string[];
 }
 
 export interface SourceHealth {

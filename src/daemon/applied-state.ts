@@ -7,6 +7,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Model } from '../model/model.js';
 import type { GlobalSettings } from '../settings.js';
+import { validateConfigFile } from '../haproxy/validate.js';
+import type { Logger } from '../log.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 export interface Applied {
@@ -34,7 +36,8 @@ const Backend = z.object({
 export function appliedModelSchema(settings: GlobalSettings) {
   // Settings are ours (from the environment), not the file's: the file must carry the same keys
   // with values of the same types, or it is not used.
-  const settingsShape = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, v === undefined ? z.unknown() : z.unknown().refine((x) => typeof x === typeof v || x === undefined)]));
+  // (JSON drops undefined values: a key may be missing.)
+  const settingsShape = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, z.unknown().optional().refine((x) => x === undefined || v === undefined || typeof x === typeof v, { message: `expected a ${typeof v}` })]));
   return z.object({
     version: z.literal(1),
     configSha256: z.string().regex(/^[0-9a-f]{64}$/),
@@ -67,13 +70,26 @@ export class AppliedState {
     this.#settings = settings;
   }
 
-  /** Records what HAProxy runs now, and persists its model. */
-  async set(applied: Applied): Promise<void> {
+  /** Records what HAProxy runs now (at once), and persists its model (the promise). */
+  set(applied: Applied): Promise<void> {
     const persist = applied.model && (this.current?.config !== applied.config || this.current.model !== applied.model);
     this.current = applied;
-    if (persist && applied.model) {
-      await writeFileAtomic(this.modelFile, JSON.stringify({ version: 1, configSha256: sha256(applied.config), model: applied.model }));
+    if (!persist || !applied.model) return Promise.resolve();
+    return writeFileAtomic(this.modelFile, JSON.stringify({ version: 1, configSha256: sha256(applied.config), model: applied.model }));
+  }
+
+  /** The config at `configPath` if HAProxy accepts it, with its saved model when there is one. */
+  async loadLastGood({ configPath, haproxy, log }: { configPath: string; haproxy: string; log: Logger }): Promise<{ config: string; model: Model | undefined } | undefined> {
+    const config = await readFile(configPath, 'utf8').catch(() => undefined);
+    if (config === undefined) return undefined;
+    const verdict = await validateConfigFile({ haproxy, file: configPath });
+    if (!verdict.ok) {
+      log.warn({ config: configPath, haproxy: verdict.message }, 'the existing config is not valid; waiting for the first complete snapshot');
+      return undefined;
     }
+    const { model, reason } = await this.loadModel(config);
+    if (!model) log.info({ reason }, 'serving the last good config without its model');
+    return { config, model };
   }
 
   /** The model saved for `config`, when the file is ours, valid, and for that very config. */
@@ -93,11 +109,8 @@ export class AppliedState {
     // The schema checked every field the daemon reads; the settings in force are the environment's.
     const model: Model = {
       settings: { ...this.#settings, ...pickKnown(this.#settings, m.settings) },
-      backends: m.backends.map((b) => ({
-        name: b.name, service: b.service, mode: b.mode, balance: b.balance, maxconn: b.maxconn, sticky: b.sticky,
-        check: { ...b.check }, httpchk: b.httpchk,
-        servers: b.servers.map((s) => ({ name: s.name, address: s.address, port: s.port, weight: s.weight, hostname: s.hostname, node: s.node, serviceId: s.serviceId })),
-      })),
+      // Fields the schema does not name (added to the model later) are carried as saved.
+      backends: m.backends.map((b) => ({ ...b, maxconn: b.maxconn, sticky: b.sticky, httpchk: b.httpchk, check: { ...b.check }, servers: b.servers.map((s) => ({ ...s })) })),
       httpRoutes: m.httpRoutes,
       portFrontends: m.portFrontends,
       quarantined: m.quarantined.map((q) => ({ service: q.service, instance: q.instance, tag: q.tag, reason: q.reason })),

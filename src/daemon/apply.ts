@@ -74,6 +74,7 @@ export interface ApplyStepOptions {
 export class ApplyStep {
   records: ApplyRecord[] = [];
   readonly #o: ApplyStepOptions;
+  #background: Promise<void> = Promise.resolve();
 
   constructor(o: ApplyStepOptions) {
     this.#o = o;
@@ -126,16 +127,30 @@ export class ApplyStep {
     if (ok) {
       state.haproxyRunning = true;
       if (result.action !== 'runtime') state.lastReloadMs = Date.now();
-      await state.set({ config: a.config, model: a.model, serverLines: a.serverLines, index: a.index, atMs: Date.now() });
-      const diff = await this.#o.history.record({ previous: previous?.config, next: a.config, label: `${a.trigger}: ${a.cause}` });
+      const persisted = state.set({ config: a.config, model: a.model, serverLines: a.serverLines, index: a.index, atMs: Date.now() });
       const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
-      log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined, diffLines: diff.split('\n').length }, `HAProxy ${verb} (${a.trigger})`);
-      await this.#o.afterApply();
+      log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);
+      // Bookkeeping off the critical path (the next change need not wait for it), in order.
+      const label = `${a.trigger}: ${a.cause}`;
+      this.#background = this.#background.then(async () => {
+        await persisted;
+        await this.#o.history.record({ previous: previous?.config, next: a.config, label });
+      }).catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the applied config (history or model file)'));
+      // Maps change only with routes (a reload); cleaned here, in the sync, so never while another config is staged.
+      if (result.action !== 'runtime') {
+        await this.flush();
+        await this.#o.afterApply();
+      }
       return { kind: 'applied', action: result.action };
     }
     log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, error: message }, `HAProxy ${result.action} failed`);
     if (result.action !== 'runtime') await this.#rollback(result.action, previous?.config);
     return { kind: 'failed', action: result.action, message };
+  }
+
+  /** Waits for the bookkeeping of the applies so far (history, model file, map cleanup). */
+  async flush(): Promise<void> {
+    await this.#background;
   }
 
   /** Why a reload must wait (old processes still draining), or undefined. */

@@ -3,57 +3,32 @@
 // supervision, status). It never renders half a catalog (sources emit complete snapshots), never
 // replaces the running config with one HAProxy rejects, and never stops serving because Consul is
 // down: the last good config stays in place and HAProxy keeps running.
-import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { CatalogSource } from '../catalog/source.js';
 import { pathsFor, serverLines } from '../config/render.js';
 import { stageConfig } from '../config/config-file.js';
 import type { TemplateSet } from '../config/templates.js';
 import type { Applier, ProcessApplier } from '../haproxy/applier.js';
-import { validateConfigFile } from '../haproxy/validate.js';
 import type { Logger } from '../log.js';
-import { haproxyTimeMs, type GlobalSettings } from '../settings.js';
-import { createAppliers, type ApplierConfig } from './appliers.js';
+import { haproxyTimeMs } from '../settings.js';
+import { createAppliers } from './appliers.js';
 import { AppliedState } from './applied-state.js';
 import { ApplyStep } from './apply.js';
 import { CandidateBuilder } from './candidate.js';
 import { Convergence } from './convergence.js';
-import { Debouncer, type WaitOptions } from './debounce.js';
-import type { GuardOptions } from './guard.js';
+import type { DaemonConfig } from './daemon-config.js';
+import { Debouncer } from './debounce.js';
 import { ConfigHistory } from './history.js';
 import { cleanUnreferencedMaps } from './map-cleanup.js';
 import { Metrics } from './metrics.js';
 import { StatusReport } from './report.js';
+import { serverOnlyChange } from './runtime-first.js';
 import { Supervisor } from './supervision.js';
 import { Sync } from './sync.js';
 import { SyncQueue, type SyncRequest } from './sync-queue.js';
 import { QuarantineMemory, Validator } from './validation.js';
 
-export interface DaemonConfig extends Omit<ApplierConfig, 'statsSocket'> {
-  source: CatalogSource;
-  settings: GlobalSettings;
-  templates: TemplateSet;
-  configPath: string;
-  runDir: string;
-  metrics?: Metrics;
-  wait: WaitOptions;
-  guard: GuardOptions;
-  fdLimit: number | undefined;
-  historySize?: number;
-  /** Stop HAProxy when hapilot stops (default: leave it serving). */
-  stopHaproxyOnExit?: boolean;
-  /** Check frontends and backends after every start or reload, and restore the last good config if they fail (default on). */
-  selfCheck?: boolean;
-  maxOldWorkers?: number;
-  /** Old processes alive longer than hard-stop-after plus this are ended (ms). */
-  residualGraceMs?: number;
-  /** How often the watchdog and the reaper look (ms). */
-  reapIntervalMs?: number;
-  /** A burst of server changes is gathered for this long before it goes to the Runtime API (ms). */
-  coalesceMs?: number;
-  now?: () => number;
-}
+export type { DaemonConfig };
 
 export function createDaemon(config: DaemonConfig): Daemon {
   return new Daemon(config);
@@ -101,6 +76,7 @@ export class Daemon {
       configPath: this.#c.configPath, state, builder: this.#builder, memory, apply: this.#apply, convergence: this.#convergence, runtime, process: this.haproxy,
       validator: new Validator({ haproxy: c.haproxyBin, configPath: this.#c.configPath, log, metrics }),
       minReloadIntervalMs: c.wait.minIntervalMs, log, metrics, now, notifyStructural: () => this.#debouncer.notify(), request,
+      serverOnlyChange: (applied, snapshot) => serverOnlyChange({ applied, snapshot, settings: c.settings, templates: this.#builder.templates, paths, maxRemovalRatio: c.guard.maxRemovalRatio }),
     });
     this.#queue = new SyncQueue((job) => this.#sync.run(job));
     this.#supervisor = new Supervisor({
@@ -136,21 +112,13 @@ export class Daemon {
     });
   }
 
+  /** At start, the last good config at --config (with its model, so the guard protects it too) is served while the source catches up. */
   async #serveLastGood(): Promise<void> {
-    const file = this.#c.configPath;
-    if (!existsSync(file)) return;
-    const verdict = await validateConfigFile({ haproxy: this.#c.haproxyBin, file });
-    if (!verdict.ok) {
-      this.#log.warn({ config: file, haproxy: verdict.message }, 'the existing config is not valid; waiting for the first complete snapshot');
-      return;
-    }
-    const config = await readFile(file, 'utf8');
-    // The model it was rendered from, so the mass-removal guard protects it across restarts too.
-    const { model, reason } = await this.#state.loadModel(config);
-    if (!model) this.#log.info({ reason }, 'serving the last good config without its model');
+    const last = await this.#state.loadLastGood({ configPath: this.#c.configPath, haproxy: this.#c.haproxyBin, log: this.#log });
+    if (!last) return;
     const out = await this.#apply.apply({
-      staged: await stageConfig({ configPath: file, config, files: [] }), config, model, serverLines: serverLines(config), index: 0,
-      trigger: 'startup', cause: 'last good config', appliers: [this.haproxy],
+      staged: await stageConfig({ configPath: this.#c.configPath, config: last.config, files: [] }), config: last.config, model: last.model,
+      serverLines: serverLines(last.config), index: 0, trigger: 'startup', cause: 'last good config', appliers: [this.haproxy],
     });
     if (out.kind !== 'applied') this.#log.error({ outcome: out }, 'could not serve the last good config; waiting for the first complete snapshot');
   }
@@ -168,6 +136,7 @@ export class Daemon {
   /** Waits for the current and pending syncs. */
   async idle(): Promise<void> {
     await this.#queue.idle();
+    await this.#apply.flush();
   }
 
   ready(): Promise<{ ready: boolean; reason: string }> {
@@ -192,7 +161,7 @@ export class Daemon {
     this.#sync.stop();
     await this.#c.source.stop();
     this.#queue.stop();
-    await this.#queue.idle();
+    await this.idle();
     if (this.#c.stopHaproxyOnExit) await this.haproxy.stop();
   }
 }

@@ -9,12 +9,13 @@ import { stageConfig } from '../config/config-file.js';
 import type { ProcessApplier, Applier } from '../haproxy/applier.js';
 import { ErrorCode, isHapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AppliedState } from './applied-state.js';
+import type { Applied, AppliedState } from './applied-state.js';
 import type { ApplyOutcome, ApplyStep } from './apply.js';
 import { serverOnlyPart, structureKey, type Candidate, type CandidateBuilder } from './candidate.js';
 import type { Convergence } from './convergence.js';
 import type { Hold } from './guard.js';
 import type { Metrics } from './metrics.js';
+import type { ServerOnlyChange } from './runtime-first.js';
 import type { SyncRequest } from './sync-queue.js';
 import { entriesByService, type QuarantineMemory, type Validator } from './validation.js';
 
@@ -37,6 +38,8 @@ export interface SyncOptions {
   notifyStructural: () => void;
   /** Queues a sync (retries, timers). */
   request: (r: Partial<SyncRequest> & { trigger: string }) => void;
+  /** The server-only change of a snapshot for the services it names (runtime-first.ts). */
+  serverOnlyChange: (applied: Applied, snapshot: CatalogSnapshot) => ServerOnlyChange | undefined;
 }
 
 /** Failure stages, for logs and `hapilot_sync_failures_total{stage}`. */
@@ -89,6 +92,8 @@ export class Sync {
       return;
     }
     const started = performance.now();
+    const runtimeNow = !job.force && !job.noRuntime && this.#o.runtime !== undefined && state.haproxyRunning;
+    if (runtimeNow && state.current) await this.#runtimeFirst(state.current, snapshot, job);
     const cand = this.#candidate(snapshot);
     this.#o.metrics.renderDuration.observe((performance.now() - started) / 1000);
     const applied = state.current;
@@ -102,14 +107,17 @@ export class Sync {
     }
 
     // The server-only part, through the Runtime API, without waiting.
-    if (!job.force && !job.noRuntime && this.#o.runtime && applied?.model && state.haproxyRunning) {
+    if (runtimeNow && this.#o.runtime && applied?.model) {
       const structural = structureKey(applied.model) !== structureKey(cand.built.model);
       const part = structural ? this.#o.builder.render(serverOnlyPart(applied.model, cand.built.model)) : cand.built;
       if (part.config !== applied.config) {
         // No `haproxy -c` here: only server lines differ from the validated config, and each added
         // server's keywords pass HAProxy's own `add server` parser (or the change is declined).
+        const staging = performance.now();
         const staged = await this.#stage(() => stageConfig({ configPath: this.#o.configPath, config: part.config, files: part.files }));
+        const applying = performance.now();
         const out = await this.#o.apply.apply({ staged, config: part.config, model: part.model, serverLines: part.serverLines, index: snapshot.index, trigger: job.trigger, cause: snapshot.cause, appliers: [this.#o.runtime] });
+        log.debug({ candidateMs: Math.round(staging - started), stageMs: Math.round(applying - staging), applyMs: Math.round(performance.now() - applying), outcome: out.kind }, 'server-only part');
         if (out.kind === 'failed') throw new StageError('runtime', out.message);
         if (out.kind === 'declined') log.debug({ reason: out.reason }, 'server changes need a reload');
         else if (!structural) return this.#inStep(snapshot);
@@ -151,6 +159,21 @@ export class Sync {
       trigger: job.trigger, cause: snapshot.cause, appliers: useRuntime && this.#o.runtime ? [this.#o.runtime, this.#o.process] : [this.#o.process],
     });
     this.#settle(out, snapshot, job);
+  }
+
+  /** Server changes of the services the snapshot names, spliced into the running config and sent to the Runtime API before anything else. */
+  async #runtimeFirst(applied: Applied, snapshot: CatalogSnapshot, job: SyncRequest): Promise<void> {
+    const runtime = this.#o.runtime;
+    const started = performance.now();
+    const change = runtime ? this.#o.serverOnlyChange(applied, snapshot) : undefined;
+    if (!runtime || !change) return;
+    const planned = performance.now();
+    const staged = await this.#stage(() => stageConfig({ configPath: this.#o.configPath, config: change.config, files: [] }));
+    const written = performance.now();
+    const out = await this.#o.apply.apply({ staged, config: change.config, model: change.model, serverLines: change.serverLines, index: snapshot.index, trigger: job.trigger, cause: snapshot.cause, appliers: [runtime] });
+    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
+    this.#o.log.debug({ services: change.services, outcome: out.kind, planMs: ms(started, planned), writeMs: ms(planned, written), applyMs: ms(written, performance.now()) }, 'runtime-first');
+    if (out.kind === 'failed') throw new StageError('runtime', out.message);
   }
 
   /** The candidate for `snapshot`: guarded, guilty services left out; holds re-evaluated when due. */

@@ -56,9 +56,17 @@ export class MasterWorker implements ProcessApplier {
     }
   }
 
+  /**
+   * The current worker: the one with the fewest reloads. Usually 0; after a failed reload the master
+   * keeps the worker it had, whose count has moved on, and that worker still serves.
+   */
+  static currentWorker(procs: readonly ProcEntry[]): ProcEntry | undefined {
+    return procs.filter((p) => p.type === 'worker').sort((a, b) => a.reloads - b.reloads)[0];
+  }
+
   async running(): Promise<boolean> {
     const procs = await this.#showProc();
-    return procs?.some((p) => p.type === 'worker' && p.reloads === 0) ?? false;
+    return procs !== undefined && MasterWorker.currentWorker(procs) !== undefined;
   }
 
   async start(): Promise<{ adopted: boolean }> {
@@ -106,7 +114,7 @@ export class MasterWorker implements ProcessApplier {
     if (!before || !master) {
       return { ok: false, message: 'HAProxy master is not answering on its socket' };
     }
-    const oldWorker = before.find((p) => p.type === 'worker' && p.reloads === 0)?.pid;
+    const oldWorker = MasterWorker.currentWorker(before)?.pid;
     // The master re-executes itself on `reload`, closing this connection: no answer is expected.
     await socketCommand(this.masterSocket, 'reload', 5000).catch(() => '');
     const until = Date.now() + this.#o.reloadTimeoutMs;
@@ -115,7 +123,7 @@ export class MasterWorker implements ProcessApplier {
       const after = await this.#showProc(1000);
       const m = after?.find((p) => p.type === 'master');
       if (!after || !m || (m.reloads <= master.reloads && m.failed <= master.failed)) continue;
-      const worker = after.find((p) => p.type === 'worker' && p.reloads === 0)?.pid;
+      const worker = MasterWorker.currentWorker(after)?.pid;
       if (m.failed > master.failed || worker === undefined || worker === oldWorker) {
         return { ok: false, message: `HAProxy reload failed (failed reloads ${master.failed} → ${m.failed}): ${await this.#logTail()}` };
       }
@@ -130,12 +138,13 @@ export class MasterWorker implements ProcessApplier {
   async processes(): Promise<HaproxyProcesses> {
     const procs = (await this.#showProc()) ?? [];
     const now = Date.now();
-    const old = procs.filter((p) => p.type === 'worker' && p.reloads > 0);
+    const current = MasterWorker.currentWorker(procs);
+    const old = procs.filter((p) => p.type === 'worker' && p !== current);
     for (const pid of [...this.#oldSince.keys()]) if (!old.some((p) => p.pid === pid)) this.#oldSince.delete(pid);
     for (const p of old) if (!this.#oldSince.has(p.pid)) this.#oldSince.set(p.pid, now);
     return {
       masterPid: procs.find((p) => p.type === 'master')?.pid,
-      currentWorkerPid: procs.find((p) => p.type === 'worker' && p.reloads === 0)?.pid,
+      currentWorkerPid: current?.pid,
       oldWorkers: old.map((p) => ({ pid: p.pid, ageSeconds: Math.round((now - (this.#oldSince.get(p.pid) ?? now)) / 1000), reloads: p.reloads })),
     };
   }

@@ -162,7 +162,7 @@ test('a reload that fails is retried until it succeeds, with no new catalog chan
   } finally {
     await d.stop();
     await sim.stop();
-    blocker.close();
+    if (blocker.listening) blocker.close();
     await backend.close();
     await cleanup();
   }

@@ -1,0 +1,90 @@
+// Runtime-first: the server-only changes of a snapshot reach HAProxy in milliseconds. Only the
+// services the snapshot names as changed are modeled and rendered, and only those whose backend
+// keeps its definition, routes and frontends (and that the mass-removal guard lets through); their
+// backend sections are spliced into the running config, which is written first, and the server
+// operations go to the Runtime API. The full render that follows in the same sync checks the result
+// and takes everything else the usual way.
+import type { CatalogSnapshot } from '../catalog/source.js';
+import { buildModel, type Backend, type Model } from '../model/model.js';
+import { render, serverLines as renderedServerLines, type RenderPaths } from '../config/render.js';
+import type { TemplateSet } from '../config/templates.js';
+import type { GlobalSettings } from '../settings.js';
+import type { Applied } from './applied-state.js';
+import { tripsGuard } from './guard.js';
+
+export interface ServerOnlyChange {
+  config: string;
+  model: Model;
+  serverLines: ReadonlyMap<string, string>;
+  /** The services whose servers changed. */
+  services: string[];
+}
+
+const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)(\s|$)/;
+
+/** Character offsets of a section (its header to its last line that is neither blank nor a comment, newline included), or undefined. */
+export function sectionSpan(config: string, kind: string, name: string): { start: number; end: number } | undefined {
+  const lines = config.split('\n');
+  let offset = 0;
+  let start = -1;
+  let end = -1;
+  for (const line of lines) {
+    const next = offset + line.length + 1;
+    if (start < 0) {
+      if (line.trimEnd() === `${kind} ${name}` || line.startsWith(`${kind} ${name} `)) {
+        start = offset;
+        end = Math.min(next, config.length);
+      }
+    } else if (SECTION.test(line)) {
+      break;
+    } else if (line.trim() !== '' && !line.trim().startsWith('#')) {
+      // Blank and comment lines after a section's last line belong between sections.
+      end = Math.min(next, config.length);
+    }
+    offset = next;
+  }
+  return start < 0 ? undefined : { start, end };
+}
+
+const definition = (b: Backend) => JSON.stringify({ ...b, servers: undefined });
+
+/** The server-only part of `snapshot` for the services it names as changed, against what HAProxy runs; undefined when there is none. */
+export function serverOnlyChange({ applied, snapshot, settings, templates, paths, maxRemovalRatio }: {
+  applied: Applied;
+  snapshot: CatalogSnapshot;
+  settings: GlobalSettings;
+  templates: TemplateSet;
+  paths: RenderPaths;
+  maxRemovalRatio: number;
+}): ServerOnlyChange | undefined {
+  const running = applied.model;
+  if (!running || !snapshot.changed?.length) return undefined;
+  const changed = new Set(snapshot.changed);
+  const sub = buildModel({ entries: snapshot.entries.filter((e) => changed.has(e.Service.Service)), settings });
+  const before = new Map(running.backends.map((b) => [b.name, b]));
+  const taken = new Map<string, Backend>();
+  const routes = (m: Model, s: string) => JSON.stringify([m.httpRoutes.filter((r) => r.backend === s), m.portFrontends.filter((f) => f.backend === s)]);
+  for (const next of sub.backends) {
+    const prev = before.get(next.name);
+    if (!prev || definition(prev) !== definition(next)) continue;
+    if (routes(running, prev.name) !== routes(sub, next.name)) continue;
+    if (tripsGuard(prev.servers.length, next.servers.length, maxRemovalRatio)) continue;
+    if (JSON.stringify(prev.servers) === JSON.stringify(next.servers)) continue;
+    taken.set(prev.name, { ...prev, servers: next.servers });
+  }
+  if (taken.size === 0) return undefined;
+  const model: Model = { ...running, backends: running.backends.map((b) => taken.get(b.name) ?? b) };
+  // The changed backends rendered on their own, with the running settings: the same partials, the same lines.
+  const mini = render({ model: { ...model, backends: [...taken.values()], httpRoutes: [], portFrontends: [] }, templates, paths });
+  let config = applied.config;
+  for (const name of taken.keys()) {
+    const from = sectionSpan(mini.config, 'backend', name);
+    const into = sectionSpan(config, 'backend', name);
+    if (!from || !into) return undefined;
+    config = config.slice(0, into.start) + mini.config.slice(from.start, from.end) + config.slice(into.end);
+  }
+  const lines = new Map(applied.serverLines.size ? applied.serverLines : renderedServerLines(applied.config));
+  for (const key of [...lines.keys()]) if (taken.has(key.slice(0, key.indexOf('/')))) lines.delete(key);
+  for (const [key, line] of mini.serverLines) if (taken.has(key.slice(0, key.indexOf('/')))) lines.set(key, line);
+  return { config, model, serverLines: lines, services: [...taken.keys()] };
+}

@@ -1,0 +1,41 @@
+// applied-model.json is input when read back: versioned, schema-checked, and used only for the very
+// config it was saved with.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { AppliedState, sha256 } from '../../src/daemon/applied-state.js';
+import { buildModel } from '../../src/model/model.js';
+import { ENABLE, entry, settings } from '../helpers/entries.js';
+import { tempDir } from '../helpers/haproxy.js';
+
+test('applied-model.json round-trips for its config, and anything else is refused with a reason', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = settings();
+    const state = new AppliedState({ runDir: dir, settings: s });
+    const model = buildModel({ entries: [entry('web', 'a', [ENABLE], { weights: { Passing: 3, Warning: 1 } })], settings: s });
+    await state.set({ config: 'cfg-1', model, serverLines: new Map(), index: 7, atMs: 0 });
+    const json = (m: unknown) => JSON.parse(JSON.stringify(m)) as unknown; // (undefined fields are not saved)
+    assert.deepEqual(json((await state.loadModel('cfg-1')).model), json(model));
+    assert.equal((await state.loadModel('cfg-2')).reason, 'applied-model.json is for another config');
+    const file = path.join(dir, 'applied-model.json');
+    const saved = { version: 1, configSha256: sha256('cfg-1'), model };
+    const cases: Array<[unknown, RegExp]> = [
+      [{ ...saved, version: 2 }, /version/],
+      [{ ...saved, model: { ...model, backends: [{ ...model.backends[0], servers: [{ name: 'x', port: '80' }] }] } }, /backends\.0\.servers\.0/],
+      [{ ...saved, model: { ...model, settings: { ...model.settings, httpPort: 'eighty' } } }, /settings\.httpPort/],
+      [{ sha: sha256('cfg-1'), model }, /version|configSha256/],
+    ];
+    for (const [content, reason] of cases) {
+      await writeFile(file, JSON.stringify(content));
+      const r = await state.loadModel('cfg-1');
+      assert.equal(r.model, undefined, JSON.stringify(content).slice(0, 80));
+      assert.match(r.reason, reason);
+    }
+    await writeFile(file, '{oops');
+    assert.equal((await state.loadModel('cfg-1')).reason, 'applied-model.json is not JSON');
+  } finally {
+    await cleanup();
+  }
+});

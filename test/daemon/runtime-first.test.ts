@@ -1,0 +1,78 @@
+// Runtime-first: the config spliced from the changed services' backends is byte for byte the config a
+// full render gives, and only server-only changes the guard lets through are taken.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { buildModel } from '../../src/model/model.js';
+import { finishConfig } from '../../src/config/build.js';
+import { pathsFor } from '../../src/config/render.js';
+import { loadTemplates } from '../../src/config/templates.js';
+import { sectionSpan, serverOnlyChange } from '../../src/daemon/runtime-first.js';
+import type { Applied } from '../../src/daemon/applied-state.js';
+import type { HealthEntry } from '../../src/consul/schemas.js';
+import { ENABLE, entry, settings } from '../helpers/entries.js';
+
+const paths = pathsFor({ configPath: '/run/h/haproxy.cfg', runDir: '/run/h' });
+const s = settings();
+
+test('sectionSpan: a section from its header to its last line, whatever follows', () => {
+  const cfg = 'global\n    a\n\nbackend x\n    b\n    c\n\n# note\nbackend y\n    d\n';
+  const x = sectionSpan(cfg, 'backend', 'x')!;
+  assert.equal(cfg.slice(x.start, x.end), 'backend x\n    b\n    c\n');
+  const y = sectionSpan(cfg, 'backend', 'y')!;
+  assert.equal(cfg.slice(y.start, y.end), 'backend y\n    d\n');
+  assert.equal(sectionSpan(cfg, 'backend', 'z'), undefined);
+  assert.equal(sectionSpan('backend xy\n    a\n', 'backend', 'x'), undefined, 'a name is matched whole');
+});
+
+test('property: the spliced config equals a full render of the same catalog', async () => {
+  const templates = await loadTemplates();
+  const base = (n: number, extra: (i: number) => HealthEntry[]) => Array.from({ length: n }, (_, i) => [
+    entry(`svc${i}`, `svc${i}-a`, [ENABLE, ...(i % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n1', port: 9000 + i }),
+    entry(`svc${i}`, `svc${i}-b`, [ENABLE, ...(i % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n2', port: 9100 + i }),
+    ...extra(i),
+  ]).flat();
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.record({ svc: fc.nat(7), kind: fc.constantFrom('add', 'weight', 'critical', 'port') }), { minLength: 1, maxLength: 4 }),
+    async (changes) => {
+      const before = base(8, () => []);
+      const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
+      const applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0 };
+      let after = [...before];
+      for (const c of changes) {
+        const id = `svc${c.svc}-a`;
+        after = after.filter((e) => !(e.Service.ID === id));
+        const o = { node: 'n1', port: 9000 + c.svc } as Parameters<typeof entry>[3] & object;
+        if (c.kind === 'weight') o.weights = { Passing: 5, Warning: 1 };
+        if (c.kind === 'critical') o.status = 'critical';
+        if (c.kind === 'port') o.port = 9500 + c.svc;
+        after.push(entry(`svc${c.svc}`, id, [ENABLE, ...(c.svc % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], o));
+        if (c.kind === 'add') after.push(entry(`svc${c.svc}`, `svc${c.svc}-new`, [ENABLE, ...(c.svc % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n3', port: 9300 + c.svc }));
+      }
+      after.sort((a, b) => (a.Service.Service < b.Service.Service ? -1 : a.Service.Service > b.Service.Service ? 1 : 0));
+      const changed = [...new Set(changes.map((c) => `svc${c.svc}`))];
+      const change = serverOnlyChange({ applied, snapshot: { entries: after, index: 2, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5 });
+      const full = finishConfig({ model: buildModel({ entries: after, settings: s }), templates, paths, fdLimit: undefined });
+      assert.ok(change, 'a server-only change');
+      assert.equal(change.config, full.config);
+      assert.deepEqual(new Map([...change.serverLines].sort()), new Map([...full.serverLines].sort()));
+      assert.deepEqual(change.model.backends, full.model.backends);
+    },
+  ), { numRuns: 40 });
+});
+
+test('structural changes, and removals the guard holds, are left to the full sync', async () => {
+  const templates = await loadTemplates();
+  const before = [entry('web', 'a', [ENABLE], { node: 'n1' }), entry('web', 'b', [ENABLE], { node: 'n2' }), entry('api', 'c', [ENABLE], { node: 'n1' })];
+  const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
+  const applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0 };
+  const change = (entries: HealthEntry[], changed: string[]) => serverOnlyChange({ applied, snapshot: { entries, index: 2, cause: 't', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5 });
+  assert.equal(change([before[0]!, before[1]!, entry('api', 'c', [ENABLE, 'HAPROXY.BACKEND.BALANCE=leastconn'], { node: 'n1' })], ['api']), undefined, 'a new balance is structural');
+  assert.equal(change([before[0]!, before[1]!], ['api']), undefined, 'a service that goes is structural (and guarded)');
+  assert.equal(change([before[0]!, before[1]!, before[2]!, entry('new', 'n', [ENABLE])], ['new']), undefined, 'a new service is structural');
+  assert.equal(change([before[0]!, before[1]!, entry('api', 'c', [ENABLE], { node: 'n1', status: 'critical' })], ['api']), undefined, 'emptying a backend trips the guard');
+  assert.equal(change(before, undefined as unknown as string[]), undefined, 'no list of changed services: nothing to go on');
+  const one = change([before[0]!, entry('web', 'b', [ENABLE], { node: 'n2', weights: { Passing: 9, Warning: 1 } }), before[2]!], ['web']);
+  assert.deepEqual(one?.services, ['web']);
+  assert.match(one?.config ?? '', /server n2:b 10\.0\.0\.1:8000 weight 9/);
+});
