@@ -48,6 +48,8 @@ const { values: opts } = parseArgs({
     instances: { type: 'string', default: '10' },
     changes: { type: 'string', default: '50' },
     structural: { type: 'string', default: '50' },
+    /** Structural changes for sizes run without checks (10,000 services: each one is a reload of 100,000 servers). */
+    'structural-large': { type: 'string' },
     'rps-seconds': { type: 'string', default: '8' },
     skip: { type: 'string', default: '' },
     json: { type: 'string' },
@@ -59,7 +61,8 @@ const CHANGES = Number(opts.changes);
 const STRUCTURAL = Number(opts.structural);
 const SKIP = new Set(opts.skip.split(',').filter(Boolean));
 const ROOT = path.resolve(import.meta.dirname, '..');
-const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+// BENCH_CLI: another build of hapilot to compare (e.g. a tree with a proposed change).
+const CLI = process.env.BENCH_CLI ?? path.join(ROOT, 'dist/src/cli/main.js');
 const DOMAIN = 'bench.test';
 /** Servers with checks that fit this machine's hard limit of 20,000 descriptors with room for connections. */
 const MAX_CHECKED_SERVERS = 12_000;
@@ -353,6 +356,7 @@ async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
         const name = `new${String(k).padStart(3, '0')}`;
         const addr = `127.101.${(k >> 8) & 255}.${k & 255}`;
         rows.push(await measure(() => (sim as Sim).register([instance(0, 0, farmPort, tags, name, addr, `${name}-0`)]), `${name}.${DOMAIN}`, addr));
+        if (!checks && opts['structural-large'] !== undefined && rows.length >= Number(opts['structural-large'])) break;
       }
       result.structural = changeStats(rows);
     }
@@ -553,11 +557,17 @@ async function main(): Promise<void> {
   const farm = await startFarm();
   const results: SizeResult[] = [];
   try {
-    for (const n of SIZES) results.push(await measureSize(n, farm.port));
+    log(`hapilot: ${CLI}`);
+    for (const n of SIZES) {
+      results.push(await measureSize(n, farm.port));
+      // Partial results survive an interrupted run.
+      if (opts.json) await writeFile(opts.json, JSON.stringify({ cli: CLI, results, at: new Date().toISOString() }, null, 2));
+      console.error(JSON.stringify(results[results.length - 1]));
+    }
     const rps = SKIP.has('rps') ? [] : await measureRps(farm.port);
     const text = report(results, rps);
     console.log(text);
-    if (opts.json) await writeFile(opts.json, JSON.stringify({ results, rps, at: new Date().toISOString() }, null, 2));
+    if (opts.json) await writeFile(opts.json, JSON.stringify({ cli: CLI, results, rps, at: new Date().toISOString() }, null, 2));
   } finally {
     agent.destroy();
     await farm.close();
