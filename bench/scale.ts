@@ -31,11 +31,12 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import Handlebars from 'handlebars';
 import type { HealthEntry } from '../src/consul/schemas.js';
 import { buildModel } from '../src/model/model.js';
 import { IncrementalModel } from '../src/model/incremental.js';
 import { IncrementalRenderer } from '../src/config/incremental-render.js';
-import { render } from '../src/config/render.js';
+import { render, renderView } from '../src/config/render.js';
 import { planRuntime } from '../src/haproxy/runtime-api.js';
 import { BUILTIN_TEMPLATES_DIR, loadTemplates } from '../src/config/templates.js';
 import { loadSettings } from '../src/settings.js';
@@ -228,7 +229,7 @@ interface SizeResult {
   servers: number;
   checks: boolean;
   cli: { renderS: number; renderMb: number; checkS: number; checkMb: number; configMb: number };
-  inproc: { modelMs: number; renderMs: number; incFirstMs: number; incChangeCpuP50: number; incChangeCpuP99: number };
+  inproc: { modelMs: number; renderMs: number; renderNoProxyMs: number; incFirstMs: number; incChangeCpuP50: number; incChangeCpuP99: number };
   startup: { firstConfigS: number; requests: number; bytesMb: number; rssMb: number } | undefined;
   idle: { cpuMs: number; requests: number; seconds: number } | undefined;
   serverOnly: ChangeStats | undefined;
@@ -395,6 +396,17 @@ async function inProcess(n: number, entries: HealthEntry[], templatesDir: string
   t = performance.now();
   render({ model: full, templates, paths });
   const renderMs = performance.now() - t;
+  // The same templates compiled the same way but rendered without templates.ts's strict view (the
+  // proxy that turns a misspelt field into an error): what that check costs at this size.
+  const hb = Handlebars.create();
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  const dir = templatesDir ?? BUILTIN_TEMPLATES_DIR;
+  for (const f of ['backends', 'defaults', 'frontends', 'global']) hb.registerPartial(f, hb.compile(await readFile(path.join(dir, 'partials', `${f}.hbs`), 'utf8'), { noEscape: true, strict: true }));
+  const main = hb.compile(await readFile(path.join(dir, 'haproxy.cfg.hbs'), 'utf8'), { noEscape: true, strict: true });
+  const { view } = renderView(full, paths);
+  t = performance.now();
+  main(view);
+  const renderNoProxyMs = performance.now() - t;
   const byService = new Map<string, HealthEntry[]>();
   for (const e of entries) byService.set(e.Service.Service, [...(byService.get(e.Service.Service) ?? []), e]);
   const model = new IncrementalModel();
@@ -422,7 +434,7 @@ async function inProcess(n: number, entries: HealthEntry[], templatesDir: string
   }
   void lines;
   const warm = cpu.slice(10);
-  return { modelMs, renderMs, incFirstMs, incChangeCpuP50: pct(warm, 50), incChangeCpuP99: pct(warm, 99) };
+  return { modelMs, renderMs, renderNoProxyMs, incFirstMs, incChangeCpuP50: pct(warm, 50), incChangeCpuP99: pct(warm, 99) };
 }
 
 /** consul-template's design: one blocking query per service, each on its own connection. */
@@ -523,9 +535,9 @@ const kb = (b: number | undefined) => (b === undefined ? '–' : b >= 1e6 ? `${(
 function report(results: SizeResult[], rps: Awaited<ReturnType<typeof measureRps>>): string {
   const lines: string[] = [];
   const row = (cells: unknown[]) => lines.push(`| ${cells.join(' | ')} |`);
-  lines.push('| services (× instances) | servers | checks | CLI render s / MB | haproxy -c s / MB | config MB | in-process model / render ms | incremental first render ms | incremental change CPU ms p50 / p99 |');
+  lines.push('| services (× instances) | servers | checks | CLI render s / MB | haproxy -c s / MB | config MB | in-process model / render ms (without strict view) | incremental first render ms | incremental change CPU ms p50 / p99 |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) row([`${r.services} (×${INSTANCES})`, r.servers, r.checks ? 'yes' : 'no', `${f2(r.cli?.renderS)} / ${f0(r.cli?.renderMb)}`, `${f2(r.cli?.checkS)} / ${f0(r.cli?.checkMb)}`, f1(r.cli?.configMb), `${f0(r.inproc?.modelMs)} / ${f0(r.inproc?.renderMs)}`, f0(r.inproc?.incFirstMs), `${f1(r.inproc?.incChangeCpuP50)} / ${f1(r.inproc?.incChangeCpuP99)}`]);
+  for (const r of results) row([`${r.services} (×${INSTANCES})`, r.servers, r.checks ? 'yes' : 'no', `${f2(r.cli?.renderS)} / ${f0(r.cli?.renderMb)}`, `${f2(r.cli?.checkS)} / ${f0(r.cli?.checkMb)}`, f1(r.cli?.configMb), `${f0(r.inproc?.modelMs)} / ${f0(r.inproc?.renderMs)} (${f0(r.inproc?.renderNoProxyMs)})`, f0(r.inproc?.incFirstMs), `${f1(r.inproc?.incChangeCpuP50)} / ${f1(r.inproc?.incChangeCpuP99)}`]);
   lines.push('');
   lines.push('| services | first config s | startup Consul requests / bytes | hapilot peak RSS MB | idle 10 s: CPU ms / Consul requests | server-only change: p50 / p99 ms | requests / bytes per change | hapilot CPU ms p50 / p99 | structural change: p50 / p99 ms | requests / bytes | hapilot CPU ms p50 / p99 |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
