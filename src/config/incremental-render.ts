@@ -19,7 +19,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import type { Backend, Model } from '../model/model.js';
-import { configText, renderView, scanServerLines, serverLines, type RenderPaths, type RenderResult } from './render.js';
+import { configText, renderView, scanServerLines, SECTION, serverLines, type RenderPaths, type RenderResult } from './render.js';
 import { MAIN_TEMPLATE, PARTIALS_DIR, type TemplateSet } from './templates.js';
 
 export interface RenderStats {
@@ -277,7 +277,6 @@ function startsOwnSection(text: string): boolean {
   return !/\n[ \t]+[^\s#]/.test(text);
 }
 
-const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)\b\s*(\S*)/;
 
 /**
  * What the body of the templates' `{{#each backends}}` reads (with the partials it calls): anything

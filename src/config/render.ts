@@ -100,7 +100,8 @@ export function render({ model, templates, paths }: { model: Model; templates: T
   return { config, files, serverLines: serverLines(config) };
 }
 
-const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)\b\s*(\S*)/;
+/** A section header line of haproxy.cfg: its keyword and its name. */
+export const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)\b\s*(\S*)/;
 
 /**
  * The effective server lines of a rendered config. The templates are the one definition of a server
