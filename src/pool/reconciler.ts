@@ -27,7 +27,7 @@ export interface PoolReconcilerOptions {
   defaultThreshold: number;
   includeWarning?: boolean;
   log: Logger;
-  /** The backend's own threshold (its HAPROXY.BACKEND.DEPOOL_THRESHOLD tag, once the model carries it). */
+  /** The backend's own threshold; default: its HAPROXY.BACKEND.DEPOOL_THRESHOLD tag (`Backend.depoolThreshold`). */
   thresholdOf?: (backend: Backend) => number | undefined;
   /** A KV change altered what the config must hold (inactive, kept servers, weights): sync, please. */
   onConfigChange?: () => void;
@@ -129,16 +129,33 @@ export class PoolReconciler {
     return this.#decisions ? withPoolDecisions(model, this.#decisions, this.#instances) : model;
   }
 
-  #decide(): void {
-    if (!this.#entries || !this.#model || !this.#pool) return;
-    this.#decisions = applyPoolStates({
-      instances: this.#instances, table: this.#pool.table, dockerWeights: this.#pool.dockerWeights, defaultThreshold: this.#o.defaultThreshold,
+  /**
+   * What `adjust` would make of a part of the catalog (some services' entries and a model of their
+   * backends), without taking it as the engine's state: for a fast path that renders a few services
+   * alone and must agree with the full build.
+   */
+  preview(entries: readonly HealthEntry[], model: Model): Model {
+    if (!this.#pool) return model;
+    const instances = poolInstancesFor(entries, model);
+    return withPoolDecisions(model, this.#rules(instances, model), instances);
+  }
+
+  #rules(instances: readonly PoolInstance[], model: Model): PoolDecisions {
+    const pool = this.#pool;
+    if (!pool) throw new Error('pool records not read yet');
+    return applyPoolStates({
+      instances, table: pool.table, dockerWeights: pool.dockerWeights, defaultThreshold: this.#o.defaultThreshold,
       includeWarning: this.#o.includeWarning ?? false, previous: this.#previous,
-      thresholds: new Map(this.#model.backends.flatMap((b) => {
-        const t = this.#o.thresholdOf?.(b);
+      thresholds: new Map(model.backends.flatMap((b) => {
+        const t = this.#o.thresholdOf ? this.#o.thresholdOf(b) : b.depoolThreshold;
         return t === undefined ? [] : [[b.name, t] as const];
       })),
     });
+  }
+
+  #decide(): void {
+    if (!this.#entries || !this.#model || !this.#pool) return;
+    this.#decisions = this.#rules(this.#instances, this.#model);
     this.#previous = new Map(this.#decisions.servers.map((s) => [decisionKey(s.backend, s.server), s]));
   }
 
