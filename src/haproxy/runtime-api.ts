@@ -40,11 +40,15 @@ function structuralChange(previous: Model, next: Model): string | undefined {
   return undefined;
 }
 
-/** The usual fields compared directly; anything else (a field added to the model later) by `shape`. */
+/** The fields a backend has today, compared directly; a backend with any other field goes to `shape`. */
+const PLAIN_FIELDS = ['name', 'service', 'mode', 'balance', 'maxconn', 'sticky', 'httpchk', 'depoolThreshold'] as const;
+const KNOWN_FIELDS = new Set<string>([...PLAIN_FIELDS, 'check', 'servers']);
+
 function sameDefinition(a: Backend, b: Backend): boolean {
-  return a.service === b.service && a.mode === b.mode && a.balance === b.balance && a.maxconn === b.maxconn && a.sticky === b.sticky
-    && a.httpchk === b.httpchk && a.check.inter === b.check.inter && a.check.fall === b.check.fall && a.check.rise === b.check.rise
-    && Object.keys(a).length === 9 && Object.keys(b).length === 9 && Object.keys(a.check).length === 3 && Object.keys(b.check).length === 3;
+  for (const k of [...Object.keys(a), ...Object.keys(b)]) if (!KNOWN_FIELDS.has(k)) return false;
+  for (const k of PLAIN_FIELDS) if ((a as unknown as Record<string, unknown>)[k] !== (b as unknown as Record<string, unknown>)[k]) return false;
+  return a.check.inter === b.check.inter && a.check.fall === b.check.fall && a.check.rise === b.check.rise
+    && Object.keys(a.check).length === 3 && Object.keys(b.check).length === 3;
 }
 
 /** A backend without its servers. */
