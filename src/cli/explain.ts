@@ -38,6 +38,8 @@ export const TAG_LINES: Readonly<Record<string, { where: Where[]; match: RegExp 
   'HAPROXY.BACKEND.CHECK.FALL': { where: ['backend'], match: /^(default-server|server)\s.*\bfall\s/ },
   'HAPROXY.BACKEND.CHECK.RISE': { where: ['backend'], match: /^(default-server|server)\s.*\brise\s/ },
   'HAPROXY.BACKEND.HTTPCHK': { where: ['backend'], match: /^(option\s+httpchk|http-check)\b/ },
+  // Applied by hapilot through the Runtime API (pool states), not written into the config.
+  'HAPROXY.BACKEND.DEPOOL_THRESHOLD': { where: [], match: /(?!)/ },
 };
 
 export interface ConfigLines {

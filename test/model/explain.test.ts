@@ -66,6 +66,7 @@ test('good tags are used with their parsed values; keys without a tag show their
     'HAPROXY.BACKEND.STICKY': null,
     'HAPROXY.BACKEND.CHECK.FALL': 3,
     'HAPROXY.BACKEND.CHECK.RISE': 2,
+    'HAPROXY.BACKEND.DEPOOL_THRESHOLD': null,
     'HAPROXY.BACKEND.HTTPCHK': null,
   });
 });
