@@ -86,6 +86,8 @@ test('in headless Chromium: the page loads, shows the depooled server as depoole
     hits += 1;
     const v = view();
     v.generatedAt = new Date().toISOString();
+    // Long enough for a full-page screenshot to finish before the page reloads itself (a loaded machine).
+    v.refreshSeconds = 3;
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(renderStatusPage(v));
   });
@@ -109,7 +111,7 @@ test('in headless Chromium: the page loads, shows the depooled server as depoole
     assert.match(await page.locator('[data-quarantined]').innerText(), /evil<script>window\.__pwned=1<\/script>/);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     const before = hits;
-    await page.waitForTimeout(2500);
+    await page.waitForTimeout(4500);
     assert.ok(hits > before, `the page reloaded itself (${hits - before} more requests)`);
   } finally {
     await browser.close();
