@@ -10,13 +10,13 @@
 //   passes its wait.
 // Options: --per-kind N (100), --structural N (50), --churn N (500), --json.
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { SimService } from '../test/sim/consul-sim.js';
 import { RemoteSim } from './lib/remote-sim.js';
-import { freePorts } from '../test/helpers/haproxy.js';
 import { createConsulClient } from '../src/consul/client.js';
 import { loadConsulConfig } from '../src/consul/config.js';
 import { ConsulSource } from '../src/catalog/consul-source.js';
@@ -59,10 +59,31 @@ function probe(port: number, host: string): Promise<string> {
 /** Milliseconds from `t0` until `done()` holds (polled back to back), or Infinity after `timeoutMs`. */
 async function timeUntil(t0: number, done: () => Promise<boolean>, timeoutMs = 30_000): Promise<number> {
   for (;;) {
-    if (await done()) return performance.now() - t0;
+    if (await done()) {
+      if (process.env.HAPILOT_BENCH_TRACE) process.stderr.write(`${JSON.stringify({ trace: true, writeAt: Date.now() - (performance.now() - t0), ms: performance.now() - t0 })}\n`);
+      return performance.now() - t0;
+    }
     if (performance.now() - t0 > timeoutMs) return Infinity;
     await new Promise((r) => setImmediate(r)); // let I/O (Consul, the daemon) run between polls
   }
+}
+
+/**
+ * `n` ports that are free now, below the ephemeral range (32768+), so that no outgoing connection
+ * (HAProxy's checks, the clients) takes one before the farm binds it.
+ */
+async function listenablePorts(n: number, from = 21000): Promise<number[]> {
+  const out: number[] = [];
+  for (let port = from; out.length < n && port < 32768; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) out.push(port);
+  }
+  if (out.length < n) throw new Error(`only ${out.length} free ports below 32768`);
+  return out;
 }
 
 interface Instance { node: string; id: string; service: string; port: number; name: string }
@@ -73,9 +94,9 @@ async function main(): Promise<void> {
   // Instances: per service kind, and spares for additions, new services and churn.
   const kinds = { add: PER_KIND, rm: PER_KIND, hl: PER_KIND, wt: PER_KIND };
   const filler = SERVICES - Object.values(kinds).reduce((a, b) => a + b, 0);
-  const spare = PER_KIND + STRUCTURAL + CHURN;
-  const nPorts = SERVICES * 2 + spare + 3;
-  const ports = await freePorts(nPorts);
+  // add: 2 per service, rm and hl: 2, wt: 1, fillers: 2; new services; churn: a spare and a new service each; HAProxy's 2.
+  const nPorts = 2 * kinds.add + 4 * PER_KIND + kinds.wt + 2 * filler + STRUCTURAL + 2 * CHURN + 2;
+  const ports = await listenablePorts(nPorts);
   let next = 0;
   const take = (service: string, node: string, id: string): Instance => ({ node, id, service, port: ports[next++]!, name: `${service}/${id}` });
   const farmInstances: Instance[] = [];

@@ -10,6 +10,7 @@
 // (an address changed by re-registration). When the services index moves with identical content and
 // the checks index has not caught up with it after a short settle time, every candidate is re-read
 // once (counted as a full resync).
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay } from '../consul/blocking-query.js';
@@ -62,6 +63,8 @@ export class ConsulSource implements CatalogSource {
 
   constructor(o: ConsulSourceOptions) {
     this.#o = { wait: '5m', settleMs: 1500, concurrency: 8, ...o };
+    // Every request of a full re-read listens on this one signal (two long-polls, `concurrency` reads, sleeps).
+    setMaxListeners(this.#o.concurrency * 4 + 16, this.#abort.signal);
   }
 
   start(onSnapshot: (s: CatalogSnapshot) => void): void {
