@@ -65,8 +65,9 @@ export function applyGuard({ previous, next, nowMs, since, options }: {
     since.set(prev.name, first);
     const hold: Hold = { backend: prev.name, from: prev.servers.length, to, sinceMs: first, releaseAtMs: first + options.holdMs };
     if (nowMs >= hold.releaseAtMs) {
+      // `since` is kept until the smaller state is the applied one (the checks above and below drop
+      // it then): a release build superseded before it is applied must not start a fresh hold.
       released.push(hold);
-      since.delete(prev.name);
       continue;
     }
     holds.push(hold);

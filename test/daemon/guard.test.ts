@@ -48,3 +48,19 @@ test('other backends change normally while one is held', () => {
   const r = applyGuard({ previous: model({ web: 4, api: 1 }), next: model({ web: 0, api: 3 }), nowMs: 0, since, options: opts });
   assert.deepEqual(r.model.backends.map((b) => [b.name, b.servers.length]), [['api', 3], ['web', 4]]);
 });
+
+test('a release build that is superseded before it is applied does not restart the hold', () => {
+  const since = new Map<string, number>();
+  const prev = model({ web: 4, api: 2 });
+  const small = model({ web: 1, api: 2 });
+  assert.equal(applyGuard({ previous: prev, next: small, nowMs: 0, since, options: opts }).holds.length, 1);
+  const release = applyGuard({ previous: prev, next: small, nowMs: 61_000, since, options: opts });
+  assert.deepEqual(release.released.map((h) => h.backend), ['web']);
+  // That build is not applied (e.g. min-reload-interval); the next build still sees `prev` as applied.
+  const next = applyGuard({ previous: prev, next: model({ web: 1, api: 3 }), nowMs: 62_000, since, options: opts });
+  assert.equal(next.holds.length, 0, 'released at once, not held for another full holdMs');
+  assert.deepEqual(next.model.backends.map((b) => [b.name, b.servers.length]), [['api', 3], ['web', 1]]);
+  // Once the smaller state is the applied one, the guard forgets the backend.
+  applyGuard({ previous: next.model, next: model({ web: 1, api: 3 }), nowMs: 63_000, since, options: opts });
+  assert.equal(since.size, 0);
+});
