@@ -20,6 +20,16 @@ export const ErrorCode = {
   FD_LIMIT: 'HAPILOT_ERR_FD_LIMIT',
   WRITE: 'HAPILOT_ERR_WRITE',
   ABORTED: 'HAPILOT_ERR_ABORTED',
+  /** Pool operations: the instance does not exist, or the selection names nothing. */
+  POOL_NOT_FOUND: 'HAPILOT_ERR_POOL_NOT_FOUND',
+  /** The change would take a backend below its depool threshold. */
+  POOL_THRESHOLD: 'HAPILOT_ERR_POOL_THRESHOLD',
+  /** Check-and-set lost: someone else wrote the key since it was read. */
+  POOL_CONFLICT: 'HAPILOT_ERR_POOL_CONFLICT',
+  /** HAProxy did not show the new state within the timeout. */
+  POOL_UNVERIFIED: 'HAPILOT_ERR_POOL_UNVERIFIED',
+  /** `cycle`: the command failed. */
+  POOL_COMMAND: 'HAPILOT_ERR_POOL_COMMAND',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

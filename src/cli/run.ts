@@ -19,6 +19,12 @@ import { ConsulSource } from '../catalog/consul-source.js';
 import { FileSource } from '../catalog/file-source.js';
 import type { CatalogSource } from '../catalog/source.js';
 import { startStatusServer } from '../server/status.js';
+import { pathsFor } from '../config/render.js';
+import { createKvClient } from '../pool/kv.js';
+import { DEFAULT_POOL_PREFIX, normalizePrefix } from '../pool/record.js';
+import { PoolReconciler } from '../pool/reconciler.js';
+import { DEFAULT_DEPOOL_THRESHOLD } from '../pool/rules.js';
+import { parseThreshold } from '../model/tags.js';
 import { renderOptions, type RenderOptions } from './common.js';
 
 interface RunOptions extends RenderOptions {
@@ -39,6 +45,9 @@ interface RunOptions extends RenderOptions {
   residualGrace: string;
   synDropPause: string;
   selfCheck: boolean;
+  poolPrefix: string;
+  depoolThreshold: string;
+  dockerWeights?: boolean;
 }
 
 function duration(flag: string, raw: string): number {
@@ -67,6 +76,9 @@ export function addRunCommand(program: Command): void {
     .addOption(new Option('--max-old-workers <n>', 'delay a reload while this many old HAProxy processes are still draining').default('5').env('HAPILOT_MAX_OLD_WORKERS'))
     .addOption(new Option('--residual-grace <duration>', 'end old HAProxy processes alive longer than hard-stop-after plus this').default('1m').env('HAPILOT_RESIDUAL_GRACE'))
     .addOption(new Option('--syn-drop-pause <duration>', 'syn-drop: pause after inserting the rule, so the old accept queue drains').default('100ms').env('HAPILOT_SYN_DROP_PAUSE'))
+    .addOption(new Option('--pool-prefix <prefix>', 'Consul KV prefix of the pool records (<prefix>/<service>/<instance>)').default(DEFAULT_POOL_PREFIX).env('HAPILOT_POOL_PREFIX'))
+    .addOption(new Option('--depool-threshold <ratio>', 'share of a backend\'s servers always kept in rotation, for backends without HAPROXY.BACKEND.DEPOOL_THRESHOLD').default(String(DEFAULT_DEPOOL_THRESHOLD)).env('HAPILOT_DEPOOL_THRESHOLD'))
+    .addOption(new Option('--docker-weights', 'also take per-instance weights from KV app/<service>/<address>/<port> (the docker-haproxy image\'s keys; default 100)').env('HAPILOT_DOCKER_WEIGHTS'))
     .addOption(new Option('--no-self-check', 'skip the checks after each reload (frontend ports accept, backends have their servers)').env('HAPILOT_NO_SELF_CHECK'))
     .action(async (opts: RunOptions) => {
       const log = createLogger({ level: opts.logLevel as 'info', destination: 1 });
@@ -100,9 +112,14 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
   const templates = await loadTemplates(templatesDir);
   const metrics = new Metrics();
   const configPath = path.resolve(opts.config ?? path.join(opts.runDir, 'haproxy.cfg'));
+  const defaultThreshold = parseThreshold(opts.depoolThreshold);
+  if (defaultThreshold === undefined) throw new HapilotError(ErrorCode.USAGE, `--depool-threshold ${JSON.stringify(opts.depoolThreshold)} is invalid: expected a share of servers from 0 to 1, such as 0.5`);
+  const poolPrefix = normalizePrefix(opts.poolPrefix);
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(poolPrefix)) throw new HapilotError(ErrorCode.USAGE, `--pool-prefix ${JSON.stringify(opts.poolPrefix)} is invalid: expected a Consul KV path such as hapilot/pool`);
 
   let source: CatalogSource;
   let closeConsul: (() => void) | undefined;
+  let pool: PoolReconciler | undefined;
   if (opts.catalog !== undefined) {
     source = new FileSource({ file: opts.catalog, log: log.child({ component: 'file' }) });
   } else {
@@ -110,7 +127,16 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
     duration('--consul-wait', opts.consulWait);
     log.info({ component: 'watch', consul: redactConsulConfig(consulConfig) }, 'following Consul');
     const consul = createConsulClient(consulConfig, metrics.consulObserver());
-    closeConsul = () => consul.close();
+    const kv = createKvClient(consulConfig);
+    closeConsul = () => {
+      consul.close();
+      kv.close();
+    };
+    // Pool states from KV, watched like the catalog; the daemon starts it and waits for its first read.
+    pool = new PoolReconciler({
+      kv, prefix: poolPrefix, dockerWeights: Boolean(opts.dockerWeights), wait: opts.consulWait, statsSocket: pathsFor({ configPath, runDir: opts.runDir }).statsSocket,
+      defaultThreshold, includeWarning: settings.includeWarning, log: log.child({ component: 'pool' }),
+    });
     source = new ConsulSource({ consul, log: log.child({ component: 'watch' }), wait: opts.consulWait, onFullResync: () => metrics.fullResyncs.inc() });
   }
 
@@ -123,7 +149,7 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
     wait: { ...wait, minIntervalMs: duration('--min-reload-interval', opts.minReloadInterval) },
     guard: { maxRemovalRatio: ratio, holdMs: duration('--removal-hold', opts.removalHold) },
     fdLimit: await ownFdHardLimit(), historySize, stopHaproxyOnExit: Boolean(opts.stopHaproxyOnExit),
-    selfCheck: opts.selfCheck, maxOldWorkers, residualGraceMs: duration('--residual-grace', opts.residualGrace),
+    selfCheck: opts.selfCheck, maxOldWorkers, residualGraceMs: duration('--residual-grace', opts.residualGrace), pool,
   });
   const status = await startStatusServer({
     listen: opts.statusListen,
@@ -131,6 +157,7 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
     provider: {
       ready: () => daemon.ready(),
       status: () => daemon.status(),
+      page: () => daemon.page(),
       metrics: () => daemon.metricsText(),
     },
   });

@@ -69,6 +69,8 @@ export interface ApplyStepOptions {
   maxOldWorkers: number | undefined;
   /** After every successful apply (map cleanup). */
   afterApply: () => Promise<void>;
+  /** After every successful apply, the Runtime API's included, with what was done (pool states back in step). */
+  onApplied?: (action: Action) => Promise<void>;
 }
 
 export class ApplyStep {
@@ -141,6 +143,7 @@ export class ApplyStep {
         await this.flush();
         await this.#o.afterApply();
       }
+      await this.#o.onApplied?.(result.action);
       return { kind: 'applied', action: result.action };
     }
     log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, error: message }, `HAProxy ${result.action} failed`);

@@ -7,6 +7,8 @@ import { finishConfig, type BuildResult } from '../config/build.js';
 import type { RenderPaths } from '../config/render.js';
 import type { TemplateSet } from '../config/templates.js';
 import type { CatalogSnapshot } from '../catalog/source.js';
+import type { PoolReconciler } from '../pool/reconciler.js';
+import { withoutServers } from '../pool/model-adapter.js';
 import { applyGuard, type GuardOptions, type Hold } from './guard.js';
 
 export interface Candidate {
@@ -38,7 +40,8 @@ export function structureKey(m: Model): string {
 }
 
 function backendStructure(b: Backend): string {
-  return JSON.stringify({ ...b, servers: undefined });
+  // The depool threshold is read by the pool rules, not written in the config.
+  return JSON.stringify({ ...b, servers: undefined, depoolThreshold: undefined });
 }
 
 /**
@@ -59,10 +62,10 @@ export class CandidateBuilder {
   templates: TemplateSet;
   /** Bumped whenever the templates change (part of the quarantine key). */
   templatesGeneration = 0;
-  readonly #o: { settings: GlobalSettings; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number };
+  readonly #o: { settings: GlobalSettings; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number; pool?: PoolReconciler | undefined };
   readonly #guardSince = new Map<string, number>();
 
-  constructor(o: { settings: GlobalSettings; templates: TemplateSet; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number }) {
+  constructor(o: { settings: GlobalSettings; templates: TemplateSet; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number; pool?: PoolReconciler | undefined }) {
     this.#o = o;
     this.templates = o.templates;
   }
@@ -77,8 +80,16 @@ export class CandidateBuilder {
   }
 
   build({ snapshot, applied, guilty }: { snapshot: CatalogSnapshot; applied: Model | undefined; guilty: ReadonlySet<string> }): Candidate {
-    const model = withoutServices(buildModel({ entries: snapshot.entries, settings: this.#o.settings }), guilty);
-    const g = applyGuard({ previous: applied, next: model, nowMs: this.#o.now(), since: this.#guardSince, options: this.#o.guard });
+    let model = withoutServices(buildModel({ entries: snapshot.entries, settings: this.#o.settings }), guilty);
+    let previous = applied;
+    const pool = this.#o.pool;
+    if (pool) {
+      // Pool states: decommissioned servers out, servers the depool threshold keeps back in, pool weights.
+      model = pool.adjust(snapshot.entries, model);
+      // A decommission is an operator's decision, not a mass removal: the guard compares without those servers.
+      if (previous) previous = withoutServers(previous, pool.decommissioned());
+    }
+    const g = applyGuard({ previous, next: model, nowMs: this.#o.now(), since: this.#guardSince, options: this.#o.guard });
     return { model: g.model, built: this.render(g.model), holds: g.holds, released: g.released };
   }
 }

@@ -2,6 +2,7 @@
 // reach HAProxy (see appliers.ts), and the timings of the sync, the guard and the supervision.
 import type { CatalogSource } from '../catalog/source.js';
 import type { TemplateSet } from '../config/templates.js';
+import type { PoolReconciler } from '../pool/reconciler.js';
 import type { GlobalSettings } from '../settings.js';
 import type { ApplierConfig } from './appliers.js';
 import type { WaitOptions } from './debounce.js';
@@ -30,5 +31,11 @@ export interface DaemonConfig extends Omit<ApplierConfig, 'statsSocket'> {
   reapIntervalMs?: number;
   /** A burst of server changes is gathered for this long before it goes to the Runtime API (ms). */
   coalesceMs?: number;
+  /**
+   * Pool states from Consul KV (src/pool): the daemon starts and stops it, waits for its first read
+   * before the first config, has it adjust every candidate model and reconcile HAProxy's admin
+   * states after every apply. Undefined: no pools (a catalog file).
+   */
+  pool?: PoolReconciler;
   now?: () => number;
 }

@@ -64,9 +64,12 @@ export class Daemon {
     const state = (this.#state = new AppliedState({ runDir: c.runDir, settings: c.settings }));
     const history = new ConfigHistory({ runDir: c.runDir, keep: c.historySize ?? 10 });
     this.#convergence = new Convergence({ now });
-    this.#builder = new CandidateBuilder({ settings: c.settings, templates: c.templates, paths, fdLimit: c.fdLimit, guard: c.guard, now });
+    const pool = c.pool;
+    this.#builder = new CandidateBuilder({ settings: c.settings, templates: c.templates, paths, fdLimit: c.fdLimit, guard: c.guard, now, pool });
     this.#apply = new ApplyStep({
       configPath: this.#c.configPath, paths, process: this.haproxy, state, history, metrics, log, selfCheck: c.selfCheck !== false, maxOldWorkers: c.maxOldWorkers,
+      // After a start or a reload every server is looked at; after a Runtime API change, the backends whose pool decisions moved.
+      onApplied: pool ? async (action) => { await pool.reconcile({ full: action !== 'runtime' }); } : undefined,
       afterApply: () => cleanUnreferencedMaps({ filesDir: paths.filesDir, applied: state.current?.config, historyDir: history.dir }),
     });
     const request = (r: Partial<SyncRequest> & { trigger: string }) => void this.#queue.request(r);
@@ -76,6 +79,7 @@ export class Daemon {
       configPath: this.#c.configPath, state, builder: this.#builder, memory, apply: this.#apply, convergence: this.#convergence, runtime, process: this.haproxy,
       validator: new Validator({ haproxy: c.haproxyBin, configPath: this.#c.configPath, log, metrics }),
       minReloadIntervalMs: c.wait.minIntervalMs, log, metrics, now, notifyStructural: () => this.#debouncer.notify(), request,
+      pool,
       serverOnlyChange: (applied, snapshot) => serverOnlyChange({ applied, snapshot, settings: c.settings, templates: this.#builder.templates, paths, maxRemovalRatio: c.guard.maxRemovalRatio }),
     });
     this.#queue = new SyncQueue((job) => this.#sync.run(job));
@@ -88,8 +92,10 @@ export class Daemon {
     this.#report = new StatusReport({
       source: c.source, settings: c.settings, configPath: this.#c.configPath, statsSocket: paths.statsSocket, state, process: this.haproxy, appliers: this.appliers,
       apply: this.#apply, convergence: this.#convergence, metrics, holds: () => this.#sync.holds, quarantined: () => this.#sync.quarantined(),
-      validationError: () => this.#sync.validationError,
+      validationError: () => this.#sync.validationError, pool,
     });
+    // A KV change that alters what the config holds (decommission, threshold-kept servers, weights).
+    pool?.setSyncRequester(() => void this.requestSync({ trigger: 'pool change' }));
   }
 
   /** Serves the last good config if there is one, then follows the source. */
@@ -98,10 +104,22 @@ export class Daemon {
     await mkdir(path.dirname(this.#c.configPath), { recursive: true });
     await this.#serveLastGood();
     this.#supervisor.start();
+    // No config before the pool records are read: a first config must not pool every server.
+    const pool = this.#c.pool;
+    let poolRead = pool === undefined;
+    if (pool) {
+      pool.start();
+      void pool.ready().then(() => {
+        poolRead = true;
+        this.#log.info({ component: 'pool' }, 'pool records read');
+        if (this.#sync.snapshot) void this.requestSync({ trigger: this.#state.current?.model ? 'pool records read' : 'initial sync', structural: true });
+      });
+    }
     this.#c.source.start((snapshot) => {
       this.#sync.snapshot = snapshot;
       this.#convergence.snapshotSeen();
       this.#log.debug({ index: snapshot.index, cause: snapshot.cause, entries: snapshot.entries.length }, 'snapshot');
+      if (!poolRead) return;
       if (!this.#state.current?.model) return void this.requestSync({ trigger: 'initial sync', structural: true });
       // A pending retry runs now; otherwise server changes go out after a few ms of gathering.
       if (this.#convergence.retryNow()) return;
@@ -147,6 +165,11 @@ export class Daemon {
     return this.#report.status();
   }
 
+  /** The status page (`GET /`). */
+  page(): Promise<string> {
+    return this.#report.page();
+  }
+
   /** Prometheus text, with the gauges read from HAProxy and the daemon at this moment. */
   async metricsText(): Promise<{ contentType: string; body: string }> {
     await this.#report.refreshMetrics();
@@ -162,6 +185,7 @@ export class Daemon {
     await this.#c.source.stop();
     this.#queue.stop();
     await this.idle();
+    await this.#c.pool?.stop();
     if (this.#c.stopHaproxyOnExit) await this.haproxy.stop();
   }
 }

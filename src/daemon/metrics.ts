@@ -34,6 +34,8 @@ export class Metrics {
   readonly degraded = new Gauge({ name: 'hapilot_degraded', help: '1 while hapilot reports a degraded reason on /status', registers: [this.registry] });
   readonly backendServers = new Gauge({ name: 'hapilot_backend_servers', help: 'Servers per backend by state, as HAProxy reports them', labelNames: ['backend', 'state'] as const, registers: [this.registry] });
   readonly oldWorkers = new Gauge({ name: 'hapilot_haproxy_old_workers', help: 'HAProxy workers from earlier reloads still draining', registers: [this.registry] });
+  readonly poolKept = new Gauge({ name: 'hapilot_pool_kept_servers', help: 'Servers kept in rotation past the depool threshold although they wanted out, per backend that has any (listed on /status)', labelNames: ['backend'] as const, registers: [this.registry] });
+  readonly poolInvalid = new Gauge({ name: 'hapilot_pool_invalid_records', help: 'Unusable pool records (and docker-haproxy weights) in Consul KV, listed with key and reason on /status', registers: [this.registry] });
   readonly oldestWorkerAge = new Gauge({ name: 'hapilot_haproxy_oldest_old_worker_age_seconds', help: 'Age of the oldest draining HAProxy worker (0 when none)', registers: [this.registry] });
 
   /** Feeds Consul request metrics from the client adapter. */

@@ -5,6 +5,9 @@ import type { GlobalSettings } from '../settings.js';
 import type { CatalogSource } from '../catalog/source.js';
 import type { Quarantined } from '../model/model.js';
 import type { Applier, ProcessApplier } from '../haproxy/applier.js';
+import type { PoolReconciler } from '../pool/reconciler.js';
+import { observeServers } from '../pool/observe.js';
+import { buildStatusPageView, renderStatusPage, type StatsServer, type StatusPageView } from '../server/page.js';
 import { probeMonitorUri } from '../haproxy/self-check.js';
 import { parseShowStat, socketCommand, type StatRow } from '../haproxy/socket.js';
 import type { AppliedState } from './applied-state.js';
@@ -27,6 +30,8 @@ export interface ReportSources {
   holds: () => Hold[];
   quarantined: () => Quarantined[];
   validationError: () => string | undefined;
+  /** Pool states (undefined without pools). */
+  pool?: PoolReconciler | undefined;
 }
 
 export class StatusReport {
@@ -74,7 +79,35 @@ export class StatusReport {
     if (failed) reasons.push(`last reload failed: ${failed}`);
     else if (convergence.lastError && !validation) reasons.push(`behind the catalog: ${convergence.lastError}`);
     if (!source.health().synced) reasons.push('waiting for the first complete catalog snapshot');
+    const pool = this.#s.pool?.degradedReason();
+    if (pool) reasons.push(pool);
     return reasons;
+  }
+
+  /** Every server row of `show stat`, with its current sessions (none when HAProxy does not answer). */
+  async #stats(): Promise<StatsServer[]> {
+    if (!this.#s.state.haproxyRunning) return [];
+    try {
+      return (await observeServers(this.#s.statsSocket, 2000)).map((r) => ({ proxy: r.backend, server: r.server, status: r.status, sessions: r.sessions, weight: r.weight }));
+    } catch {
+      return [];
+    }
+  }
+
+  /** The page's view: frontends, backends with pool states and HAProxy's view, quarantine, invalid records, reloads. */
+  #view(stats: readonly StatsServer[], degraded: string[]): StatusPageView {
+    const { source, state, pool } = this.#s;
+    const decisions = pool?.decisions();
+    return buildStatusPageView({
+      now: new Date(), source: source.kind, consulIndex: source.kind === 'consul' ? source.health().index : undefined, degraded,
+      model: state.current?.model, pool: pool && decisions ? { decisions, instances: pool.instances() } : undefined, stats,
+      quarantined: this.#s.quarantined(), reloads: this.#s.apply.records,
+    });
+  }
+
+  /** `GET /`: the status page. */
+  async page(): Promise<string> {
+    return renderStatusPage(this.#view(await this.#stats(), this.degradedReasons()));
   }
 
   /** Everything /status shows; holds no secret (no token ever reaches the model). */
@@ -85,6 +118,8 @@ export class StatusReport {
     const model = state.current?.model;
     const degraded = this.degradedReasons();
     this.#s.metrics.degraded.set(degraded.length ? 1 : 0);
+    // Every server with its Consul health, pool state and HAProxy's view: what `hapilot depool --wait --haproxy-status` reads.
+    const view = this.#view(await this.#stats(), degraded);
     return {
       source: { kind: source.kind, synced: health.synced, consulIndex: health.index, lastContact: health.lastSuccessMs ? new Date(health.lastSuccessMs).toISOString() : null },
       degraded,
@@ -94,6 +129,8 @@ export class StatusReport {
         appliedConsulIndex: state.current?.index ?? null, processes: procs ?? null,
       },
       services: (model?.backends ?? []).map((b) => ({ name: b.name, mode: b.mode, balance: b.balance, servers: b.servers.map((s) => ({ name: s.name, address: s.address, port: s.port, weight: s.weight })) })),
+      backends: view.backends.map((b) => ({ ...b, servers: b.servers.map((s) => ({ ...s, consulMaintenance: s.consulMaintenance ?? null, poolReason: s.poolReason ?? null, outReason: s.outReason ?? null, haproxy: s.haproxy ?? null })) })),
+      poolInvalid: view.invalidRecords,
       quarantined: this.#s.quarantined(),
       holds: this.#s.holds().map((h) => ({ ...h, since: new Date(h.sinceMs).toISOString(), releaseAt: new Date(h.releaseAtMs).toISOString() })),
       lastValidationError: this.#s.validationError() ?? null,
@@ -116,5 +153,9 @@ export class StatusReport {
     m.oldestWorkerAge.set(Math.max(0, ...(procs?.oldWorkers.map((w) => w.ageSeconds) ?? [])));
     m.degraded.set(this.degradedReasons().length ? 1 : 0);
     m.behindSeconds.set(this.#s.convergence.behindSeconds());
+    const decisions = this.#s.pool?.decisions();
+    m.poolKept.reset();
+    for (const b of decisions?.backends ?? []) if (b.kept.length) m.poolKept.set({ backend: b.backend }, b.kept.length);
+    m.poolInvalid.set(decisions?.invalid.length ?? 0);
   }
 }

@@ -15,6 +15,8 @@ import { serverOnlyPart, structureKey, type Candidate, type CandidateBuilder } f
 import type { Convergence } from './convergence.js';
 import type { Hold } from './guard.js';
 import type { Metrics } from './metrics.js';
+import type { PoolReconciler } from '../pool/reconciler.js';
+import { onlyServices } from './candidate.js';
 import type { ServerOnlyChange } from './runtime-first.js';
 import type { SyncRequest } from './sync-queue.js';
 import { entriesByService, type QuarantineMemory, type Validator } from './validation.js';
@@ -40,6 +42,8 @@ export interface SyncOptions {
   request: (r: Partial<SyncRequest> & { trigger: string }) => void;
   /** The server-only change of a snapshot for the services it names (runtime-first.ts). */
   serverOnlyChange: (applied: Applied, snapshot: CatalogSnapshot) => ServerOnlyChange | undefined;
+  /** Pool states (undefined without pools). */
+  pool?: PoolReconciler | undefined;
 }
 
 /** Failure stages, for logs and `hapilot_sync_failures_total{stage}`. */
@@ -102,6 +106,8 @@ export class Sync {
       await state.set({ ...applied, model: applied.model ?? cand.built.model, serverLines: cand.built.serverLines, index: snapshot.index });
       this.validationError = undefined;
       this.#inStep(snapshot);
+      // A pure pool change (yes ↔ no, drain) leaves the config as it is: HAProxy's admin states still follow.
+      await this.#o.pool?.reconcile();
       log.debug({ index: snapshot.index }, 'rendered config unchanged; nothing to do');
       return;
     }
@@ -167,6 +173,7 @@ export class Sync {
     const started = performance.now();
     const change = runtime ? this.#o.serverOnlyChange(applied, snapshot) : undefined;
     if (!runtime || !change) return;
+    if (!this.#poolAgrees(change, snapshot)) return;
     const planned = performance.now();
     const staged = await this.#stage(() => stageConfig({ configPath: this.#o.configPath, config: change.config, files: [] }));
     const written = performance.now();
@@ -174,6 +181,22 @@ export class Sync {
     const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
     this.#o.log.debug({ services: change.services, outcome: out.kind, planMs: ms(started, planned), writeMs: ms(planned, written), applyMs: ms(written, performance.now()) }, 'runtime-first');
     if (out.kind === 'failed') throw new StageError('runtime', out.message);
+  }
+
+  /**
+   * The runtime-first change renders the changed services without the pool rules: taken only when
+   * the rules would leave its servers as they are (no decommissioned, threshold-kept or re-weighted
+   * server among them); otherwise the full build, which applies them, takes the change.
+   */
+  #poolAgrees(change: ServerOnlyChange, snapshot: CatalogSnapshot): boolean {
+    const pool = this.#o.pool;
+    if (!pool) return true;
+    const part = onlyServices(change.model, new Set(change.services));
+    const services = new Set(part.backends.map((b) => b.service));
+    const adjusted = pool.preview(snapshot.entries.filter((e) => services.has(e.Service.Service)), part);
+    const agrees = JSON.stringify(adjusted.backends.map((b) => b.servers)) === JSON.stringify(part.backends.map((b) => b.servers));
+    if (!agrees) this.#o.log.debug({ services: change.services }, 'runtime-first: pool states change these servers; the full build takes them');
+    return agrees;
   }
 
   /** The candidate for `snapshot`: guarded, guilty services left out; holds re-evaluated when due. */

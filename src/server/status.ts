@@ -1,5 +1,5 @@
-// The status server: /healthz, /ready, /status, /metrics. It reads the daemon's state and changes
-// nothing. Binds loopback unless told otherwise.
+// The status server: / (the status page, src/server/page.ts), /healthz, /ready, /status, /metrics.
+// It reads the daemon's state and changes nothing. Binds loopback unless told otherwise.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, HapilotError } from '../errors.js';
@@ -8,6 +8,8 @@ import type { Logger } from '../log.js';
 export interface StatusProvider {
   ready(): Promise<{ ready: boolean; reason: string }>;
   status(): Promise<object>;
+  /** The status page, rendered. */
+  page(): Promise<string>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -32,6 +34,8 @@ export async function startStatusServer({ listen, provider, log }: { listen: str
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     void (async () => {
       switch (url.pathname) {
+        case '/':
+          return send(200, 'text/html; charset=utf-8', await provider.page());
         case '/healthz':
           return send(200, 'text/plain', 'ok\n');
         case '/ready': {
@@ -45,7 +49,7 @@ export async function startStatusServer({ listen, provider, log }: { listen: str
           return send(200, m.contentType, m.body);
         }
         default:
-          return send(404, 'text/plain', 'not found: try /healthz, /ready, /status, /metrics\n');
+          return send(404, 'text/plain', 'not found: try /, /healthz, /ready, /status, /metrics\n');
       }
     })().catch((err: unknown) => {
       log.error({ err: String(err), path: url.pathname }, 'status request failed');
