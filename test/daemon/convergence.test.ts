@@ -5,13 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ConsulSim } from '../sim/consul-sim.js';
 import { eventually, get, startBackend, type Backend } from '../helpers/backends.js';
-import { ENABLE_TAGS, names, registerWeb, simNode, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { ENABLE_TAGS, names, registerWeb, simNode, startDaemon, webFixture, type TestDaemon } from '../helpers/daemon.js';
 import { HAPROXY, freePort, tempDir } from '../helpers/haproxy.js';
 import { testLog } from '../helpers/log.js';
 import { MasterWorker } from '../../src/haproxy/master-worker.js';
@@ -46,31 +46,7 @@ async function makeUnwritable(dir: string): Promise<() => Promise<void>> {
   return async () => { await execa('umount', [dir]); };
 }
 
-async function fixture(o: { backends: number; registered: number; configDir?: boolean; extra?: Parameters<typeof startDaemon>[0]['extra'] }) {
-  const backends = await Promise.all(Array.from({ length: o.backends }, (_, i) => startBackend(`web-${i + 1}`)));
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  for (let i = 0; i < o.registered; i++) registerWeb(sim, i + 1, backends[i]!);
-  await sim.start();
-  const { dir, cleanup } = await tempDir();
-  const runDir = path.join(dir, 'run');
-  const configDir = path.join(dir, 'etc');
-  await mkdir(configDir, { recursive: true });
-  const d = await startDaemon({ runDir, sim, configPath: o.configDir ? path.join(configDir, 'haproxy.cfg') : undefined, extra: o.extra });
-  const teardown = async () => {
-    await d.stop();
-    await sim.stop();
-    await Promise.all(backends.map((b) => b.close()));
-    await cleanup();
-  };
-  try {
-    await eventually(async () => (await d.daemon.ready()).ready, 15_000, 'ready');
-  } catch (err) {
-    await teardown();
-    throw err;
-  }
-  return { backends, sim, d, configDir, teardown };
-}
+const fixture = (o: { backends: number; registered: number; configDir?: boolean }) => webFixture(o);
 
 test('a failed write (config directory not writable) is retried: HAProxy catches up once it is writable, with no new catalog change', async () => {
   const { sim, d, configDir, teardown } = await fixture({ backends: 2, registered: 2, configDir: true });

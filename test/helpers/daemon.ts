@@ -1,4 +1,5 @@
 // A daemon wired as `hapilot run` wires it, in-process, with a real HAProxy on free loopback ports.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createConsulClient, type ConsulApi } from '../../src/consul/client.js';
 import { loadConsulConfig } from '../../src/consul/config.js';
@@ -95,14 +96,22 @@ export async function names(d: TestDaemon, host = 'web.example.test', n = 12): P
  * `backends` test backends web-1…web-n, the first `registered` of them in a Consul simulator, and a
  * daemon following it, ready. `teardown` stops all of it.
  */
-export async function webFixture(o: { backends: number; registered: number; daemon?: Omit<Parameters<typeof startDaemon>[0], 'runDir' | 'sim'> }) {
+export async function webFixture(o: {
+  backends: number;
+  registered: number;
+  daemon?: Omit<Parameters<typeof startDaemon>[0], 'runDir' | 'sim'>;
+  /** The config in `<dir>/etc/` (returned as `configDir`) and the run dir in `<dir>/run/`, instead of both in `<dir>`. */
+  configDir?: boolean;
+}) {
   const backends = await Promise.all(Array.from({ length: o.backends }, (_, i) => startBackend(`web-${i + 1}`)));
   const sim = new ConsulSim();
   sim.jitter = false;
   for (let i = 0; i < o.registered; i++) registerWeb(sim, i + 1, backends[i]!);
   await sim.start();
   const { dir, cleanup } = await tempDir();
-  const d = await startDaemon({ runDir: dir, sim, ...o.daemon });
+  const configDir = o.configDir ? path.join(dir, 'etc') : dir;
+  await mkdir(configDir, { recursive: true });
+  const d = await startDaemon({ runDir: o.configDir ? path.join(dir, 'run') : dir, sim, ...o.daemon, configPath: o.configDir ? path.join(configDir, 'haproxy.cfg') : o.daemon?.configPath });
   const teardown = async () => {
     await d.stop();
     await sim.stop();
@@ -115,5 +124,5 @@ export async function webFixture(o: { backends: number; registered: number; daem
     await teardown();
     throw err;
   }
-  return { backends, sim, d, dir, teardown };
+  return { backends, sim, d, dir, configDir, teardown };
 }

@@ -23,7 +23,10 @@ for (const c of cases) {
     assert.equal(r.failed, 0, JSON.stringify(r));
     assert.ok(r.requests > 1000, `load was applied: ${r.requests} requests`);
     assert.equal(r.reloadFailures, 0);
-    assert.equal(r.reloadsDone, 15, JSON.stringify(r));
+    // auto: a step that adds or removes the extra service and changes a weight is two applies, the
+    // weight first through the Runtime API, then the reload.
+    if (c.strategy === 'auto') assert.ok(r.reloadsDone >= 15, JSON.stringify(r));
+    else assert.equal(r.reloadsDone, 15, JSON.stringify(r));
     assert.equal(r.firewallRulesLeft, 0);
     assert.equal(r.oldProcessesLeft, 0);
     if (c.strategy === 'syn-drop') assert.ok(r.synRetrans > 0, 'SYNs were dropped and retransmitted (the rule was really in place)');
