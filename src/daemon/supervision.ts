@@ -46,10 +46,17 @@ export class Supervisor {
       this.#o.restart();
       return;
     }
+    // An external master (--haproxy-master-socket) may run in another container or PID namespace:
+    // the pids it reports are not ours to signal.
+    if ((proc as { external?: boolean }).external === true) return;
     const procs = await proc.processes().catch(() => undefined);
     // Only processes HAProxy reports as its own old workers, by pid, and still HAProxy (pids are reused).
     for (const w of procs?.oldWorkers ?? []) {
       if (w.ageSeconds <= this.#o.residualLimitSeconds) continue;
+      if (!isHaproxyProcess(w.pid)) {
+        log.warn({ pid: w.pid }, 'an old HAProxy process reported by the master is not an HAProxy process here (pid reused, or another PID namespace): not ending it');
+        continue;
+      }
       log.error({ pid: w.pid, ageSeconds: w.ageSeconds, limitSeconds: this.#o.residualLimitSeconds }, 'ending an old HAProxy process that outlived hard-stop-after');
       try {
         process.kill(w.pid, 'SIGTERM');

@@ -62,8 +62,9 @@ test('a reload waits while too many old processes are still draining', async () 
 
 test('an old process that outlives hard-stop-after plus the grace period is ended', async () => {
   const t = await setup({ HAPROXY_HARD_STOP_AFTER: '1s' }, { residualGraceMs: 500, reapIntervalMs: 200 });
-  const victim = execa('sleep', ['300'], { reject: false });
-  const young = execa('sleep', ['300'], { reject: false });
+  // The reaper signals only HAProxy processes (by /proc/<pid>/cmdline): stand-ins named like one.
+  const victim = execa('bash', ['-c', 'exec -a haproxy-old sleep 300'], { reject: false });
+  const young = execa('bash', ['-c', 'exec -a haproxy-young sleep 300'], { reject: false });
   try {
     t.ctl.old = [{ pid: victim.pid!, ageSeconds: 5 }, { pid: young.pid!, ageSeconds: 1 }];
     const r = await victim;
