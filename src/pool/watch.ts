@@ -29,6 +29,30 @@ export interface PoolWatchOptions {
   onError: (err: unknown, attempt: number, delayMs: number, prefix: string) => void;
 }
 
+/**
+ * One list of a prefix. A blocking query that comes back at once without a newer index was not
+ * blocked (a Consul stand-in without KV answering 404 without an index): the next one waits a
+ * second, so such a server is not asked in a tight loop. A real agent only returns the same index
+ * after its `wait`.
+ */
+async function listPaced(kv: KvApi, prefix: string, index: number, wait: string | undefined, signal: AbortSignal) {
+  const started = Date.now();
+  const r = await kv.list(prefix, { index, wait, signal });
+  const elapsed = Date.now() - started;
+  if (index > 0 && r.index <= index && elapsed < 1000) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, 1000 - elapsed);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+  return r;
+}
+
 function fingerprint(pairs: readonly KvPair[]): string {
   return JSON.stringify(pairs.map((p) => [p.key, p.modifyIndex, p.value]));
 }
@@ -47,7 +71,7 @@ export async function watchPool(o: PoolWatchOptions): Promise<void> {
   const loops = [
     runBlockingLoop<KvPair[]>({
       name: `kv ${prefix}`,
-      fetch: (i, signal) => o.kv.list(prefix, { index: i, wait: o.wait, signal }),
+      fetch: (i, signal) => listPaced(o.kv, prefix, i, o.wait, signal),
       fingerprint,
       signal: o.signal,
       onError: (err, attempt, delay) => o.onError(err, attempt, delay, prefix),
@@ -63,7 +87,7 @@ export async function watchPool(o: PoolWatchOptions): Promise<void> {
     const dp = normalizePrefix(o.dockerPrefix ?? DOCKER_WEIGHT_PREFIX);
     loops.push(runBlockingLoop<KvPair[]>({
       name: `kv ${dp}`,
-      fetch: (i, signal) => o.kv.list(dp, { index: i, wait: o.wait, signal }),
+      fetch: (i, signal) => listPaced(o.kv, dp, i, o.wait, signal),
       fingerprint,
       signal: o.signal,
       onError: (err, attempt, delay) => o.onError(err, attempt, delay, dp),
