@@ -338,7 +338,10 @@ async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
       const ms = await until(httpPort, host, addr, since);
       await waitIdle(pid);
       const k = await (sim as Sim).counters();
-      return { ms, requests: total(k.requests), bytes: total(k.bytes), cpu: (await cpuMs(pid)) - cpu0 };
+      const row = { ms, requests: total(k.requests), bytes: total(k.bytes), cpu: (await cpuMs(pid)) - cpu0 };
+      // Each change as it is measured: a run stopped early still says what it saw.
+      log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests, ${row.bytes} bytes, ${row.cpu} ms CPU`);
+      return row;
     };
     if (!SKIP.has('server-only')) {
       log(`size ${n}: ${CHANGES} server-only changes`);
