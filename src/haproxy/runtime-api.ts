@@ -210,6 +210,20 @@ export function loadedHostMap(showMap: string): string | undefined {
   return undefined;
 }
 
+/**
+ * For an `add server` refused because a server of that name lingers (in maintenance, see `del
+ * server`): the commands giving it the address, port and weight of the `add server` command.
+ */
+export function relinkCommands(id: string, addCommand: string): string[] {
+  // `add server <backend>/<server> <address> <keywords…>`
+  const [, , , address = '', ...words] = addCommand.split(' ');
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(address);
+  const commands = [m ? `set server ${id} addr ${m[1]} port ${m[2]}` : `set server ${id} addr ${address}`];
+  const w = words.indexOf('weight');
+  if (w >= 0 && words[w + 1] !== undefined) commands.push(`set server ${id} weight ${words[w + 1]}`);
+  return commands;
+}
+
 export async function applyRuntimePlan({ socket, plan }: { socket: string; plan: RuntimePlan }): Promise<RuntimeResult> {
   const log: RuntimeResult['log'] = [];
   const lingering: string[] = [];
@@ -234,13 +248,18 @@ export async function applyRuntimePlan({ socket, plan }: { socket: string; plan:
       }
       if (op.kind === 'add') {
         const id = `${op.backend}/${op.server}`;
-        const commands = [op.add.command];
+        const added = await send(op.add.command);
+        // A server removed earlier that still held connections lingers in maintenance under the
+        // same name (`del server` refused): the instance is back, so that server serves again.
+        const lingers = /already exists/i.test(added);
+        if (!lingers && failed(added)) return { ok: false, log, lingering, message: `${op.add.command}: ${added}` };
+        const commands = lingers ? relinkCommands(id, op.add.command) : [];
         if (op.add.check) commands.push(`enable health ${id}`);
         if (op.add.agent) commands.push(`enable agent ${id}`);
         if (!op.add.disabled) commands.push(`set server ${id} state ready`);
         for (const cmd of commands) {
           const a = await send(cmd);
-          if (failed(a)) return { ok: false, log, lingering, message: `${cmd}: ${a}` };
+          if (cmd.startsWith(`set server ${id} addr `) ? !/changed|no need to change/i.test(a) : failed(a)) return { ok: false, log, lingering, message: `${cmd}: ${a}` };
         }
       } else if (op.kind === 'addr') {
         const addr = op.server.address.replace(/^\[|\]$/g, '');
