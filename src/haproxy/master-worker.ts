@@ -23,6 +23,8 @@ export interface MasterWorkerOptions {
   externalMasterSocket?: string;
   startTimeoutMs?: number;
   reloadTimeoutMs?: number;
+  /** How long `stop()` lets the soft stop drain connections before a hard stop. */
+  stopTimeoutMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,7 +40,7 @@ export class MasterWorker implements ProcessApplier {
   readonly #o: Required<MasterWorkerOptions>;
 
   constructor(o: MasterWorkerOptions) {
-    this.#o = { startTimeoutMs: 15_000, reloadTimeoutMs: 30_000, externalMasterSocket: '', ...o };
+    this.#o = { startTimeoutMs: 15_000, reloadTimeoutMs: 30_000, stopTimeoutMs: 30_000, externalMasterSocket: '', ...o };
     const runDir = path.resolve(o.runDir);
     this.#external = Boolean(o.externalMasterSocket);
     this.external = this.#external;
@@ -149,13 +151,27 @@ export class MasterWorker implements ProcessApplier {
     };
   }
 
+  /**
+   * A soft stop: SIGUSR1 has the master stop listening and its workers finish the requests in
+   * flight (bounded by hard-stop-after) before they and the master exit. After `stopTimeoutMs`, a
+   * hard stop (SIGTERM). Under a supervisor's kill timeout (stop_grace_period, kill_timeout) in-flight
+   * requests therefore complete.
+   */
   async stop(): Promise<void> {
     if (this.#external) return; // not ours to stop
     const procs = await this.#showProc();
     const pid = procs?.find((p) => p.type === 'master')?.pid;
     if (pid === undefined) return;
-    process.kill(pid, 'SIGTERM');
-    const until = Date.now() + 10_000;
-    while (Date.now() < until && (await this.#showProc(500))) await sleep(50);
+    const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    const waitGone = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until && alive()) await sleep(50);
+      return !alive();
+    };
+    try { process.kill(pid, 'SIGUSR1'); } catch { return; }
+    if (await waitGone(this.#o.stopTimeoutMs)) return;
+    this.#o.log.warn({ pid, timeoutMs: this.#o.stopTimeoutMs }, 'HAProxy did not finish its soft stop in time: stopping it now');
+    try { process.kill(pid, 'SIGTERM'); } catch { return; }
+    await waitGone(10_000);
   }
 }
