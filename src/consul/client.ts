@@ -178,6 +178,10 @@ function mapError(err: unknown, endpoint: string, address: string, signal: Abort
     return new HapilotError(ErrorCode.CONSUL_HTTP, `Consul ${endpoint} answered HTTP ${e.statusCode}${firstLine ? `: ${firstLine}` : ''}`, { cause: err });
   }
   const cause = e.cause as { code?: string; message?: string } | undefined;
+  // papi failed to decode the body (truncated or not JSON): Consul answered, and what it said is bad.
+  if (e.cause instanceof SyntaxError || /^decode \(/.test(messageOf(err))) {
+    return new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${endpoint} answered malformed JSON (${messageOf(err).slice(0, 200)}): expected a complete JSON document (a proxy cutting the answer, or not Consul at ${address})`, { cause: err });
+  }
   const detail = cause?.code ?? e.code ?? messageOf(err);
   return new HapilotError(ErrorCode.CONSUL_UNREACHABLE, `Consul at ${address} is unreachable (${detail}): check --consul or CONSUL_HTTP_ADDR`, { cause: err });
 }
