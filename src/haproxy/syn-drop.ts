@@ -188,7 +188,8 @@ export class SynDropApplier implements ProcessApplier {
     const old = [this.#tracked.current, ...this.#tracked.old.map((o) => o.pid)].filter((p): p is number => p !== undefined && pidAlive(p));
     let pid: number | undefined;
     try {
-      await this.#o.firewall.insert(await this.#o.ports());
+      // Bounded even if hapilot dies here: the pause plus the crash bound.
+      await this.#o.firewall.insert({ ...(await this.#o.ports()), boundMs: this.#o.pauseMs + this.#o.firewall.crashBoundMs });
       // Let the old process accept what is already queued before the new one takes the port.
       await sleep(this.#o.pauseMs);
       pid = await this.#spawn(old);
