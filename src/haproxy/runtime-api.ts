@@ -16,6 +16,7 @@
 //   the config on disk names a newer file with the same contents (maps are content-addressed).
 import type { Backend, HttpRoute, Model, Server } from '../model/model.js';
 import { HOST_MAP_PREFIX } from '../config/render.js';
+import { markRemoving } from './server-state.js';
 import { socketCommand } from './socket.js';
 
 export const DYNAMIC_BALANCE = new Set(['roundrobin', 'leastconn', 'first', 'random']);
@@ -253,6 +254,7 @@ export async function applyRuntimePlan({ socket, plan }: { socket: string; plan:
         // same name (`del server` refused): the instance is back, so that server serves again.
         const lingers = /already exists/i.test(added);
         if (!lingers && failed(added)) return { ok: false, log, lingering, message: `${op.add.command}: ${added}` };
+        markRemoving(socket, id, false);
         const commands = lingers ? relinkCommands(id, op.add.command) : [];
         if (op.add.check) commands.push(`enable health ${id}`);
         if (op.add.agent) commands.push(`enable agent ${id}`);
@@ -274,8 +276,10 @@ export async function applyRuntimePlan({ socket, plan }: { socket: string; plan:
         const id = `${op.backend}/${op.server}`;
         const a = await send(`set server ${id} state maint`);
         if (failed(a)) return { ok: false, log, lingering, message: `set server ${id} state maint: ${a}` };
+        markRemoving(socket, id, true);
         const d = await send(`del server ${id}`);
         if (failed(d)) lingering.push(id);
+        else markRemoving(socket, id, false);
       }
     }
   } catch (err) {

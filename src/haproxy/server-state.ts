@@ -7,14 +7,36 @@
 // the new config, and rows of servers that are gone or named by host name are dropped: the state
 // file never re-applies a stale address.
 import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Model } from '../model/model.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { socketCommand } from './socket.js';
 
-const COL = { backend: 1, server: 3, addr: 4, port: 18 } as const;
+const COL = { backend: 1, server: 3, addr: 4, admin: 6, port: 18 } as const;
+/** srv_admin_state's "forced maintenance" bit (SRV_ADMF_FMAINT). */
+const FMAINT = 0x01;
 
-/** Rewrites a `show servers state` dump for the servers of `model`. */
-export function rewriteServerState(dump: string, model: Model): string {
+/**
+ * Servers (`backend/server`) hapilot put in maintenance only to delete them, per stats socket: a
+ * `del server` refused while they held connections leaves them there. That maintenance is not an
+ * operator's: it must not reach the next worker through the state file.
+ */
+const removing = new Map<string, Set<string>>();
+
+export function markRemoving(statsSocket: string, id: string, on: boolean): void {
+  const key = path.resolve(statsSocket);
+  const set = removing.get(key) ?? new Set<string>();
+  if (on) set.add(id);
+  else set.delete(id);
+  if (set.size) removing.set(key, set);
+  else removing.delete(key);
+}
+
+/**
+ * Rewrites a `show servers state` dump for the servers of `model`. Rows of `notOperatorMaint`
+ * (hapilot's own maintenance, see `markRemoving`) lose the forced-maintenance bit.
+ */
+export function rewriteServerState(dump: string, model: Model, notOperatorMaint: ReadonlySet<string> = new Set()): string {
   const servers = new Map<string, { address: string; port: number; hostname: boolean }>();
   for (const b of model.backends) for (const s of b.servers) servers.set(`${b.name}/${s.name}`, s);
   const lines = dump.split('\n');
@@ -31,6 +53,8 @@ export function rewriteServerState(dump: string, model: Model): string {
     if (!srv || srv.hostname || f.length <= COL.port) continue;
     f[COL.addr] = srv.address.replace(/^\[|\]$/g, '');
     f[COL.port] = String(srv.port);
+    const admin = Number(f[COL.admin]);
+    if (notOperatorMaint.has(key) && Number.isInteger(admin) && admin & FMAINT) f[COL.admin] = String(admin & ~FMAINT);
     out.push(f.join(' '));
   }
   return out.length ? `${out.join('\n')}\n` : '';
@@ -47,5 +71,8 @@ export async function saveServerState({ statsSocket, file, model }: { statsSocke
     await rm(file, { force: true });
     return;
   }
-  await writeFileAtomic(file, rewriteServerState(dump, model));
+  const ours = removing.get(path.resolve(statsSocket));
+  await writeFileAtomic(file, rewriteServerState(dump, model, ours));
+  // Those back in the config load without that maintenance: from now on a maintenance is an operator's.
+  for (const b of model.backends) for (const s of b.servers) if (ours?.has(`${b.name}/${s.name}`)) markRemoving(statsSocket, `${b.name}/${s.name}`, false);
 }
