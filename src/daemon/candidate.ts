@@ -1,7 +1,9 @@
 // The candidate config: the latest snapshot as a model, through the mass-removal guard, without the
 // services bisection found guilty, rendered. Also the server-only part of a candidate: the running
 // structure with the candidate's servers, which the Runtime API applies without waiting.
-import { buildModel, type Backend, type Model } from '../model/model.js';
+import type { Backend, Model } from '../model/model.js';
+import { IncrementalModel } from '../model/incremental.js';
+import { IncrementalRenderer } from '../config/incremental-render.js';
 import type { GlobalSettings } from '../settings.js';
 import { finishConfig, type BuildResult } from '../config/build.js';
 import type { RenderPaths } from '../config/render.js';
@@ -64,6 +66,10 @@ export class CandidateBuilder {
   templatesGeneration = 0;
   readonly #o: { settings: GlobalSettings; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number; pool?: PoolReconciler | undefined };
   readonly #guardSince = new Map<string, number>();
+  // Per-service model parts and per-backend texts kept between builds: a change costs what it
+  // touches, and both are property-tested equal to a full buildModel and render.
+  readonly #model = new IncrementalModel();
+  readonly #renderer = new IncrementalRenderer();
 
   constructor(o: { settings: GlobalSettings; templates: TemplateSet; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number; pool?: PoolReconciler | undefined }) {
     this.#o = o;
@@ -76,11 +82,11 @@ export class CandidateBuilder {
   }
 
   render(model: Model): BuildResult {
-    return finishConfig({ model, templates: this.templates, paths: this.#o.paths, fdLimit: this.#o.fdLimit });
+    return finishConfig({ model, templates: this.templates, paths: this.#o.paths, fdLimit: this.#o.fdLimit, renderer: this.#renderer });
   }
 
   build({ snapshot, applied, guilty }: { snapshot: CatalogSnapshot; applied: Model | undefined; guilty: ReadonlySet<string> }): Candidate {
-    let model = withoutServices(buildModel({ entries: snapshot.entries, settings: this.#o.settings }), guilty);
+    let model = withoutServices(this.#model.build({ entries: snapshot.entries, settings: this.#o.settings }), guilty);
     let previous = applied;
     const pool = this.#o.pool;
     if (pool) {
