@@ -16,7 +16,7 @@
 //   the config on disk names a newer file with the same contents (maps are content-addressed).
 import type { Backend, HttpRoute, Model, Server } from '../model/model.js';
 import { HOST_MAP_PREFIX } from '../config/render.js';
-import { markRemoving } from './server-state.js';
+import { isRemoving, markRemoving } from './server-state.js';
 import { socketCommand } from './socket.js';
 
 export const DYNAMIC_BALANCE = new Set(['roundrobin', 'leastconn', 'first', 'random']);
@@ -250,9 +250,10 @@ export async function applyRuntimePlan({ socket, plan }: { socket: string; plan:
       if (op.kind === 'add') {
         const id = `${op.backend}/${op.server}`;
         const added = await send(op.add.command);
-        // A server removed earlier that still held connections lingers in maintenance under the
-        // same name (`del server` refused): the instance is back, so that server serves again.
-        const lingers = /already exists/i.test(added);
+        // A server hapilot removed while it still held connections lingers in maintenance under the
+        // same name (`del server` refused): the instance is back, so that server serves again. (A
+        // server of that name that someone else added stays a failure: a reload settles it.)
+        const lingers = /already exists/i.test(added) && isRemoving(socket, id);
         if (!lingers && failed(added)) return { ok: false, log, lingering, message: `${op.add.command}: ${added}` };
         markRemoving(socket, id, false);
         const commands = lingers ? relinkCommands(id, op.add.command) : [];

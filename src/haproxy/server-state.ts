@@ -23,6 +23,11 @@ const FMAINT = 0x01;
  */
 const removing = new Map<string, Set<string>>();
 
+/** Whether hapilot put `id` in maintenance to delete it and it may still linger. */
+export function isRemoving(statsSocket: string, id: string): boolean {
+  return removing.get(path.resolve(statsSocket))?.has(id) === true;
+}
+
 export function markRemoving(statsSocket: string, id: string, on: boolean): void {
   const key = path.resolve(statsSocket);
   const set = removing.get(key) ?? new Set<string>();
