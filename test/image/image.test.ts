@@ -190,7 +190,15 @@ describe('docker image, built and run with podman', { concurrency: false }, () =
     const masterSock = path.join(dir, 'master.sock');
     try {
       await eventually(async () => (await names(http2, 2)).has('web-2'), 60_000, 'web-2 through the sidecar HAProxy');
-      const master = async () => parseShowProc(await socketCommand(masterSock, 'show proc', 2000)).find((p) => p.type === 'master')!;
+      // The master re-executes itself on every reload: its socket refuses connections for a moment.
+      const master = async () => {
+        let found: ReturnType<typeof parseShowProc>[number] | undefined;
+        await eventually(async () => {
+          found = await socketCommand(masterSock, 'show proc', 2000).then((t) => parseShowProc(t).find((p) => p.type === 'master')).catch(() => undefined);
+          return found !== undefined;
+        }, 15_000, 'the master answers on its socket');
+        return found!;
+      };
       const before = await master();
 
       // HAProxy's processes live in the HAProxy container, none in hapilot's.
@@ -200,15 +208,19 @@ describe('docker image, built and run with podman', { concurrency: false }, () =
       assert.ok(!inHp.some((p) => /^haproxy/.test(p.cmdline)), `no HAProxy in hapilot's container: ${JSON.stringify(inHp)}`);
       assert.ok(inHp.some((p) => /hapilot run/.test(p.cmdline)));
 
-      // A catalog change: hapilot reloads the other container's HAProxy through the shared master socket.
+      // An instance joins (the Runtime API on the shared stats socket), then a new service: hapilot
+      // reloads the other container's HAProxy through the shared master socket.
       register(3);
-      await eventually(async () => (await names(http2)).has('web-3'), 30_000, 'web-3 after the reload');
+      await eventually(async () => (await names(http2)).has('web-3'), 30_000, 'web-3 joins');
+      sim.register({ node: simNode(4), service: { ID: 'api-1', Service: 'api', Tags: ENABLE_TAGS, Port: backends[0]!.port } });
+      await eventually(async () => (await get(http2, 'api.example.test')).status === 200, 30_000, 'api after the reload');
       const afterReload = await master();
       assert.equal(afterReload.pid, before.pid, 'the same master (reloaded, not restarted)');
       assert.ok(afterReload.reloads > before.reloads, `the master reloaded (${before.reloads} → ${afterReload.reloads})`);
       assert.equal(afterReload.failed, before.failed, 'no failed reload');
     } finally {
       sim.deregister('node3', 'web-3');
+      sim.deregister('node4', 'api-1');
       await s.podman(['stop', '--time', '10', hpName, hxName], { timeout: 60_000 });
       await s.podman(['rm', '--force', hpName, hxName]);
     }
