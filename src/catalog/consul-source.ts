@@ -117,6 +117,9 @@ export class ConsulSource implements CatalogSource {
   #onServices(data: CatalogServices, index: number, contentChanged: boolean): void {
     const previous = new Set(this.#candidates);
     const next = candidateServices(data);
+    // An index that went backwards (a snapshot restore): the indexes of our earlier reads say nothing
+    // about the restored state.
+    if (index < this.#servicesIndex) this.#fetchedIndex.clear();
     this.#servicesIndex = index;
     if (!this.#servicesSeen || contentChanged) {
       this.#servicesSeen = true;
@@ -144,6 +147,7 @@ export class ConsulSource implements CatalogSource {
   #fetchedIndex = new Map<string, number>();
 
   #onChecks(data: HealthCheck[], index: number): void {
+    if (index < this.#checksIndex) this.#fetchedIndex.clear(); // restored: see #onServices
     this.#checksIndex = index;
     this.#checks = data;
     this.#markChecksDirty();

@@ -108,6 +108,8 @@ describe('daemon against a real Consul', { concurrency: false }, () => {
       assert.equal(r.code, 0, r.stderr);
       await eventually(async () => (await status(d)).source.consulIndex < indexBefore, 10_000, 'hapilot follows the index backwards at once');
       assert.equal((await d.daemon.ready()).ready, true, 'HAProxy keeps serving through the restore');
+      // The restored catalog itself (no web-3) reaches HAProxy without waiting for another change.
+      await eventually(async () => (await sorted(d, 'web.example.test', 20)).join() === 'web-1,web-2', 10_000, 'the restored catalog applied at once (web-3 out)');
 
       // A change after the restore reaches HAProxy, together with the restored catalog (no web-3).
       await consul.register({ node: 'node4', id: 'web-4', service: 'web', tags: ENABLE, port: backends[3]!.port });
