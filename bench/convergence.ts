@@ -29,11 +29,8 @@ import { socketCommand } from '../src/haproxy/socket.js';
 import { createLogger } from '../src/log.js';
 import { loadSettings } from '../src/settings.js';
 import { percentile } from './lib/loadgen.js';
+import { arg } from './lib/args.js';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] ?? def : def;
-};
 const PER_KIND = Number(arg('per-kind', '100'));
 const STRUCTURAL = Number(arg('structural', '50'));
 const CHURN = Number(arg('churn', '500'));

@@ -8,11 +8,8 @@
 // and at exactly 1/s a retransmit lands in the next reload's window again.
 import { runScenarioInNetns } from './lib/netns.js';
 import type { ScenarioOptions, ScenarioResult } from './lib/scenario.js';
+import { arg } from './lib/args.js';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] ?? def : def;
-};
 const reloads = Number(arg('reloads', '200'));
 const rate = Number(arg('rate', '4'));
 const concurrency = Number(arg('concurrency', '50'));

@@ -23,11 +23,8 @@ import { emptyTotals, runSoakLoad, type LoadTotals } from './lib/soak-load.js';
 import { classify, type Classified } from './lib/soak-classify.js';
 import { alive, firewallRulesLeft, haproxyProcesses, sampleProc, waitGone, type ProcSample } from './lib/soak-proc.js';
 import { diffMaps, expectedFromCatalog, fromHaproxy, fromStatus } from './lib/soak-compare.js';
+import { arg } from './lib/args.js';
 
-const arg = (name: string, def: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] ?? def : def;
-};
 const minutes = Number(arg('minutes', '30'));
 const seed = Number(arg('seed', '11'));
 const rate = Number(arg('rate', '5'));
