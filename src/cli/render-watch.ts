@@ -83,10 +83,11 @@ export function renderDiff(previous: Rendered, next: Rendered): string {
 type Trigger = 'start' | 'catalog' | 'templates';
 
 /** Watches a directory, calling `onChange` for the names `relevant` accepts; rename-replace writes show as events on the directory. */
-function watchDir(dir: string, relevant: (name: string | null) => boolean, onChange: () => void, onError: (err: unknown) => void): FSWatcher | undefined {
+function watchDir(dir: string, relevant: (name: string | null) => boolean, onChange: (name: string | null) => void, onError: (err: unknown) => void): FSWatcher | undefined {
   try {
     const w = watch(dir, { persistent: true }, (_event, name) => {
-      if (relevant(typeof name === 'string' ? name : null)) onChange();
+      const n = typeof name === 'string' ? name : null;
+      if (relevant(n)) onChange(n);
     });
     w.on('error', onError);
     return w;
@@ -172,7 +173,9 @@ export async function runRenderWatch(opts: RenderWatchOptions, io: RenderWatchIo
     busy = true;
     running = cycle(triggers).finally(() => {
       busy = false;
-      armPartials();
+      // Re-armed only when it is gone: closing a live watcher drops the events it has read but not yet
+      // delivered (an edit made during this render would be lost).
+      if (!partialsWatcher) armPartials();
       if (pending.size && !stopping) timer = setTimeout(fire, debounceMs);
     });
   };
@@ -188,7 +191,11 @@ export async function runRenderWatch(opts: RenderWatchOptions, io: RenderWatchIo
     throw new HapilotError(ErrorCode.CATALOG_READ, `--catalog ${opts.catalog}: cannot watch its directory ${path.dirname(catalogFile)}: expected a file in an existing directory`);
   }
   add(catalogWatcher);
-  add(watchDir(templatesDir, (n) => isTemplate(n) || n === PARTIALS_DIR, () => schedule('templates'), onWatchError));
+  add(watchDir(templatesDir, (n) => isTemplate(n) || n === PARTIALS_DIR, (n) => {
+    // The partials directory was created, replaced or removed: watch what is there now.
+    if (n === PARTIALS_DIR) armPartials();
+    schedule('templates');
+  }, onWatchError));
   // The partials directory is watched apart (fs.watch is not recursive on Linux here) and re-armed
   // when it is created or replaced.
   let partialsWatcher: FSWatcher | undefined;
