@@ -24,6 +24,8 @@ async function masters(configPath: string): Promise<number[]> {
   const out: number[] = [];
   for (const pid of pids) {
     const ppid = Number((await execa('ps', ['-o', 'ppid=', '-p', String(pid)], { reject: false })).stdout.trim());
+    // Gone since pgrep looked (an old worker finishing after a reload): neither master nor worker.
+    if (ppid === 0) continue;
     if (!pids.includes(ppid)) out.push(pid);
   }
   return out;
