@@ -39,7 +39,8 @@ export class RemoteSim {
   setStatus(node: string, id: string, status: 'passing' | 'critical'): Promise<void> { return this.#send('setStatus', [node, id, status]); }
 
   async stop(): Promise<void> {
-    await this.#send('stop', []).catch(() => undefined);
+    // The simulator process exits on `stop` without answering: wait for the exit, not for a reply.
+    void this.#send('stop', []);
     await this.#child;
   }
 }
