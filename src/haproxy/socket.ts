@@ -58,20 +58,26 @@ export interface StatRow {
   status: string;
   weight: number;
   addr: string;
+  /** Current sessions (scur). */
+  sessions: number;
 }
 
-/** Parses `show stat` CSV into server rows (BACKEND/FRONTEND summary rows excluded). */
+/** Parses `show stat` CSV into server rows (BACKEND/FRONTEND summary rows excluded): the one reader of it. */
 export function parseShowStat(csv: string): StatRow[] {
   const lines = csv.split('\n').filter((l) => l.length > 0);
   const header = lines[0]?.replace(/^# /, '').split(',') ?? [];
   const col = (name: string) => header.indexOf(name);
-  const [pxname, svname, status, weight, addr] = ['pxname', 'svname', 'status', 'weight', 'addr'].map(col);
+  const c = { px: col('pxname'), sv: col('svname'), status: col('status'), scur: col('scur'), weight: col('weight'), addr: col('addr') };
+  if (c.px < 0 || c.sv < 0 || c.status < 0 || c.scur < 0) {
+    throw new HapilotError(ErrorCode.HAPROXY_EXEC, `show stat answered without the expected columns (pxname, svname, status, scur): ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
+  }
   const rows: StatRow[] = [];
   for (const line of lines.slice(1)) {
+    if (line.startsWith('#')) continue; // the header again (several answers concatenated)
     const f = line.split(',');
-    const server = f[svname ?? -1] ?? '';
+    const server = f[c.sv] ?? '';
     if (server === 'FRONTEND' || server === 'BACKEND') continue;
-    rows.push({ proxy: f[pxname ?? -1] ?? '', server, status: f[status ?? -1] ?? '', weight: Number(f[weight ?? -1] ?? 0), addr: f[addr ?? -1] ?? '' });
+    rows.push({ proxy: f[c.px] ?? '', server, status: f[c.status] ?? '', weight: Number(f[c.weight] || 0), addr: f[c.addr] ?? '', sessions: Number(f[c.scur] || 0) });
   }
   return rows;
 }

@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
-import { socketCommand } from '../haproxy/socket.js';
+import { parseShowStat, socketCommand } from '../haproxy/socket.js';
 import { describeZodError } from '../consul/schemas.js';
 
 export interface ObservedServer {
@@ -23,22 +23,9 @@ export interface ObservedServer {
   keptByThreshold: boolean | undefined;
 }
 
-/** Server rows of `show stat` CSV (FRONTEND/BACKEND summary rows left out). */
+/** Server rows of `show stat` CSV (FRONTEND/BACKEND summary rows left out), as observed servers. */
 export function parseStatCsv(csv: string): ObservedServer[] {
-  const lines = csv.split('\n').filter((l) => l.length > 0);
-  const header = (lines[0] ?? '').replace(/^# /, '').split(',');
-  const col = (name: string) => header.indexOf(name);
-  const c = { px: col('pxname'), sv: col('svname'), status: col('status'), scur: col('scur'), weight: col('weight') };
-  if (c.px < 0 || c.sv < 0 || c.status < 0 || c.scur < 0) throw new HapilotError(ErrorCode.HAPROXY_EXEC, `show stat answered without the expected columns (pxname, svname, status, scur): ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
-  const out: ObservedServer[] = [];
-  for (const line of lines.slice(1)) {
-    if (line.startsWith('#')) continue;
-    const f = line.split(',');
-    const server = f[c.sv] ?? '';
-    if (server === 'FRONTEND' || server === 'BACKEND') continue;
-    out.push({ backend: f[c.px] ?? '', server, status: f[c.status] ?? '', sessions: Number(f[c.scur] || 0), weight: Number(f[c.weight] || 0), keptByThreshold: undefined });
-  }
-  return out;
+  return parseShowStat(csv).map((r) => ({ backend: r.proxy, server: r.server, status: r.status, sessions: r.sessions, weight: r.weight, keptByThreshold: undefined }));
 }
 
 /** The part of a hapilot /status answer read here (the page view's backends, src/server/page.ts). */
