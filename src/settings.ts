@@ -2,6 +2,8 @@
 // docker-haproxy image the project grew out of (see README "Environment"), so existing deployments
 // keep their values. Every value is checked by an anchored pattern: a bad value is a startup error
 // naming the variable, never something that reaches haproxy.cfg.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { ErrorCode, HapilotError } from './errors.js';
 
@@ -45,6 +47,11 @@ export interface GlobalSettings {
   fdLimit: number | undefined;
   /** What to do when the config needs more descriptors than the limit: lower maxconn, or fail. */
   fdPolicy: 'adapt' | 'fail';
+  /**
+   * Group given read and write access to HAProxy's admin sockets (stats socket `mode 660 group G`,
+   * master socket `mode,660,group,G`); undefined: mode 600, the owner only.
+   */
+  socketGroup: string | undefined;
 }
 
 interface Spec<K extends keyof GlobalSettings> {
@@ -107,6 +114,30 @@ function fdPolicy(raw: string, env: string): 'adapt' | 'fail' {
   throw invalid(env, raw, 'adapt or fail');
 }
 
+/** A POSIX group name as useradd accepts it: nothing HAProxy could read as another keyword or line. */
+const GROUP_RE = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** Whether the group exists on this machine: /etc/group, else NSS (`getent group`, LDAP and the like). */
+export function groupExists(name: string, groupFile = '/etc/group'): boolean {
+  try {
+    if (readFileSync(groupFile, 'utf8').split('\n').some((l) => l.split(':')[0] === name)) return true;
+  } catch { /* no /etc/group: ask NSS */ }
+  try {
+    execFileSync('getent', ['group', name], { stdio: 'ignore', timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// HAProxy resolves the group when it reads the config (`haproxy -c` fails on an unknown one), so a
+// missing group is refused here, at startup, by name, rather than as a config HAProxy rejects.
+function socketGroup(raw: string, env: string): string {
+  if (!GROUP_RE.test(raw)) throw invalid(env, raw, 'a group name such as haproxy or adm (lower-case letters, digits, _ and -)');
+  if (!groupExists(raw)) throw invalid(env, raw, 'a group that exists on this machine (see /etc/group or getent group)');
+  return raw;
+}
+
 const optionalInt = (min: number, max: number) => (raw: string, env: string) => int(min, max)(raw, env);
 
 // The table the README's environment reference is written from.
@@ -131,6 +162,7 @@ export const SETTINGS: ReadonlyArray<Spec<keyof GlobalSettings>> = [
   { key: 'includeWarning', env: 'HAPILOT_INCLUDE_WARNING', def: 'false', parse: bool, doc: 'also route to instances whose checks are `warning`' },
   { key: 'fdLimit', env: 'HAPILOT_FD_LIMIT', def: undefined, parse: optionalInt(64, 100_000_000), doc: 'open-files hard limit HAProxy runs under; default: hapilot\'s own (`/proc/self/limits`)' },
   { key: 'fdPolicy', env: 'HAPILOT_FD_POLICY', def: 'adapt', parse: fdPolicy, doc: '`adapt`: lower `maxconn` to fit the descriptor limit, with a warning; `fail`: refuse the config' },
+  { key: 'socketGroup', env: 'HAPILOT_SOCKET_GROUP', def: undefined, parse: socketGroup, doc: 'group given access to HAProxy\'s admin stats socket and master socket (`mode 660 group G`); must exist on this machine; default: mode 600, the owner only' },
 ];
 
 /** Reads every setting from `env`; throws the first invalid one. */

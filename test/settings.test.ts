@@ -61,3 +61,29 @@ test('the largest accepted values are ones HAProxy accepts (24d timers, 1ms time
   assert.equal(s.timeoutQueue, '0', 'queue 0 is HAProxy\'s "use timeout connect"');
   assert.equal(s.maxconn, 20, 'surrounding spaces are trimmed');
 });
+
+test('HAPILOT_SOCKET_GROUP: unset means no group (sockets 0600); a name must be a group name that exists here', async () => {
+  const { groupExists } = await import('../src/settings.js');
+  assert.equal(loadSettings({}).socketGroup, undefined);
+  assert.equal(loadSettings({ HAPILOT_SOCKET_GROUP: 'adm' }).socketGroup, 'adm');
+  for (const [raw, expected] of [
+    ['nosuchgroup-hapilot', /^HAPILOT_SOCKET_GROUP="nosuchgroup-hapilot" is invalid: expected a group that exists on this machine/],
+    ['adm\nstats socket /tmp/x', /^HAPILOT_SOCKET_GROUP="adm\\nstats socket \/tmp\/x" is invalid: expected a group name/],
+    ['Adm', /expected a group name/],
+    ['1000', /expected a group name/],
+    ['a'.repeat(33), /expected a group name/],
+  ] as const) {
+    assert.throws(() => loadSettings({ HAPILOT_SOCKET_GROUP: raw }), (err: unknown) => isHapilotError(err, ErrorCode.ENV_INVALID) && expected.test(err.message) && !err.message.includes('\n'));
+  }
+  // /etc/group first; NSS (getent) for the groups it does not list.
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const dir = await mkdtemp('/tmp/hapilot-groups-');
+  try {
+    await writeFile(`${dir}/group`, 'only-here:x:4242:\n');
+    assert.equal(groupExists('only-here', `${dir}/group`), true);
+    assert.equal(groupExists('root', `${dir}/group`), true, 'found through getent');
+    assert.equal(groupExists('not-anywhere-hapilot', `${dir}/group`), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -144,9 +144,9 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
   const maxOldWorkers = Number(opts.maxOldWorkers);
   if (!/^\d{1,4}$/.test(opts.maxOldWorkers) || maxOldWorkers < 1) throw new HapilotError(ErrorCode.USAGE, `--max-old-workers ${JSON.stringify(opts.maxOldWorkers)} is invalid: expected a whole number from 1`);
   const reloadMode = await chooseReloadMode(opts, log);
-  const privileges = ownPrivileges(reloadMode === 'syn-drop');
+  const privileges = ownPrivileges(reloadMode === 'syn-drop', settings.socketGroup);
   (privileges.ok ? log.info.bind(log) : log.error.bind(log))({ component: 'privileges', ...privileges },
-    `running as uid ${privileges.euid}${privileges.root ? ' (root)' : ''}${privileges.netAdmin ? ' with NET_ADMIN' : ''}; needs ${privileges.needs}${privileges.ok ? '' : ': missing, reloads will fail'}`);
+    `running as uid ${privileges.euid}${privileges.root ? ' (root)' : ''}${privileges.netAdmin ? ' with NET_ADMIN' : ''}; needs ${privileges.needs}${privileges.ok ? '' : ': missing, reloads will fail'}; ${privileges.sockets}`);
   const daemon = createDaemon({
     source, settings, templates, configPath, runDir: opts.runDir, haproxyBin: opts.haproxy, log, metrics,
     reload: reloadMode, masterSocket: opts.haproxyMasterSocket, reloadCommand: opts.reloadCommand, synDropPauseMs: duration('--syn-drop-pause', opts.synDropPause),

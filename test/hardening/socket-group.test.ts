@@ -1,0 +1,72 @@
+// HAPILOT_SOCKET_GROUP: HAProxy's admin stats socket is created mode 0660 owned by the group the user
+// names, so that a member of that group (and only one) can use the Runtime API; a group that does not
+// exist is refused at startup by name. Without the setting the socket stays 0600
+// (test/hardening/scale-and-sockets.test.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { CLI, hapilot } from '../helpers/cli.js';
+import { eventually } from '../helpers/backends.js';
+import { freePorts, tempDir } from '../helpers/haproxy.js';
+
+const GROUP = 'adm'; // exists on every Debian
+
+async function gidOf(name: string): Promise<number> {
+  const line = (await readFile('/etc/group', 'utf8')).split('\n').find((l) => l.startsWith(`${name}:`));
+  assert.ok(line, `group ${name} exists`);
+  return Number(line.split(':')[2]);
+}
+
+/** `show info` on the socket as uid/gid 65534 (nobody), with or without the group as a supplementary group. */
+async function showInfoAs(socket: string, groups: string[]): Promise<string> {
+  const client = `const s=require('net').connect(process.argv[1]);let b='';s.on('connect',()=>s.end('show info\\n'));`
+    + `s.on('data',(d)=>b+=d);s.on('close',()=>console.log(/Name: HAProxy/.test(b)?'answered':'no answer'));s.on('error',(e)=>{console.log(e.code);process.exit(0)});`;
+  const args = ['--reuid', '65534', '--regid', '65534', ...(groups.length ? ['--groups', groups.join(',')] : ['--clear-groups']), process.execPath, '-e', client, socket];
+  const r = await execa('setpriv', args, { reject: false, timeout: 10_000 });
+  return `${String(r.stdout).trim()}${r.exitCode === 0 ? '' : ` (exit ${r.exitCode}: ${String(r.stderr).trim()})`}`;
+}
+
+test('HAPILOT_SOCKET_GROUP: hapilot run has HAProxy create its stats socket mode 0660 in that group; a member may use it, anyone else may not', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = await tempDir();
+  const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
+  const runDir = path.join(dir, 'run');
+  await chmod(dir, 0o711); // nobody may traverse to the socket; the socket's own mode decides
+  const proc = execa(process.execPath, [CLI, 'run', '--catalog', 'examples/catalog.json', '--run-dir', runDir, '--status-listen', `127.0.0.1:${statusPort}`,
+    '--log-level', 'error', '--stop-haproxy-on-exit'], {
+    reject: false,
+    env: { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '1000', HAPILOT_SOCKET_GROUP: GROUP },
+  });
+  try {
+    await eventually(async () => (await fetch(`http://127.0.0.1:${statusPort}/ready`).catch(() => undefined))?.status === 200, 20_000, 'hapilot ready');
+    const config = await readFile(path.join(runDir, 'haproxy.cfg'), 'utf8');
+    assert.match(config, new RegExp(`^    stats socket \\S+/haproxy\\.sock mode 660 group ${GROUP} level admin`, 'm'));
+    const sock = path.join(runDir, 'haproxy.sock');
+    const st = await stat(sock);
+    assert.ok(st.isSocket());
+    assert.equal(st.mode & 0o777, 0o660, `mode ${(st.mode & 0o777).toString(8)}`);
+    assert.equal(st.gid, await gidOf(GROUP), 'owned by the named group');
+    assert.equal(await showInfoAs(sock, [String(await gidOf(GROUP))]), 'answered', 'a member of the group uses the Runtime API');
+    assert.equal(await showInfoAs(sock, []), 'EACCES', 'anyone else is refused');
+  } finally {
+    proc.kill('SIGTERM');
+    await proc;
+    await cleanup();
+  }
+});
+
+test('HAPILOT_SOCKET_GROUP naming a group that does not exist, or not a group name: one line, exit 1, before anything starts', async () => {
+  for (const [value, expected] of [
+    ['hapilot-no-such-group', /^hapilot: error: HAPILOT_SOCKET_GROUP="hapilot-no-such-group" is invalid: expected a group that exists on this machine/],
+    ['adm level admin', /^hapilot: error: HAPILOT_SOCKET_GROUP="adm level admin" is invalid: expected a group name such as haproxy or adm/],
+  ] as const) {
+    for (const cmd of [['render', '--catalog', 'examples/catalog.json'], ['run', '--catalog', 'examples/catalog.json', '--status-listen', '127.0.0.1:0']]) {
+      const r = await hapilot(cmd, { env: { HAPILOT_SOCKET_GROUP: value }, timeout: 20_000 });
+      assert.equal(r.code, 1, `${cmd[0]} ${value}: ${r.stderr}`);
+      assert.match(r.stderr, expected);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.equal(r.stdout, '');
+    }
+  }
+});
