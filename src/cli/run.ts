@@ -1,11 +1,11 @@
 // `hapilot run`: the long-running daemon. Wires the source, the daemon, HAProxy's controller and the
 // status server together, and handles signals.
 import path from 'node:path';
-import { execa } from 'execa';
 import { Option, type Command } from 'commander';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { ownPrivileges } from '../haproxy/privileges.js';
+import { haproxyVersion } from '../haproxy/validate.js';
 import { loadSettings } from '../settings.js';
 import { loadConsulConfig, redactConsulConfig } from '../consul/config.js';
 import { createConsulClient } from '../consul/client.js';
@@ -88,12 +88,10 @@ export function addRunCommand(program: Command): void {
 }
 
 /** `auto`: HAProxy before 1.8 has no master-worker mode, so it gets syn-drop; otherwise the Runtime API, then master-worker reloads. */
-async function chooseReloadMode(opts: RunOptions, log: Logger): Promise<ReloadMode> {
+function chooseReloadMode(opts: RunOptions, haproxy: { version: string; major: number; minor: number }, log: Logger): ReloadMode {
   if (opts.reload !== 'auto' || opts.haproxyMasterSocket || opts.reloadCommand) return opts.reload;
-  const v = await execa(opts.haproxy, ['-v'], { reject: false, stdin: 'ignore' }).catch(() => undefined);
-  const m = /version (\d+)\.(\d+)/.exec(String(v?.stdout ?? ''));
-  if (m && (Number(m[1]) < 1 || (Number(m[1]) === 1 && Number(m[2]) < 8))) {
-    log.warn({ version: `${m[1]}.${m[2]}` }, 'this HAProxy has no master-worker mode: reloading with syn-drop');
+  if (haproxy.major < 1 || (haproxy.major === 1 && haproxy.minor < 8)) {
+    log.warn({ version: haproxy.version }, 'this HAProxy has no master-worker mode: reloading with syn-drop');
     return 'syn-drop';
   }
   return 'auto';
@@ -143,7 +141,11 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
 
   const maxOldWorkers = Number(opts.maxOldWorkers);
   if (!/^\d{1,4}$/.test(opts.maxOldWorkers) || maxOldWorkers < 1) throw new HapilotError(ErrorCode.USAGE, `--max-old-workers ${JSON.stringify(opts.maxOldWorkers)} is invalid: expected a whole number from 1`);
-  const reloadMode = await chooseReloadMode(opts, log);
+  // Every config is judged by `haproxy -c`, whoever runs HAProxy: a binary that does not run at
+  // startup is a configuration error (exit 1, one line); one that disappears later is retried.
+  const haproxy = await haproxyVersion(opts.haproxy);
+  log.info({ component: 'haproxy', haproxy: opts.haproxy, version: haproxy.version }, `HAProxy ${haproxy.version} (${opts.haproxy})`);
+  const reloadMode = chooseReloadMode(opts, haproxy, log);
   const privileges = ownPrivileges(reloadMode === 'syn-drop', settings.socketGroup);
   (privileges.ok ? log.info.bind(log) : log.error.bind(log))({ component: 'privileges', ...privileges },
     `running as uid ${privileges.euid}${privileges.root ? ' (root)' : ''}${privileges.netAdmin ? ' with NET_ADMIN' : ''}; needs ${privileges.needs}${privileges.ok ? '' : ': missing, reloads will fail'}; ${privileges.sockets}`);

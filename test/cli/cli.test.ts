@@ -74,7 +74,7 @@ test('bad input of every kind: one line, what to fix, non-zero exit, no stack tr
       [['render', '--consul', `http://127.0.0.1:${await freePort()}`], {}, /Consul at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)/],
       [['render', '--catalog', 'examples/catalog.json'], { HAPROXY_MAXCONN: 'abc' }, /HAPROXY_MAXCONN="abc" is invalid/],
       [['render', '--catalog', 'examples/catalog.json', '--templates', path.join(dir, 'nope')], {}, /--templates .*nope: cannot read haproxy\.cfg\.hbs/],
-      [['check', '--catalog', 'examples/catalog.json', '--haproxy', '/nonexistent/haproxy'], {}, /--haproxy \/nonexistent\/haproxy: not found/],
+      [['check', '--catalog', 'examples/catalog.json', '--haproxy', '/nonexistent/haproxy'], {}, /--haproxy \(HAPILOT_HAPROXY\) "\/nonexistent\/haproxy": not found/],
       [['render', '--consistency', 'weird'], {}, /argument 'weird' is invalid/],
     ];
     for (const [args, env, re] of cases) {

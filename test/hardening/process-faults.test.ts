@@ -1,10 +1,11 @@
 // hapilot and HAProxy dying at bad moments. hapilot SIGKILLed at random points of reloads: HAProxy
 // keeps serving (not one failed request), the next hapilot adopts it (one master, never two) and
 // brings it to the catalog. An HAProxy worker crashing, or the master dying alone: started again.
-// The master socket is created mode 0600. A missing HAProxy binary is one clear line.
+// The master socket is created mode 0600. A missing HAProxy binary is one clear line and exit 1 at
+// startup; one that disappears while hapilot runs is retried while HAProxy keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { CLI, hapilot } from '../helpers/cli.js';
@@ -132,30 +133,78 @@ test('an HAProxy worker that crashes, or a master that dies alone, is replaced; 
   }
 });
 
-test('a missing HAProxy binary is one line naming it: check exits 1; run says so in its log and on /status and /ready', { timeout: 60_000 }, async () => {
+test('a missing HAProxy binary is one line naming it: check and run exit 1 at startup (run before it starts anything)', { timeout: 60_000 }, async () => {
   const { dir, cleanup } = await tempDir();
   try {
+    const notFound = /^hapilot: error: --haproxy \(HAPILOT_HAPROXY\) "\/nonexistent\/haproxy": not found: expected the path of an HAProxy binary \(install HAProxy: apt-get install haproxy\)$/;
     const c = await hapilot(['check', '--catalog', 'examples/catalog.json', '--haproxy', '/nonexistent/haproxy'], { env: { HAPILOT_LOG_LEVEL: 'error' } });
     assert.equal(c.code, 1);
-    assert.match(c.stderr.trimEnd(), /^hapilot: error: --haproxy \/nonexistent\/haproxy: not found/);
+    assert.match(c.stderr.trimEnd(), notFound);
     const [statusPort] = await freePorts(1) as [number];
-    const proc = execa(process.execPath, [CLI, 'run', '--catalog', 'examples/catalog.json', '--run-dir', dir, '--haproxy', '/nonexistent/haproxy', '--status-listen', `127.0.0.1:${statusPort}`, '--log-level', 'error'],
-      { reject: false, env: { HAPROXY_DOM: 'example.test' } });
-    try {
-      const base = `http://127.0.0.1:${statusPort}`;
-      await eventually(async () => {
-        const s = await (await fetch(`${base}/status`)).json() as { degraded: string[] };
-        return s.degraded.some((r) => /--haproxy \/nonexistent\/haproxy: not found/.test(r));
-      }, 20_000, '/status names the missing binary');
-      assert.equal((await fetch(`${base}/ready`)).status, 503, 'not ready without HAProxy');
-    } finally {
-      proc.kill('SIGTERM');
-      const r = await proc;
-      // Logs go to stdout (pino JSON), errors to stderr: wherever the line is, it is one line that says what to do.
-      const lines = `${String(r.stdout)}\n${String(r.stderr)}`.split('\n').filter((l) => l.includes('nonexistent'));
-      assert.ok(lines.length > 0 && lines.every((l) => /not found: install HAProxy/.test(l)), `${String(r.stdout).slice(0, 1000)} ${String(r.stderr).slice(0, 1000)}`);
-    }
+    const runDir = path.join(dir, 'run');
+    const run = (haproxy: string, env: Record<string, string> = {}) => hapilot(['run', '--catalog', 'examples/catalog.json', '--run-dir', runDir, '--status-listen', `127.0.0.1:${statusPort}`, '--log-level', 'error'], {
+      env: { HAPILOT_HAPROXY: haproxy, ...env }, timeout: 30_000,
+    });
+    const r = await run('/nonexistent/haproxy');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr.trimEnd(), notFound);
+    assert.equal(r.stdout, '');
+    // Nothing was started: no config written, no status server.
+    assert.equal(await stat(path.join(runDir, 'haproxy.cfg')).catch(() => undefined), undefined);
+    // Not executable, and a binary that is not HAProxy: named the same way.
+    const notExecutable = path.join(dir, 'haproxy-not-executable');
+    await writeFile(notExecutable, '#!/bin/sh\n', { mode: 0o644 });
+    const r2 = await run(notExecutable);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr.trimEnd(), /^hapilot: error: --haproxy \(HAPILOT_HAPROXY\) "\/\S+\/haproxy-not-executable": not executable \(EACCES\): expected the path of an HAProxy binary/);
+    const r3 = await run('/bin/true');
+    assert.equal(r3.code, 1);
+    assert.match(r3.stderr.trimEnd(), /^hapilot: error: --haproxy \(HAPILOT_HAPROXY\) "\/bin\/true": "-v" exited 0 without an HAProxy version: expected the path of an HAProxy binary/);
+    for (const x of [r, r2, r3]) assert.equal(x.stderr.trimEnd().split('\n').length, 1, x.stderr);
   } finally {
     await cleanup();
+  }
+});
+
+test('the HAProxy binary disappearing while hapilot runs: HAProxy keeps serving, /status and the log say why, and the change is applied once the binary is back', { timeout: 90_000 }, async () => {
+  const { dir, cleanup } = await tempDir();
+  const web = await startBackend('web-1');
+  const api = await startBackend('api-1');
+  const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
+  const catalog = path.join(dir, 'catalog.json');
+  const bin = path.join(dir, 'bin', 'haproxy');
+  const wrapper = `#!/bin/sh\nexec haproxy "$@"\n`;
+  await mkdir(path.dirname(bin));
+  await writeFile(bin, wrapper, { mode: 0o755 });
+  await writeFile(catalog, JSON.stringify([entry('web', 'web-1', web.port)]));
+  const proc = execa(process.execPath, [CLI, 'run', '--catalog', catalog, '--run-dir', path.join(dir, 'run'), '--haproxy', bin,
+    '--status-listen', `127.0.0.1:${statusPort}`, '--wait', '20ms:100ms', '--min-reload-interval', '50ms', '--log-level', 'error', '--stop-haproxy-on-exit'],
+  { reject: false, env: { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000' } });
+  const base = `http://127.0.0.1:${statusPort}`;
+  try {
+    await eventually(async () => (await fetch(`${base}/ready`).catch(() => undefined))?.status === 200, 20_000, 'hapilot ready');
+    assert.equal((await get(httpPort, 'web.example.test')).status, 200);
+    await rm(bin);
+    // A structural change (a new service) needs `haproxy -c`, which cannot run now.
+    await writeFile(catalog, JSON.stringify([entry('web', 'web-1', web.port), entry('api', 'api-1', api.port)]));
+    await eventually(async () => {
+      const s = await (await fetch(`${base}/status`)).json() as { degraded: string[] };
+      return s.degraded.some((d) => d.includes(`--haproxy (HAPILOT_HAPROXY) ${JSON.stringify(bin)}: not found`));
+    }, 20_000, '/status names the missing binary');
+    // The running HAProxy keeps serving its last good config all along.
+    for (let i = 0; i < 20; i++) assert.equal((await get(httpPort, 'web.example.test')).status, 200);
+    assert.equal((await get(httpPort, 'api.example.test')).status, 404);
+    await writeFile(bin, wrapper, { mode: 0o755 });
+    await eventually(async () => (await get(httpPort, 'api.example.test')).status === 200, 30_000, 'the held change applied once the binary is back');
+    await eventually(async () => ((await (await fetch(`${base}/status`)).json()) as { degraded: string[] }).degraded.length === 0, 20_000, 'no longer degraded');
+  } finally {
+    proc.kill('SIGTERM');
+    const r = await proc;
+    await web.close();
+    await api.close();
+    await cleanup();
+    // Logs go to stdout (pino JSON): each line about the binary is one line that says what was expected.
+    const lines = `${String(r.stdout)}\n${String(r.stderr)}`.split('\n').filter((l) => l.includes(bin));
+    assert.ok(lines.length > 0 && lines.some((l) => /not found: expected the path of an HAProxy binary/.test(l)), `${String(r.stdout).slice(0, 1000)} ${String(r.stderr).slice(0, 1000)}`);
   }
 });
