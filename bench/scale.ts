@@ -1,30 +1,38 @@
-// `npm run bench:scale`: hapilot at 100, 1,000 and 10,000 services (10 instances each), served by
-// the indexed Consul simulator (bench/lib/scale-sim.ts, in its own process, counting requests,
-// bytes and connections), with the real daemon (`node dist/src/cli/main.js run`) and a real
-// HAProxy. Per size:
-// - startup: time from starting hapilot to HAProxy serving the last service, Consul requests and
-//   bytes during it, hapilot's peak RSS (VmHWM);
-// - the CLI render of the same catalog from a file (`hapilot render --catalog`, wall time and max
-//   RSS) and `haproxy -c` on the result; in-process, the full model + render, and the incremental
-//   path (src/model/incremental.ts + src/config/incremental-render.ts) for one instance change;
-// - idle: hapilot's CPU and Consul requests over 10 s with nothing changing;
-// - server-only changes (a new instance of an existing service: Runtime API) and structural ones
-//   (a new service: reload): convergence from the Consul write to the first request HAProxy
-//   routes to the new instance, Consul requests and bytes, hapilot CPU, per change;
+// `npm run bench:scale`: hapilot at 100 to 10,000 services (10 instances each), served by the
+// indexed Consul simulator (bench/lib/scale-sim.ts, in its own process, counting requests, bytes
+// and connections), with the real daemon (`node dist/src/cli/main.js run`) and a real HAProxy.
+// Per size:
+// - the CLI render of the catalog from a file (`hapilot render --catalog`, wall time and max RSS)
+//   and `haproxy -c` on the result, with the built-in templates (health checks) and without checks;
+// - HAProxy alone on that config (bench/lib/scale-haproxy.ts): its own start and reload times and
+//   worker RSS, the floor under a first config and a structural change;
+// - in-process, the full model + render, and the incremental path (src/model/incremental.ts +
+//   src/config/incremental-render.ts) for one instance change;
+// - the floor of any design that reads the whole checks list on each change: JSON.parse of the
+//   simulator's /v1/health/state/any answer at this size;
+// - the daemon: time from starting hapilot to HAProxy serving the last service, Consul requests and
+//   bytes during it, hapilot's peak RSS (VmHWM); idle CPU and requests over 10 s; server-only changes
+//   (a new instance of an existing service: Runtime API) and structural ones (a new service: reload):
+//   convergence from the Consul write to the first request HAProxy routes to the new instance, Consul
+//   requests and bytes, hapilot CPU, per change;
 // - consul-template's design on the same catalog: one blocking query per service (connections held,
-//   requests and bytes for one change), measured against the same simulator.
+//   requests and bytes for one change), against the same simulator.
 // Then requests/s and HAProxy CPU per request through the shared HTTP frontend with 10 and with
-// 10,000 HTTP services (host map), alternating A/B/A/B.
+// 10,000 HTTP services (host map), alternating A/B/A/B. The report ends with a line per growing
+// figure through the sizes, and extrapolates what cannot run here (bench/lib/scale-report.ts).
 //
 // Every instance has its own address in 127.0.0.0/8 and one port: one backend server bound to
 // 0.0.0.0 answers for all of them with the address it was reached at, so a response names the
-// instance that served it. With health checks, 10,000 × 10 servers need more descriptors than the
-// hard limit here (20,000; see README "File descriptors"): sizes whose servers do not fit run with a
-// template set without `check` (HAPILOT_FD_LIMIT and a small maxconn), and say so.
+// instance that served it. With health checks, more than ~12,000 servers need more descriptors than
+// the hard limit here (20,000; see README "File descriptors"): the daemon runs those sizes with a
+// template set without `check` (HAPILOT_FD_LIMIT and a small maxconn), and says so. Everything the
+// run starts is ended and its temp dirs removed, also on Ctrl-C (bench/lib/scale-procs.ts).
 //
-// Usage: npm run bench:scale [-- --sizes 100,1000,10000 --changes 50 --structural 50 --json out.json]
+// Usage: npm run bench:scale [-- --sizes 100,1000,2000,5000,10000 --changes 50 --structural 50
+//   --structural-large 20 --reloads 5 --skip rps,consul-template --json out.json]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,15 +50,23 @@ import { BUILTIN_TEMPLATES_DIR, loadTemplates } from '../src/config/templates.js
 import { loadSettings } from '../src/settings.js';
 import { runLoad } from './lib/loadgen.js';
 import type { Counters } from './lib/scale-sim.js';
+import { haproxyAlone } from './lib/scale-haproxy.js';
+import { endChild, RunResources } from './lib/scale-procs.js';
+import { report, type ChangeStats, type RpsRow, type SizeResult } from './lib/scale-report.js';
 
 const { values: opts } = parseArgs({
   options: {
-    sizes: { type: 'string', default: '100,1000,10000' },
+    sizes: { type: 'string', default: '100,1000,2000,5000,10000' },
     instances: { type: 'string', default: '10' },
     changes: { type: 'string', default: '50' },
     structural: { type: 'string', default: '50' },
-    /** Structural changes for sizes run without checks (10,000 services: each one is a reload of 100,000 servers). */
+    /** Server-only changes for sizes run without checks (default: --changes). */
+    'changes-large': { type: 'string' },
+    /** Structural changes for sizes run without checks (each one a reload of ≥ 20,000 servers; default: --structural). */
     'structural-large': { type: 'string' },
+    /** Reloads of HAProxy alone per config. */
+    reloads: { type: 'string', default: '5' },
+    'idle-seconds': { type: 'string', default: '10' },
     'rps-seconds': { type: 'string', default: '8' },
     skip: { type: 'string', default: '' },
     json: { type: 'string' },
@@ -60,15 +76,37 @@ const SIZES = opts.sizes.split(',').map(Number);
 const INSTANCES = Number(opts.instances);
 const CHANGES = Number(opts.changes);
 const STRUCTURAL = Number(opts.structural);
+const CHANGES_LARGE = Number(opts['changes-large'] ?? opts.changes);
+const STRUCTURAL_LARGE = Number(opts['structural-large'] ?? opts.structural);
+const RELOADS = Number(opts.reloads);
+const IDLE_S = Number(opts['idle-seconds']);
 const SKIP = new Set(opts.skip.split(',').filter(Boolean));
+const KNOWN_SKIPS = ['cli', 'haproxy', 'inproc', 'daemon', 'server-only', 'structural', 'consul-template', 'rps'];
+for (const [name, v] of Object.entries({ sizes: SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], 'idle-seconds': [IDLE_S] })) {
+  if (v.some((x) => !Number.isInteger(x) || x < 0)) {
+    console.error(`bench:scale: --${name} ${String(opts[name as keyof typeof opts])}: expected non-negative integers`);
+    process.exit(2);
+  }
+}
+for (const s of SKIP) if (!KNOWN_SKIPS.includes(s)) {
+  console.error(`bench:scale: --skip ${s}: expected some of ${KNOWN_SKIPS.join(',')}`);
+  process.exit(2);
+}
 const ROOT = path.resolve(import.meta.dirname, '..');
 // BENCH_CLI: another build of hapilot to compare (e.g. a tree with a proposed change).
 const CLI = process.env.BENCH_CLI ?? path.join(ROOT, 'dist/src/cli/main.js');
 const DOMAIN = 'bench.test';
 /** Servers with checks that fit this machine's hard limit of 20,000 descriptors with room for connections. */
 const MAX_CHECKED_SERVERS = 12_000;
+const CHECK_TAGS = ['HAPROXY.ENABLE=true', 'HAPROXY.BACKEND.CHECK.INTER=30s'];
+const NO_CHECK_TAGS = ['HAPROXY.ENABLE=true'];
+/** The CLI renders (and HAProxy alone) with a global maxconn whose descriptors fit here next to 10,000 checked servers. */
+const CLI_MAXCONN = { HAPROXY_MAXCONN_GLOBAL: '2000', HAPROXY_MAXCONN: '1000' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (...a: unknown[]) => console.error(new Date().toISOString().slice(11, 19), ...a);
+const res = new RunResources();
+/** This machine's hard open-files limit (per process). */
+const FD_HARD = Number((await execa('sh', ['-c', 'ulimit -Hn'])).stdout.trim());
 
 // ---- helpers -------------------------------------------------------------------------------------
 
@@ -151,8 +189,9 @@ async function until(port: number, host: string, addr: string, since: number, ti
 class Sim {
   constructor(readonly proc: ChildProcess, readonly url: string) {}
 
-  static async start(): Promise<Sim> {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/lib/scale-sim-main.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  /** `marker`: a temp dir of this run, on the command line so that the final sweep can find it. */
+  static async start(marker: string): Promise<Sim> {
+    const proc = res.child(spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/lib/scale-sim-main.ts'), marker], { stdio: ['ignore', 'pipe', 'inherit'] }));
     const line = await new Promise<string>((resolve, reject) => {
       const rl = readline.createInterface({ input: proc.stdout as NodeJS.ReadableStream });
       rl.once('line', resolve);
@@ -178,8 +217,12 @@ class Sim {
     return this.post('/bench/reset', {});
   }
 
-  stop(): void {
-    this.proc.kill('SIGTERM');
+  async body(p: string): Promise<string> {
+    return (await fetch(`${this.url}${p}`)).text();
+  }
+
+  stop(): Promise<void> {
+    return endChild(this.proc);
   }
 }
 
@@ -211,7 +254,9 @@ async function noCheckTemplates(dir: string): Promise<string> {
   const out = path.join(dir, 'templates-nocheck');
   await cp(BUILTIN_TEMPLATES_DIR, out, { recursive: true });
   const f = path.join(out, 'partials/backends.hbs');
-  await writeFile(f, (await readFile(f, 'utf8')).replace('default-server check ', 'default-server '));
+  const text = await readFile(f, 'utf8');
+  if (!text.includes('default-server check ')) throw new Error(`${f}: no "default-server check " to take out: the built-in templates changed`);
+  await writeFile(f, text.replace('default-server check ', 'default-server '));
   return out;
 }
 
@@ -222,32 +267,15 @@ async function timed(cmd: string, args: string[], env: Record<string, string> = 
   return { s: Number(m?.[1] ?? NaN), mb: Number(m?.[2] ?? NaN) / 1024, code: r.exitCode ?? -1, stderr: r.stderr.slice(0, 400) };
 }
 
-// ---- one size ------------------------------------------------------------------------------------
-
-interface SizeResult {
-  services: number;
-  servers: number;
-  checks: boolean;
-  cli: { renderS: number; renderMb: number; checkS: number; checkMb: number; configMb: number };
-  inproc: { modelMs: number; renderMs: number; renderNoProxyMs: number; incFirstMs: number; incChangeCpuP50: number; incChangeCpuP99: number };
-  startup: { firstConfigS: number; requests: number; bytesMb: number; rssMb: number } | undefined;
-  idle: { cpuMs: number; requests: number; seconds: number } | undefined;
-  serverOnly: ChangeStats | undefined;
-  structural: ChangeStats | undefined;
-  peakRssMb: number | undefined;
-  consulTemplate: { connections: number; requestsPerChange: number; bytesPerChange: number; startupRequests: number; startupBytesMb: number } | undefined;
-  error: string | undefined;
-}
-
-interface ChangeStats {
-  n: number;
-  p50: number;
-  p99: number;
-  max: number;
-  requestsP50: number;
-  bytesP50: number;
-  cpuP50: number;
-  cpuP99: number;
+/** Median wall time of `f` over `runs` runs, in ms. */
+function medianMs(f: () => unknown, runs = 7): number {
+  const t: number[] = [];
+  for (let k = 0; k < runs; k++) {
+    const s = performance.now();
+    f();
+    t.push(performance.now() - s);
+  }
+  return pct(t, 50);
 }
 
 function changeStats(rows: Array<{ ms: number; requests: number; bytes: number; cpu: number }>): ChangeStats {
@@ -259,56 +287,109 @@ function changeStats(rows: Array<{ ms: number; requests: number; bytes: number; 
   };
 }
 
-async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
+// ---- one size ------------------------------------------------------------------------------------
+
+interface Rendered { out: string; runDir: string; s: number; mb: number }
+
+/** `hapilot render --catalog … --out …` as a user runs it, then `haproxy -c` on what it wrote. */
+async function cliRender(o: { dir: string; name: string; entries: HealthEntry[]; templatesDir: string | undefined; ports: [number, number] }): Promise<Rendered & { checkS: number; checkMb: number; configMb: number }> {
+  const catalogFile = path.join(o.dir, `${o.name}.json`);
+  await writeFile(catalogFile, JSON.stringify(o.entries));
+  const runDir = path.join(o.dir, `${o.name}-run`);
+  await mkdir(runDir, { recursive: true });
+  const out = path.join(o.dir, o.name, 'haproxy.cfg');
+  await mkdir(path.dirname(out), { recursive: true });
+  const env = { HAPROXY_DOM: DOMAIN, HAPILOT_LOG_LEVEL: 'error', ...CLI_MAXCONN, HAPROXY_HTTP_PORT: String(o.ports[0]), HAPROXY_STATS_PORT: String(o.ports[1]), HAPILOT_RUN_DIR: runDir };
+  const r = await timed(process.execPath, [CLI, 'render', '--catalog', catalogFile, '--out', out, ...(o.templatesDir ? ['--templates', o.templatesDir] : [])], env);
+  await rm(catalogFile);
+  if (r.code !== 0) throw new Error(`hapilot render (${o.name}) failed: ${r.stderr}`);
+  const c = await timed('haproxy', ['-c', '-q', '-f', out]);
+  if (c.code !== 0) throw new Error(`haproxy -c (${o.name}) failed: ${c.stderr}`);
+  return { out, runDir, s: r.s, mb: r.mb, checkS: c.s, checkMb: c.mb, configMb: (await readFile(out)).length / 1e6 };
+}
+
+function emptyResult(n: number): SizeResult {
   const servers = n * INSTANCES;
-  const checks = servers <= MAX_CHECKED_SERVERS;
+  return {
+    services: n, servers, checks: servers <= MAX_CHECKED_SERVERS, seconds: 0, loadStart: os.loadavg(), loadEnd: [],
+    cli: undefined, haproxy: undefined, inproc: undefined, floor: undefined, startup: undefined, idle: undefined,
+    serverOnly: undefined, structural: undefined, peakRssMb: undefined, consulTemplate: undefined, consulTemplateError: undefined, error: undefined,
+  };
+}
+
+async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
+  const started = performance.now();
+  const result = emptyResult(n);
+  const checks = result.checks;
+  const servers = result.servers;
   // Checks every 30 s: the descriptors are the same, without 5,000 checks per second on 2 cores.
-  const tags = ['HAPROXY.ENABLE=true', ...(checks ? ['HAPROXY.BACKEND.CHECK.INTER=30s'] : [])];
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-bench-scale-'));
-  const result: SizeResult = { services: n, servers, checks, cli: undefined as never, inproc: undefined as never, startup: undefined, idle: undefined, serverOnly: undefined, structural: undefined, peakRssMb: undefined, consulTemplate: undefined, error: undefined };
-  const templatesDir = checks ? undefined : await noCheckTemplates(dir);
+  const tags = checks ? CHECK_TAGS : NO_CHECK_TAGS;
+  const dir = await res.tempDir('hapilot-bench-scale-');
+  const noCheckDir = await noCheckTemplates(dir);
+  const templatesDir = checks ? undefined : noCheckDir;
   const env: Record<string, string> = {
     HAPROXY_DOM: DOMAIN, HAPILOT_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-    ...(checks ? {} : { HAPILOT_FD_LIMIT: '1000000', HAPROXY_MAXCONN_GLOBAL: '2000', HAPROXY_MAXCONN: '1000' }),
+    ...(checks ? {} : { HAPILOT_FD_LIMIT: '1000000', ...CLI_MAXCONN }),
   };
   let sim: Sim | undefined;
   let daemon: ChildProcess | undefined;
   try {
-    // ---- the CLI render and haproxy -c, and the in-process paths --------------------------------
-    log(`size ${n}: CLI render`);
     const entries = entriesFor(n, farmPort, tags);
-    const catalogFile = path.join(dir, 'catalog.json');
-    await writeFile(catalogFile, JSON.stringify(entries));
-    const [hp, sp] = await freePorts(2) as [number, number];
-    const renderEnv = { ...env, HAPROXY_HTTP_PORT: String(hp), HAPROXY_STATS_PORT: String(sp), HAPILOT_RUN_DIR: path.join(dir, 'cli-run') };
-    const out = path.join(dir, 'cli', 'haproxy.cfg');
-    await mkdir(path.dirname(out), { recursive: true });
-    const r = await timed(process.execPath, [CLI, 'render', '--catalog', catalogFile, '--out', out, ...(templatesDir ? ['--templates', templatesDir] : [])], renderEnv);
-    if (r.code !== 0) throw new Error(`hapilot render failed: ${r.stderr}`);
-    const c = await timed('haproxy', ['-c', '-q', '-f', out]);
-    result.cli = { renderS: r.s, renderMb: r.mb, checkS: c.s, checkMb: c.mb, configMb: (await readFile(out)).length / 1e6 };
-    log(`size ${n}: in-process model/render`);
-    result.inproc = await inProcess(n, entries, templatesDir, renderEnv);
-    await rm(catalogFile);
+    // ---- the CLI render and haproxy -c, with and without checks; HAProxy alone on them -----------
+    if (!SKIP.has('cli')) {
+      log(`size ${n}: CLI render, haproxy -c`);
+      const ports = await freePorts(2) as [number, number];
+      const withChecks = await cliRender({ dir, name: 'checks', entries: checks ? entries : entriesFor(n, farmPort, CHECK_TAGS), templatesDir: undefined, ports });
+      const noChecks = await cliRender({ dir, name: 'nochecks', entries: checks ? entriesFor(n, farmPort, NO_CHECK_TAGS) : entries, templatesDir: noCheckDir, ports });
+      result.cli = { renderS: withChecks.s, renderMb: withChecks.mb, configMb: withChecks.configMb, checkS: withChecks.checkS, checkMb: withChecks.checkMb, noCheckRenderS: noChecks.s, noCheckCheckS: noChecks.checkS, noCheckCheckMb: noChecks.checkMb };
+      log(`size ${n}: render ${withChecks.s} s, haproxy -c ${withChecks.checkS} s (checks), ${noChecks.checkS} s (no checks)`);
+      if (!SKIP.has('haproxy')) {
+        result.haproxy = { checks: undefined, noChecks: undefined, checksError: undefined };
+        if (servers <= MAX_CHECKED_SERVERS) {
+          log(`size ${n}: HAProxy alone, with checks`);
+          result.haproxy.checks = await haproxyAlone({ configPath: withChecks.out, runDir: withChecks.runDir, reloads: RELOADS, res });
+        } else {
+          // HAProxy's own count: a descriptor per checked server, 2 per connection of maxconn 2,000, listeners.
+          result.haproxy.checksError = `cannot start here: ${servers.toLocaleString('en-US')} checked servers + 2 × maxconn 2,000 need about ${(servers + 4000).toLocaleString('en-US')} descriptors; hard limit ${FD_HARD.toLocaleString('en-US')}`;
+        }
+        log(`size ${n}: HAProxy alone, without checks`);
+        result.haproxy.noChecks = await haproxyAlone({ configPath: noChecks.out, runDir: noChecks.runDir, reloads: RELOADS, res });
+        const h = result.haproxy.noChecks;
+        log(`size ${n}: HAProxy alone (no checks): start ${h.startS.toFixed(2)} s, reloads ${h.reloadS.map((x) => x.toFixed(2)).join(' ')} s, worker ${h.workerMb.toFixed(0)} MB`);
+      }
+    }
+    if (!SKIP.has('inproc')) {
+      log(`size ${n}: in-process model/render`);
+      const [hp, sp] = await freePorts(2) as [number, number];
+      result.inproc = await inProcess(n, entries, templatesDir, { ...env, HAPROXY_HTTP_PORT: String(hp), HAPROXY_STATS_PORT: String(sp), HAPILOT_RUN_DIR: path.join(dir, 'inproc-run') });
+    }
     if (SKIP.has('daemon')) return result;
 
     // ---- the daemon, end to end ---------------------------------------------------------------
-    sim = await Sim.start();
+    sim = await Sim.start(dir);
     for (let s = 0; s < n; s += 500) {
       const batch = [];
       for (let k = s; k < Math.min(n, s + 500); k++) for (let i = 0; i < INSTANCES; i++) batch.push(instance(k, i, farmPort, tags));
       await sim.register(batch);
     }
+    // The floor: what reading the whole checks list costs any reader, per change.
+    {
+      const checksBody = await sim.body('/v1/health/state/any');
+      const serviceBody = await sim.body(`/v1/health/service/${svcName(0)}`);
+      result.floor = { checksBytes: Buffer.byteLength(checksBody), checksParseMs: medianMs(() => JSON.parse(checksBody)), serviceBytes: Buffer.byteLength(serviceBody), serviceParseMs: medianMs(() => JSON.parse(serviceBody), 21) };
+      log(`size ${n}: /v1/health/state/any ${(result.floor.checksBytes / 1e6).toFixed(1)} MB, JSON.parse ${result.floor.checksParseMs.toFixed(1)} ms`);
+    }
     await sim.reset();
     const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
     const runDir = path.join(dir, 'run');
+    res.pidFile(path.join(runDir, 'haproxy.pid'));
     log(`size ${n}: starting hapilot`);
     const t0 = performance.now();
     // BENCH_DAEMON_NODE_ARGS: e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where hapilot's time goes.
-    daemon = spawn(process.execPath, [...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CLI, 'run', '--consul', sim.url, '--run-dir', runDir, '--wait', '20ms:200ms', '--min-reload-interval', '10ms',
+    daemon = res.child(spawn(process.execPath, [...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CLI, 'run', '--consul', sim.url, '--run-dir', runDir, '--wait', '20ms:200ms', '--min-reload-interval', '10ms',
       '--status-listen', `127.0.0.1:${statusPort}`, '--stop-haproxy-on-exit', ...(templatesDir ? ['--templates', templatesDir] : [])], {
       env: { ...process.env, ...env, HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort) }, stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
-    });
+    }));
     const pid = daemon.pid as number;
     const last = n - 1;
     await until(httpPort, `${svcName(last)}.${DOMAIN}`, instAddr(last, 0), t0, 300_000).catch(async (err: unknown) => {
@@ -325,8 +406,10 @@ async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
     // ---- idle ---------------------------------------------------------------------------------
     await sim.reset();
     const idle0 = await cpuMs(pid);
-    await sleep(10_000);
-    result.idle = { cpuMs: (await cpuMs(pid)) - idle0, requests: total((await sim.counters()).requests), seconds: 10 };
+    await sleep(IDLE_S * 1000);
+    const idleCounters = await sim.counters();
+    result.idle = { cpuMs: (await cpuMs(pid)) - idle0, requests: total(idleCounters.requests), seconds: IDLE_S };
+    if (result.idle.requests) log(`size ${n}: requests while idle: ${JSON.stringify(idleCounters.requests)}`);
 
     // ---- changes ------------------------------------------------------------------------------
     const measure = async (write: () => Promise<unknown>, host: string, addr: string) => {
@@ -343,53 +426,57 @@ async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
       log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests, ${row.bytes} bytes, ${row.cpu} ms CPU`);
       return row;
     };
-    if (!SKIP.has('server-only')) {
-      log(`size ${n}: ${CHANGES} server-only changes`);
+    const serverOnlyCount = checks ? CHANGES : CHANGES_LARGE;
+    if (!SKIP.has('server-only') && serverOnlyCount > 0) {
+      log(`size ${n}: ${serverOnlyCount} server-only changes`);
       const rows = [];
-      for (let k = 0; k < CHANGES; k++) {
+      for (let k = 0; k < serverOnlyCount; k++) {
         const s = (k * 7919) % n;
         const addr = `127.100.${(k >> 8) & 255}.${k & 255}`;
         rows.push(await measure(() => (sim as Sim).register([instance(s, 100 + k, farmPort, tags, svcName(s), addr, `${svcName(s)}-new${k}`)]), `${svcName(s)}.${DOMAIN}`, addr));
       }
       result.serverOnly = changeStats(rows);
     }
-    if (!SKIP.has('structural')) {
-      log(`size ${n}: ${STRUCTURAL} structural changes`);
+    const structuralCount = checks ? STRUCTURAL : STRUCTURAL_LARGE;
+    if (!SKIP.has('structural') && structuralCount > 0) {
+      log(`size ${n}: ${structuralCount} structural changes`);
       const rows = [];
-      for (let k = 0; k < STRUCTURAL; k++) {
+      for (let k = 0; k < structuralCount; k++) {
         const name = `new${String(k).padStart(3, '0')}`;
         const addr = `127.101.${(k >> 8) & 255}.${k & 255}`;
         rows.push(await measure(() => (sim as Sim).register([instance(0, 0, farmPort, tags, name, addr, `${name}-0`)]), `${name}.${DOMAIN}`, addr));
-        if (!checks && opts['structural-large'] !== undefined && rows.length >= Number(opts['structural-large'])) break;
       }
       result.structural = changeStats(rows);
     }
     result.peakRssMb = await vm(pid, 'VmHWM');
-    daemon.kill('SIGTERM');
-    await new Promise((r) => daemon?.once('exit', r));
+    await endChild(daemon, 60_000);
     daemon = undefined;
 
     // ---- consul-template's design on the same simulator ---------------------------------------
     if (!SKIP.has('consul-template')) {
       log(`size ${n}: one blocking query per service`);
-      result.consulTemplate = await perServiceWatches(sim, n, farmPort, tags);
+      try {
+        result.consulTemplate = await perServiceWatches(sim, n, farmPort, tags);
+      } catch (err) {
+        result.consulTemplateError = err instanceof Error ? err.message : String(err);
+        log(`size ${n}: one blocking query per service: ${result.consulTemplateError}`);
+      }
     }
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
     log(`size ${n}: ${result.error}`);
   } finally {
-    if (daemon) {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon?.once('exit', r));
-    }
-    sim?.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (daemon) await endChild(daemon, 60_000);
+    await sim?.stop();
+    await res.releaseDir(dir);
+    result.seconds = (performance.now() - started) / 1000;
+    result.loadEnd = os.loadavg();
   }
   return result;
 }
 
 /** Full model + render, and the incremental path for one instance change, in this process. */
-async function inProcess(n: number, entries: HealthEntry[], templatesDir: string | undefined, env: Record<string, string>): Promise<SizeResult['inproc']> {
+async function inProcess(n: number, entries: HealthEntry[], templatesDir: string | undefined, env: Record<string, string>): Promise<NonNullable<SizeResult['inproc']>> {
   const settings = loadSettings(env);
   const templates = await loadTemplates(templatesDir);
   const paths = { filesDir: '/tmp/hapilot-bench', statsSocket: '/tmp/hapilot-bench/haproxy.sock', serverState: '/tmp/hapilot-bench/server-state' };
@@ -411,12 +498,16 @@ async function inProcess(n: number, entries: HealthEntry[], templatesDir: string
   main(view);
   const renderNoProxyMs = performance.now() - t;
   const byService = new Map<string, HealthEntry[]>();
-  for (const e of entries) byService.set(e.Service.Service, [...(byService.get(e.Service.Service) ?? []), e]);
+  for (const e of entries) {
+    const list = byService.get(e.Service.Service);
+    if (list) list.push(e);
+    else byService.set(e.Service.Service, [e]);
+  }
   const model = new IncrementalModel();
   const renderer = new IncrementalRenderer();
   t = performance.now();
   let m = model.buildByService({ services: byService, settings });
-  let lines = renderer.render({ model: m, templates, paths }).serverLines;
+  renderer.render({ model: m, templates, paths });
   const incFirstMs = performance.now() - t;
   const cpu: number[] = [];
   for (let k = 0; k < 60; k++) {
@@ -433,22 +524,27 @@ async function inProcess(n: number, entries: HealthEntry[], templatesDir: string
     if (!('ops' in plan) || plan.ops.length !== 1) throw new Error(`unexpected plan ${JSON.stringify(plan).slice(0, 200)}`);
     cpu.push((c.user + c.system) / 1000);
     m = next;
-    lines = built.serverLines;
   }
-  void lines;
   const warm = cpu.slice(10);
   return { modelMs, renderMs, renderNoProxyMs, incFirstMs, incChangeCpuP50: pct(warm, 50), incChangeCpuP99: pct(warm, 99) };
 }
 
-/** consul-template's design: one blocking query per service, each on its own connection. */
+/**
+ * consul-template's design: one blocking query per service, each on its own connection. At 10,000
+ * services that is 10,000 sockets in this process and 10,000 in the simulator's, each under the
+ * open-files limit of 20,000 per process.
+ */
 async function perServiceWatches(sim: Sim, n: number, farmPort: number, tags: string[]): Promise<NonNullable<SizeResult['consulTemplate']>> {
   await sim.reset();
   const abort = new AbortController();
+  // One listener per request in flight: up to one per service.
+  setMaxListeners(n + 100, abort.signal);
   const watchAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  let failure: string | undefined;
   const get = (p: string) => new Promise<{ index: number }>((resolve, reject) => {
-    const req = http.get(`${sim.url}${p}`, { agent: watchAgent, signal: abort.signal }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ index: Number(res.headers['x-consul-index'] ?? 0) }));
+    const req = http.get(`${sim.url}${p}`, { agent: watchAgent, signal: abort.signal }, (r) => {
+      r.resume();
+      r.on('end', () => resolve({ index: Number(r.headers['x-consul-index'] ?? 0) }));
     });
     req.on('error', reject);
   });
@@ -461,61 +557,70 @@ async function perServiceWatches(sim: Sim, n: number, farmPort: number, tags: st
     while (!abort.signal.aborted) {
       try {
         indexes.set(name, (await get(`/v1/health/service/${name}?index=${indexes.get(name)}&wait=5m`)).index);
-      } catch {
+      } catch (err) {
+        if (!abort.signal.aborted) failure ??= `${name}: ${err instanceof Error ? err.message : String(err)}`;
         return;
       }
     }
   });
-  for (let waited = 0; (await sim.counters()).openBlocking < n && waited < 120_000; waited += 200) await sleep(200);
-  await sim.reset();
-  const connections = (await sim.counters()).connections;
-  await sim.register([instance(0, 200, farmPort, tags, svcName(0), '127.102.0.1', `${svcName(0)}-ct`)]);
-  await sleep(1500);
-  const k = await sim.counters();
-  abort.abort();
-  watchAgent.destroy();
-  await Promise.allSettled(loops);
-  return { connections, requestsPerChange: total(k.requests), bytesPerChange: total(k.bytes), startupRequests: total(startup.requests), startupBytesMb: total(startup.bytes) / 1e6 };
+  try {
+    let held = 0;
+    for (let waited = 0; waited < 120_000 && failure === undefined; waited += 200) {
+      held = (await sim.counters()).openBlocking;
+      if (held >= n) break;
+      await sleep(200);
+    }
+    if (failure !== undefined || held < n) throw new Error(`${held.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} long-polls held${failure ? `; ${failure}` : ' after 120 s'}`);
+    await sim.reset();
+    const connections = (await sim.counters()).connections;
+    await sim.register([instance(0, 200, farmPort, tags, svcName(0), '127.102.0.1', `${svcName(0)}-ct`)]);
+    await sleep(1500);
+    const k = await sim.counters();
+    return { connections, requestsPerChange: total(k.requests), bytesPerChange: total(k.bytes), startupRequests: total(startup.requests), startupBytesMb: total(startup.bytes) / 1e6 };
+  } finally {
+    abort.abort();
+    watchAgent.destroy();
+    await Promise.allSettled(loops);
+  }
 }
 
 // ---- requests/s with 10 and 10,000 HTTP services -------------------------------------------------
 
-async function measureRps(farmPort: number): Promise<Array<{ services: number; rps: number; haproxyUsPerReq: number; p99: number }>> {
+async function measureRps(farmPort: number): Promise<RpsRow[]> {
   const rows = [];
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-bench-rps-'));
+  const dir = await res.tempDir('hapilot-bench-rps-');
   try {
     const templatesDir = await noCheckTemplates(dir);
     const templates = await loadTemplates(templatesDir);
     for (const n of [10, 10_000, 10, 10_000]) {
       const [httpPort, statsPort] = await freePorts(2) as [number, number];
-      const settings = loadSettings({ HAPROXY_DOM: DOMAIN, HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000', HAPROXY_MAXCONN: '1000' });
+      const settings = loadSettings({ HAPROXY_DOM: DOMAIN, HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), ...CLI_MAXCONN });
       const entries: HealthEntry[] = [];
-      const one = entriesFor(1, farmPort, ['HAPROXY.ENABLE=true'])[0] as HealthEntry;
+      const one = entriesFor(1, farmPort, NO_CHECK_TAGS)[0] as HealthEntry;
       for (let s = 0; s < n; s++) entries.push({ ...one, Service: { ...one.Service, Service: svcName(s), ID: `${svcName(s)}-0`, Address: '127.0.0.1' } });
       const paths = { filesDir: dir, statsSocket: path.join(dir, 'haproxy.sock'), serverState: path.join(dir, 'server-state') };
       const built = render({ model: buildModel({ entries, settings }), templates, paths });
       for (const f of built.files) await writeFile(f.path, f.contents);
       const cfg = path.join(dir, 'haproxy.cfg');
       await writeFile(cfg, built.config);
-      const hap = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
+      const hap = res.child(spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' }));
       try {
         for (let i = 0; i < 100 && (await through(httpPort, `${svcName(Math.floor(n / 2))}.${DOMAIN}`)).status !== 200; i++) await sleep(100);
         const abort = new AbortController();
         const cpu0 = await cpuMs(hap.pid as number);
         setTimeout(() => abort.abort(), Number(opts['rps-seconds']) * 1000);
-        const started = performance.now();
+        const t = performance.now();
         const stats = await runLoad({ port: httpPort, hostHeader: `${svcName(Math.floor(n / 2))}.${DOMAIN}`, concurrency: 32, mode: 'keepalive' }, abort.signal);
-        const secs = (performance.now() - started) / 1000;
+        const secs = (performance.now() - t) / 1000;
         const cpu = (await cpuMs(hap.pid as number)) - cpu0;
         rows.push({ services: n, rps: stats.ok / secs, haproxyUsPerReq: (cpu * 1000) / Math.max(1, stats.ok), p99: pct(stats.latenciesMs, 99) });
         log(`rps ${n} services: ${(stats.ok / secs).toFixed(0)} req/s, ${stats.ok} ok, ${stats.requests - stats.ok} failed`);
       } finally {
-        hap.kill('SIGTERM');
-        await new Promise((r) => hap.once('exit', r));
+        await endChild(hap);
       }
     }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await res.releaseDir(dir);
   }
   return rows;
 }
@@ -524,55 +629,30 @@ async function measureRps(farmPort: number): Promise<Array<{ services: number; r
 
 /** One server on 0.0.0.0 for every instance: it answers with the address it was reached at. */
 async function startFarm(): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => res.end(`${req.socket.localAddress?.replace(/^::ffff:/, '') ?? ''}\n`));
+  const server = http.createServer((req, r) => r.end(`${req.socket.localAddress?.replace(/^::ffff:/, '') ?? ''}\n`));
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
   return { port: (server.address() as { port: number }).port, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
 }
 
-const f0 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(0));
-const f1 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
-const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
-const kb = (b: number | undefined) => (b === undefined ? '–' : b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} KB`);
-
-function report(results: SizeResult[], rps: Awaited<ReturnType<typeof measureRps>>): string {
-  const lines: string[] = [];
-  const row = (cells: unknown[]) => lines.push(`| ${cells.join(' | ')} |`);
-  lines.push('| services (× instances) | servers | checks | CLI render s / MB | haproxy -c s / MB | config MB | in-process model / render ms (without strict view) | incremental first render ms | incremental change CPU ms p50 / p99 |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) row([`${r.services} (×${INSTANCES})`, r.servers, r.checks ? 'yes' : 'no', `${f2(r.cli?.renderS)} / ${f0(r.cli?.renderMb)}`, `${f2(r.cli?.checkS)} / ${f0(r.cli?.checkMb)}`, f1(r.cli?.configMb), `${f0(r.inproc?.modelMs)} / ${f0(r.inproc?.renderMs)} (${f0(r.inproc?.renderNoProxyMs)})`, f0(r.inproc?.incFirstMs), `${f1(r.inproc?.incChangeCpuP50)} / ${f1(r.inproc?.incChangeCpuP99)}`]);
-  lines.push('');
-  lines.push('| services | first config s | startup Consul requests / bytes | hapilot peak RSS MB | idle 10 s: CPU ms / Consul requests | server-only change: p50 / p99 ms | requests / bytes per change | hapilot CPU ms p50 / p99 | structural change: p50 / p99 ms | requests / bytes | hapilot CPU ms p50 / p99 |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) {
-    const so = r.serverOnly;
-    const st = r.structural;
-    row([r.services, f2(r.startup?.firstConfigS), r.startup ? `${r.startup.requests} / ${f1(r.startup.bytesMb)} MB` : '–', f0(r.peakRssMb ?? r.startup?.rssMb), r.idle ? `${r.idle.cpuMs} / ${r.idle.requests}` : '–',
-      so ? `${f0(so.p50)} / ${f0(so.p99)}` : '–', so ? `${so.requestsP50} / ${kb(so.bytesP50)}` : '–', so ? `${f0(so.cpuP50)} / ${f0(so.cpuP99)}` : '–',
-      st ? `${f0(st.p50)} / ${f0(st.p99)}` : '–', st ? `${st.requestsP50} / ${kb(st.bytesP50)}` : '–', st ? `${f0(st.cpuP50)} / ${f0(st.cpuP99)}` : '–']);
-  }
-  lines.push('');
-  lines.push('| services | design | long-polls (connections) held | startup requests / bytes | requests per change | bytes per change |');
-  lines.push('|---|---|---|---|---|---|');
-  for (const r of results) {
-    if (r.startup && r.serverOnly) row([r.services, 'hapilot', '2 (+1 while re-reading)', `${r.startup.requests} / ${f1(r.startup.bytesMb)} MB`, r.serverOnly.requestsP50, kb(r.serverOnly.bytesP50)]);
-    if (r.consulTemplate) row([r.services, 'one blocking query per service (consul-template)', r.consulTemplate.connections, `${r.consulTemplate.startupRequests} / ${f1(r.consulTemplate.startupBytesMb)} MB`, r.consulTemplate.requestsPerChange, kb(r.consulTemplate.bytesPerChange)]);
-  }
-  if (rps.length) {
-    lines.push('');
-    lines.push('| HTTP services (host map) | req/s (keep-alive, 32 clients) | HAProxy CPU µs per request | p99 ms |');
-    lines.push('|---|---|---|---|');
-    for (const r of rps) row([r.services, f0(r.rps), f1(r.haproxyUsPerReq), f1(r.p99)]);
-  }
-  for (const r of results) if (r.error) lines.push(`\n${r.services} services: error: ${r.error}`);
-  return lines.join('\n');
-}
-
 async function main(): Promise<void> {
   const farm = await startFarm();
   const results: SizeResult[] = [];
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${sig}: ending everything this run started`);
+    void res.cleanup().then((left) => {
+      if (left.length) log(`ended ${left.length} left-over processes: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
+      process.exit(130);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const t0 = performance.now();
   try {
-    log(`hapilot: ${CLI}`);
+    log(`hapilot: ${CLI}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     for (const n of SIZES) {
       results.push(await measureSize(n, farm.port));
       // Partial results survive an interrupted run.
@@ -580,12 +660,15 @@ async function main(): Promise<void> {
       console.error(JSON.stringify(results[results.length - 1]));
     }
     const rps = SKIP.has('rps') ? [] : await measureRps(farm.port);
-    const text = report(results, rps);
-    console.log(text);
+    console.log(report(results, rps, INSTANCES));
+    console.log(`\nTotal ${((performance.now() - t0) / 60_000).toFixed(1)} min; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
     if (opts.json) await writeFile(opts.json, JSON.stringify({ cli: CLI, results, rps, at: new Date().toISOString() }, null, 2));
   } finally {
     agent.destroy();
     await farm.close();
+    const left = await res.cleanup();
+    // Nothing may outlive the run: say so if the sweep had to end anything.
+    console.log(left.length ? `Left behind and ended by the final sweep: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}` : 'Nothing left behind (no process names this run\'s temp dirs; the dirs are removed).');
   }
 }
 
