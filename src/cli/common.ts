@@ -2,7 +2,8 @@
 // templates, the paths. Turns flags into the inputs of the stages below; holds no logic of its own.
 import os from 'node:os';
 import path from 'node:path';
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
+import { ErrorCode, HapilotError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadSettings, type GlobalSettings } from '../settings.js';
 import { loadConsulConfig, redactConsulConfig, type Consistency } from '../consul/config.js';
@@ -40,6 +41,30 @@ export function sourceOptions(): Option[] {
     new Option('--consul <url>', 'Consul HTTP address (default: CONSUL_HTTP_ADDR or 127.0.0.1:8500)').env('HAPILOT_CONSUL'),
     new Option('--consistency <mode>', 'Consul read consistency').choices(['default', 'stale', 'consistent']).default('default').env('HAPILOT_CONSISTENCY'),
   ];
+}
+
+/** Options that only mean something when the catalog comes from Consul (attribute names). */
+const CONSUL_ONLY = ['consistency', 'consulWait', 'poolPrefix', 'depoolThreshold', 'dockerWeights'];
+
+/**
+ * A Consul-only option with a catalog file does nothing, so saying it is a mistake: on the command
+ * line it is a usage error; from the environment (often shared by several deployments) a warning.
+ */
+export function checkConsulOnlyOptions(cmd: Command, warn: (line: string) => void = (l) => process.stderr.write(`hapilot: warning: ${l}\n`)): void {
+  const catalog = cmd.getOptionValue('catalog') as unknown;
+  if (typeof catalog !== 'string') return;
+  const via = cmd.getOptionValueSource('catalog') === 'env' ? `HAPILOT_CATALOG=${JSON.stringify(catalog)}` : `--catalog ${JSON.stringify(catalog)}`;
+  for (const option of cmd.options) {
+    const key = option.attributeName();
+    if (!CONSUL_ONLY.includes(key)) continue;
+    const source = cmd.getOptionValueSource(key);
+    const value = cmd.getOptionValue(key) as unknown;
+    const shown = typeof value === 'string' ? ` ${JSON.stringify(value)}` : '';
+    if (source === 'cli') {
+      throw new HapilotError(ErrorCode.USAGE, `${option.long}${shown} applies only to a Consul source, not to ${via}: expected no ${option.long} with a catalog file (or --consul instead of --catalog)`);
+    }
+    if (source === 'env' && option.envVar) warn(`${option.envVar}${typeof value === 'string' ? `=${JSON.stringify(value)}` : ''} applies only to a Consul source: ignored with ${via}`);
+  }
 }
 
 export function renderOptions(): Option[] {

@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { fetchCatalog } from '../catalog/fetch-catalog.js';
 import { addRunCommand } from './run.js';
 import { addPoolCommands } from './pool.js';
-import { buildFromOptions, openConsul, prepare, readCatalog, renderOptions, sourceOptions, writeRendered, type RenderOptions, type SourceOptions } from './common.js';
+import { buildFromOptions, checkConsulOnlyOptions, openConsul, prepare, readCatalog, renderOptions, sourceOptions, writeRendered, type RenderOptions, type SourceOptions } from './common.js';
 import { buildConfig } from '../config/build.js';
 import { pathsFor } from '../config/render.js';
 import { ownFdHardLimit } from '../config/limits.js';
@@ -33,7 +33,8 @@ export function buildProgram(): Command {
     .description('Keeps HAProxy in step with the Consul service catalog')
     .version(VERSION)
     .showSuggestionAfterError(true)
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (_program, action) => checkConsulOnlyOptions(action));
 
   addAll(program.command('render').description('render haproxy.cfg from the catalog; print it, or write it (and its map files) with --out'), renderOptions())
     .option('--out <file>', 'write the config atomically to this file, with the files it references next to it')

@@ -113,6 +113,9 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
   const configPath = path.resolve(opts.config ?? path.join(opts.runDir, 'haproxy.cfg'));
   const defaultThreshold = parseThreshold(opts.depoolThreshold);
   if (defaultThreshold === undefined) throw new HapilotError(ErrorCode.USAGE, `--depool-threshold ${JSON.stringify(opts.depoolThreshold)} is invalid: expected a share of servers from 0 to 1, such as 0.5`);
+  // Validated whatever the source: a bad value is an error even where it would be ignored.
+  const consulWaitMs = duration('--consul-wait', opts.consulWait);
+  if (consulWaitMs < 1000 || consulWaitMs > 10 * 60_000) throw new HapilotError(ErrorCode.USAGE, `--consul-wait ${JSON.stringify(opts.consulWait)} is invalid: expected a duration from 1s to 10m (Consul caps a blocking query's wait at 10m)`);
   const poolPrefix = normalizePrefix(opts.poolPrefix);
   if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(poolPrefix)) throw new HapilotError(ErrorCode.USAGE, `--pool-prefix ${JSON.stringify(opts.poolPrefix)} is invalid: expected a Consul KV path such as hapilot/pool`);
 
@@ -123,7 +126,6 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
     source = new FileSource({ file: opts.catalog, log: log.child({ component: 'file' }) });
   } else {
     const consulConfig = loadConsulConfig({ flagUrl: opts.consul, consistency: opts.consistency });
-    duration('--consul-wait', opts.consulWait);
     log.info({ component: 'watch', consul: redactConsulConfig(consulConfig) }, 'following Consul');
     const consul = createConsulClient(consulConfig, metrics.consulObserver());
     const kv = createKvClient(consulConfig);
