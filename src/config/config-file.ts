@@ -3,7 +3,7 @@
 // file, then commit it by rename. The config is written once per apply, and the file at its path is
 // always one HAProxy accepted (or, for `render --out`, one that was asked for without validation).
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { validateConfigFile, type ValidateResult } from '../haproxy/validate.js';
@@ -15,8 +15,10 @@ export interface StagedConfig {
   readonly tempPath: string;
   /** HAProxy's verdict on the temp file; undefined when no `haproxy` binary was given. */
   readonly validation: ValidateResult | undefined;
-  /** Renames the temp file over the destination (and syncs the directory). */
+  /** Renames the temp file over the destination (and, when staged durable, syncs the directory). */
   commit(): Promise<void>;
+  /** Flushes the committed file and its directory to disk (a no-op when staged durable: done already). */
+  sync(): Promise<void>;
   /** Removes the temp file. */
   discard(): Promise<void>;
 }
@@ -27,15 +29,35 @@ export interface StageInput {
   files: readonly RenderedFile[];
   /** Validate the staged file with this HAProxy binary (`haproxy -c`). */
   haproxy?: string;
+  /**
+   * false: write and rename without fsync, and leave `sync()` for later. The rename alone is what a
+   * reload needs (it reads the page cache); fsync is only durability, and after a crash hapilot
+   * renders the config again from the catalog. The Runtime API path uses it to send its commands
+   * first. Default true.
+   */
+  durable?: boolean;
 }
 
-export async function stageConfig({ configPath, config, files, haproxy }: StageInput): Promise<StagedConfig> {
+/** fsync of a file or a directory; some filesystems refuse it on directories (the rename stays atomic). */
+async function fsyncPath(p: string): Promise<void> {
+  const handle = await open(p, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // EINVAL on a directory of some filesystems.
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function stageConfig({ configPath, config, files, haproxy, durable = true }: StageInput): Promise<StagedConfig> {
   // Map files are content-addressed: one that exists already has these very contents, and writing a
   // new one never changes what the running config refers to.
   for (const f of files) if (!existsSync(f.path)) await writeFileAtomic(f.path, f.contents);
   const tempPath = tempPathFor(configPath);
   try {
-    await writeDurable(tempPath, config);
+    if (durable) await writeDurable(tempPath, config);
+    else await writeFile(tempPath, config, { mode: 0o644 });
   } catch (err) {
     await rm(tempPath, { force: true });
     throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });
@@ -55,10 +77,20 @@ export async function stageConfig({ configPath, config, files, haproxy }: StageI
       if (done) throw new Error(`staged config ${tempPath} was already committed or discarded`);
       done = true;
       try {
-        await commitTemp(tempPath, configPath);
+        if (durable) await commitTemp(tempPath, configPath);
+        else await rename(tempPath, configPath);
       } catch (err) {
         await rm(tempPath, { force: true });
         throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });
+      }
+    },
+    async sync() {
+      if (durable || !done) return;
+      try {
+        await fsyncPath(configPath);
+        await fsyncPath(path.dirname(configPath));
+      } catch (err) {
+        throw new HapilotError(ErrorCode.WRITE, `cannot sync ${configPath}: ${messageOf(err)}`, { cause: err });
       }
     },
     async discard() {

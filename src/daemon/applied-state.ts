@@ -64,18 +64,30 @@ export class AppliedState {
   haproxyRunning = false;
   /** When HAProxy last loaded a config (start or reload; Runtime API changes do not count). */
   lastReloadMs: number | undefined;
+  #persisting: Promise<void> = Promise.resolve();
 
   constructor({ runDir, settings }: { runDir: string; settings: GlobalSettings }) {
     this.modelFile = path.join(path.resolve(runDir), 'applied-model.json');
     this.#settings = settings;
   }
 
-  /** Records what HAProxy runs now (at once), and persists its model (the promise). */
+  /**
+   * Records what HAProxy runs now (at once), and persists its model (the promise): after pending
+   * I/O has run (the JSON of a large model costs milliseconds of this thread), in order, and only
+   * while it is still what HAProxy runs (a newer state writes its own).
+   */
   set(applied: Applied): Promise<void> {
     const persist = applied.model && (this.current?.config !== applied.config || this.current.model !== applied.model);
     this.current = applied;
     if (!persist || !applied.model) return Promise.resolve();
-    return writeFileAtomic(this.modelFile, JSON.stringify({ version: 1, configSha256: sha256(applied.config), model: applied.model }));
+    const { config, model } = applied;
+    // One failed write (EPERM) does not stop the later ones.
+    this.#persisting = this.#persisting.catch(() => undefined).then(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.current?.config !== config || this.current.model !== model) return;
+      await writeFileAtomic(this.modelFile, JSON.stringify({ version: 1, configSha256: sha256(config), model }));
+    });
+    return this.#persisting;
   }
 
   /** The config at `configPath` if HAProxy accepts it, with its saved model when there is one. */

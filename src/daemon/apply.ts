@@ -5,7 +5,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import type { Model } from '../model/model.js';
 import { diffModels, isEmptyChange, type ModelChanges } from '../model/diff.js';
-import type { RenderPaths } from '../config/render.js';
+import { serverLines, type RenderPaths } from '../config/render.js';
 import { stageConfig, type StagedConfig } from '../config/config-file.js';
 import type { Action, Applier, ApplyResult, ProcessApplier } from '../haproxy/applier.js';
 import { selfCheck } from '../haproxy/self-check.js';
@@ -73,6 +73,11 @@ export interface ApplyStepOptions {
   onApplied?: (action: Action) => Promise<void>;
 }
 
+/** Lets pending I/O callbacks (a status request, a socket answer) run before more work on this thread. */
+export function yieldToIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export class ApplyStep {
   records: ApplyRecord[] = [];
   readonly #o: ApplyStepOptions;
@@ -102,6 +107,8 @@ export class ApplyStep {
       if (result.kind !== 'declined') break;
       log.debug({ strategy: applier.strategy, reason: result.reason }, 'applier declined the change');
     }
+    // A config committed without fsync (the Runtime API path) is flushed now, in the background: durability, not correctness.
+    const synced = a.staged.sync().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not fsync the config (it is in place; only durability is affected)'));
     if (!result || result.kind === 'declined') {
       // Nothing runs this file yet: put back the one HAProxy runs, so the file keeps saying what is served.
       if (previous && previous.config !== a.config) await this.#restoreFile(previous.config);
@@ -118,26 +125,36 @@ export class ApplyStep {
       }
     }
     const durationMs = performance.now() - started;
-    const changes = a.model ? diffModels(previous?.model, a.model) : undefined;
     metrics.reloadDuration.observe(durationMs / 1000);
     metrics.reloads.inc({ result: ok ? 'success' : 'failure', trigger: a.trigger, action: result.action });
     const record: ApplyRecord = {
       at: new Date().toISOString(), trigger: a.trigger, cause: a.cause, consulIndex: a.index, ok, action: result.action, strategy: result.strategy,
-      durationMs: Math.round(durationMs), message, changes,
+      durationMs: Math.round(durationMs), message, changes: undefined,
     };
     this.records = [record, ...this.records].slice(0, 20);
     if (ok) {
       state.haproxyRunning = true;
       if (result.action !== 'runtime') state.lastReloadMs = Date.now();
-      const persisted = state.set({ config: a.config, model: a.model, serverLines: a.serverLines, index: a.index, atMs: Date.now() });
-      const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
-      log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);
-      // Bookkeeping off the critical path (the next change need not wait for it), in order.
-      const label = `${a.trigger}: ${a.cause}`;
-      this.#background = this.#background.then(async () => {
+      const applied = { config: a.config, model: a.model, serverLines: a.serverLines, index: a.index, atMs: Date.now() };
+      const persisted = state.set(applied);
+      // What changed, the log line, the model file and the history: bookkeeping, off the critical
+      // path of a Runtime API change (the next change need not wait for it), in order. A reload
+      // costs far more than this, and its map cleanup needs the history first: done at once.
+      const bookkeeping = async () => {
+        const changes = a.model ? diffModels(previous?.model, a.model) : undefined;
+        record.changes = changes;
+        const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
+        log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);
+        await synced;
         await persisted;
-        await this.#o.history.record({ previous: previous?.config, next: a.config, label });
-      }).catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the applied config (history or model file)'));
+        await this.#o.history.record({ previous: previous?.config, next: a.config, label: `${a.trigger}: ${a.cause}` });
+      };
+      this.#background = this.#background
+        .then(async () => {
+          if (result.action === 'runtime') await yieldToIo();
+          await bookkeeping();
+        })
+        .catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not record the applied config (history, model file or fsync)'));
       // Maps change only with routes (a reload); cleaned here, in the sync, so never while another config is staged.
       if (result.action !== 'runtime') {
         await this.flush();
@@ -149,6 +166,18 @@ export class ApplyStep {
     log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, error: message }, `HAProxy ${result.action} failed`);
     if (result.action !== 'runtime') await this.#rollback(result.action, previous?.config);
     return { kind: 'failed', action: result.action, message };
+  }
+
+  /** At start, the last good config at --config (with its model, so the guard protects it too) is served while the source catches up. */
+  async serveLastGood(haproxy: string): Promise<void> {
+    const { state, configPath, log } = this.#o;
+    const last = await state.loadLastGood({ configPath, haproxy, log });
+    if (!last) return;
+    const out = await this.apply({
+      staged: await stageConfig({ configPath, config: last.config, files: [] }), config: last.config, model: last.model,
+      serverLines: serverLines(last.config), index: 0, trigger: 'startup', cause: 'last good config', appliers: [this.#o.process],
+    });
+    if (out.kind !== 'applied') log.error({ outcome: out }, 'could not serve the last good config; waiting for the first complete snapshot');
   }
 
   /** Waits for the bookkeeping of the applies so far (history, model file, map cleanup). */

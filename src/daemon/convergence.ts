@@ -2,6 +2,7 @@
 // sync with capped, jittered backoff until it does. hapilot never gives up: a failed render, write,
 // validation, Runtime API call or reload is tried again, and a new snapshot tries again at once.
 import { backoffDelay, type BackoffOptions } from '../consul/blocking-query.js';
+import { ErrorCode, isHapilotError } from '../errors.js';
 
 export const SYNC_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 10_000 };
 
@@ -15,6 +16,31 @@ export interface ConvergenceView {
   lastError: string | null;
   failures: number;
   nextRetryAt: string | null;
+}
+
+/** Failure stages, for logs and `hapilot_sync_failures_total{stage}`. */
+export type Stage = 'render' | 'write' | 'validation' | 'runtime' | 'reload';
+
+/** A sync failure at a known stage. */
+export class StageError extends Error {
+  constructor(readonly stage: Stage, message: string) {
+    super(message);
+  }
+}
+
+/** Runs a step that writes the config: its write errors become `write` failures. */
+export async function writeStage<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isHapilotError(err, ErrorCode.WRITE)) throw new StageError('write', err.message);
+    throw err;
+  }
+}
+
+/** The stage a sync failure belongs to. */
+export function stageOf(err: unknown): Stage {
+  return err instanceof StageError ? err.stage : isHapilotError(err, ErrorCode.WRITE) ? 'write' : isHapilotError(err, ErrorCode.TEMPLATE) ? 'render' : 'reload';
 }
 
 export class Convergence {

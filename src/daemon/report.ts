@@ -139,6 +139,13 @@ export class StatusReport {
   }
 
   /** Updates the gauges that come from HAProxy and from the daemon's state (called at scrape time). */
+  /** Prometheus text, with the gauges read from HAProxy and the daemon at this moment. */
+  async metricsText(): Promise<{ contentType: string; body: string }> {
+    await this.refreshMetrics();
+    const { registry } = this.#s.metrics;
+    return { contentType: registry.contentType, body: await registry.metrics() };
+  }
+
   async refreshMetrics(): Promise<void> {
     const { metrics: m, state, process: proc } = this.#s;
     m.backendServers.reset();

@@ -3,21 +3,21 @@
 // --min-reload-interval, then is validated (bisecting guilty services out) and reloaded. A failure
 // at any step is retried with backoff until HAProxy runs the latest catalog.
 import type { CatalogSnapshot } from '../catalog/source.js';
-import type { Quarantined } from '../model/model.js';
+import { showName, type Quarantined } from '../model/model.js';
 import { serverLines as renderedServerLines } from '../config/render.js';
 import { stageConfig } from '../config/config-file.js';
-import type { ProcessApplier, Applier } from '../haproxy/applier.js';
+import type { Applier, ProcessApplier } from '../haproxy/applier.js';
 import { ErrorCode, isHapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Applied, AppliedState } from './applied-state.js';
-import type { ApplyOutcome, ApplyStep } from './apply.js';
-import { serverOnlyPart, structureKey, type Candidate, type CandidateBuilder } from './candidate.js';
-import type { Convergence } from './convergence.js';
+import type { AppliedState } from './applied-state.js';
+import { yieldToIo, type ApplyOutcome, type ApplyStep } from './apply.js';
+import type { Candidate, CandidateBuilder } from './candidate.js';
+import { StageError, stageOf, writeStage, type Convergence } from './convergence.js';
+import { Debouncer, type WaitOptions } from './debounce.js';
 import type { Hold } from './guard.js';
 import type { Metrics } from './metrics.js';
 import type { PoolReconciler } from '../pool/reconciler.js';
-import { onlyServices } from './candidate.js';
-import type { ServerOnlyChange } from './runtime-first.js';
+import type { ServerChanges } from './server-changes.js';
 import type { SyncRequest } from './sync-queue.js';
 import { entriesByService, type QuarantineMemory, type Validator } from './validation.js';
 
@@ -29,30 +29,18 @@ export interface SyncOptions {
   memory: QuarantineMemory;
   apply: ApplyStep;
   convergence: Convergence;
-  /** Applies server-only changes without a reload; undefined when the strategy reloads every change. */
-  runtime: Applier | undefined;
+  /** Server-only changes through the Runtime API; undefined when the strategy reloads every change. */
+  servers: { step: ServerChanges; runtime: Applier } | undefined;
   process: ProcessApplier;
-  minReloadIntervalMs: number;
+  /** --wait and --min-reload-interval: when a structural change is applied. */
+  wait: WaitOptions;
   log: Logger;
   metrics: Metrics;
   now: () => number;
-  /** A structural change remains: apply it after quiet (the debouncer). */
-  notifyStructural: () => void;
   /** Queues a sync (retries, timers). */
   request: (r: Partial<SyncRequest> & { trigger: string }) => void;
-  /** The server-only change of a snapshot for the services it names (runtime-first.ts). */
-  serverOnlyChange: (applied: Applied, snapshot: CatalogSnapshot) => ServerOnlyChange | undefined;
   /** Pool states (undefined without pools). */
   pool?: PoolReconciler | undefined;
-}
-
-/** Failure stages, for logs and `hapilot_sync_failures_total{stage}`. */
-type Stage = 'render' | 'write' | 'validation' | 'runtime' | 'reload';
-
-class StageError extends Error {
-  constructor(readonly stage: Stage, message: string) {
-    super(message);
-  }
 }
 
 export class Sync {
@@ -63,9 +51,12 @@ export class Sync {
   #modelQuarantined: Quarantined[] = [];
   #holdTimer: NodeJS.Timeout | undefined;
   #waitTimer: NodeJS.Timeout | undefined;
+  /** A structural change is applied after quiet (--wait), once per burst. */
+  readonly #debouncer: Debouncer;
 
   constructor(o: SyncOptions) {
     this.#o = o;
+    this.#debouncer = new Debouncer({ o: o.wait, fire: () => o.request({ trigger: 'catalog change', structural: true }), lastReloadMs: () => o.state.lastReloadMs, now: o.now });
   }
 
   /** Instances left out by the tag rules, and services left out because HAProxy rejected them. */
@@ -86,6 +77,8 @@ export class Sync {
   stop(): void {
     clearTimeout(this.#holdTimer);
     clearTimeout(this.#waitTimer);
+    this.#debouncer.cancel();
+    this.#o.convergence.cancelRetry();
   }
 
   async #sync(job: SyncRequest): Promise<void> {
@@ -96,8 +89,9 @@ export class Sync {
       return;
     }
     const started = performance.now();
-    const runtimeNow = !job.force && !job.noRuntime && this.#o.runtime !== undefined && state.haproxyRunning;
-    if (runtimeNow && state.current) await this.#runtimeFirst(state.current, snapshot, job);
+    const servers = !job.force && !job.noRuntime && state.haproxyRunning ? this.#o.servers : undefined;
+    // Runtime-first; then pending I/O runs before the full build (a status request, an answer).
+    if (servers && state.current && await servers.step.first(state.current, snapshot, job.trigger)) await yieldToIo();
     const cand = this.#candidate(snapshot);
     this.#o.metrics.renderDuration.observe((performance.now() - started) / 1000);
     const applied = state.current;
@@ -111,41 +105,28 @@ export class Sync {
       log.debug({ index: snapshot.index }, 'rendered config unchanged; nothing to do');
       return;
     }
-
-    // The server-only part, through the Runtime API, without waiting.
-    if (runtimeNow && this.#o.runtime && applied?.model) {
-      const structural = structureKey(applied.model) !== structureKey(cand.built.model);
-      const part = structural ? this.#o.builder.render(serverOnlyPart(applied.model, cand.built.model)) : cand.built;
-      if (part.config !== applied.config) {
-        // No `haproxy -c` here: only server lines differ from the validated config, and each added
-        // server's keywords pass HAProxy's own `add server` parser (or the change is declined).
-        const staging = performance.now();
-        const staged = await this.#stage(() => stageConfig({ configPath: this.#o.configPath, config: part.config, files: part.files }));
-        const applying = performance.now();
-        const out = await this.#o.apply.apply({ staged, config: part.config, model: part.model, serverLines: part.serverLines, index: snapshot.index, trigger: job.trigger, cause: snapshot.cause, appliers: [this.#o.runtime] });
-        log.debug({ candidateMs: Math.round(staging - started), stageMs: Math.round(applying - staging), applyMs: Math.round(performance.now() - applying), outcome: out.kind }, 'server-only part');
-        if (out.kind === 'failed') throw new StageError('runtime', out.message);
-        if (out.kind === 'declined') log.debug({ reason: out.reason }, 'server changes need a reload');
-        else if (!structural) return this.#inStep(snapshot);
-      } else if (!structural) {
-        return this.#inStep(snapshot);
-      }
-    }
+    // The rest of the server changes, through the Runtime API, without waiting.
+    if (servers && applied?.model && !(await servers.step.rest({ ...applied, model: applied.model }, cand, snapshot, job.trigger)).structural) return this.#inStep(snapshot);
 
     if (!job.structural && !job.force) {
       convergence.waiting('a change that needs a reload waits for quiet (--wait)');
-      this.#o.notifyStructural();
+      this.#debouncer.notify();
       return;
     }
     const last = state.lastReloadMs;
-    if (!job.force && last !== undefined && this.#o.now() < last + this.#o.minReloadIntervalMs) {
+    const { minIntervalMs } = this.#o.wait;
+    if (!job.force && last !== undefined && this.#o.now() < last + minIntervalMs) {
       convergence.waiting('a reload waits for --min-reload-interval');
-      this.#later(last + this.#o.minReloadIntervalMs - this.#o.now(), { trigger: job.trigger, structural: true, noRuntime: job.noRuntime });
+      this.#later(last + minIntervalMs - this.#o.now(), { trigger: job.trigger, structural: true, noRuntime: job.noRuntime });
       return;
     }
+    await this.#validateAndApply(cand, snapshot, job, servers?.runtime);
+  }
 
-    const entries = entriesByService(snapshot.entries);
-    const valid = await this.#stage(() => this.#o.validator.validConfig({ model: cand.model, built: cand.built, render: (m) => this.#o.builder.render(m) })).catch((err: unknown) => {
+  /** A structural change: validated (guilty services bisected out and remembered), then applied (the Runtime API first when it can take it). */
+  async #validateAndApply(cand: Candidate, snapshot: CatalogSnapshot, job: SyncRequest, runtime: Applier | undefined): Promise<void> {
+    const { log, memory, builder } = this.#o;
+    const valid = await writeStage(() => this.#o.validator.validConfig({ model: cand.model, built: cand.built, render: (m) => builder.render(m) })).catch((err: unknown) => {
       if (isHapilotError(err, ErrorCode.HAPROXY_INVALID)) {
         this.validationError = err.detail ?? err.message;
         throw new StageError('validation', err.message);
@@ -153,50 +134,22 @@ export class Sync {
       throw err;
     });
     this.validationError = undefined;
+    const entries = entriesByService(snapshot.entries);
     for (const c of valid.culprits) {
       const list = entries.get(c.service);
-      if (list) this.#o.memory.remember(c.service, list, this.#o.builder.templatesGeneration, c.message);
+      if (list) memory.remember(c.service, list, builder.templatesGeneration, c.message);
     }
     for (const w of valid.built.model.warnings) log.warn({ stage: 'model' }, w);
-    for (const q of this.quarantined()) log.warn({ service: q.service, instance: q.instance, tag: q.tag }, `quarantined service ${q.service} instance ${q.instance}${q.tag !== undefined ? ` tag ${JSON.stringify(q.tag)}` : ''}: ${q.reason}`);
-    const useRuntime = !job.force && !job.noRuntime && this.#o.runtime && state.haproxyRunning;
+    for (const q of this.quarantined()) {
+      // Names from Consul may hold anything (control characters included): shown safely.
+      const tag = q.tag !== undefined ? ` tag ${JSON.stringify(q.tag)}` : '';
+      log.warn({ service: q.service, instance: q.instance, tag: q.tag }, `quarantined service ${showName(q.service)} instance ${showName(q.instance)}${tag}: ${q.reason}`);
+    }
     const out = await this.#o.apply.apply({
       staged: valid.staged, config: valid.built.config, model: valid.built.model, serverLines: valid.built.serverLines, index: snapshot.index,
-      trigger: job.trigger, cause: snapshot.cause, appliers: useRuntime && this.#o.runtime ? [this.#o.runtime, this.#o.process] : [this.#o.process],
+      trigger: job.trigger, cause: snapshot.cause, appliers: runtime ? [runtime, this.#o.process] : [this.#o.process],
     });
     this.#settle(out, snapshot, job);
-  }
-
-  /** Server changes of the services the snapshot names, spliced into the running config and sent to the Runtime API before anything else. */
-  async #runtimeFirst(applied: Applied, snapshot: CatalogSnapshot, job: SyncRequest): Promise<void> {
-    const runtime = this.#o.runtime;
-    const started = performance.now();
-    const change = runtime ? this.#o.serverOnlyChange(applied, snapshot) : undefined;
-    if (!runtime || !change) return;
-    if (!this.#poolAgrees(change, snapshot)) return;
-    const planned = performance.now();
-    const staged = await this.#stage(() => stageConfig({ configPath: this.#o.configPath, config: change.config, files: [] }));
-    const written = performance.now();
-    const out = await this.#o.apply.apply({ staged, config: change.config, model: change.model, serverLines: change.serverLines, index: snapshot.index, trigger: job.trigger, cause: snapshot.cause, appliers: [runtime] });
-    const ms = (a: number, b: number) => Math.round((b - a) * 10) / 10;
-    this.#o.log.debug({ services: change.services, outcome: out.kind, planMs: ms(started, planned), writeMs: ms(planned, written), applyMs: ms(written, performance.now()) }, 'runtime-first');
-    if (out.kind === 'failed') throw new StageError('runtime', out.message);
-  }
-
-  /**
-   * The runtime-first change renders the changed services without the pool rules: taken only when
-   * the rules would leave its servers as they are (no decommissioned, threshold-kept or re-weighted
-   * server among them); otherwise the full build, which applies them, takes the change.
-   */
-  #poolAgrees(change: ServerOnlyChange, snapshot: CatalogSnapshot): boolean {
-    const pool = this.#o.pool;
-    if (!pool) return true;
-    const part = onlyServices(change.model, new Set(change.services));
-    const services = new Set(part.backends.map((b) => b.service));
-    const adjusted = pool.preview(snapshot.entries.filter((e) => services.has(e.Service.Service)), part);
-    const agrees = JSON.stringify(adjusted.backends.map((b) => b.servers)) === JSON.stringify(part.backends.map((b) => b.servers));
-    if (!agrees) this.#o.log.debug({ services: change.services }, 'runtime-first: pool states change these servers; the full build takes them');
-    return agrees;
   }
 
   /** The candidate for `snapshot`: guarded, guilty services left out; holds re-evaluated when due. */
@@ -222,17 +175,6 @@ export class Sync {
       this.#holdTimer.unref();
     }
     return cand;
-  }
-
-  /** Staging (writing) the config: its failures are write failures. */
-  async #stage<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof StageError) throw err;
-      if (isHapilotError(err, ErrorCode.WRITE)) throw new StageError('write', err.message);
-      throw err;
-    }
   }
 
   #settle(out: ApplyOutcome, snapshot: CatalogSnapshot | undefined, job: SyncRequest): void {
@@ -264,14 +206,14 @@ export class Sync {
   async #reapply(trigger: string): Promise<void> {
     const applied = this.#o.state.current;
     if (!applied) return;
-    const staged = await this.#stage(() => stageConfig({ configPath: this.#o.configPath, config: applied.config, files: [] }));
+    const staged = await writeStage(() => stageConfig({ configPath: this.#o.configPath, config: applied.config, files: [] }));
     const serverLines = applied.serverLines.size ? applied.serverLines : renderedServerLines(applied.config);
     const out = await this.#o.apply.apply({ staged, config: applied.config, model: applied.model, serverLines, index: applied.index, trigger, cause: 'forced reload', appliers: [this.#o.process] });
     this.#settle(out, this.snapshot, { trigger, structural: true, force: true, noRuntime: true });
   }
 
   #failed(err: unknown, job: SyncRequest): void {
-    const stage: Stage = err instanceof StageError ? err.stage : isHapilotError(err, ErrorCode.WRITE) ? 'write' : isHapilotError(err, ErrorCode.TEMPLATE) ? 'render' : 'reload';
+    const stage = stageOf(err);
     const message = messageOf(err);
     this.#o.metrics.syncFailures.inc({ stage });
     // A failed Runtime API call leaves the worker in an unknown state: the retry reloads it.

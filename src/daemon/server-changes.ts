@@ -1,0 +1,92 @@
+// The server-only part of a sync, sent to the Runtime API without waiting: first the services the
+// snapshot names as changed (runtime-first.ts), then whatever server changes the full candidate
+// holds beyond them. Each is written to the config first (renamed into place; fsync follows the
+// commands), so a reload at any moment loads what HAProxy runs.
+import type { CatalogSnapshot } from '../catalog/source.js';
+import { stageConfig } from '../config/config-file.js';
+import type { Applier } from '../haproxy/applier.js';
+import type { Logger } from '../log.js';
+import type { Model } from '../model/model.js';
+import type { PoolReconciler } from '../pool/reconciler.js';
+import type { Applied } from './applied-state.js';
+import type { ApplyStep } from './apply.js';
+import { onlyServices, serverOnlyPart, structureKey, type Candidate, type CandidateBuilder } from './candidate.js';
+import { StageError, writeStage } from './convergence.js';
+import type { RenderPaths } from '../config/render.js';
+import type { GlobalSettings } from '../settings.js';
+import { serverOnlyChange, type ServerOnlyChange } from './runtime-first.js';
+
+export interface ServerChangesOptions {
+  configPath: string;
+  runtime: Applier;
+  apply: ApplyStep;
+  builder: CandidateBuilder;
+  log: Logger;
+  settings: GlobalSettings;
+  paths: RenderPaths;
+  /** The mass-removal guard's ratio: a change it would hold is left to the full sync. */
+  maxRemovalRatio: number;
+  pool?: PoolReconciler | undefined;
+}
+
+const ms = (from: number, to = performance.now()) => Math.round((to - from) * 10) / 10;
+
+export class ServerChanges {
+  readonly #o: ServerChangesOptions;
+
+  constructor(o: ServerChangesOptions) {
+    this.#o = o;
+  }
+
+  /** The changed services' server changes, spliced into the running config and applied before anything else. Returns whether it applied one. */
+  async first(applied: Applied, snapshot: CatalogSnapshot, trigger: string): Promise<boolean> {
+    const started = performance.now();
+    const { settings, paths, maxRemovalRatio, builder } = this.#o;
+    const change = serverOnlyChange({ applied, snapshot, settings, templates: builder.templates, paths, maxRemovalRatio });
+    if (!change || !this.#poolAgrees(change, snapshot)) return false;
+    const out = await this.#send({ config: change.config, model: change.model, serverLines: change.serverLines, files: [] }, snapshot, trigger);
+    this.#o.log.debug({ services: change.services, outcome: out.kind, planMs: ms(started, out.startedAt), writeMs: ms(out.startedAt, out.committedAt), applyMs: ms(out.committedAt) }, 'runtime-first');
+    return out.kind === 'applied';
+  }
+
+  /**
+   * The server changes of the full candidate (applied's structure with the candidate's servers).
+   * Returns whether a structural part remains for a reload.
+   */
+  async rest(applied: Applied & { model: Model }, cand: Candidate, snapshot: CatalogSnapshot, trigger: string): Promise<{ structural: boolean }> {
+    const structural = structureKey(applied.model) !== structureKey(cand.built.model);
+    // No `haproxy -c` here: only server lines differ from the validated config, and each added
+    // server's keywords pass HAProxy's own `add server` parser (or the change is declined).
+    const part = structural ? this.#o.builder.render(serverOnlyPart(applied.model, cand.built.model)) : cand.built;
+    if (part.config === applied.config) return { structural };
+    const out = await this.#send(part, snapshot, trigger);
+    this.#o.log.debug({ outcome: out.kind, writeMs: ms(out.startedAt, out.committedAt), applyMs: ms(out.committedAt) }, 'server-only part');
+    if (out.kind === 'declined') this.#o.log.debug({ reason: out.reason }, 'server changes need a reload');
+    return { structural: structural || out.kind === 'declined' };
+  }
+
+  async #send(part: { config: string; model: Model; serverLines: ReadonlyMap<string, string>; files: Parameters<typeof stageConfig>[0]['files'] }, snapshot: CatalogSnapshot, trigger: string) {
+    const startedAt = performance.now();
+    const staged = await writeStage(() => stageConfig({ configPath: this.#o.configPath, config: part.config, files: part.files, durable: false }));
+    const committedAt = performance.now();
+    const out = await this.#o.apply.apply({ staged, config: part.config, model: part.model, serverLines: part.serverLines, index: snapshot.index, trigger, cause: snapshot.cause, appliers: [this.#o.runtime] });
+    if (out.kind === 'failed') throw new StageError('runtime', out.message);
+    return { ...out, startedAt, committedAt };
+  }
+
+  /**
+   * The runtime-first change renders the changed services without the pool rules: taken only when
+   * the rules would leave its servers as they are (no decommissioned, threshold-kept or re-weighted
+   * server among them); otherwise the full build, which applies them, takes the change.
+   */
+  #poolAgrees(change: ServerOnlyChange, snapshot: CatalogSnapshot): boolean {
+    const pool = this.#o.pool;
+    if (!pool) return true;
+    const part = onlyServices(change.model, new Set(change.services));
+    const services = new Set(part.backends.map((b) => b.service));
+    const adjusted = pool.preview(snapshot.entries.filter((e) => services.has(e.Service.Service)), part);
+    const agrees = JSON.stringify(adjusted.backends.map((b) => b.servers)) === JSON.stringify(part.backends.map((b) => b.servers));
+    if (!agrees) this.#o.log.debug({ services: change.services }, 'runtime-first: pool states change these servers; the full build takes them');
+    return agrees;
+  }
+}
