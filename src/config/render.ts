@@ -97,7 +97,37 @@ export function configText(rendered: string): string {
 export function render({ model, templates, paths }: { model: Model; templates: TemplateSet; paths: RenderPaths }): RenderResult {
   const { view, files } = renderView(model, paths);
   const config = configText(templates.render(view));
-  return { config, files, serverLines: serverLines(config) };
+  return { config, files, serverLines: new LazyServerLines(config) };
+}
+
+/**
+ * `serverLines(config)`, scanned on first use: most renders (the CLI's, a validation's) are never
+ * asked for a server line, and the scan of 100,000 servers costs as much as their render.
+ */
+class LazyServerLines implements ReadonlyMap<string, string> {
+  #config: string | undefined;
+  #lines: Map<string, string> | undefined;
+
+  constructor(config: string) {
+    this.#config = config;
+  }
+
+  get #map(): Map<string, string> {
+    if (!this.#lines) {
+      this.#lines = serverLines(this.#config ?? '');
+      this.#config = undefined;
+    }
+    return this.#lines;
+  }
+
+  get size(): number { return this.#map.size; }
+  get(key: string): string | undefined { return this.#map.get(key); }
+  has(key: string): boolean { return this.#map.has(key); }
+  forEach(fn: (value: string, key: string, map: ReadonlyMap<string, string>) => void): void { this.#map.forEach((v, k) => fn(v, k, this)); }
+  entries(): MapIterator<[string, string]> { return this.#map.entries(); }
+  keys(): MapIterator<string> { return this.#map.keys(); }
+  values(): MapIterator<string> { return this.#map.values(); }
+  [Symbol.iterator](): MapIterator<[string, string]> { return this.#map.entries(); }
 }
 
 /** A section header line of haproxy.cfg: its keyword and its name. */
@@ -120,26 +150,35 @@ export function serverLines(config: string): Map<string, string> {
 export function scanServerLines(text: string, defaultsBefore: readonly string[]): { lines: Map<string, string>; defaultsAfter: string[] } {
   const lines = new Map<string, string>();
   let defaultsKeywords: string[] = [...defaultsBefore];
-  let section: { kind: string; name: string; defaults: string[] } | undefined;
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/\s#.*$/, '').trim();
+  let section: { kind: string; name: string; defaults: string[]; joined: string | undefined } | undefined;
+  // One pass over 100,000 servers: lines are cut with indexOf, and only a section header, a
+  // `default-server` or a `server` line is split into words.
+  for (let start = 0; start <= text.length;) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const raw = text.slice(start, end);
+    start = end + 1;
+    const line = (raw.includes('#') ? raw.replace(/\s#.*$/, '') : raw).trim();
     if (line === '' || line.startsWith('#')) continue;
-    const header = raw.startsWith(' ') || raw.startsWith('\t') ? null : SECTION.exec(line);
+    const indented = raw.startsWith(' ') || raw.startsWith('\t');
+    const header = indented ? null : SECTION.exec(line);
     if (header) {
       const kind = header[1] ?? '';
       // A `defaults` section starts afresh; the sections after it inherit its default-server.
       if (kind === 'defaults') defaultsKeywords = [];
-      section = { kind, name: header[2] ?? '', defaults: [...defaultsKeywords] };
+      section = { kind, name: header[2] ?? '', defaults: [...defaultsKeywords], joined: undefined };
       continue;
     }
-    if (!section) continue;
+    if (!section || !(line.startsWith('server') || line.startsWith('default-server'))) continue;
     const words = line.split(/\s+/);
     if (words[0] === 'default-server') {
       section.defaults.push(...words.slice(1));
+      section.joined = undefined;
       if (section.kind === 'defaults') defaultsKeywords = [...section.defaults];
     } else if (words[0] === 'server' && (section.kind === 'backend' || section.kind === 'listen') && words.length >= 3) {
       const [, name, address, ...own] = words;
-      lines.set(`${section.name}/${name}`, ['server', name, address, ...section.defaults, ...own].join(' '));
+      section.joined ??= section.defaults.join(' ');
+      lines.set(`${section.name}/${name}`, `server ${name} ${address}${section.joined ? ` ${section.joined}` : ''}${own.length ? ` ${own.join(' ')}` : ''}`);
     }
   }
   return { lines, defaultsAfter: defaultsKeywords };

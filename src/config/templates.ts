@@ -1,9 +1,8 @@
 // Loading and compiling the Handlebars templates. Compiled with `noEscape` (HTML escaping would turn
-// `&` into `&amp;` in a config file) and `strict` (a misspelt field is an error, not an empty
-// string). Handlebars' strict mode does not look at helper arguments (`{{#if httpchek}}` would be
-// silently false), so templates also see the view through a proxy that throws on any field that does
-// not exist. A partial that does not exist is an error when the templates are loaded. Errors name
-// the template file and line.
+// `&` into `&amp;` in a config file) and a field check compiled into every path a template reads,
+// helper arguments included (Handlebars' own `strict` skips them: `{{#if httpchek}}` would be
+// silently false): a misspelt field is an error naming the template file, the line and the field,
+// never an empty string. A partial that does not exist is an error when the templates are loaded.
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,59 +27,120 @@ export const BUILTIN_TEMPLATES_DIR = ((): string => {
   return existsSync(path.join(fromSource, MAIN_TEMPLATE)) ? fromSource : path.resolve(here, '../../../templates');
 })();
 
-/** A template read a field the view does not have. */
+/** Where a template reads a field: the file, the line and 0-based column of the path, the path as written. */
+interface FieldSite {
+  file: string;
+  line: number;
+  column: number;
+  expression: string;
+}
+
+/** A template read a field its view does not have: thrown by the compiled lookups, located in the view by `render`. */
 class MissingField extends Error {
-  constructor(readonly field: string, readonly where: string) {
-    super(`field "${field}" does not exist${where ? ` in ${where}` : ''}`);
+  readonly line: number;
+  /** 0-based, as Handlebars counts (cli/template-location.ts reads it). */
+  readonly column: number;
+  constructor(readonly site: FieldSite, readonly parent: unknown, readonly field: string) {
+    super(`field "${site.expression}" does not exist`);
+    this.line = site.line;
+    this.column = site.column;
   }
 }
 
-// Properties Handlebars itself probes on values; reading them is not a template's mistake.
-const PROBED = new Set(['then', 'toJSON', 'constructor', '__proto__', 'length', 'call', 'apply', 'prototype', 'toString', 'valueOf', 'hasOwnProperty']);
+/** The parts of Handlebars' JavaScriptCompiler this module extends (Handlebars ships no types for them). */
+interface JsCompiler {
+  options: { hapilotFile?: string; hapilotSites?: FieldSite[] };
+  source: { currentLocation?: { start?: { line?: number; column?: number } } };
+  popStack(): unknown;
+  push(expr: unknown): void;
+  quotedString(s: string): string;
+  aliasable(name: string): unknown;
+  nameLookup(parent: unknown, name: string, type: string): unknown;
+}
 
-/** The view as templates see it: reading a field that does not exist throws, arguments of helpers included. */
-export function strictView<T extends object>(view: T, where = ''): T {
-  const cache = new WeakMap<object, object>();
-  const wrap = (value: unknown, path: string): unknown => {
-    if (value === null || typeof value !== 'object') return value;
-    const hit = cache.get(value);
-    if (hit) return hit;
-    const proxy = new Proxy(value, {
-      get(target, key, receiver) {
-        if (typeof key === 'symbol' || key in target) {
-          const inner = typeof key === 'string' && Array.isArray(target) && /^[0-9]+$/.test(key) ? `${path}[${key}]` : `${path}${path ? '.' : ''}${String(key)}`;
-          return wrap(Reflect.get(target, key, receiver), inner);
+/** The helper slot holding the field check: its name has a space, so no template can call it. */
+const FIELD_CHECK = 'hapilot field';
+
+/**
+ * A JavaScriptCompiler whose path lookups all go through the field check: `{{name}}`, helper
+ * arguments (`{{#if httpchek}}`, `{{#each backendz}}`, `(eq mod "http")`), block parameters and
+ * `@root.x` alike, each part of each path. The first part of a data path (`@index`, `@root`) is the
+ * data frame's own. Each lookup site (file, line, column, path as written) is recorded at compile time
+ * and the generated code passes only its number: nothing is allocated per lookup.
+ */
+function strictCompiler(base: new () => object): new () => object {
+  function Strict(this: object): void {
+    base.call(this);
+  }
+  Strict.prototype = Object.create(base.prototype as object) as object;
+  Object.assign(Strict.prototype, {
+    compiler: Strict, // nested blocks are compiled by `new this.compiler()`
+    resolvePath(this: JsCompiler, type: string, parts: string[], startPartIndex: number): void {
+      const sites = this.options.hapilotSites ?? [];
+      let stack = this.popStack();
+      for (let i = startPartIndex; i < parts.length; i++) {
+        const part = parts[i] as string;
+        if (type === 'data' && i === 0) {
+          stack = this.nameLookup(stack, part, type);
+          continue;
         }
-        if (PROBED.has(key)) return undefined;
-        throw new MissingField(key, path);
-      },
-    });
-    cache.set(value, proxy);
-    return proxy;
-  };
-  return wrap(view, where) as T;
+        const loc = this.source.currentLocation?.start;
+        sites.push({ file: this.options.hapilotFile ?? '', line: loc?.line ?? 0, column: loc?.column ?? 0, expression: `${type === 'data' ? '@' : ''}${parts.slice(0, i + 1).join('.')}` });
+        stack = [this.aliasable(`helpers[${this.quotedString(FIELD_CHECK)}].read`), '(', stack, ', ', this.quotedString(part), ', ', String(sites.length - 1), ')'];
+      }
+      this.push(stack);
+    },
+  });
+  return Strict as unknown as new () => object;
 }
 
-/** Lines of `source` where a path ending in `field` is read, for an error message. */
-function linesReading(source: string, field: string): number[] {
-  const lines: number[] = [];
-  const visit = (node: unknown): void => {
-    if (node === null || typeof node !== 'object') return;
-    const n = node as { type?: unknown; parts?: unknown; original?: unknown; loc?: { start?: { line?: unknown } } };
-    if (n.type === 'PathExpression' && Array.isArray(n.parts) && n.parts.includes(field) && typeof n.loc?.start?.line === 'number') {
-      lines.push(n.loc.start.line);
-    }
-    for (const v of Object.values(node)) {
-      if (Array.isArray(v)) v.forEach(visit);
-      else if (v !== null && typeof v === 'object' && v !== n.loc) visit(v);
-    }
+/**
+ * The runtime half of the check, over the sites of one environment's templates: an own property of
+ * the object (or string) read, else `MissingField`. Stored as an object, not a function, so that
+ * Handlebars does not wrap it as a helper.
+ */
+function fieldCheck(sites: readonly FieldSite[]): { read: (parent: unknown, name: string, site: number) => unknown } {
+  return {
+    read(parent, name, site) {
+      if (parent !== null && parent !== undefined && Object.hasOwn(parent, name)) return (parent as Record<string, unknown>)[name];
+      throw new MissingField(sites[site] ?? { file: '', line: 0, column: 0, expression: name }, parent, name);
+    },
   };
-  try {
-    visit(Handlebars.parse(source));
-  } catch {
-    return [];
+}
+
+/** Where `target` sits in `view` (`['backends', '3', 'servers', '0']`), or undefined. Only ever run for an error. */
+function pathIn(view: unknown, target: object): string[] | undefined {
+  if (target === view) return [];
+  const seen = new Set<unknown>();
+  const stack: Array<{ value: unknown; at: string[] }> = [{ value: view, at: [] }];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const { value, at } = next;
+    if (value === null || typeof value !== 'object' || seen.has(value)) continue;
+    seen.add(value);
+    for (const [k, v] of Object.entries(value)) {
+      if (v === target) return [...at, k];
+      if (v !== null && typeof v === 'object') stack.push({ value: v, at: [...at, k] });
+    }
   }
-  return [...new Set(lines)].sort((a, b) => a - b);
+  return undefined;
+}
+
+/** The one-line error for a field a template read that its view does not have. */
+function missingFieldError(err: MissingField, view: unknown): HapilotError {
+  const { site, parent, field } = err;
+  const at = parent !== null && typeof parent === 'object' ? pathIn(view, parent) : undefined;
+  const shown = at ? [...at, field].join('.') : site.expression;
+  let expected: string;
+  if (Array.isArray(parent)) {
+    expected = `an index below ${parent.length}, or length`;
+  } else if (parent !== null && typeof parent === 'object') {
+    const keys = Object.keys(parent);
+    expected = `one of ${keys.slice(0, 12).join(', ')}${keys.length > 12 ? ', …' : ''}, or a helper`;
+  } else {
+    const parentPath = site.expression.split('.').slice(0, -1).join('.');
+    expected = `a field of an object, but ${parentPath ? `"${parentPath}"` : 'the context'} is ${parent === undefined ? 'undefined' : parent === null ? 'null' : `a ${typeof parent}`}`;
+  }
+  return new HapilotError(ErrorCode.TEMPLATE, `template ${site.file}:${site.line}: field "${shown}" does not exist: expected ${expected}`, { cause: err });
 }
 
 /** Names of the partials a template calls by a fixed name (`{{> name}}`), with their lines. */
@@ -101,14 +161,7 @@ function partialCalls(source: string): Array<{ name: string; line: number }> {
   return out;
 }
 
-const FIELD_EXPECTED = 'expected a field of the view or a helper (see the built-in templates)';
-
-function templateError(file: string, err: unknown, source?: string): HapilotError {
-  if (err instanceof MissingField) {
-    const lines = source === undefined ? [] : linesReading(source, err.field);
-    const where = lines.length ? `${file}:${lines.join(',')}` : file;
-    return new HapilotError(ErrorCode.TEMPLATE, `template ${where}: ${err.message}: ${FIELD_EXPECTED}`, { cause: err });
-  }
+function templateError(file: string, err: unknown): HapilotError {
   const msg = messageOf(err);
   const anyErr = err as { lineNumber?: unknown };
   // Parse errors: "Parse error on line 3:\n...\nExpecting 'ID', got 'EOF'"; runtime errors: "... - 5:4".
@@ -122,29 +175,40 @@ function templateError(file: string, err: unknown, source?: string): HapilotErro
 }
 
 /** Compiles one template, failing now (not at first render) on a syntax error. */
-function compile(hb: typeof Handlebars, file: string, source: string): Handlebars.TemplateDelegate {
+function compile(hb: typeof Handlebars, file: string, source: string, sites: FieldSite[]): Handlebars.TemplateDelegate {
   try {
     hb.parse(source);
   } catch (err) {
     throw templateError(file, err);
   }
-  return hb.compile(source, { noEscape: true, strict: true });
+  // `strict` too: a mustache naming neither a field nor a helper is not sent to helperMissing.
+  const options = { noEscape: true, strict: true, hapilotFile: file, hapilotSites: sites };
+  return hb.compile(source, options as CompileOptions);
 }
 
-/** Wraps a compiled template so that an error raised inside it names its file; the innermost file wins. */
-function located(file: string, source: string, fn: Handlebars.TemplateDelegate): Handlebars.TemplateDelegate {
+type CompileOptions = NonNullable<Parameters<typeof Handlebars.compile>[1]>;
+
+/**
+ * Wraps a compiled template so that an error raised inside it names its file; the innermost file
+ * wins. A missing field passes through: it knows its file, and is located in the whole view at the top.
+ */
+function located(file: string, fn: Handlebars.TemplateDelegate): Handlebars.TemplateDelegate {
   return ((context: unknown, options?: Handlebars.RuntimeOptions) => {
     try {
       return fn(context, options);
     } catch (err) {
-      if (err instanceof HapilotError) throw err;
-      throw templateError(file, err, source);
+      if (err instanceof HapilotError || err instanceof MissingField) throw err;
+      throw templateError(file, err);
     }
   }) as Handlebars.TemplateDelegate;
 }
 
 export async function loadTemplates(dir: string = BUILTIN_TEMPLATES_DIR): Promise<TemplateSet> {
   const hb = Handlebars.create();
+  const sites: FieldSite[] = [];
+  const env = hb as unknown as { JavaScriptCompiler: new () => object };
+  env.JavaScriptCompiler = strictCompiler(env.JavaScriptCompiler);
+  hb.registerHelper(FIELD_CHECK, fieldCheck(sites) as unknown as Handlebars.HelperDelegate);
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   const mainFile = path.join(dir, MAIN_TEMPLATE);
   let mainSource: string;
@@ -165,9 +229,9 @@ export async function loadTemplates(dir: string = BUILTIN_TEMPLATES_DIR): Promis
     const file = path.join(partialsDir, f);
     const source = await readFile(file, 'utf8');
     sources.set(file, source);
-    hb.registerPartial(f.slice(0, -'.hbs'.length), located(file, source, compile(hb, file, source)));
+    hb.registerPartial(f.slice(0, -'.hbs'.length), located(file, compile(hb, file, source, sites)));
   }
-  const main = located(mainFile, mainSource, compile(hb, mainFile, mainSource));
+  const main = located(mainFile, compile(hb, mainFile, mainSource, sites));
   // Every partial called by name must exist now, not at the first render of the branch that calls it.
   const known = new Set(partialFiles.map((f) => f.slice(0, -'.hbs'.length)));
   for (const [file, source] of sources) {
@@ -177,5 +241,12 @@ export async function loadTemplates(dir: string = BUILTIN_TEMPLATES_DIR): Promis
       }
     }
   }
-  return { dir, render: (view) => main(strictView(view)) };
+  const render = (view: object): string => {
+    try {
+      return main(view);
+    } catch (err) {
+      throw err instanceof MissingField ? missingFieldError(err, view) : err;
+    }
+  };
+  return { dir, render };
 }

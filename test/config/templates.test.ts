@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile, cp } from 'node:fs/promises';
+import { mkdir, writeFile, cp, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadTemplates, BUILTIN_TEMPLATES_DIR } from '../../src/config/templates.js';
 import { isHapilotError, ErrorCode } from '../../src/errors.js';
 import { ENABLE, entry } from '../helpers/entries.js';
 import { renderEntries } from '../helpers/render.js';
+import { templateLocation } from '../../src/cli/template-location.js';
 import { tempDir } from '../helpers/haproxy.js';
 
 async function templateDir(main: string, partials: Record<string, string> = {}) {
@@ -63,14 +64,15 @@ test('a field that does not exist is an error even as a helper argument ({{#if}}
     'a\nb\n{{#unless settings.domian}}x{{/unless}}\n',
     'a\nb\n{{#each backends}}{{#if (eq mod "http")}}x{{/if}}{{/each}}\n',
   ];
-  for (const body of bodies) {
-    const field = /(httpchek|backendz|domian|mod)/.exec(body)?.[1] ?? '';
+  const fields = ['backends.0.httpchek', 'backendz', 'settings.domian', 'backends.0.mod'];
+  for (const [i, body] of bodies.entries()) {
+    const field = fields[i] ?? '';
     const t = await templateDir(body);
     try {
       const templates = await loadTemplates(t.dir);
       await assert.rejects(renderEntries([entry('a', 'a', [ENABLE])], { templates }), (err) => {
         assert.ok(isHapilotError(err, ErrorCode.TEMPLATE), String(err));
-        assert.match(err.message, new RegExp(`^template ${path.join(t.dir, 'haproxy.cfg.hbs').replaceAll('.', '\\.')}:3: field "${field}" does not exist`));
+        assert.match(err.message, new RegExp(`^template ${path.join(t.dir, 'haproxy.cfg.hbs').replaceAll('.', '\\.')}:3: field "${field.replaceAll('.', '\\.')}" does not exist: expected `));
         assert.doesNotMatch(err.message, /\n/);
         return true;
       }, body);
@@ -81,4 +83,54 @@ test('a field that does not exist is an error even as a helper argument ({{#if}}
 test('fields that exist but are unset (maxconn, httpchk) still render as absent, not as errors', async () => {
   const out = await renderEntries([entry('a', 'a', [ENABLE])]);
   assert.doesNotMatch(out.config, /httpchk|maxconn \n/);
+});
+
+test('a missing field reads the same whether printed or passed to a helper: file, line, the path in the view, and what exists there', async () => {
+  const t = await tempDir();
+  try {
+    await cp(BUILTIN_TEMPLATES_DIR, t.dir, { recursive: true });
+    const file = path.join(t.dir, 'partials', 'backends.hbs');
+    const good = await readFile(file, 'utf8');
+    const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    const serverFields = 'name, address, port, weight, hostname, node, serviceId';
+    const cases = [
+      { edit: good.replace('weight {{weight}}', 'weight {{weight}} slowstart {{slowstrat}}'), needle: 'slowstrat', field: 'backends.0.servers.0.slowstrat', expected: `one of ${serverFields}, or a helper` },
+      { edit: good.replace('{{#if hostname}}', '{{#if slowstrat}}'), needle: 'slowstrat', field: 'backends.0.servers.0.slowstrat', expected: `one of ${serverFields}, or a helper` },
+      { edit: good.replace('inter {{check.inter}}', 'inter {{check.intr}}'), needle: 'check.intr', field: 'backends.0.check.intr', expected: 'one of inter, fall, rise, or a helper' },
+      { edit: good.replace('inter {{check.inter}}', 'inter {{chek.inter}}'), needle: 'chek.inter', field: 'backends.0.chek', expected: 'one of name, service, mode, balance, maxconn, sticky, check, httpchk, depoolThreshold, servers, or a helper' },
+    ];
+    for (const c of cases) {
+      await writeFile(file, c.edit);
+      const templates = await loadTemplates(t.dir);
+      await assert.rejects(renderEntries([entry('web', 'w1', [ENABLE])], { templates }), (err) => {
+        assert.ok(isHapilotError(err, ErrorCode.TEMPLATE), String(err));
+        const line = lineOf(c.edit, c.needle);
+        assert.equal(err.message, `template ${file}:${line}: field "${c.field}" does not exist: expected ${c.expected}`);
+        // The CLI's locator (render --watch, check --all-catalogs) finds the file, line and column.
+        const loc = templateLocation(err);
+        assert.equal(loc?.file, file);
+        assert.equal(loc?.line, line);
+        assert.equal(loc?.column, (c.edit.split('\n')[line - 1] ?? '').indexOf(c.needle) + 1);
+        return true;
+      }, c.field);
+    }
+  } finally { await t.cleanup(); }
+});
+
+test('what a template may read: unset fields, @index, @root, block parameters, lengths; and @root.x of a missing x is an error', async () => {
+  const t = await templateDir([
+    '{{#each backends as |b|}}{{@index}} {{b.name}} {{name.length}} {{@root.settings.retries}} {{../settings.retries}} [{{maxconn}}] {{#if sticky}}s{{/if}}{{/each}}',
+    '{{backends.length}} {{backends.[0].name}}',
+  ].join('\n'));
+  try {
+    const templates = await loadTemplates(t.dir);
+    const out = await renderEntries([entry('web', 'w1', [ENABLE])], { templates });
+    assert.equal(out.config, '0 web 3 3 3 [] \n1 web\n');
+  } finally { await t.cleanup(); }
+  const bad = await templateDir('x\n{{#each backends}}{{@root.setings.retries}}{{/each}}\n');
+  try {
+    const templates = await loadTemplates(bad.dir);
+    await assert.rejects(renderEntries([entry('web', 'w1', [ENABLE])], { templates }), (err) => isHapilotError(err, ErrorCode.TEMPLATE)
+      && err.message.startsWith(`template ${path.join(bad.dir, 'haproxy.cfg.hbs')}:2: field "setings" does not exist: expected one of settings, bind, paths, backends, httpRoutes, portFrontends, or a helper`));
+  } finally { await bad.cleanup(); }
 });
