@@ -1,20 +1,19 @@
 // The model, rebuilt per service: a change to one service re-reads that service's entries only.
-// Each service's part is `buildModel` of that service alone, kept while its entries are the same
-// objects (a catalog source replaces the entries of the services it re-read, and only those); the
-// parts are then merged the way `buildModel` hands out names, hosts and ports across services: in
-// service-name order, a later claimant is left out. The merged model equals `buildModel` of the
-// whole catalog (property test in test/config/incremental.property.test.ts), and unchanged services
-// keep their backend objects, so the incremental renderer reuses their text.
-//
-// model.ts stays the one definition of every rule: a service's part is its own `buildModel`, and
-// the record of a service left out for a claim is `buildModel` of the two services concerned.
+// Each service's part (`buildServicePart`) is kept while its entries are the same objects (a catalog
+// source replaces the entries of the services it re-read, and only those); the parts are merged by
+// `mergeParts`, the one definition of the claims across services that `buildModel` uses too. The
+// merged model equals `buildModel` of the whole catalog (property test in
+// test/config/incremental.property.test.ts), and unchanged services keep their backend objects, so
+// the incremental renderer reuses their text.
 import type { HealthEntry } from '../consul/schemas.js';
 import type { GlobalSettings } from '../settings.js';
-import { buildModel, type Backend, type HttpRoute, type Model, type PortFrontend, type Quarantined } from './model.js';
+import { buildServicePart, mergeParts, type Model, type ServicePart } from './model.js';
 
 interface Part {
   entries: readonly HealthEntry[];
-  model: Model;
+  part: ServicePart;
+  /** What the part brings to the merge besides its servers (see `claims`), computed when first compared. */
+  claims?: string;
 }
 
 export interface IncrementalStats {
@@ -73,7 +72,7 @@ export class IncrementalModel {
       if (kept && sameEntries(kept.entries, entries)) return;
       if (kept) replaced.push({ service, before: kept });
       else added = true;
-      this.#parts.set(service, { entries, model: buildModel({ entries, settings: partSettings(settings) }) });
+      this.#parts.set(service, { entries, part: buildServicePart(service, entries, settings) });
       rebuilt++;
     };
     if (changed !== undefined) {
@@ -82,11 +81,11 @@ export class IncrementalModel {
       for (const [service, entries] of services) visit(service, entries);
       if (this.#parts.size > services.size) for (const service of [...this.#parts.keys()]) if (!services.has(service)) visit(service, undefined);
     }
-    if (added || removed) this.#order = [...this.#parts.keys()].sort();
+    if (added || removed) this.#order = [...this.#parts.keys()].sort(cmp);
     const patched = !added && !removed ? this.#patch(replaced) : undefined;
     this.lastStats = { rebuilt, reused: this.#parts.size - rebuilt, patched: patched !== undefined };
     if (patched) return patched;
-    const model = merge(this.#order, this.#parts, settings);
+    const model = mergeParts(this.#order.map((service) => (this.#parts.get(service) as Part).part), settings);
     this.#merged = { model, index: new Map(model.backends.map((b, i) => [b.service, i])) };
     return model;
   }
@@ -102,10 +101,10 @@ export class IncrementalModel {
     if (replaced.length === 0) return merged.model;
     const backends = [...merged.model.backends];
     for (const { service, before } of replaced) {
-      const after = (this.#parts.get(service) as Part).model;
-      if (claims(before.model) !== claims(after)) return undefined;
+      const after = this.#parts.get(service) as Part;
+      if (claims(before) !== claims(after)) return undefined;
       const at = merged.index.get(service);
-      const backend = after.backends[0];
+      const backend = after.part.backend;
       if (backend === undefined) {
         if (at !== undefined) return undefined;
         continue;
@@ -120,77 +119,16 @@ export class IncrementalModel {
 }
 
 /** What a service's part brings to the merge besides its servers. */
-function claims(m: Model): string {
-  const b = m.backends[0];
-  return JSON.stringify([b?.name, m.httpRoutes, m.portFrontends, m.quarantined, m.warnings]);
-}
-
-/**
- * Settings for a service's own part: the ports hapilot's own frontends hold are claimed in the
- * merge, after the claims of earlier services (a service can lose its host to an earlier one
- * before its port is looked at). Port 0 is never a service's (tags take 1–65535).
- */
-function partSettings(settings: GlobalSettings): GlobalSettings {
-  return { ...settings, httpPort: 0, statsPort: 0 };
+function claims(p: Part): string {
+  const { backend, host, port, quarantined, warnings } = p.part;
+  p.claims ??= JSON.stringify([backend?.name, host, port, quarantined, warnings]);
+  return p.claims;
 }
 
 function sameEntries(a: readonly HealthEntry[], b: readonly HealthEntry[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** The parts as one model: `buildModel`'s claims across services, in service-name order. */
-function merge(order: readonly string[], parts: ReadonlyMap<string, Part>, settings: GlobalSettings): Model {
-  const quarantined: Quarantined[] = [];
-  const warnings: string[] = [];
-  const claimWarnings: string[] = [];
-  const candidates: Array<{ service: string; backend: Backend; route: HttpRoute | undefined; port: PortFrontend | undefined; ownWarnings: number }> = [];
-  for (const service of order) {
-    const { model } = parts.get(service) as Part;
-    for (const q of model.quarantined) quarantined.push(q);
-    const backend = model.backends[0];
-    // A service's own part ends with the claim-time warning about its backend name, which
-    // buildModel gives after every service's own warnings.
-    const named = backend !== undefined && backend.name !== backend.service;
-    const own = named ? model.warnings.length - 1 : model.warnings.length;
-    for (let i = 0; i < own; i++) warnings.push(model.warnings[i] as string);
-    if (backend) candidates.push({ service, backend, route: model.httpRoutes[0], port: model.portFrontends[0], ownWarnings: own });
-  }
-
-  const nameOwner = new Map<string, string>();
-  const hostOwner = new Map<string, string>();
-  const portOwner = new Map<number, string>([[settings.httpPort, ''], [settings.statsPort, '']]);
-  const backends: Backend[] = [];
-  const httpRoutes: HttpRoute[] = [];
-  const portFrontends: PortFrontend[] = [];
-  for (const c of candidates) {
-    const owner = nameOwner.get(c.backend.name) ?? (c.route && hostOwner.get(c.route.host)) ?? (c.port && portOwner.get(c.port.port));
-    if (owner !== undefined) {
-      // Left out for a claim: the record is buildModel's own, from the two services concerned (or
-      // the service alone, for a port of hapilot's own frontends).
-      const ownerEntries = owner === '' ? [] : (parts.get(owner) as Part).entries;
-      const pair = buildModel({ entries: [...ownerEntries, ...(parts.get(c.service) as Part).entries], settings });
-      quarantined.push(...pair.quarantined.filter((q) => q.service === c.service && q.instance === '*'));
-      continue;
-    }
-    nameOwner.set(c.backend.name, c.service);
-    const model = (parts.get(c.service) as Part).model;
-    if (c.backend.name !== c.service) claimWarnings.push(...model.warnings.slice(c.ownWarnings));
-    if (c.route) {
-      hostOwner.set(c.route.host, c.service);
-      httpRoutes.push(c.route);
-    }
-    if (c.port) {
-      portOwner.set(c.port.port, c.service);
-      portFrontends.push(c.port);
-    }
-    backends.push(c.backend);
-  }
-  httpRoutes.sort((a, b) => cmp(a.host, b.host));
-  portFrontends.sort((a, b) => a.port - b.port);
-  quarantined.sort((a, b) => cmp(a.service, b.service) || cmp(a.instance, b.instance) || cmp(a.tag ?? '', b.tag ?? ''));
-  return { settings, backends, httpRoutes, portFrontends, quarantined, warnings: [...warnings, ...claimWarnings] };
 }
 
 function cmp(a: string, b: string): number {

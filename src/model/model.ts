@@ -148,10 +148,24 @@ interface Instance {
   server: Server | undefined;
 }
 
-interface Candidate {
+/**
+ * One service's share of the model, from its own entries alone: what `buildModel` makes of each
+ * service before the claims across services (backend names, hosts, ports) are settled by
+ * `mergeParts`. The incremental model (model/incremental.ts) keeps one per service.
+ */
+export interface ServicePart {
   service: string;
-  options: ServiceOptions;
-  servers: Server[];
+  /** The backend it would have, when it has one; the merge decides whether it gets it. */
+  backend: Backend | undefined;
+  /**
+   * The host it routes: a HAPROXY.FRONTEND.HOST claim, or its default host `<service>.<HAPROXY_DOM>`;
+   * `own`: the host is its default host (tagged or not), which belongs to it.
+   */
+  host: { name: string; own: boolean; tagged: boolean } | undefined;
+  port: PortFrontend | undefined;
+  /** Its own records and warnings (tags, addresses, duplicates, nowhere to route). */
+  quarantined: Quarantined[];
+  warnings: string[];
 }
 
 export interface BuildModelInput {
@@ -160,95 +174,142 @@ export interface BuildModelInput {
 }
 
 export function buildModel({ entries, settings }: BuildModelInput): Model {
-  const quarantined: Quarantined[] = [];
-  const warnings: string[] = [];
   const byService = new Map<string, HealthEntry[]>();
   for (const entry of entries) {
-    const list = byService.get(entry.Service.Service) ?? [];
-    list.push(entry);
-    byService.set(entry.Service.Service, list);
+    const list = byService.get(entry.Service.Service);
+    if (list) list.push(entry);
+    else byService.set(entry.Service.Service, [entry]);
   }
+  const parts = [...byService.keys()].sort(cmp).map((service) => buildServicePart(service, byService.get(service) ?? [], settings));
+  return mergeParts(parts, settings);
+}
 
-  const candidates: Candidate[] = [];
-  for (const service of [...byService.keys()].sort()) {
-    const candidate = buildService(service, byService.get(service) ?? [], settings, quarantined, warnings);
-    if (candidate) candidates.push(candidate);
+/** The default host of a service under HAPROXY_DOM, when its name makes one. */
+export function defaultHost(service: string, settings: GlobalSettings): string | undefined {
+  const host = settings.domain ? `${service.toLowerCase()}.${settings.domain}` : undefined;
+  return host !== undefined && isHostName(host) ? host : undefined;
+}
+
+/**
+ * The parts as one model, claims settled across services:
+ * - a host goes to the service whose default host it is (`web.<HAPROXY_DOM>` belongs to `web`: another
+ *   service's HAPROXY.FRONTEND.HOST cannot take it, whatever the names' order), else to the first
+ *   claimant in service-name order;
+ * - backend names and ports go to the first claimant in service-name order (hapilot's own frontends
+ *   hold HAPROXY_HTTP_PORT and HAPROXY_STATS_PORT);
+ * - a service that loses a claim is left out whole, with a quarantine record and a warning naming
+ *   the service that holds it.
+ * `parts` are in service-name order. The one definition of the claim rules: `buildModel` and the
+ * incremental model both merge through here.
+ */
+export function mergeParts(parts: readonly ServicePart[], settings: GlobalSettings): Model {
+  const quarantined: Quarantined[] = [];
+  const warnings: string[] = [];
+  const claimWarnings: string[] = [];
+  for (const part of parts) {
+    for (const q of part.quarantined) quarantined.push(q);
+    for (const w of part.warnings) warnings.push(w);
   }
-
-  // Frontend claims (hosts, ports) are given out in service-name order; a later claimant is left out.
-  const hostOwner = new Map<string, string>();
-  const portOwner = new Map<number, string>([
+  const reserved = new Map<number, string>([
     [settings.httpPort, 'HAPROXY_HTTP_PORT'],
     [settings.statsPort, 'HAPROXY_STATS_PORT'],
   ]);
+  // Hosts first: its own service, else the first claimant by name. (A host whose holder is then
+  // left out for its backend name or its port stays unrouted: both are rarer than a host claim.)
+  const hostHolder = new Map<string, ServicePart>();
+  for (const part of parts) {
+    if (!part.backend || !part.host || (part.port && reserved.has(part.port.port))) continue;
+    const holder = hostHolder.get(part.host.name);
+    if (!holder || (part.host.own && !holder.host?.own)) hostHolder.set(part.host.name, part);
+  }
+  const nameOwner = new Map<string, string>();
+  const portOwner = new Map(reserved);
   const backends: Backend[] = [];
   const httpRoutes: HttpRoute[] = [];
   const portFrontends: PortFrontend[] = [];
-  const nameOwner = new Map<string, string>();
-  for (const { service, options, servers } of candidates) {
-    const name = backendName(service);
-    const defaultHost = settings.domain ? `${service.toLowerCase()}.${settings.domain}` : undefined;
-    const host = options.protocol === 'http'
-      ? options.host ?? (defaultHost !== undefined && isHostName(defaultHost) ? defaultHost : undefined)
-      : undefined;
-    if (options.protocol === 'http' && host === undefined && options.port === undefined) {
-      const reason = settings.domain === undefined
-        ? 'an HTTP service needs HAPROXY.FRONTEND.HOST=<host>, HAPROXY.FRONTEND.PORT=<port> or the HAPROXY_DOM environment variable'
-        : `the service name is not a DNS label, so it has no default host under HAPROXY_DOM=${settings.domain}: add HAPROXY.FRONTEND.HOST=<host> or HAPROXY.FRONTEND.PORT=<port>`;
-      quarantined.push({ service, instance: '*', tag: undefined, reason });
+  for (const part of parts) {
+    const { service, backend, host, port } = part;
+    if (!backend) continue;
+    const leftOut = (tag: string | undefined, reason: string): void => {
+      quarantined.push({ service, instance: '*', tag, reason });
+    };
+    const nameHolder = nameOwner.get(backend.name);
+    if (nameHolder !== undefined) {
+      leftOut(undefined, `its backend name ${backend.name} is already used by service ${showName(nameHolder)}`);
       continue;
     }
-    if (nameOwner.has(name)) {
-      quarantined.push({ service, instance: '*', tag: undefined, reason: `its backend name ${name} is already used by service ${showName(nameOwner.get(name) ?? '')}` });
+    const holder = host && hostHolder.get(host.name);
+    if (host && holder !== part) {
+      const by = showName(holder?.service ?? '');
+      const reason = holder?.host?.own ? `host ${host.name} is the default host of service ${by}` : `host ${host.name} is already routed to service ${by}`;
+      leftOut(host.tagged ? `HAPROXY.FRONTEND.HOST=${host.name}` : undefined, reason);
+      claimWarnings.push(`service ${showName(service)} is left out: ${reason}, which keeps it`);
       continue;
     }
-    if (host !== undefined && hostOwner.has(host)) {
-      quarantined.push({ service, instance: '*', tag: `HAPROXY.FRONTEND.HOST=${host}`, reason: `host ${host} is already routed to service ${showName(hostOwner.get(host) ?? '')}` });
+    if (port && portOwner.has(port.port)) {
+      leftOut(`HAPROXY.FRONTEND.PORT=${port.port}`, `port ${port.port} is already used by ${portOwner.get(port.port)}`);
       continue;
     }
-    if (options.port !== undefined && portOwner.has(options.port)) {
-      quarantined.push({ service, instance: '*', tag: `HAPROXY.FRONTEND.PORT=${options.port}`, reason: `port ${options.port} is already used by ${portOwner.get(options.port)}` });
-      continue;
+    nameOwner.set(backend.name, service);
+    if (backend.name !== service) {
+      claimWarnings.push(`service ${showName(service)}: the name is not usable in haproxy.cfg; its backend is named ${backend.name}`);
     }
-    nameOwner.set(name, service);
-    if (name !== service) {
-      warnings.push(`service ${showName(service)}: the name is not usable in haproxy.cfg; its backend is named ${name}`);
+    if (host) httpRoutes.push({ host: host.name, backend: backend.name });
+    if (port) {
+      portOwner.set(port.port, `service ${showName(service)}`);
+      portFrontends.push(port);
     }
-    if (host !== undefined) {
-      hostOwner.set(host, service);
-      httpRoutes.push({ host, backend: name });
-    }
-    if (options.port !== undefined) {
-      portOwner.set(options.port, `service ${showName(service)}`);
-      portFrontends.push({ name: `port_${options.port}`, port: options.port, mode: options.protocol, backend: name });
-    }
-    backends.push({
-      name,
-      service,
-      mode: options.protocol,
-      balance: options.balance,
-      maxconn: options.maxconn,
-      sticky: options.sticky,
-      check: options.check,
-      httpchk: options.httpchk,
-      depoolThreshold: options.depoolThreshold,
-      servers,
-    });
+    backends.push(backend);
   }
 
   httpRoutes.sort((a, b) => cmp(a.host, b.host));
   portFrontends.sort((a, b) => a.port - b.port);
   quarantined.sort((a, b) => cmp(a.service, b.service) || cmp(a.instance, b.instance) || cmp(a.tag ?? '', b.tag ?? ''));
-  return { settings, backends, httpRoutes, portFrontends, quarantined, warnings };
+  return { settings, backends, httpRoutes, portFrontends, quarantined, warnings: [...warnings, ...claimWarnings] };
+}
+
+/** One service's part, from its entries alone (every entry's `Service.Service` is `service`). */
+export function buildServicePart(service: string, entries: readonly HealthEntry[], settings: GlobalSettings): ServicePart {
+  const quarantined: Quarantined[] = [];
+  const warnings: string[] = [];
+  const part: ServicePart = { service, backend: undefined, host: undefined, port: undefined, quarantined, warnings };
+  const built = buildService(service, entries, settings, quarantined, warnings);
+  if (!built) return part;
+  const { options, servers } = built;
+  const own = defaultHost(service, settings);
+  const hostName = options.protocol === 'http' ? options.host ?? own : undefined;
+  if (options.protocol === 'http' && hostName === undefined && options.port === undefined) {
+    const reason = settings.domain === undefined
+      ? 'an HTTP service needs HAPROXY.FRONTEND.HOST=<host>, HAPROXY.FRONTEND.PORT=<port> or the HAPROXY_DOM environment variable'
+      : `the service name is not a DNS label, so it has no default host under HAPROXY_DOM=${settings.domain}: add HAPROXY.FRONTEND.HOST=<host> or HAPROXY.FRONTEND.PORT=<port>`;
+    quarantined.push({ service, instance: '*', tag: undefined, reason });
+    return part;
+  }
+  const name = backendName(service);
+  part.backend = {
+    name,
+    service,
+    mode: options.protocol,
+    balance: options.balance,
+    maxconn: options.maxconn,
+    sticky: options.sticky,
+    check: options.check,
+    httpchk: options.httpchk,
+    depoolThreshold: options.depoolThreshold,
+    servers,
+  };
+  if (hostName !== undefined) part.host = { name: hostName, own: hostName === own, tagged: options.host !== undefined };
+  if (options.port !== undefined) part.port = { name: `port_${options.port}`, port: options.port, mode: options.protocol, backend: name };
+  return part;
 }
 
 function buildService(
   service: string,
-  entries: HealthEntry[],
+  entries: readonly HealthEntry[],
   settings: GlobalSettings,
   quarantined: Quarantined[],
   warnings: string[],
-): Candidate | undefined {
+): { options: ServiceOptions; servers: Server[] } | undefined {
   const instances: Instance[] = [];
   // Ignored tags, once per service and tag however many instances carry them.
   const tagWarnings = new Map<string, { message: string; instance: string; count: number }>();
@@ -309,7 +370,7 @@ function buildService(
     byName.set(server.name, server);
   }
   const servers = [...byName.values()].sort((a, b) => cmp(a.name, b.name));
-  return { service, options: newest.options, servers };
+  return { options: newest.options, servers };
 }
 
 /** A tag as stored in a quarantine record: whole when short, else cut (see `showTag`). */

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backendName, buildModel, serverName } from '../../src/model/model.js';
+import { IncrementalModel } from '../../src/model/incremental.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 
 test('only instances whose checks (node checks included) all pass become servers', () => {
@@ -174,4 +175,60 @@ test('server names are stable and safe, with a hash when characters had to be re
   const odd = serverName('node 1', 'web/1');
   assert.match(odd, /^node_1:web_1-[0-9a-f]{8}$/);
   assert.notEqual(serverName('node 1', 'web/1'), serverName('node_1', 'web_1'));
+});
+
+test('a service\'s default host belongs to it: another service\'s HAPROXY.FRONTEND.HOST claim of it loses, whatever the names\' order, and is reported', () => {
+  for (const thief of ['aaa', 'zzz']) {
+    const entries = [
+      entry(thief, `${thief}1`, [ENABLE, 'HAPROXY.FRONTEND.HOST=web.example.test']),
+      entry('web', 'w1', [ENABLE]),
+    ];
+    for (const order of [entries, [...entries].reverse()]) {
+      const m = buildModel({ settings: settings(), entries: order });
+      assert.deepEqual(m.httpRoutes, [{ host: 'web.example.test', backend: 'web' }], thief);
+      assert.deepEqual(m.backends.map((b) => b.name), ['web']);
+      assert.deepEqual(m.quarantined.map((q) => [q.service, q.instance, q.tag, q.reason]), [
+        [thief, '*', 'HAPROXY.FRONTEND.HOST=web.example.test', 'host web.example.test is the default host of service web'],
+      ]);
+      assert.ok(m.warnings.includes(`service ${thief} is left out: host web.example.test is the default host of service web, which keeps it`), m.warnings.join('\n'));
+      const inc = new IncrementalModel().build({ entries: order, settings: settings() });
+      assert.deepEqual(inc, m, 'the incremental model settles the claim the same way');
+    }
+  }
+});
+
+test('host claims between tags: the first service by name wins and the other is reported; a default host nobody routes can be claimed', () => {
+  const m = buildModel({ settings: settings(), entries: [
+    entry('zeta', 'z1', [ENABLE, 'HAPROXY.FRONTEND.HOST=shop.example.test']),
+    entry('beta', 'b1', [ENABLE, 'HAPROXY.FRONTEND.HOST=shop.example.test']),
+    // web routes another host: web.example.test is free, and alpha's claim of it stands.
+    entry('web', 'w1', [ENABLE, 'HAPROXY.FRONTEND.HOST=www.example.test']),
+    entry('alpha', 'a1', [ENABLE, 'HAPROXY.FRONTEND.HOST=web.example.test']),
+    // api's own tag naming its default host is its claim of what is its own anyway.
+    entry('api', 'p1', [ENABLE, 'HAPROXY.FRONTEND.HOST=api.example.test']),
+    entry('aaa', 'x1', [ENABLE, 'HAPROXY.FRONTEND.HOST=api.example.test']),
+  ] });
+  assert.deepEqual(m.httpRoutes, [
+    { host: 'api.example.test', backend: 'api' },
+    { host: 'shop.example.test', backend: 'beta' },
+    { host: 'web.example.test', backend: 'alpha' },
+    { host: 'www.example.test', backend: 'web' },
+  ]);
+  assert.deepEqual(m.quarantined.map((q) => [q.service, q.reason]), [
+    ['aaa', 'host api.example.test is the default host of service api'],
+    ['zeta', 'host shop.example.test is already routed to service beta'],
+  ]);
+  assert.ok(m.warnings.includes('service zeta is left out: host shop.example.test is already routed to service beta, which keeps it'), m.warnings.join('\n'));
+});
+
+test('incremental: a service arriving with its default host takes it back from the service that had claimed it, and gives it up when it goes', () => {
+  const s = settings();
+  const inc = new IncrementalModel();
+  const services = new Map([['aaa', [entry('aaa', 'x1', [ENABLE, 'HAPROXY.FRONTEND.HOST=web.example.test'])]]]);
+  const routes = () => inc.buildByService({ services, settings: s }).httpRoutes.map((r) => `${r.host}>${r.backend}`);
+  assert.deepEqual(routes(), ['web.example.test>aaa']);
+  services.set('web', [entry('web', 'w1', [ENABLE])]);
+  assert.deepEqual(routes(), ['web.example.test>web']);
+  services.delete('web');
+  assert.deepEqual(routes(), ['web.example.test>aaa']);
 });
