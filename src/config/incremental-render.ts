@@ -33,11 +33,27 @@ export interface RenderStats {
   reason: string | undefined;
 }
 
-interface Piece {
-  /** The backend's model as JSON: equal JSON, equal text. */
-  key: string;
-  text: string;
-  lines: Map<string, string>;
+/**
+ * A backend's rendered text. Its server lines are scanned when first asked for (a change asks for
+ * the changed backends' only), and its key when a backend object it was not made from is compared.
+ */
+class Piece {
+  #lines: Map<string, string> | undefined;
+  #key: string | undefined;
+  constructor(readonly backend: Backend, readonly text: string, readonly defaults: readonly string[], lines?: Map<string, string>) {
+    this.#lines = lines;
+  }
+
+  /** The backend's model as JSON: equal JSON, equal text (models are never mutated). */
+  get key(): string {
+    this.#key ??= JSON.stringify(this.backend);
+    return this.#key;
+  }
+
+  get lines(): Map<string, string> {
+    this.#lines ??= scanServerLines(this.text, this.defaults).lines;
+    return this.#lines;
+  }
 }
 
 /** A render with more changed backends than this share of all renders everything at once. */
@@ -191,8 +207,8 @@ export class IncrementalRenderer {
         return plain(`backend ${b.name} rendered alone differs from its text in the whole config (the templates use @index, @first, @last or text shared between backends)`);
       }
     }
-    const result = this.#assemble(model, pieces, files);
-    if (result.config !== config) return plain('the backends cut out do not add up to the whole config');
+    // The pieces are the config cut at increasing bounds: they add up to it (no second 10 MB join).
+    const result = this.#assemble(model, pieces, files, config);
     // Scanned apart, the parts give the lines a scan of the whole gives when no part continues the
     // section before it (each backend's text starts its own section, and so does the text after them).
     if (!startsOwnSection(this.#suffix)) return plain('the text after the backends continues the last backend\'s section');
@@ -202,25 +218,29 @@ export class IncrementalRenderer {
 
   #piece(b: Backend, text: string): Piece | undefined {
     if (!startsOwnSection(text)) return undefined;
-    const scan = scanServerLines(text, this.#defaults);
-    if (scan.defaultsAfter.join(' ') !== this.#defaults.join(' ')) return undefined;
-    const piece = { key: JSON.stringify(b), text, lines: scan.lines };
+    // Only a `defaults` section can change the default-server keywords of the sections after it.
+    let lines: Map<string, string> | undefined;
+    if (/^defaults\b/m.test(text)) {
+      const scan = scanServerLines(text, this.#defaults);
+      if (scan.defaultsAfter.join(' ') !== this.#defaults.join(' ')) return undefined;
+      lines = scan.lines;
+    }
+    const piece = new Piece(b, text, this.#defaults, lines);
     this.#pieces.set(b.name, piece);
     this.#byObject.set(b, piece);
     return piece;
   }
 
-  #assemble(model: Model, pieces: Piece[], files: RenderResult['files']): RenderResult {
+  #assemble(model: Model, pieces: Piece[], files: RenderResult['files'], whole?: string): RenderResult {
     // configText without flattening 10 MB to look at its last character.
     const last = [this.#suffix, ...(pieces.length ? [(pieces[pieces.length - 1] as Piece).text] : []), this.#prefix].find((t) => t.length > 0) ?? '';
-    const config = this.#prefix + pieces.map((p) => p.text).join('') + this.#suffix + (last.endsWith('\n') ? '' : '\n');
+    const config = whole ?? this.#prefix + pieces.map((p) => p.text).join('') + this.#suffix + (last.endsWith('\n') ? '' : '\n');
     // Forget backends gone for good (a subset rendered during bisection keeps the others).
     if (this.#pieces.size > 2 * model.backends.length + 64) {
       const live = new Set(model.backends.map((b) => b.name));
       for (const name of this.#pieces.keys()) if (!live.has(name)) this.#pieces.delete(name);
     }
-    const lines = pieces.map((p) => p.lines);
-    return { config, files, serverLines: new JoinedLines(model.backends, lines, [this.#prefixLines, ...lines, this.#suffixLines]) };
+    return { config, files, serverLines: new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines) };
   }
 
   #reset(): void {
@@ -241,18 +261,30 @@ export class IncrementalRenderer {
  */
 export function cutBackends(text: string, names: readonly string[]): { bounds: number[] } | string {
   const headers: Array<{ kind: string; name: string; start: number }> = [];
-  let offset = 0;
   let triviaStart = -1;
-  for (const line of text.split('\n')) {
-    const trimmed = line.trim();
-    if (trimmed === '' || (line.startsWith('#'))) {
-      if (triviaStart < 0) triviaStart = offset;
+  const content = /\S/g;
+  // Lines are cut with indexOf; an indented line (most of them) is only looked at for content.
+  for (let start = 0; start <= text.length;) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const first = text.charCodeAt(start);
+    if (first === 32 || first === 9) {
+      content.lastIndex = start;
+      const m = content.exec(text);
+      if (m && m.index < end) triviaStart = -1;
+      else if (triviaStart < 0) triviaStart = start;
     } else {
-      const header = line.startsWith(' ') || line.startsWith('\t') ? null : SECTION.exec(trimmed);
-      if (header) headers.push({ kind: header[1] ?? '', name: header[2] ?? '', start: triviaStart < 0 ? offset : triviaStart });
-      triviaStart = -1;
+      const line = text.slice(start, end);
+      const trimmed = line.trim();
+      if (trimmed === '' || line.startsWith('#')) {
+        if (triviaStart < 0) triviaStart = start;
+      } else {
+        const header = SECTION.exec(trimmed);
+        if (header) headers.push({ kind: header[1] ?? '', name: header[2] ?? '', start: triviaStart < 0 ? start : triviaStart });
+        triviaStart = -1;
+      }
     }
-    offset += line.length + 1;
+    start = end + 1;
   }
   const first = headers.findIndex((h) => h.kind === 'backend' && h.name === names[0]);
   if (first < 0) return `backend ${names[0]} not found in the rendered config`;
@@ -269,14 +301,17 @@ export function cutBackends(text: string, names: readonly string[]): { bounds: n
 
 /** The first line that is neither blank nor a comment opens a section (or there is none). */
 function startsOwnSection(text: string): boolean {
-  for (const line of text.split('\n', 64)) {
+  for (let start = 0, n = 0; start <= text.length && n < 64; n++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     return !line.startsWith(' ') && !line.startsWith('\t') && SECTION.test(trimmed);
   }
   return !/\n[ \t]+[^\s#]/.test(text);
 }
-
 
 /**
  * What the body of the templates' `{{#each backends}}` reads (with the partials it calls): anything
@@ -347,25 +382,46 @@ function scanTemplates(dir: string): { isolated: boolean; uncuttable: string | u
 /** Server lines kept per backend, read as one map without copying 100,000 entries per render. */
 class JoinedLines implements ReadonlyMap<string, string> {
   readonly #backends: readonly Backend[];
-  readonly #lines: ReadonlyArray<ReadonlyMap<string, string>>;
-  readonly #parts: ReadonlyArray<ReadonlyMap<string, string>>;
-  #byBackend: Map<string, ReadonlyMap<string, string>> | undefined;
-  readonly size: number;
+  readonly #pieces: readonly Piece[];
+  readonly #prefix: ReadonlyMap<string, string>;
+  readonly #suffix: ReadonlyMap<string, string>;
+  #byBackend: Map<string, Piece> | undefined;
+  #size: number | undefined;
 
-  /** `lines[i]`: the lines of `backends[i]`; `parts`: every part, in config order. */
-  constructor(backends: readonly Backend[], lines: ReadonlyArray<ReadonlyMap<string, string>>, parts: ReadonlyArray<ReadonlyMap<string, string>>) {
+  /** `pieces[i]`: the text of `backends[i]`; `prefix`, `suffix`: the lines of the text around them. */
+  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>) {
     this.#backends = backends;
-    this.#lines = lines;
-    this.#parts = parts;
-    this.size = parts.reduce((n, p) => n + p.size, 0);
+    this.#pieces = pieces;
+    this.#prefix = prefix;
+    this.#suffix = suffix;
+  }
+
+  /** Every part, in config order (scanning every backend's text not scanned yet). */
+  *#parts(): Generator<ReadonlyMap<string, string>> {
+    yield this.#prefix;
+    for (const p of this.#pieces) yield p.lines;
+    yield this.#suffix;
   }
 
   #partOf(key: string): ReadonlyMap<string, string> | undefined {
-    // Indexed on first use only: most renders are never asked for a line.
-    this.#byBackend ??= new Map(this.#backends.map((b, i) => [b.name, this.#lines[i] as ReadonlyMap<string, string>]));
-    const part = this.#byBackend.get(key.slice(0, key.indexOf('/')));
-    if (part?.has(key)) return part;
-    return this.#parts.find((p) => p.has(key));
+    // Indexed on first use only: most renders are never asked for a line, and a change asks for the
+    // lines of its own backends (only their texts are scanned).
+    this.#byBackend ??= new Map(this.#backends.map((b, i) => [b.name, this.#pieces[i] as Piece]));
+    const own = this.#byBackend.get(key.slice(0, key.indexOf('/')))?.lines;
+    if (own?.has(key)) return own;
+    if (this.#prefix.has(key)) return this.#prefix;
+    if (this.#suffix.has(key)) return this.#suffix;
+    for (const p of this.#parts()) if (p.has(key)) return p; // a template that puts sections of its own in a backend's text
+    return undefined;
+  }
+
+  get size(): number {
+    if (this.#size === undefined) {
+      let n = 0;
+      for (const p of this.#parts()) n += p.size;
+      this.#size = n;
+    }
+    return this.#size;
   }
 
   get(key: string): string | undefined {
@@ -381,15 +437,15 @@ class JoinedLines implements ReadonlyMap<string, string> {
   }
 
   *entries(): MapIterator<[string, string]> {
-    for (const p of this.#parts) yield* p.entries();
+    for (const p of this.#parts()) yield* p.entries();
   }
 
   *keys(): MapIterator<string> {
-    for (const p of this.#parts) yield* p.keys();
+    for (const p of this.#parts()) yield* p.keys();
   }
 
   *values(): MapIterator<string> {
-    for (const p of this.#parts) yield* p.values();
+    for (const p of this.#parts()) yield* p.values();
   }
 
   [Symbol.iterator](): MapIterator<[string, string]> {

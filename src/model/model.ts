@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { GlobalSettings } from '../settings.js';
 import type { HealthEntry } from '../consul/schemas.js';
-import { isHostName, parseTags, showTag, type CheckTiming, type Protocol, type ServiceOptions } from './tags.js';
+import { isHostName, parseTags, showTag, type CheckTiming, type ParsedTags, type Protocol, type ServiceOptions } from './tags.js';
 
 export interface Server {
   /** Stable name from Consul's node and service ID: the key of runtime operations and server state. */
@@ -120,10 +120,9 @@ export function showName(name: string): string {
  * Why an address cannot be a server's, or undefined when it can. HAProxy reads `0.0.0.0` and `::` as
  * "the address the client connected to", which would let a registration send traffic anywhere.
  */
-export function addressProblem(raw: string): string | undefined {
-  const family = isIP(raw);
+export function addressProblem(raw: string, family: number = isIP(raw)): string | undefined {
   if (family === 4) {
-    const first = Number(raw.split('.')[0]);
+    const first = Number(raw.slice(0, raw.indexOf('.')));
     if (first === 0) return 'an unspecified ("this network") address';
     if (first >= 224) return 'a multicast, reserved or broadcast address';
     return undefined;
@@ -319,7 +318,7 @@ function buildService(
     cmp(a.Service.ID, b.Service.ID) || cmp(a.Node.Node, b.Node.Node) || (b.Service.ModifyIndex ?? 0) - (a.Service.ModifyIndex ?? 0)
     || cmp(JSON.stringify(a), JSON.stringify(b)));
   for (const entry of ordered) {
-    const parsed = parseTags(entry.Service.Tags ?? []);
+    const parsed = parsedTags(entry.Service.Tags ?? []);
     for (const w of parsed.warnings) {
       const key = `${w.tag}\0${w.message}`;
       const seen = tagWarnings.get(key);
@@ -352,8 +351,9 @@ function buildService(
     (b.entry.Service.ModifyIndex ?? 0) - (a.entry.Service.ModifyIndex ?? 0) || cmp(a.entry.Service.ID, b.entry.Service.ID)
     || cmp(a.entry.Node.Node, b.entry.Node.Node))[0];
   if (!newest) return undefined;
-  const key = JSON.stringify(newest.options);
-  if (instances.some((i) => JSON.stringify(i.options) !== key)) {
+  // Instances with the same tags share one parse: compared by identity first.
+  let key: string | undefined;
+  if (instances.some((i) => i.options !== newest.options && JSON.stringify(i.options) !== (key ??= JSON.stringify(newest.options)))) {
     warnings.push(`service ${showName(service)}: instances disagree on HAPROXY tags; using those of instance ${showName(newest.entry.Service.ID)} (most recently modified)`);
   }
 
@@ -373,6 +373,25 @@ function buildService(
   return { options: newest.options, servers };
 }
 
+/**
+ * `parseTags`, once per distinct list of tags: the instances of a service, and most services, carry
+ * the same tags. Parses are pure and never modified, so they are shared; the cache is cleared when
+ * it grows past the number of distinct lists a large catalog has.
+ */
+const TAG_CACHE = new Map<string, ParsedTags>();
+const TAG_CACHE_MAX = 4096;
+function parsedTags(tags: readonly string[]): ParsedTags {
+  const key = JSON.stringify(tags);
+  if (key.length > 4096) return parseTags(tags); // 64 KiB hostile tags are not kept
+  let parsed = TAG_CACHE.get(key);
+  if (!parsed) {
+    if (TAG_CACHE.size >= TAG_CACHE_MAX) TAG_CACHE.clear();
+    parsed = parseTags(tags);
+    TAG_CACHE.set(key, parsed);
+  }
+  return parsed;
+}
+
 /** A tag as stored in a quarantine record: whole when short, else cut (see `showTag`). */
 function shownTag(tag: string): string {
   return tag.length <= 256 ? tag : `${tag.slice(0, 200)}…(${tag.length} characters)`;
@@ -384,13 +403,13 @@ function toServer(service: string, entry: HealthEntry, settings: GlobalSettings,
   if (health === 'critical' || (health === 'warning' && !settings.includeWarning)) return undefined;
   const id = entry.Service.ID;
   const raw = entry.Service.Address || entry.Node.Address;
-  const problem = addressProblem(raw);
+  const family = isIP(raw);
+  const problem = addressProblem(raw, family);
   if (problem !== undefined) {
     const which = entry.Service.Address ? 'Service.Address' : 'Node.Address';
     quarantined.push({ service, instance: id, tag: undefined, reason: `${which} ${showTag(raw)} is ${problem}: expected an IPv4 or IPv6 address or a host name` });
     return undefined;
   }
-  const family = isIP(raw);
   const port = entry.Service.Port;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     quarantined.push({ service, instance: id, tag: undefined, reason: `Service.Port ${port} is invalid: expected an integer from 1 to 65535` });
