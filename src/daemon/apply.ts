@@ -94,14 +94,17 @@ export class ApplyStep {
     await a.staged.commit();
     const started = performance.now();
     let result: ApplyResult | undefined;
+    let prepareMs = 0;
     for (const applier of a.appliers) {
       if (applier === proc) {
+        const preparing = performance.now();
         const busy = await this.#tooManyOldWorkers();
         if (busy) {
           if (previous && previous.config !== a.config) await this.#restoreFile(previous.config);
           return { kind: 'delayed', reason: busy };
         }
         await this.#prepareReload(a.model, previous?.model);
+        prepareMs = performance.now() - preparing;
       }
       result = await applier.apply({ config: a.config, previous: previous?.model, next: a.model, serverLines: a.serverLines });
       if (result.kind !== 'declined') break;
@@ -116,6 +119,7 @@ export class ApplyStep {
     }
     let ok = result.kind === 'applied';
     let message = result.message;
+    const checking = performance.now();
     if (ok && result.action !== 'runtime' && this.#o.selfCheck) {
       const check = await selfCheck({ config: a.config, model: a.model, statsSocket: this.#o.paths.statsSocket });
       if (!check.ok) {
@@ -125,6 +129,7 @@ export class ApplyStep {
       }
     }
     const durationMs = performance.now() - started;
+    if (result.action !== 'runtime') log.debug({ action: result.action, prepareMs: Math.round(prepareMs), applyMs: Math.round(checking - started - prepareMs), selfCheckMs: Math.round(performance.now() - checking) }, 'apply timings');
     metrics.reloadDuration.observe(durationMs / 1000);
     metrics.reloads.inc({ result: ok ? 'success' : 'failure', trigger: a.trigger, action: result.action });
     const record: ApplyRecord = {

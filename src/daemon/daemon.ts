@@ -73,7 +73,7 @@ export class Daemon {
     this.#queue = new SyncQueue((job) => sync.run(job));
     this.#intake = new SnapshotIntake({
       state, convergence, log, request, coalesceMs: c.coalesceMs ?? 0, waitForPool: pool !== undefined,
-      keep: (snapshot) => { sync.snapshot = snapshot; }, latest: () => sync.snapshot,
+      keep: (snapshot) => { [sync.snapshot, sync.snapshotAtMs] = [snapshot, now()]; }, latest: () => sync.snapshot,
     });
     this.#supervisor = new Supervisor({
       process: proc, log, metrics, intervalMs: c.reapIntervalMs ?? 5000,

@@ -44,10 +44,11 @@ export class Debouncer {
     this.#now = now;
   }
 
-  notify(): void {
-    const now = this.#now();
-    this.#burstStart ??= now;
-    this.#lastChange = now;
+  /** A change, seen at `atMs` (default: now; a snapshot's arrival, so quiet counts from when the change was seen, not from when a sync got to it). */
+  notify(atMs?: number): void {
+    const at = Math.min(atMs ?? this.#now(), this.#now());
+    this.#burstStart ??= at;
+    this.#lastChange = Math.max(this.#lastChange, at);
     this.#arm();
   }
 
@@ -57,6 +58,7 @@ export class Debouncer {
     const at = fireAt({ burstStartMs: this.#burstStart, lastChangeMs: this.#lastChange, lastReloadMs: this.#lastReload(), o: this.#o });
     this.#timer = setTimeout(() => {
       this.#burstStart = undefined;
+      this.#lastChange = 0;
       this.#timer = undefined;
       this.#fire();
     }, Math.max(0, at - this.#now()));
@@ -66,5 +68,6 @@ export class Debouncer {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#burstStart = undefined;
+    this.#lastChange = 0;
   }
 }

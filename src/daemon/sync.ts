@@ -19,7 +19,7 @@ import type { Metrics } from './metrics.js';
 import type { PoolReconciler } from '../pool/reconciler.js';
 import type { ServerChanges } from './server-changes.js';
 import type { SyncRequest } from './sync-queue.js';
-import { entriesByService, type QuarantineMemory, type Validator } from './validation.js';
+import { EarlyValidation, entriesByService, type QuarantineMemory, type Validator } from './validation.js';
 
 export interface SyncOptions {
   configPath: string;
@@ -45,6 +45,8 @@ export interface SyncOptions {
 
 export class Sync {
   snapshot: CatalogSnapshot | undefined;
+  /** When `snapshot` arrived (the quiet of --wait counts from there). */
+  snapshotAtMs: number | undefined;
   holds: Hold[] = [];
   validationError: string | undefined;
   readonly #o: SyncOptions;
@@ -53,9 +55,12 @@ export class Sync {
   #waitTimer: NodeJS.Timeout | undefined;
   /** A structural change is applied after quiet (--wait), once per burst. */
   readonly #debouncer: Debouncer;
+  /** The waiting structural candidate, validated during the wait. */
+  readonly #early: EarlyValidation;
 
   constructor(o: SyncOptions) {
     this.#o = o;
+    this.#early = new EarlyValidation(o.validator);
     this.#debouncer = new Debouncer({ o: o.wait, fire: () => o.request({ trigger: 'catalog change', structural: true }), lastReloadMs: () => o.state.lastReloadMs, now: o.now });
   }
 
@@ -79,6 +84,7 @@ export class Sync {
     clearTimeout(this.#waitTimer);
     this.#debouncer.cancel();
     this.#o.convergence.cancelRetry();
+    this.#early.discard();
   }
 
   async #sync(job: SyncRequest): Promise<void> {
@@ -110,13 +116,15 @@ export class Sync {
 
     if (!job.structural && !job.force) {
       convergence.waiting('a change that needs a reload waits for quiet (--wait)');
-      this.#debouncer.notify();
+      this.#debouncer.notify(this.snapshotAtMs);
+      this.#early.start(cand.built);
       return;
     }
     const last = state.lastReloadMs;
     const { minIntervalMs } = this.#o.wait;
     if (!job.force && last !== undefined && this.#o.now() < last + minIntervalMs) {
       convergence.waiting('a reload waits for --min-reload-interval');
+      this.#early.start(cand.built);
       this.#later(last + minIntervalMs - this.#o.now(), { trigger: job.trigger, structural: true, noRuntime: job.noRuntime });
       return;
     }
@@ -126,7 +134,9 @@ export class Sync {
   /** A structural change: validated (guilty services bisected out and remembered), then applied (the Runtime API first when it can take it). */
   async #validateAndApply(cand: Candidate, snapshot: CatalogSnapshot, job: SyncRequest, runtime: Applier | undefined): Promise<void> {
     const { log, memory, builder } = this.#o;
-    const valid = await writeStage(() => this.#o.validator.validConfig({ model: cand.model, built: cand.built, render: (m) => builder.render(m) })).catch((err: unknown) => {
+    const validating = performance.now();
+    const early = await this.#early.take(cand.built);
+    const valid = early ? { built: cand.built, staged: early, culprits: [] } : await writeStage(() => this.#o.validator.validConfig({ model: cand.model, built: cand.built, render: (m) => builder.render(m) })).catch((err: unknown) => {
       if (isHapilotError(err, ErrorCode.HAPROXY_INVALID)) {
         this.validationError = err.detail ?? err.message;
         throw new StageError('validation', err.message);
@@ -134,6 +144,7 @@ export class Sync {
       throw err;
     });
     this.validationError = undefined;
+    log.debug({ validateMs: Math.round(performance.now() - validating), early: early !== undefined, culprits: valid.culprits.length }, 'validated');
     const entries = entriesByService(snapshot.entries);
     for (const c of valid.culprits) {
       const list = entries.get(c.service);

@@ -3,6 +3,7 @@
 // is remembered by a hash of its catalog entries and the templates, and is not bisected again until
 // either changes.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { HealthEntry } from '../consul/schemas.js';
 import type { Model } from '../model/model.js';
 import type { BuildResult } from '../config/build.js';
@@ -96,6 +97,48 @@ export class Validator {
       throw invalid(again.validation.message);
     }
     return { built: repaired, staged: again, culprits: result.culprits };
+  }
+}
+
+/**
+ * A structural candidate validated while it waits for quiet (--wait) and --min-reload-interval: when
+ * the sync that applies it has the very same config, that staged file is used without a second
+ * `haproxy -c`. Anything else (another config, a rejected one, a map file gone since) is validated
+ * as usual.
+ */
+export class EarlyValidation {
+  readonly #validator: Pick<Validator, 'stage'>;
+  #early: { built: BuildResult; staged: Promise<StagedConfig | undefined> } | undefined;
+
+  constructor(validator: Pick<Validator, 'stage'>) {
+    this.#validator = validator;
+  }
+
+  start(built: BuildResult): void {
+    if (this.#early?.built.config === built.config) return;
+    this.discard();
+    const staged = this.#validator.stage(built).then(async (s) => {
+      if (s.validation?.ok !== false) return s;
+      await s.discard();
+      return undefined;
+    }, () => undefined);
+    this.#early = { built, staged };
+  }
+
+  /** The staged, valid file of `built` when it was validated early; else undefined. */
+  async take(built: BuildResult): Promise<StagedConfig | undefined> {
+    const early = this.#early;
+    this.#early = undefined;
+    const staged = await early?.staged;
+    if (staged && early?.built.config === built.config && built.files.every((f) => existsSync(f.path))) return staged;
+    await staged?.discard();
+    return undefined;
+  }
+
+  discard(): void {
+    const early = this.#early;
+    this.#early = undefined;
+    void early?.staged.then((s) => s?.discard());
   }
 }
 

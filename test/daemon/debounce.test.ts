@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fireAt, parseWait } from '../../src/daemon/debounce.js';
+import { Debouncer, fireAt, parseWait } from '../../src/daemon/debounce.js';
 import { parseDurationMs } from '../../src/util/duration.js';
 
 const o = { minMs: 1000, maxMs: 5000, minIntervalMs: 3000 };
@@ -23,4 +23,21 @@ test('--wait parsing', () => {
   assert.equal(parseWait('10s:2s'), undefined);
   assert.equal(parseWait('abc'), undefined);
   assert.equal(parseDurationMs('1.5m'), 90_000);
+});
+
+test('Debouncer: quiet counts from when a change was seen (its snapshot), not from when a sync got to it', async () => {
+  let fired = 0;
+  const d = new Debouncer({ o: { minMs: 600, maxMs: 5000, minIntervalMs: 0 }, fire: () => { fired++; }, lastReloadMs: () => undefined });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // Seen 590 ms ago: fires about 10 ms from now, not 600.
+  d.notify(Date.now() - 590);
+  await sleep(200);
+  assert.equal(fired, 1, 'fired after the rest of the quiet, counted from the snapshot');
+  // A time in the future is taken as now: a full quiet.
+  d.notify(Date.now() + 10_000);
+  await sleep(200);
+  assert.equal(fired, 1, 'not yet: a full quiet from now');
+  for (let i = 0; i < 50 && fired < 2; i++) await sleep(100);
+  assert.equal(fired, 2);
+  d.cancel();
 });

@@ -1,0 +1,127 @@
+// The Runtime API step and the early validation of a waiting structural change: a server change is
+// in the config file (renamed into place) before the first Runtime API command goes out, and its
+// bookkeeping (model file, history) follows; a structural candidate validated during the wait is
+// used as staged only when it is the very config the sync applies.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buildModel } from '../../src/model/model.js';
+import { finishConfig, type BuildResult } from '../../src/config/build.js';
+import { pathsFor } from '../../src/config/render.js';
+import { loadTemplates } from '../../src/config/templates.js';
+import type { StagedConfig } from '../../src/config/config-file.js';
+import type { Applier, ApplyResult, Change, HaproxyProcesses, ProcessApplier } from '../../src/haproxy/applier.js';
+import { AppliedState } from '../../src/daemon/applied-state.js';
+import { ApplyStep } from '../../src/daemon/apply.js';
+import { CandidateBuilder } from '../../src/daemon/candidate.js';
+import { ConfigHistory } from '../../src/daemon/history.js';
+import { Metrics } from '../../src/daemon/metrics.js';
+import { ServerChanges } from '../../src/daemon/server-changes.js';
+import { EarlyValidation } from '../../src/daemon/validation.js';
+import { ENABLE, entry, settings } from '../helpers/entries.js';
+import { tempDir } from '../helpers/haproxy.js';
+import { testLog } from '../helpers/log.js';
+
+class NoProcess implements ProcessApplier {
+  readonly strategy = 'master-worker';
+  async apply(): Promise<ApplyResult> { return { kind: 'failed', strategy: 'master-worker', action: 'reload', message: 'not in this test' }; }
+  async start() { return { adopted: false }; }
+  async reload() { return { ok: false, message: 'not in this test' }; }
+  async running() { return true; }
+  async processes(): Promise<HaproxyProcesses> { return { masterPid: undefined, currentWorkerPid: 1, oldWorkers: [] }; }
+  async stop() { /* nothing */ }
+}
+
+test('a server change is renamed into the config before the Runtime API commands; model file and history follow', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const configPath = path.join(dir, 'haproxy.cfg');
+    const paths = pathsFor({ configPath, runDir: dir });
+    const s = settings();
+    const templates = await loadTemplates();
+    const before = [entry('web', 'a', [ENABLE], { node: 'n1', port: 9001 }), entry('web', 'b', [ENABLE], { node: 'n2', port: 9002 })];
+    const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
+    await writeFile(configPath, built.config);
+    const state = new AppliedState({ runDir: dir, settings: s });
+    await state.set({ config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0 });
+    state.haproxyRunning = true;
+    const history = new ConfigHistory({ runDir: dir });
+    const apply = new ApplyStep({ configPath, paths, process: new NoProcess(), state, history, metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
+    // The Runtime API, as HAProxy would see the file at the moment of the first command.
+    const seen: string[] = [];
+    const runtime: Applier = {
+      strategy: 'runtime',
+      async apply(change: Change): Promise<ApplyResult> {
+        seen.push(readFileSync(configPath, 'utf8'));
+        assert.equal(change.config, seen[0]);
+        return { kind: 'applied', strategy: 'runtime', action: 'runtime', message: '1 runtime operation' };
+      },
+    };
+    const builder = new CandidateBuilder({ settings: s, templates, paths, fdLimit: undefined, guard: { maxRemovalRatio: 0.5, holdMs: 60_000 }, now: Date.now });
+    const step = new ServerChanges({ configPath, runtime, apply, builder, log: testLog, settings: s, paths, maxRemovalRatio: 0.5 });
+    const after = [...before, entry('web', 'c', [ENABLE], { node: 'n3', port: 9003 })];
+    const applied = state.current!;
+    assert.equal(await step.first(applied, { entries: after, index: 2, cause: 'test', changed: ['web'] }, 'catalog change'), true);
+    assert.equal(seen.length, 1);
+    assert.match(seen[0]!, /server n3:c 10\.0\.0\.1:9003/, 'the new server is in the file before the Runtime API hears of it');
+    assert.equal(state.current?.config, seen[0], 'what HAProxy runs is recorded at once');
+    assert.equal(apply.records[0]?.action, 'runtime');
+    await apply.flush();
+    assert.deepEqual(apply.records[0]?.changes?.serversAdded, ['web/n3:c'], 'what changed, filled in off the critical path');
+    const model = JSON.parse(await readFile(state.modelFile, 'utf8')) as { model: { backends: Array<{ servers: unknown[] }> } };
+    assert.equal(model.model.backends[0]?.servers.length, 3, 'the model file follows');
+    assert.ok((await readdir(history.dir)).some((f) => f.endsWith('.diff')), 'the history follows');
+    assert.equal(await readFile(configPath, 'utf8'), seen[0]);
+    assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('early validation: the staged file is used only for the very config it validated, valid, with its map files', async () => {
+  const staged: Array<{ config: string; discarded: boolean }> = [];
+  const fake = (ok: boolean) => ({
+    async stage(built: BuildResult): Promise<StagedConfig> {
+      const rec = { config: built.config, discarded: false };
+      staged.push(rec);
+      return {
+        tempPath: `/nonexistent/${staged.length}`, validation: { ok, message: ok ? '' : 'rejected' },
+        async commit() { /* not here */ }, async sync() { /* not here */ }, async discard() { rec.discarded = true; },
+      } as StagedConfig;
+    },
+  });
+  const built = (config: string, files: BuildResult['files'] = []) => ({ config, files }) as BuildResult;
+
+  const early = new EarlyValidation(fake(true));
+  early.start(built('A'));
+  early.start(built('A'));
+  assert.equal(staged.length, 1, 'the same config is validated once while it waits');
+  assert.ok(await early.take(built('A')), 'taken for the same config');
+  assert.equal(await early.take(built('A')), undefined, 'taken once');
+
+  early.start(built('B'));
+  early.start(built('C'));
+  assert.equal(await early.take(built('C2')), undefined, 'another config: validated as usual');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(staged.slice(1).map((x) => x.discarded), [true, true], 'replaced and unused files are discarded');
+
+  const { dir, cleanup } = await tempDir();
+  try {
+    const map = path.join(dir, 'hosts-abc.map');
+    await writeFile(map, 'a b\n');
+    early.start(built('D', [{ path: map, contents: 'a b\n' }]));
+    assert.ok(await early.take(built('D', [{ path: map, contents: 'a b\n' }])), 'map file still there');
+    early.start(built('E', [{ path: path.join(dir, 'gone.map'), contents: '' }]));
+    assert.equal(existsSync(path.join(dir, 'gone.map')), false);
+    assert.equal(await early.take(built('E', [{ path: path.join(dir, 'gone.map'), contents: '' }])), undefined, 'a map file removed since: validated again');
+  } finally {
+    await cleanup();
+  }
+
+  const rejecting = new EarlyValidation(fake(false));
+  rejecting.start(built('F'));
+  assert.equal(await rejecting.take(built('F')), undefined, 'a rejected config goes through validation and bisection as usual');
+  assert.equal(staged.at(-1)?.discarded, true);
+});
