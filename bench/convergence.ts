@@ -4,11 +4,14 @@
 // Each change is timed from the Consul write to the first request HAProxy routes accordingly (for a
 // weight: to `show stat`):
 // - server-only: 100 each of instance added, instance removed, health passing → critical, weight changed;
-// - structural: 50 new services;
+// - structural: 50 new services, each registered at least --min-reload-interval after the previous
+//   reload (the interval is a deliberate rate limit; the target is the --wait minimum plus 1 s);
 // - a churn trace of 500 changes (instance churn and health flips, some new services): the share
 //   applied without a reload, and the reloads against consul-template's one reload per change that
 //   passes its wait.
 // Options: --per-kind N (100), --structural N (50), --churn N (500), --json.
+// HAPILOT_BENCH_LOG=debug logs the daemon; HAPILOT_BENCH_TRACE=1 adds one line per measured change
+// (write time, latency) and per Consul request (start, answer parsed), to see where the time goes.
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -166,7 +169,19 @@ async function main(): Promise<void> {
   await mkdir(runDir, { recursive: true });
   const settings = loadSettings({ HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '4000', HAPROXY_HARD_STOP_AFTER: '10s' });
   const metrics = new Metrics();
-  const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }), metrics.consulObserver());
+  const observer = metrics.consulObserver();
+  // With HAPILOT_BENCH_TRACE, every Consul request's end (answer parsed) is traced too: where the source's part of a change goes.
+  const traced: typeof observer = !process.env.HAPILOT_BENCH_TRACE ? observer : {
+    start: (endpoint, blocking) => {
+      const done = observer.start(endpoint, blocking);
+      const startAt = Date.now();
+      return (outcome) => {
+        done(outcome);
+        process.stderr.write(`${JSON.stringify({ consulTrace: true, endpoint, blocking, startAt, endAt: Date.now(), outcome })}\n`);
+      };
+    },
+  };
+  const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }), traced);
   const source = new ConsulSource({ consul, log, wait: '5m', onFullResync: () => metrics.fullResyncs.inc() });
   const daemon = createDaemon({
     source, settings, templates: await loadTemplates(), configPath: path.join(runDir, 'haproxy.cfg'), runDir, haproxyBin: 'haproxy', log, metrics,
@@ -225,13 +240,21 @@ async function main(): Promise<void> {
       await gap();
     }
     const reloadsBefore = await count('reload');
+    // When HAProxy last loaded a config (the newest start or reload record).
+    const lastReloadAt = async () => {
+      const records = ((await daemon.status()) as { reloads: Array<{ at: string; action: string; ok: boolean }> }).reloads;
+      const r = records.find((x) => x.ok && x.action !== 'runtime');
+      return r ? Date.parse(r.at) : 0;
+    };
     for (let k = 0; k < STRUCTURAL; k++) {
+      // Each new service on its own, starting at least --min-reload-interval after the previous
+      // reload: the interval is a deliberate rate limit, and the target is the wait (quiet) plus 1 s.
+      await daemon.idle();
+      await sleep(Math.max(0, (await lastReloadAt()) + WAIT.minIntervalMs + 100 - Date.now()));
       const i = newServices[k]!;
       const t = performance.now();
       register(i);
       results['new service (structural)']!.push(await timeUntil(t, async () => (await probe(httpPort, host(i.service))) === i.name));
-      // Each new service on its own: past --min-reload-interval since the last reload.
-      await sleep(Math.max(0, WAIT.minIntervalMs + 200 - (performance.now() - t)));
     }
     const structuralReloads = (await count('reload')) - reloadsBefore;
 
