@@ -8,8 +8,10 @@
 //   the median of the next three;
 // - the incremental path's first build (IncrementalModel + IncrementalRenderer, as the daemon's first
 //   config) and one instance change (CPU);
-// - heap retained by what the incremental path keeps (model parts, backend texts, the result), after
-//   a full GC, and the process RSS at the end.
+// - heap retained by what the incremental path keeps, after a full GC: the model parts (with the
+//   merged model), and the renderer (backend texts, the server lines asked for, its last result);
+//   and the process RSS at the end (the catalog, a full model and render included).
+// Times are wall and CPU (all threads, GC included): on a loaded machine CPU is the steadier figure.
 //
 // Usage: npm run bench:render [-- --services 10000 --instances 10 --runs 5 --base HEAD~3]
 import { execFileSync, spawn } from 'node:child_process';
@@ -28,13 +30,27 @@ const CHILD = arg('child', '');
 
 interface Sample {
   modelMs: number;
+  modelCpuMs: number;
   renderFirstMs: number;
   renderWarmMs: number;
+  renderWarmCpuMs: number;
   incFirstMs: number;
+  incFirstCpuMs: number;
   incChangeCpuMs: number;
-  retainedMb: number;
+  modelPartsMb: number;
+  rendererMb: number;
   rssMb: number;
   configMb: number;
+}
+
+/** Wall and CPU (all threads, GC included) time of `fn`. */
+function timed<T>(fn: () => T): { value: T; ms: number; cpuMs: number } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = fn();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { value, ms, cpuMs: (c.user + c.system) / 1000 };
 }
 
 const median = (xs: number[]): number => {
@@ -80,29 +96,34 @@ async function measure(root: string): Promise<Sample> {
   // Templates loaded from this tree (the baseline tree's own when measuring it).
   const templates = await loadTemplates(path.join(root, 'templates'));
 
-  let t = performance.now();
-  const full = buildModel({ entries, settings });
-  const modelMs = performance.now() - t;
-  t = performance.now();
-  const first = render({ model: full, templates, paths });
-  const renderFirstMs = performance.now() - t;
-  const configMb = first.config.length / 1e6;
-  const warm: number[] = [];
-  for (let k = 0; k < 3; k++) {
-    t = performance.now();
-    render({ model: full, templates, paths });
-    warm.push(performance.now() - t);
-  }
+  const heap = (): number => {
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed / 1e6;
+  };
+  let h0 = heap();
+  const builtModel = timed(() => buildModel({ entries, settings }));
+  const full = builtModel.value;
+  const firstRender = timed(() => render({ model: full, templates, paths }));
+  const configMb = firstRender.value.config.length / 1e6;
+  const warm: Array<{ ms: number; cpuMs: number }> = [];
+  for (let k = 0; k < 3; k++) warm.push(timed(() => render({ model: full, templates, paths })));
 
-  gc();
-  gc();
-  const heapBefore = process.memoryUsage().heapUsed;
+  // What the incremental path keeps: its model parts, then its renderer (backend texts, server lines).
+  h0 = heap();
   const model = new IncrementalModel();
-  const renderer = new IncrementalRenderer();
-  t = performance.now();
-  let m = model.buildByService({ services, settings });
-  let built = renderer.render({ model: m, templates, paths });
-  const incFirstMs = performance.now() - t;
+  type M0 = ReturnType<typeof model.buildByService>;
+  let renderer: InstanceType<typeof IncrementalRenderer> | undefined = new IncrementalRenderer();
+  const renderWith = (mm: M0) => {
+    if (!renderer) throw new Error('bench: renderer dropped');
+    return renderer.render({ model: mm, templates, paths });
+  };
+  const incFirst = timed(() => {
+    const mm = model.buildByService({ services, settings });
+    return { mm, built: renderWith(mm) };
+  });
+  let m = incFirst.value.mm;
+  let built: ReturnType<typeof renderWith> | undefined = incFirst.value.built;
   // One instance moved: the model and render of one change, as the daemon does it.
   const name = `svc${String(Math.floor(SERVICES / 2)).padStart(5, '0')}`;
   const cpu: number[] = [];
@@ -112,15 +133,25 @@ async function measure(root: string): Promise<Sample> {
     services.set(name, [{ ...head, Service: { ...head.Service, Port: 30000 + k } }, ...list.slice(1)]);
     const c0 = process.cpuUsage();
     m = model.buildByService({ services, settings, changed: [name] });
-    built = renderer.render({ model: m, templates, paths });
+    built = renderWith(m);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
   }
-  gc();
-  gc();
-  const retainedMb = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
-  if (built.config.length === 0 || m.backends.length !== SERVICES) throw new Error('bench: unexpected render');
-  return { modelMs, renderFirstMs, renderWarmMs: median(warm), incFirstMs, incChangeCpuMs: median(cpu.slice(1)), retainedMb, rssMb: process.memoryUsage().rss / 1e6, configMb };
+  // The last result's server lines, as the daemon asks for them (a Runtime API plan reads the changed backend's).
+  void built?.serverLines.get(`${name}/node0:${name}-0`);
+  const total = heap() - h0;
+  // Without the renderer (nor the result it made), what is left is the model parts.
+  built = undefined;
+  renderer = undefined;
+  incFirst.value.built = undefined as unknown as typeof incFirst.value.built;
+  const parts = heap() - h0;
+  if (m.backends.length !== SERVICES) throw new Error('bench: unexpected model');
+  return {
+    modelMs: builtModel.ms, modelCpuMs: builtModel.cpuMs, renderFirstMs: firstRender.ms,
+    renderWarmMs: median(warm.map((w) => w.ms)), renderWarmCpuMs: median(warm.map((w) => w.cpuMs)),
+    incFirstMs: incFirst.ms, incFirstCpuMs: incFirst.cpuMs, incChangeCpuMs: median(cpu.slice(1)),
+    modelPartsMb: parts, rendererMb: total - parts, rssMb: process.memoryUsage().rss / 1e6, configMb,
+  };
 }
 
 function runChild(root: string): Promise<Sample> {
@@ -162,16 +193,17 @@ async function main(): Promise<void> {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
   const cols: Array<[keyof Sample, string]> = [
-    ['modelMs', 'buildModel ms'], ['renderFirstMs', 'render ms (first)'], ['renderWarmMs', 'render ms (warm)'],
-    ['incFirstMs', 'incremental first build+render ms'], ['incChangeCpuMs', 'one change CPU ms'],
-    ['retainedMb', 'incremental state MB (heap)'], ['rssMb', 'process RSS MB'], ['configMb', 'config MB'],
+    ['modelMs', 'buildModel ms'], ['modelCpuMs', 'buildModel CPU ms'], ['renderFirstMs', 'render ms (first)'], ['renderWarmMs', 'render ms (warm)'],
+    ['renderWarmCpuMs', 'render CPU ms (warm)'], ['incFirstMs', 'incremental first build+render ms'], ['incFirstCpuMs', 'same, CPU ms'],
+    ['incChangeCpuMs', 'one change CPU ms'], ['modelPartsMb', 'incremental model MB'], ['rendererMb', 'incremental renderer MB'],
+    ['rssMb', 'process RSS MB'], ['configMb', 'config MB'],
   ];
   console.log(`${SERVICES} services × ${INSTANCES} instances, medians of ${RUNS} runs (node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'})\n`);
   console.log(`| tree | ${cols.map((c) => c[1]).join(' | ')} |`);
   console.log(`|---|${cols.map(() => '---:').join('|')}|`);
   for (const t of trees) {
     const ss = samples.get(t.label) ?? [];
-    console.log(`| ${t.label} | ${cols.map(([k]) => median(ss.map((s) => s[k])).toFixed(k === 'configMb' || k === 'incChangeCpuMs' ? 1 : 0)).join(' | ')} |`);
+    console.log(`| ${t.label} | ${cols.map(([k]) => median(ss.map((s) => s[k])).toFixed(k.endsWith('Mb') || k === 'incChangeCpuMs' ? 1 : 0)).join(' | ')} |`);
   }
 }
 
