@@ -1,11 +1,17 @@
-// Consul health entries → the typed model templates render. Knows Consul's data shapes, but no
-// network, no files, no processes. Everything is validated here and sorted, so an unchanged catalog
-// gives an identical model and identical bytes.
-import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
+// Consul health entries → the typed model templates render: each service's part from its own entries
+// (tags, instances as servers: instance.ts, names: names.ts), then the claims across services
+// (claims.ts). Knows Consul's data shapes, but no network, no files, no processes. Everything is
+// validated here and sorted, so an unchanged catalog gives an identical model and identical bytes.
 import type { GlobalSettings } from '../settings.js';
 import type { HealthEntry } from '../consul/schemas.js';
-import { isHostName, parseTags, showTag, type CheckTiming, type ParsedTags, type Protocol, type ServiceOptions } from './tags.js';
+import { defaultHost, mergeParts } from './claims.js';
+import { toServer } from './instance.js';
+import { backendName, showName } from './names.js';
+import { parseTags, showTag, type CheckTiming, type ParsedTags, type Protocol, type ServiceOptions } from './tags.js';
+
+export { defaultHost, mergeParts } from './claims.js';
+export { addressProblem, entryHealth, type Health } from './instance.js';
+export { backendName, RESERVED_PREFIX, serverName, showName } from './names.js';
 
 export interface Server {
   /** Stable name from Consul's node and service ID: the key of runtime operations and server state. */
@@ -68,79 +74,6 @@ export interface Model {
   warnings: string[];
 }
 
-/** Names HAProxy accepts for proxies and servers: letters, digits, `.`, `-`, `_`, `:`. */
-const NAME_RE = /^[A-Za-z0-9._:-]+$/;
-/** Service names used as backend names unchanged. No `:`, so a mapped name (which has one) never equals one. */
-const SERVICE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-/** Section names hapilot uses itself. */
-export const RESERVED_PREFIX = 'hapilot_';
-const MAX_WEIGHT = 256;
-
-export type Health = 'passing' | 'warning' | 'critical';
-
-/** The worst status of an entry's checks, node checks included, as Consul's `?passing` filter sees it. */
-export function entryHealth(entry: HealthEntry): Health {
-  let worst: Health = 'passing';
-  for (const check of entry.Checks ?? []) {
-    if (check.Status === 'critical' || check.Status === 'maintenance') return 'critical';
-    if (check.Status === 'warning') worst = 'warning';
-  }
-  return worst;
-}
-
-/** A server name that is stable, unique and safe; a hash marks names that had to be changed. */
-export function serverName(node: string, serviceId: string): string {
-  const raw = `${node}:${serviceId}`;
-  if (NAME_RE.test(raw) && raw.length <= 96) return raw;
-  const hash = createHash('sha1').update(raw).digest('hex').slice(0, 8);
-  return `${raw.replace(/[^A-Za-z0-9._:-]/g, '_').slice(0, 80)}-${hash}`;
-}
-
-/**
- * The HAProxy backend name of a service: the name itself when HAProxy can use it, else its safe
- * characters (at most 64; `svc_` first when it would start with hapilot's prefix or not with a letter
- * or digit) then `:` and a hash of the whole name. Valid names have no `:`, so a mapped
- * name never equals a service's own name, and two mapped names differ unless their names hash alike.
- */
-export function backendName(service: string): string {
-  if (SERVICE_NAME_RE.test(service) && !service.startsWith(RESERVED_PREFIX)) return service;
-  const hash = createHash('sha256').update(service).digest('hex').slice(0, 12);
-  const safe = service.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
-  const prefix = /^[A-Za-z0-9]/.test(safe) && !safe.startsWith(RESERVED_PREFIX) ? '' : 'svc_';
-  return `${prefix}${safe}:${hash}`;
-}
-
-/** A name as it appears in messages: as is when plain, else JSON-quoted (and cut when long). */
-export function showName(name: string): string {
-  return /^[\x21-\x7e]{1,128}$/.test(name) && !/["'\\]/.test(name) ? name : showTag(name);
-}
-
-/**
- * Why an address cannot be a server's, or undefined when it can. HAProxy reads `0.0.0.0` and `::` as
- * "the address the client connected to", which would let a registration send traffic anywhere.
- */
-export function addressProblem(raw: string, family: number = isIP(raw)): string | undefined {
-  if (family === 4) {
-    const first = Number(raw.slice(0, raw.indexOf('.')));
-    if (first === 0) return 'an unspecified ("this network") address';
-    if (first >= 224) return 'a multicast, reserved or broadcast address';
-    return undefined;
-  }
-  if (family === 6) {
-    if (raw.includes('%')) return 'an IPv6 address with a zone index, which HAProxy cannot use';
-    const lower = raw.toLowerCase();
-    if (/^[0:]+$/.test(lower)) return 'the unspecified address';
-    if (lower.startsWith('ff')) return 'a multicast address';
-    if (/^::ffff:/.test(lower)) return addressProblem(lower.slice('::ffff:'.length));
-    return undefined;
-  }
-  if (!HOSTNAME_RE.test(raw)) return 'not an address';
-  // A name whose last label is all digits is a mistyped IPv4 address (999.1.1.1), never a host.
-  if (/(^|\.)[0-9]+$/.test(raw)) return 'not an IPv4 address (an octet is out of range) and not a host name';
-  return undefined;
-}
-
 interface Instance {
   entry: HealthEntry;
   options: ServiceOptions;
@@ -181,90 +114,6 @@ export function buildModel({ entries, settings }: BuildModelInput): Model {
   }
   const parts = [...byService.keys()].sort(cmp).map((service) => buildServicePart(service, byService.get(service) ?? [], settings));
   return mergeParts(parts, settings);
-}
-
-/** The default host of a service under HAPROXY_DOM, when its name makes one. */
-export function defaultHost(service: string, settings: GlobalSettings): string | undefined {
-  const host = settings.domain ? `${service.toLowerCase()}.${settings.domain}` : undefined;
-  return host !== undefined && isHostName(host) ? host : undefined;
-}
-
-/**
- * The parts as one model, claims settled across services:
- * - a host goes to the service whose default host it is (`web.<HAPROXY_DOM>` belongs to `web`: another
- *   service's HAPROXY.FRONTEND.HOST cannot take it, whatever the names' order), else to the first
- *   claimant in service-name order;
- * - backend names and ports go to the first claimant in service-name order (hapilot's own frontends
- *   hold HAPROXY_HTTP_PORT and HAPROXY_STATS_PORT);
- * - a service that loses a claim is left out whole, with a quarantine record and a warning naming
- *   the service that holds it.
- * `parts` are in service-name order. The one definition of the claim rules: `buildModel` and the
- * incremental model both merge through here.
- */
-export function mergeParts(parts: readonly ServicePart[], settings: GlobalSettings): Model {
-  const quarantined: Quarantined[] = [];
-  const warnings: string[] = [];
-  const claimWarnings: string[] = [];
-  for (const part of parts) {
-    for (const q of part.quarantined) quarantined.push(q);
-    for (const w of part.warnings) warnings.push(w);
-  }
-  const reserved = new Map<number, string>([
-    [settings.httpPort, 'HAPROXY_HTTP_PORT'],
-    [settings.statsPort, 'HAPROXY_STATS_PORT'],
-  ]);
-  // Hosts first: its own service, else the first claimant by name. (A host whose holder is then
-  // left out for its backend name or its port stays unrouted: both are rarer than a host claim.)
-  const hostHolder = new Map<string, ServicePart>();
-  for (const part of parts) {
-    if (!part.backend || !part.host || (part.port && reserved.has(part.port.port))) continue;
-    const holder = hostHolder.get(part.host.name);
-    if (!holder || (part.host.own && !holder.host?.own)) hostHolder.set(part.host.name, part);
-  }
-  const nameOwner = new Map<string, string>();
-  const portOwner = new Map(reserved);
-  const backends: Backend[] = [];
-  const httpRoutes: HttpRoute[] = [];
-  const portFrontends: PortFrontend[] = [];
-  for (const part of parts) {
-    const { service, backend, host, port } = part;
-    if (!backend) continue;
-    const leftOut = (tag: string | undefined, reason: string): void => {
-      quarantined.push({ service, instance: '*', tag, reason });
-    };
-    const nameHolder = nameOwner.get(backend.name);
-    if (nameHolder !== undefined) {
-      leftOut(undefined, `its backend name ${backend.name} is already used by service ${showName(nameHolder)}`);
-      continue;
-    }
-    const holder = host && hostHolder.get(host.name);
-    if (host && holder !== part) {
-      const by = showName(holder?.service ?? '');
-      const reason = holder?.host?.own ? `host ${host.name} is the default host of service ${by}` : `host ${host.name} is already routed to service ${by}`;
-      leftOut(host.tagged ? `HAPROXY.FRONTEND.HOST=${host.name}` : undefined, reason);
-      claimWarnings.push(`service ${showName(service)} is left out: ${reason}, which keeps it`);
-      continue;
-    }
-    if (port && portOwner.has(port.port)) {
-      leftOut(`HAPROXY.FRONTEND.PORT=${port.port}`, `port ${port.port} is already used by ${portOwner.get(port.port)}`);
-      continue;
-    }
-    nameOwner.set(backend.name, service);
-    if (backend.name !== service) {
-      claimWarnings.push(`service ${showName(service)}: the name is not usable in haproxy.cfg; its backend is named ${backend.name}`);
-    }
-    if (host) httpRoutes.push({ host: host.name, backend: backend.name });
-    if (port) {
-      portOwner.set(port.port, `service ${showName(service)}`);
-      portFrontends.push(port);
-    }
-    backends.push(backend);
-  }
-
-  httpRoutes.sort((a, b) => cmp(a.host, b.host));
-  portFrontends.sort((a, b) => a.port - b.port);
-  quarantined.sort((a, b) => cmp(a.service, b.service) || cmp(a.instance, b.instance) || cmp(a.tag ?? '', b.tag ?? ''));
-  return { settings, backends, httpRoutes, portFrontends, quarantined, warnings: [...warnings, ...claimWarnings] };
 }
 
 /** One service's part, from its entries alone (every entry's `Service.Service` is `service`). */
@@ -395,37 +244,6 @@ function parsedTags(tags: readonly string[]): ParsedTags {
 /** A tag as stored in a quarantine record: whole when short, else cut (see `showTag`). */
 function shownTag(tag: string): string {
   return tag.length <= 256 ? tag : `${tag.slice(0, 200)}…(${tag.length} characters)`;
-}
-
-/** The instance as a server, or undefined when it is not healthy enough or its data is unusable. */
-function toServer(service: string, entry: HealthEntry, settings: GlobalSettings, quarantined: Quarantined[]): Server | undefined {
-  const health = entryHealth(entry);
-  if (health === 'critical' || (health === 'warning' && !settings.includeWarning)) return undefined;
-  const id = entry.Service.ID;
-  const raw = entry.Service.Address || entry.Node.Address;
-  const family = isIP(raw);
-  const problem = addressProblem(raw, family);
-  if (problem !== undefined) {
-    const which = entry.Service.Address ? 'Service.Address' : 'Node.Address';
-    quarantined.push({ service, instance: id, tag: undefined, reason: `${which} ${showTag(raw)} is ${problem}: expected an IPv4 or IPv6 address or a host name` });
-    return undefined;
-  }
-  const port = entry.Service.Port;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    quarantined.push({ service, instance: id, tag: undefined, reason: `Service.Port ${port} is invalid: expected an integer from 1 to 65535` });
-    return undefined;
-  }
-  const weights = entry.Service.Weights ?? { Passing: 1, Warning: 1 };
-  const weight = Math.min(MAX_WEIGHT, health === 'warning' ? weights.Warning : weights.Passing);
-  return {
-    name: serverName(entry.Node.Node, id),
-    address: family === 6 ? `[${raw}]` : raw,
-    port,
-    weight,
-    hostname: family === 0,
-    node: entry.Node.Node,
-    serviceId: id,
-  };
 }
 
 function cmp(a: string, b: string): number {
