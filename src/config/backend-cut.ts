@@ -1,5 +1,5 @@
-// Where the backends are: in a rendered config (one run of sections, cut at their \`backend <name>\`
-// lines) and in the templates (what the \`{{#each backends}}\` body reads besides its backend).
+// Where the backends are: in a rendered config (one run of sections, cut at their `backend <name>`
+// lines) and in the templates (what the `{{#each backends}}` body reads besides its backend).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';

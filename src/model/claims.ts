@@ -1,6 +1,6 @@
 // Claims across services: which service gets a backend name, a host, a port, when several ask for
-// one. The one definition of these rules: \`buildModel\` and the incremental model both merge through
-// \`mergeParts\`.
+// one. The one definition of these rules: `buildModel` and the incremental model both merge through
+// `mergeParts`.
 import type { GlobalSettings } from '../settings.js';
 import type { Backend, HttpRoute, Model, PortFrontend, Quarantined, ServicePart } from './model.js';
 import { showName } from './names.js';
