@@ -57,6 +57,8 @@ import { report, type ChangeStats, type RpsRow, type SizeResult } from './lib/sc
 const { values: opts } = parseArgs({
   options: {
     sizes: { type: 'string', default: '100,1000,2000,5000,10000' },
+    /** More points for the render and HAProxy curves only (CLI render, haproxy -c, HAProxy alone, in-process; no daemon). */
+    'curve-sizes': { type: 'string', default: '' },
     instances: { type: 'string', default: '10' },
     changes: { type: 'string', default: '50' },
     structural: { type: 'string', default: '50' },
@@ -64,6 +66,10 @@ const { values: opts } = parseArgs({
     'changes-large': { type: 'string' },
     /** Structural changes for sizes run without checks (each one a reload of ≥ 20,000 servers; default: --structural). */
     'structural-large': { type: 'string' },
+    /** Time budget of each change phase (server-only, structural) per size, in seconds: the phase ends at its count or when the budget is spent (0: no budget). */
+    'phase-seconds': { type: 'string', default: '0' },
+    /** How long one change may take to reach HAProxy before its phase is ended and reported. */
+    'change-timeout': { type: 'string', default: '120' },
     /** Reloads of HAProxy alone per config. */
     reloads: { type: 'string', default: '5' },
     'idle-seconds': { type: 'string', default: '10' },
@@ -73,6 +79,7 @@ const { values: opts } = parseArgs({
   },
 });
 const SIZES = opts.sizes.split(',').map(Number);
+const CURVE_SIZES = opts['curve-sizes'].split(',').filter(Boolean).map(Number);
 const INSTANCES = Number(opts.instances);
 const CHANGES = Number(opts.changes);
 const STRUCTURAL = Number(opts.structural);
@@ -80,9 +87,11 @@ const CHANGES_LARGE = Number(opts['changes-large'] ?? opts.changes);
 const STRUCTURAL_LARGE = Number(opts['structural-large'] ?? opts.structural);
 const RELOADS = Number(opts.reloads);
 const IDLE_S = Number(opts['idle-seconds']);
+const PHASE_S = Number(opts['phase-seconds']);
+const CHANGE_TIMEOUT_S = Number(opts['change-timeout']);
 const SKIP = new Set(opts.skip.split(',').filter(Boolean));
 const KNOWN_SKIPS = ['cli', 'haproxy', 'inproc', 'daemon', 'server-only', 'structural', 'consul-template', 'rps'];
-for (const [name, v] of Object.entries({ sizes: SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], 'idle-seconds': [IDLE_S] })) {
+for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], 'idle-seconds': [IDLE_S], 'phase-seconds': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S] })) {
   if (v.some((x) => !Number.isInteger(x) || x < 0)) {
     console.error(`bench:scale: --${name} ${String(opts[name as keyof typeof opts])}: expected non-negative integers`);
     process.exit(2);
@@ -278,10 +287,10 @@ function medianMs(f: () => unknown, runs = 7): number {
   return pct(t, 50);
 }
 
-function changeStats(rows: Array<{ ms: number; requests: number; bytes: number; cpu: number }>): ChangeStats {
+function changeStats(rows: Array<{ ms: number; requests: number; bytes: number; cpu: number }>, planned: number, failed: string | undefined): ChangeStats {
   const ms = rows.map((r) => r.ms);
   return {
-    n: rows.length, p50: pct(ms, 50), p99: pct(ms, 99), max: Math.max(...ms),
+    n: rows.length, planned, failed, p50: pct(ms, 50), p99: pct(ms, 99), max: Math.max(...ms),
     requestsP50: pct(rows.map((r) => r.requests), 50), bytesP50: pct(rows.map((r) => r.bytes), 50),
     cpuP50: pct(rows.map((r) => r.cpu), 50), cpuP99: pct(rows.map((r) => r.cpu), 99),
   };
@@ -311,15 +320,16 @@ async function cliRender(o: { dir: string; name: string; entries: HealthEntry[];
 function emptyResult(n: number): SizeResult {
   const servers = n * INSTANCES;
   return {
-    services: n, servers, checks: servers <= MAX_CHECKED_SERVERS, seconds: 0, loadStart: os.loadavg(), loadEnd: [],
+    services: n, servers, checks: servers <= MAX_CHECKED_SERVERS, curveOnly: false, seconds: 0, loadStart: os.loadavg(), loadEnd: [],
     cli: undefined, haproxy: undefined, inproc: undefined, floor: undefined, startup: undefined, idle: undefined,
-    serverOnly: undefined, structural: undefined, peakRssMb: undefined, consulTemplate: undefined, consulTemplateError: undefined, error: undefined,
+    serverOnly: undefined, structural: undefined, peakRssMb: undefined, consulTemplate: undefined, consulTemplateError: undefined, errors: [],
   };
 }
 
-async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
+async function measureSize(n: number, farmPort: number, curveOnly: boolean): Promise<SizeResult> {
   const started = performance.now();
   const result = emptyResult(n);
+  result.curveOnly = curveOnly;
   const checks = result.checks;
   const servers = result.servers;
   // Checks every 30 s: the descriptors are the same, without 5,000 checks per second on 2 cores.
@@ -363,7 +373,7 @@ async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
       const [hp, sp] = await freePorts(2) as [number, number];
       result.inproc = await inProcess(n, entries, templatesDir, { ...env, HAPROXY_HTTP_PORT: String(hp), HAPROXY_STATS_PORT: String(sp), HAPILOT_RUN_DIR: path.join(dir, 'inproc-run') });
     }
-    if (SKIP.has('daemon')) return result;
+    if (curveOnly || (SKIP.has('daemon') && SKIP.has('consul-template'))) return result;
 
     // ---- the daemon, end to end ---------------------------------------------------------------
     sim = await Sim.start(dir);
@@ -380,77 +390,92 @@ async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
       log(`size ${n}: /v1/health/state/any ${(result.floor.checksBytes / 1e6).toFixed(1)} MB, JSON.parse ${result.floor.checksParseMs.toFixed(1)} ms`);
     }
     await sim.reset();
-    const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
-    const runDir = path.join(dir, 'run');
-    res.pidFile(path.join(runDir, 'haproxy.pid'));
-    log(`size ${n}: starting hapilot`);
-    const t0 = performance.now();
-    // BENCH_DAEMON_NODE_ARGS: e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where hapilot's time goes.
-    daemon = res.child(spawn(process.execPath, [...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CLI, 'run', '--consul', sim.url, '--run-dir', runDir, '--wait', '20ms:200ms', '--min-reload-interval', '10ms',
-      '--status-listen', `127.0.0.1:${statusPort}`, '--stop-haproxy-on-exit', ...(templatesDir ? ['--templates', templatesDir] : [])], {
-      env: { ...process.env, ...env, HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort) }, stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
-    }));
-    const pid = daemon.pid as number;
-    const last = n - 1;
-    await until(httpPort, `${svcName(last)}.${DOMAIN}`, instAddr(last, 0), t0, 300_000).catch(async (err: unknown) => {
-      // Any instance of the last service will do: roundrobin may start elsewhere.
-      for (let i = 1; i < INSTANCES; i++) if ((await through(httpPort, `${svcName(last)}.${DOMAIN}`)).status === 200) return;
-      throw err;
-    });
-    const firstConfigS = (performance.now() - t0) / 1000;
-    const sc = await sim.counters();
-    result.startup = { firstConfigS, requests: total(sc.requests), bytesMb: total(sc.bytes) / 1e6, rssMb: await vm(pid, 'VmHWM') };
-    log(`size ${n}: first config in ${firstConfigS.toFixed(2)} s`);
-    await waitIdle(pid, 1000);
+    if (!SKIP.has('daemon')) {
+      const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
+      const runDir = path.join(dir, 'run');
+      res.pidFile(path.join(runDir, 'haproxy.pid'));
+      log(`size ${n}: starting hapilot`);
+      const t0 = performance.now();
+      // BENCH_DAEMON_NODE_ARGS: e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where hapilot's time goes.
+      daemon = res.child(spawn(process.execPath, [...(process.env.BENCH_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), CLI, 'run', '--consul', sim.url, '--run-dir', runDir, '--wait', '20ms:200ms', '--min-reload-interval', '10ms',
+        '--status-listen', `127.0.0.1:${statusPort}`, '--stop-haproxy-on-exit', ...(templatesDir ? ['--templates', templatesDir] : [])], {
+        env: { ...process.env, ...env, HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort) }, stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'],
+      }));
+      const pid = daemon.pid as number;
+      const last = n - 1;
+      await until(httpPort, `${svcName(last)}.${DOMAIN}`, instAddr(last, 0), t0, 300_000).catch(async (err: unknown) => {
+        // Any instance of the last service will do: roundrobin may start elsewhere.
+        for (let i = 1; i < INSTANCES; i++) if ((await through(httpPort, `${svcName(last)}.${DOMAIN}`)).status === 200) return;
+        throw err;
+      });
+      const firstConfigS = (performance.now() - t0) / 1000;
+      const sc = await sim.counters();
+      result.startup = { firstConfigS, requests: total(sc.requests), bytesMb: total(sc.bytes) / 1e6, rssMb: await vm(pid, 'VmHWM') };
+      log(`size ${n}: first config in ${firstConfigS.toFixed(2)} s`);
+      await waitIdle(pid, 1000);
 
-    // ---- idle ---------------------------------------------------------------------------------
-    await sim.reset();
-    const idle0 = await cpuMs(pid);
-    await sleep(IDLE_S * 1000);
-    const idleCounters = await sim.counters();
-    result.idle = { cpuMs: (await cpuMs(pid)) - idle0, requests: total(idleCounters.requests), seconds: IDLE_S };
-    if (result.idle.requests) log(`size ${n}: requests while idle: ${JSON.stringify(idleCounters.requests)}`);
+      // ---- idle ---------------------------------------------------------------------------------
+      await sim.reset();
+      const idle0 = await cpuMs(pid);
+      await sleep(IDLE_S * 1000);
+      const idleCounters = await sim.counters();
+      result.idle = { cpuMs: (await cpuMs(pid)) - idle0, requests: total(idleCounters.requests), seconds: IDLE_S };
+      if (result.idle.requests) log(`size ${n}: requests while idle: ${JSON.stringify(idleCounters.requests)}`);
 
-    // ---- changes ------------------------------------------------------------------------------
-    const measure = async (write: () => Promise<unknown>, host: string, addr: string) => {
-      await waitIdle(pid);
-      await sim?.reset();
-      const cpu0 = await cpuMs(pid);
-      const since = performance.now();
-      await write();
-      const ms = await until(httpPort, host, addr, since);
-      await waitIdle(pid);
-      const k = await (sim as Sim).counters();
-      const row = { ms, requests: total(k.requests), bytes: total(k.bytes), cpu: (await cpuMs(pid)) - cpu0 };
-      // Each change as it is measured: a run stopped early still says what it saw.
-      log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests, ${row.bytes} bytes, ${row.cpu} ms CPU`);
-      return row;
-    };
-    const serverOnlyCount = checks ? CHANGES : CHANGES_LARGE;
-    if (!SKIP.has('server-only') && serverOnlyCount > 0) {
-      log(`size ${n}: ${serverOnlyCount} server-only changes`);
-      const rows = [];
-      for (let k = 0; k < serverOnlyCount; k++) {
-        const s = (k * 7919) % n;
-        const addr = `127.100.${(k >> 8) & 255}.${k & 255}`;
-        rows.push(await measure(() => (sim as Sim).register([instance(s, 100 + k, farmPort, tags, svcName(s), addr, `${svcName(s)}-new${k}`)]), `${svcName(s)}.${DOMAIN}`, addr));
+      // ---- changes ------------------------------------------------------------------------------
+      const measure = async (write: () => Promise<unknown>, host: string, addr: string) => {
+        await waitIdle(pid);
+        await sim?.reset();
+        const cpu0 = await cpuMs(pid);
+        const since = performance.now();
+        await write();
+        const ms = await until(httpPort, host, addr, since, CHANGE_TIMEOUT_S * 1000);
+        await waitIdle(pid);
+        const k = await (sim as Sim).counters();
+        const row = { ms, requests: total(k.requests), bytes: total(k.bytes), cpu: (await cpuMs(pid)) - cpu0 };
+        // Each change as it is measured: a run stopped early still says what it saw.
+        log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests, ${row.bytes} bytes, ${row.cpu} ms CPU`);
+        return row;
+      };
+      // A change that does not converge within --change-timeout ends its phase (the next ones would
+      // start from an unknown state) and is reported; the other phases still run.
+      const phase = async (kind: 'serverOnly' | 'structural', count: number, change: (k: number) => Promise<{ ms: number; requests: number; bytes: number; cpu: number }>) => {
+        log(`size ${n}: ${count} ${kind} changes`);
+        const rows = [];
+        const phaseEnd = PHASE_S ? performance.now() + PHASE_S * 1000 : Infinity;
+        let failed: string | undefined;
+        for (let k = 0; k < count && performance.now() < phaseEnd; k++) {
+          try {
+            rows.push(await change(k));
+          } catch (err) {
+            failed = err instanceof Error ? err.message : String(err);
+            log(`size ${n}: ${kind}: ${failed}`);
+            break;
+          }
+        }
+        if (rows.length) result[kind] = changeStats(rows, count, failed);
+        else if (failed) result.errors.push(`${kind}: ${failed}`);
+      };
+      const serverOnlyCount = checks ? CHANGES : CHANGES_LARGE;
+      if (!SKIP.has('server-only') && serverOnlyCount > 0) {
+        await phase('serverOnly', serverOnlyCount, (k) => {
+          const s = (k * 7919) % n;
+          const addr = `127.100.${(k >> 8) & 255}.${k & 255}`;
+          return measure(() => (sim as Sim).register([instance(s, 100 + k, farmPort, tags, svcName(s), addr, `${svcName(s)}-new${k}`)]), `${svcName(s)}.${DOMAIN}`, addr);
+        });
       }
-      result.serverOnly = changeStats(rows);
-    }
-    const structuralCount = checks ? STRUCTURAL : STRUCTURAL_LARGE;
-    if (!SKIP.has('structural') && structuralCount > 0) {
-      log(`size ${n}: ${structuralCount} structural changes`);
-      const rows = [];
-      for (let k = 0; k < structuralCount; k++) {
-        const name = `new${String(k).padStart(3, '0')}`;
-        const addr = `127.101.${(k >> 8) & 255}.${k & 255}`;
-        rows.push(await measure(() => (sim as Sim).register([instance(0, 0, farmPort, tags, name, addr, `${name}-0`)]), `${name}.${DOMAIN}`, addr));
+      const structuralCount = checks ? STRUCTURAL : STRUCTURAL_LARGE;
+      if (!SKIP.has('structural') && structuralCount > 0) {
+        await phase('structural', structuralCount, (k) => {
+          const name = `new${String(k).padStart(3, '0')}`;
+          const addr = `127.101.${(k >> 8) & 255}.${k & 255}`;
+          return measure(() => (sim as Sim).register([instance(0, 0, farmPort, tags, name, addr, `${name}-0`)]), `${name}.${DOMAIN}`, addr);
+        });
       }
-      result.structural = changeStats(rows);
+      result.peakRssMb = await vm(pid, 'VmHWM');
+      await endChild(daemon, 60_000);
+      daemon = undefined;
     }
-    result.peakRssMb = await vm(pid, 'VmHWM');
-    await endChild(daemon, 60_000);
-    daemon = undefined;
 
     // ---- consul-template's design on the same simulator ---------------------------------------
     if (!SKIP.has('consul-template')) {
@@ -463,8 +488,9 @@ async function measureSize(n: number, farmPort: number): Promise<SizeResult> {
       }
     }
   } catch (err) {
-    result.error = err instanceof Error ? err.message : String(err);
-    log(`size ${n}: ${result.error}`);
+    const message = err instanceof Error ? err.message : String(err);
+    result.errors.push(message);
+    log(`size ${n}: ${message}`);
   } finally {
     if (daemon) await endChild(daemon, 60_000);
     await sim?.stop();
@@ -653,8 +679,9 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   try {
     log(`hapilot: ${CLI}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    for (const n of SIZES) {
-      results.push(await measureSize(n, farm.port));
+    const all = [...new Set([...SIZES, ...CURVE_SIZES])].sort((a, b) => a - b);
+    for (const n of all) {
+      results.push(await measureSize(n, farm.port, !SIZES.includes(n)));
       // Partial results survive an interrupted run.
       if (opts.json) await writeFile(opts.json, JSON.stringify({ cli: CLI, results, at: new Date().toISOString() }, null, 2));
       console.error(JSON.stringify(results[results.length - 1]));

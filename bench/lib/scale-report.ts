@@ -7,6 +7,10 @@ import type { HaproxyAlone } from './scale-haproxy.js';
 
 export interface ChangeStats {
   n: number;
+  /** Changes asked for; fewer when the phase's time budget ran out or a change failed. */
+  planned: number;
+  /** The change that did not converge in time (it ended the phase). */
+  failed: string | undefined;
   p50: number;
   p99: number;
   max: number;
@@ -21,6 +25,8 @@ export interface SizeResult {
   servers: number;
   /** The daemon ran with health checks (the servers' checks fit the descriptor limit). */
   checks: boolean;
+  /** Measured for the render and HAProxy curves only (no daemon). */
+  curveOnly: boolean;
   seconds: number;
   loadStart: number[];
   loadEnd: number[];
@@ -41,7 +47,8 @@ export interface SizeResult {
   peakRssMb: number | undefined;
   consulTemplate: { connections: number; requestsPerChange: number; bytesPerChange: number; startupRequests: number; startupBytesMb: number } | undefined;
   consulTemplateError: string | undefined;
-  error: string | undefined;
+  /** What stopped a phase or the size (each one line). */
+  errors: string[];
 }
 
 export interface RpsRow { services: number; rps: number; haproxyUsPerReq: number; p99: number }
@@ -61,7 +68,7 @@ function reloadCell(h: HaproxyAlone | undefined): string {
 }
 
 function changeCell(s: ChangeStats | undefined): string {
-  return s ? `${f0(s.p50)} / ${f0(s.p99)} / ${f0(s.max)} (${s.n})` : '–';
+  return s ? `${f0(s.p50)} / ${f0(s.p99)} / ${f0(s.max)} (${s.n}${s.n < s.planned ? ` of ${s.planned}: ${s.failed ? 'then one timed out' : 'time budget'}` : ''})` : '–';
 }
 
 interface Curve { name: string; unit: string; value: (r: SizeResult) => number | undefined }
@@ -103,7 +110,7 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
   const largest = Math.max(...sizes);
 
   lines.push(`Sizes: ${sizes.map(n).join(', ')} services × ${instances}. Per size: wall time, load average (1 min) at its start and end:`);
-  for (const r of results) lines.push(`- ${n(r.services)}: ${r.seconds.toFixed(0)} s, load ${r.loadStart.map((x) => x.toFixed(1)).join(' ')} → ${r.loadEnd.map((x) => x.toFixed(1)).join(' ')}${r.checks ? ', daemon with health checks' : ', daemon without health checks (they do not fit the descriptor limit)'}`);
+  for (const r of results) lines.push(`- ${n(r.services)}: ${r.seconds.toFixed(0)} s, load ${r.loadStart.map((x) => x.toFixed(1)).join(' ')} → ${r.loadEnd.map((x) => x.toFixed(1)).join(' ')}${r.curveOnly ? ', render and HAProxy curves only (no daemon)' : r.checks ? ', daemon with health checks' : ', daemon without health checks (they do not fit the descriptor limit)'}`);
 
   head(['services × ' + instances, 'servers', 'CLI render s / max RSS MB (checks)', 'config MB', '`haproxy -c` s / MB (checks)', '`haproxy -c` s / MB (no checks)', 'in-process model / render ms (no strict view)', 'incremental first render ms', 'incremental change CPU ms p50 / p99']);
   for (const r of results) row([n(r.services), n(r.servers), `${f2(r.cli?.renderS)} / ${f0(r.cli?.renderMb)}`, f1(r.cli?.configMb), `${f2(r.cli?.checkS)} / ${f0(r.cli?.checkMb)}`, `${f2(r.cli?.noCheckCheckS)} / ${f0(r.cli?.noCheckCheckMb)}`,
@@ -187,6 +194,9 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
     head(['HTTP services (host map)', 'req/s (keep-alive, 32 clients)', 'HAProxy CPU µs per request', 'p99 ms']);
     for (const r of rps) row([n(r.services), f0(r.rps), f1(r.haproxyUsPerReq), f1(r.p99)]);
   }
-  for (const r of results) if (r.error) lines.push(`\n${n(r.services)} services: error: ${r.error}`);
+  for (const r of results) {
+    for (const e of r.errors) lines.push(`\n${n(r.services)} services: ${e}`);
+    for (const [kind, st] of [['server-only', r.serverOnly], ['structural', r.structural]] as const) if (st?.failed) lines.push(`\n${n(r.services)} services, ${kind}: ${st.failed}`);
+  }
   return lines.join('\n');
 }

@@ -5,6 +5,7 @@
 // which would make its own time the bulk of a 10,000-service startup). Each instance's JSON is
 // serialized once. It counts what it serves (requests and bytes per endpoint, connections), runs
 // in its own process (bench/lib/scale-sim-main.ts) and takes writes on /bench/* from the harness.
+// KV is empty (hapilot reads its pool records there): a 404 carrying the KV index, blocking as Consul does.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -42,6 +43,8 @@ export interface Counters {
   maxConnections: number;
   openBlocking: number;
 }
+
+const KV_INDEX = 5;
 
 const endpointOf = (path: string): string => (path.startsWith('/v1/health/service/') ? '/v1/health/service/:name' : path);
 
@@ -157,13 +160,17 @@ export class ScaleSim {
     if (blocking) c.blocking[endpoint] = (c.blocking[endpoint] ?? 0) + 1;
     // Counters may be reset while a query is held: answer bytes go to the counters of the moment.
     const now = () => this.counters;
-    let route: { index: () => number; body: () => string } | undefined;
+    let route: { index: () => number; body: () => string; status?: number } | undefined;
     const m = /^\/v1\/health\/service\/([^/]+)$/.exec(url.pathname);
     if (url.pathname === '/v1/catalog/services') route = { index: () => this.#servicesIndex, body: () => this.#servicesBody() };
     else if (url.pathname === '/v1/health/state/any') route = { index: () => this.#checksIndex, body: () => this.#checksBody() };
     else if (m) {
       const name = decodeURIComponent(m[1] ?? '');
       route = { index: () => this.#services.get(name)?.index ?? this.#servicesIndex, body: () => this.#serviceBody(name) };
+    } else if (url.pathname.startsWith('/v1/kv/')) {
+      // An empty KV store (hapilot's pool records, none here): Consul answers a missing prefix 404
+      // with the KV index, and blocks on it like any other read.
+      route = { index: () => KV_INDEX, body: () => '', status: 404 };
     } else if (url.pathname === '/v1/status/leader') {
       res.end('"127.0.0.1:8300"');
       return;
@@ -195,7 +202,7 @@ export class ScaleSim {
     const body = route.body();
     const k = now();
     k.bytes[endpoint] = (k.bytes[endpoint] ?? 0) + Buffer.byteLength(body) + 150;
-    res.writeHead(200, { 'Content-Type': 'application/json', 'X-Consul-Index': String(Math.max(1, route.index())), 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
+    res.writeHead(route.status ?? 200, { 'Content-Type': 'application/json', 'X-Consul-Index': String(Math.max(1, route.index())), 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
     res.end(body);
   }
 
