@@ -20,23 +20,17 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { SimService } from '../test/sim/consul-sim.js';
 import { RemoteSim } from './lib/remote-sim.js';
-import { createConsulClient } from '../src/consul/client.js';
-import { loadConsulConfig } from '../src/consul/config.js';
-import { ConsulSource } from '../src/catalog/consul-source.js';
-import { createDaemon } from '../src/daemon/daemon.js';
+import { startBenchDaemon } from './lib/daemon-thread.js';
 import { fireAt } from '../src/daemon/debounce.js';
-import { Metrics } from '../src/daemon/metrics.js';
-import { loadTemplates } from '../src/config/templates.js';
-import { ownFdHardLimit } from '../src/config/limits.js';
 import { socketCommand } from '../src/haproxy/socket.js';
-import { createLogger } from '../src/log.js';
-import { loadSettings } from '../src/settings.js';
 import { percentile } from './lib/loadgen.js';
 import { arg } from './lib/args.js';
 
 const PER_KIND = Number(arg('per-kind', '100'));
 const STRUCTURAL = Number(arg('structural', '50'));
 const CHURN = Number(arg('churn', '500'));
+/** The daemon on the probes' thread (as before 2026-11-23 16:00), instead of a thread of its own. */
+const SAME_THREAD = process.argv.includes('--same-thread');
 const SERVICES = 1000;
 const WAIT = { minMs: 1000, maxMs: 5000, minIntervalMs: 2000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,7 +84,6 @@ interface Instance { node: string; id: string; service: string; port: number; na
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-bench-convergence-'));
-  const log = createLogger({ level: (process.env.HAPILOT_BENCH_LOG as 'info' | undefined) ?? 'silent', destination: 2, pretty: false });
   // Instances: per service kind, and spares for additions, new services and churn.
   const kinds = { add: PER_KIND, rm: PER_KIND, hl: PER_KIND, wt: PER_KIND };
   const filler = SERVICES - Object.values(kinds).reduce((a, b) => a + b, 0);
@@ -167,35 +160,18 @@ async function main(): Promise<void> {
   const [httpPort, statsPort] = [ports[nPorts - 2]!, ports[nPorts - 1]!];
   const runDir = path.join(dir, 'run');
   await mkdir(runDir, { recursive: true });
-  const settings = loadSettings({ HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '4000', HAPROXY_HARD_STOP_AFTER: '10s' });
-  const metrics = new Metrics();
-  const observer = metrics.consulObserver();
-  // With HAPILOT_BENCH_TRACE, every Consul request's end (answer parsed) is traced too: where the source's part of a change goes.
-  const traced: typeof observer = !process.env.HAPILOT_BENCH_TRACE ? observer : {
-    start: (endpoint, blocking) => {
-      const done = observer.start(endpoint, blocking);
-      const startAt = Date.now();
-      return (outcome) => {
-        done(outcome);
-        process.stderr.write(`${JSON.stringify({ consulTrace: true, endpoint, blocking, startAt, endAt: Date.now(), outcome })}\n`);
-      };
-    },
-  };
-  const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }), traced);
-  const source = new ConsulSource({ consul, log, wait: '5m', onFullResync: () => metrics.fullResyncs.inc() });
-  const daemon = createDaemon({
-    source, settings, templates: await loadTemplates(), configPath: path.join(runDir, 'haproxy.cfg'), runDir, haproxyBin: 'haproxy', log, metrics,
-    wait: WAIT, guard: { maxRemovalRatio: 0.5, holdMs: 120_000 }, fdLimit: await ownFdHardLimit(), historySize: 10, stopHaproxyOnExit: true,
+  const env = { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '4000', HAPROXY_HARD_STOP_AFTER: '10s' };
+  const t0 = performance.now();
+  const daemon = await startBenchDaemon({
+    consulUrl: sim.url, runDir, env, wait: WAIT, logLevel: process.env.HAPILOT_BENCH_LOG ?? 'silent', trace: Boolean(process.env.HAPILOT_BENCH_TRACE), sameThread: SAME_THREAD,
   });
   const statsSocket = path.join(runDir, 'haproxy.sock');
   const count = async (action: string) => {
-    const text = await metrics.registry.getSingleMetricAsString('hapilot_reloads_total');
+    const text = await daemon.metric('hapilot_reloads_total');
     return [...text.matchAll(/^hapilot_reloads_total\{([^}]*)\} (\d+)$/gm)].filter((m) => m[1]?.includes(`action="${action}"`) && m[1].includes('result="success"')).reduce((n, m) => n + Number(m[2]), 0);
   };
-  const failures = async () => [...(await metrics.registry.getSingleMetricAsString('hapilot_sync_failures_total')).matchAll(/ (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  const failures = async () => [...(await daemon.metric('hapilot_sync_failures_total')).matchAll(/ (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
   try {
-    const t0 = performance.now();
-    await daemon.start();
     await timeUntil(t0, async () => { await sleep(50); return (await daemon.ready()).ready; }, 120_000);
     // Every server checked up once (the first checks of 1,000 backends).
     await timeUntil(performance.now(), async () => (await probe(httpPort, `wt-${pad(kinds.wt - 1)}.example.test`)) !== '503', 60_000);
@@ -337,7 +313,6 @@ async function main(): Promise<void> {
     if (process.argv.includes('--json')) console.log(JSON.stringify({ summary, structuralReloads, churn: { changes: CHURN, structural, seconds: churnS, hapilotReloads, runtimeApplies, runtimeFailures, reloadFree, consulTemplate: { noWait: ctReloads(0, 0), wait1s5s: ctReloads(WAIT.minMs, WAIT.maxMs) } } }));
   } finally {
     await daemon.stop().catch(() => undefined);
-    consul.close();
     await sim.stop();
     farm.kill('SIGTERM');
     await farm.catch(() => undefined);

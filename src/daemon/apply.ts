@@ -82,6 +82,8 @@ export class ApplyStep {
   records: ApplyRecord[] = [];
   readonly #o: ApplyStepOptions;
   #background: Promise<void> = Promise.resolve();
+  #toFlush: StagedConfig | undefined;
+  #flushing = false;
 
   constructor(o: ApplyStepOptions) {
     this.#o = o;
@@ -111,7 +113,7 @@ export class ApplyStep {
       log.debug({ strategy: applier.strategy, reason: result.reason }, 'applier declined the change');
     }
     // A config committed without fsync (the Runtime API path) is flushed now, in the background: durability, not correctness.
-    const synced = a.staged.sync().catch((err: unknown) => log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not fsync the config (it is in place; only durability is affected)'));
+    this.#flushToDisk(a.staged);
     if (!result || result.kind === 'declined') {
       // Nothing runs this file yet: put back the one HAProxy runs, so the file keeps saying what is served.
       if (previous && previous.config !== a.config) await this.#restoreFile(previous.config);
@@ -150,7 +152,6 @@ export class ApplyStep {
         record.changes = changes;
         const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
         log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);
-        await synced;
         await persisted;
         await this.#o.history.record({ previous: previous?.config, next: a.config, label: `${a.trigger}: ${a.cause}` });
       };
@@ -171,6 +172,23 @@ export class ApplyStep {
     log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, error: message }, `HAProxy ${result.action} failed`);
     if (result.action !== 'runtime') await this.#rollback(result.action, previous?.config);
     return { kind: 'failed', action: result.action, message };
+  }
+
+  /**
+   * fsync of committed configs, one at a time: a config committed while one is being flushed is
+   * flushed once after it (each flush covers the file now at the path, so the latest one wins).
+   */
+  #flushToDisk(staged: StagedConfig): void {
+    this.#toFlush = staged;
+    if (this.#flushing) return;
+    this.#flushing = true;
+    void (async () => {
+      for (let next = this.#toFlush; next; next = this.#toFlush) {
+        this.#toFlush = undefined;
+        await next.sync().catch((err: unknown) => this.#o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not fsync the config (it is in place; only durability is affected)'));
+      }
+      this.#flushing = false;
+    })();
   }
 
   /** At start, the last good config at --config (with its model, so the guard protects it too) is served while the source catches up. */
