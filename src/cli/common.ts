@@ -16,7 +16,7 @@ import { pathsFor, type RenderPaths, type RenderResult } from '../config/render.
 import { removeUnreferencedFiles, stageConfig } from '../config/config-file.js';
 import { buildConfig, type BuildResult } from '../config/build.js';
 import { ownFdHardLimit } from '../config/limits.js';
-import type { Model } from '../model/model.js';
+import { buildModel, type Model } from '../model/model.js';
 
 export interface SourceOptions {
   catalog?: string;
@@ -41,6 +41,17 @@ export function sourceOptions(): Option[] {
     new Option('--consul <url>', 'Consul HTTP address (default: CONSUL_HTTP_ADDR or 127.0.0.1:8500)').env('HAPILOT_CONSUL'),
     new Option('--consistency <mode>', 'Consul read consistency').choices(['default', 'stale', 'consistent']).default('default').env('HAPILOT_CONSISTENCY'),
   ];
+}
+
+/** How an input is named in a message: as given on the command line (`--wait "x"`) or in the environment (`HAPILOT_WAIT="x"`). */
+export type InputName = (flag: string, raw: string) => string;
+
+export function inputNames(cmd: Command): InputName {
+  return (flag, raw) => {
+    const option = cmd.options.find((o) => o.long === flag);
+    const fromEnv = option?.envVar !== undefined && cmd.getOptionValueSource(option.attributeName()) === 'env';
+    return fromEnv ? `${option.envVar}=${JSON.stringify(raw)}` : `${flag} ${JSON.stringify(raw)}`;
+  };
 }
 
 /** Options that only mean something when the catalog comes from Consul (attribute names). */
@@ -110,7 +121,25 @@ export async function buildFromOptions(opts: RenderOptions, configPath: string, 
   const paths: RenderPaths = pathsFor({ configPath, runDir: opts.runDir });
   const result = buildConfig({ entries, settings, templates, paths, fdLimit: await ownFdHardLimit() });
   reportModel(result.model, log);
+  const needing = servicesNeedingDomain(entries, settings, result.model);
+  if (needing.length > 0) {
+    const shown = needing.slice(0, 5).map((n) => JSON.stringify(n)).join(', ') + (needing.length > 5 ? `, … (${needing.length})` : '');
+    throw new HapilotError(ErrorCode.ENV_INVALID, `HAPROXY_DOM is not set: expected a domain such as example.com, which HTTP services without HAPROXY.FRONTEND.HOST or .PORT need for their host <service>.<HAPROXY_DOM>: ${shown}`);
+  }
   return result;
+}
+
+/**
+ * The services left out only because HAPROXY_DOM is unset: they have a backend once a domain is
+ * given. For `render` and `check` that is the operator's missing setting, not a bad registration,
+ * so it is an error (the daemon quarantines them and says why on /status).
+ */
+export function servicesNeedingDomain(entries: readonly HealthEntry[], settings: GlobalSettings, model: Model): string[] {
+  if (settings.domain !== undefined) return [];
+  const out = new Set(model.quarantined.filter((q) => q.instance === '*').map((q) => q.service));
+  if (out.size === 0) return [];
+  const withDomain = buildModel({ entries, settings: { ...settings, domain: 'hapilot.invalid' } });
+  return [...new Set(withDomain.backends.map((b) => b.service))].filter((s) => out.has(s)).sort();
 }
 
 /** One warning per quarantined service or instance, and per model warning. */

@@ -34,6 +34,8 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showSuggestionAfterError(true)
     .exitOverride()
+    // Commander's own usage errors in the form of every other error: `hapilot: error: …`, one line.
+    .configureOutput({ outputError: (text, write) => write(`hapilot: ${text.trim().replace(/\s*\n\s*/g, ' ')}\n`) })
     .hook('preAction', (_program, action) => checkConsulOnlyOptions(action));
 
   addAll(program.command('render').description('render haproxy.cfg from the catalog; print it, or write it (and its map files) with --out'), renderOptions())

@@ -19,14 +19,14 @@ import { parseDurationMs } from '../util/duration.js';
 import { ConsulSource } from '../catalog/consul-source.js';
 import { FileSource } from '../catalog/file-source.js';
 import type { CatalogSource } from '../catalog/source.js';
-import { startStatusServer } from '../server/status.js';
+import { parseListen, startStatusServer } from '../server/status.js';
 import { pathsFor } from '../config/render.js';
 import { createKvClient } from '../pool/kv.js';
 import { DEFAULT_POOL_PREFIX, normalizePrefix } from '../pool/record.js';
 import { PoolReconciler } from '../pool/reconciler.js';
 import { DEFAULT_DEPOOL_THRESHOLD } from '../pool/rules.js';
 import { parseThreshold } from '../model/tags.js';
-import { renderOptions, type RenderOptions } from './common.js';
+import { inputNames, renderOptions, type InputName, type RenderOptions } from './common.js';
 
 interface RunOptions extends RenderOptions {
   config?: string;
@@ -51,9 +51,13 @@ interface RunOptions extends RenderOptions {
   dockerWeights?: boolean;
 }
 
-function duration(flag: string, raw: string): number {
+/** A duration flag, with the range that makes sense for it (`why` says what a value beyond it would do). */
+function duration(input: InputName, flag: string, raw: string, range?: { min?: [number, string]; max: [number, string]; why: string }): number {
   const ms = parseDurationMs(raw);
-  if (ms === undefined) throw new HapilotError(ErrorCode.USAGE, `${flag} ${JSON.stringify(raw)} is invalid: expected a duration such as 500ms, 5s or 2m`);
+  if (ms === undefined) throw new HapilotError(ErrorCode.USAGE, `${input(flag, raw)} is invalid: expected a duration such as 500ms, 5s or 2m`);
+  if (range && (ms < (range.min?.[0] ?? 0) || ms > range.max[0])) {
+    throw new HapilotError(ErrorCode.USAGE, `${input(flag, raw)} is invalid: expected a duration from ${range.min?.[1] ?? '0'} to ${range.max[1]} (${range.why})`);
+  }
   return ms;
 }
 
@@ -81,9 +85,9 @@ export function addRunCommand(program: Command): void {
     .addOption(new Option('--depool-threshold <ratio>', 'share of a backend\'s servers always kept in rotation, for backends without HAPROXY.BACKEND.DEPOOL_THRESHOLD').default(String(DEFAULT_DEPOOL_THRESHOLD)).env('HAPILOT_DEPOOL_THRESHOLD'))
     .addOption(new Option('--docker-weights', 'also take per-instance weights from KV app/<service>/<address>/<port> (the docker-haproxy image\'s keys; default 100)').env('HAPILOT_DOCKER_WEIGHTS'))
     .addOption(new Option('--no-self-check', 'skip the checks after each reload (frontend ports accept, backends have their servers)').env('HAPILOT_NO_SELF_CHECK'))
-    .action(async (opts: RunOptions) => {
+    .action(async (opts: RunOptions, command: Command) => {
       const log = createLogger({ level: opts.logLevel as 'info', destination: 1 });
-      await run(opts, log);
+      await run(opts, log, inputNames(command));
     });
 }
 
@@ -97,27 +101,34 @@ function chooseReloadMode(opts: RunOptions, haproxy: { version: string; major: n
   return 'auto';
 }
 
-async function run(opts: RunOptions, log: Logger): Promise<void> {
+async function run(opts: RunOptions, log: Logger, input: InputName): Promise<void> {
   const wait = parseWait(opts.wait);
-  if (!wait) throw new HapilotError(ErrorCode.USAGE, `--wait ${JSON.stringify(opts.wait)} is invalid: expected MIN:MAX durations such as 1s:5s`);
+  if (!wait) throw new HapilotError(ErrorCode.USAGE, `${input('--wait', opts.wait)} is invalid: expected MIN:MAX durations such as 1s:5s`);
   const ratio = Number(opts.maxRemovalRatio);
   if (!/^\d*\.?\d+$/.test(opts.maxRemovalRatio) || ratio < 0 || ratio > 1) {
-    throw new HapilotError(ErrorCode.USAGE, `--max-removal-ratio ${JSON.stringify(opts.maxRemovalRatio)} is invalid: expected a number from 0 to 1`);
+    throw new HapilotError(ErrorCode.USAGE, `${input('--max-removal-ratio', opts.maxRemovalRatio)} is invalid: expected a number from 0 to 1`);
   }
   const historySize = Number(opts.history);
-  if (!/^\d{1,4}$/.test(opts.history) || historySize < 1) throw new HapilotError(ErrorCode.USAGE, `--history ${JSON.stringify(opts.history)} is invalid: expected a whole number from 1`);
+  if (!/^\d{1,4}$/.test(opts.history) || historySize < 1) throw new HapilotError(ErrorCode.USAGE, `${input('--history', opts.history)} is invalid: expected a whole number from 1 to 9999`);
+  parseListen(opts.statusListen, input('--status-listen', opts.statusListen));
+  const maxOldWorkers = Number(opts.maxOldWorkers);
+  if (!/^\d{1,4}$/.test(opts.maxOldWorkers) || maxOldWorkers < 1) throw new HapilotError(ErrorCode.USAGE, `${input('--max-old-workers', opts.maxOldWorkers)} is invalid: expected a whole number from 1 to 9999`);
   const settings = loadSettings();
   const templatesDir = opts.templates ?? BUILTIN_TEMPLATES_DIR;
   const templates = await loadTemplates(templatesDir);
   const metrics = new Metrics();
   const configPath = path.resolve(opts.config ?? path.join(opts.runDir, 'haproxy.cfg'));
   const defaultThreshold = parseThreshold(opts.depoolThreshold);
-  if (defaultThreshold === undefined) throw new HapilotError(ErrorCode.USAGE, `--depool-threshold ${JSON.stringify(opts.depoolThreshold)} is invalid: expected a share of servers from 0 to 1, such as 0.5`);
-  // Validated whatever the source: a bad value is an error even where it would be ignored.
-  const consulWaitMs = duration('--consul-wait', opts.consulWait);
-  if (consulWaitMs < 1000 || consulWaitMs > 10 * 60_000) throw new HapilotError(ErrorCode.USAGE, `--consul-wait ${JSON.stringify(opts.consulWait)} is invalid: expected a duration from 1s to 10m (Consul caps a blocking query's wait at 10m)`);
+  if (defaultThreshold === undefined) throw new HapilotError(ErrorCode.USAGE, `${input('--depool-threshold', opts.depoolThreshold)} is invalid: expected a share of servers from 0 to 1, such as 0.5`);
+  // Every duration is checked before anything starts, whatever the source (a bad value is an error
+  // even where it would be ignored).
+  duration(input, '--consul-wait', opts.consulWait, { min: [1000, '1s'], max: [600_000, '10m'], why: 'Consul caps a blocking query\'s wait at 10m' });
+  const synDropPauseMs = duration(input, '--syn-drop-pause', opts.synDropPause, { max: [5000, '5s'], why: 'new connections are dropped for this long at every syn-drop reload' });
+  const minIntervalMs = duration(input, '--min-reload-interval', opts.minReloadInterval, { max: [3_600_000, '1h'], why: 'changes that need a reload wait for it' });
+  const holdMs = duration(input, '--removal-hold', opts.removalHold, { max: [86_400_000, '24h'], why: 'a held removal keeps dead servers configured this long' });
+  const residualGraceMs = duration(input, '--residual-grace', opts.residualGrace, { max: [86_400_000, '24h'], why: 'old HAProxy processes may live this long past hard-stop-after' });
   const poolPrefix = normalizePrefix(opts.poolPrefix);
-  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(poolPrefix)) throw new HapilotError(ErrorCode.USAGE, `--pool-prefix ${JSON.stringify(opts.poolPrefix)} is invalid: expected a Consul KV path such as hapilot/pool`);
+  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(poolPrefix)) throw new HapilotError(ErrorCode.USAGE, `${input('--pool-prefix', opts.poolPrefix)} is invalid: expected a Consul KV path such as hapilot/pool`);
 
   let source: CatalogSource;
   let closeConsul: (() => void) | undefined;
@@ -141,8 +152,6 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
     source = new ConsulSource({ consul, log: log.child({ component: 'watch' }), wait: opts.consulWait, onFullResync: () => metrics.fullResyncs.inc() });
   }
 
-  const maxOldWorkers = Number(opts.maxOldWorkers);
-  if (!/^\d{1,4}$/.test(opts.maxOldWorkers) || maxOldWorkers < 1) throw new HapilotError(ErrorCode.USAGE, `--max-old-workers ${JSON.stringify(opts.maxOldWorkers)} is invalid: expected a whole number from 1`);
   // Every config is judged by `haproxy -c`, whoever runs HAProxy: a binary that does not run at
   // startup is a configuration error (exit 1, one line); one that disappears later is retried.
   const haproxy = await haproxyVersion(opts.haproxy);
@@ -153,14 +162,15 @@ async function run(opts: RunOptions, log: Logger): Promise<void> {
     `running as uid ${privileges.euid}${privileges.root ? ' (root)' : ''}${privileges.netAdmin ? ' with NET_ADMIN' : ''}; needs ${privileges.needs}${privileges.ok ? '' : ': missing, reloads will fail'}; ${privileges.sockets}`);
   const daemon = createDaemon({
     source, settings, templates, configPath, runDir: opts.runDir, haproxyBin: opts.haproxy, log, metrics,
-    reload: reloadMode, masterSocket: opts.haproxyMasterSocket, reloadCommand: opts.reloadCommand, synDropPauseMs: duration('--syn-drop-pause', opts.synDropPause),
-    wait: { ...wait, minIntervalMs: duration('--min-reload-interval', opts.minReloadInterval) },
-    guard: { maxRemovalRatio: ratio, holdMs: duration('--removal-hold', opts.removalHold) },
+    reload: reloadMode, masterSocket: opts.haproxyMasterSocket, reloadCommand: opts.reloadCommand, synDropPauseMs,
+    wait: { ...wait, minIntervalMs },
+    guard: { maxRemovalRatio: ratio, holdMs },
     fdLimit: await ownFdHardLimit(), historySize, stopHaproxyOnExit: Boolean(opts.stopHaproxyOnExit),
-    selfCheck: opts.selfCheck, maxOldWorkers, residualGraceMs: duration('--residual-grace', opts.residualGrace), pool,
+    selfCheck: opts.selfCheck, maxOldWorkers, residualGraceMs, pool,
   });
   const status = await startStatusServer({
     listen: opts.statusListen,
+    shown: input('--status-listen', opts.statusListen),
     log,
     provider: {
       ready: () => daemon.ready(),

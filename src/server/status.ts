@@ -13,18 +13,18 @@ export interface StatusProvider {
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
-/** Parses `HOST:PORT` (`[::1]:9105` for IPv6). */
-export function parseListen(raw: string): { host: string; port: number } {
+/** Parses `HOST:PORT` (`[::1]:9105` for IPv6). `shown` names the input in the error (flag or environment variable, and the value). */
+export function parseListen(raw: string, shown = `--status-listen ${JSON.stringify(raw)}`): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw);
   const port = Number(m?.[3]);
   if (!m || port > 65535) {
-    throw new HapilotError(ErrorCode.USAGE, `--status-listen ${JSON.stringify(raw)} is invalid: expected HOST:PORT such as 127.0.0.1:9105 or [::1]:9105`);
+    throw new HapilotError(ErrorCode.USAGE, `${shown} is invalid: expected HOST:PORT such as 127.0.0.1:9105 or [::1]:9105`);
   }
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
-export async function startStatusServer({ listen, provider, log }: { listen: string; provider: StatusProvider; log: Logger }): Promise<{ server: http.Server; url: string; close: () => Promise<void> }> {
-  const { host, port } = parseListen(listen);
+export async function startStatusServer({ listen, provider, log, shown = `--status-listen ${JSON.stringify(listen)}` }: { listen: string; provider: StatusProvider; log: Logger; shown?: string }): Promise<{ server: http.Server; url: string; close: () => Promise<void> }> {
+  const { host, port } = parseListen(listen, shown);
   const server = http.createServer((req, res) => {
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -57,7 +57,8 @@ export async function startStatusServer({ listen, provider, log }: { listen: str
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new HapilotError(ErrorCode.USAGE, `--status-listen ${listen}: ${err.message}`, { cause: err })));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new HapilotError(ErrorCode.USAGE,
+      `${shown} cannot be listened on (${err.code ?? err.message}): expected an address of this machine and a port no other process uses`, { cause: err })));
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;
