@@ -8,10 +8,25 @@ import { scanServerLines } from './render.js';
  * the changed backends' only), and its key when a backend object it was not made from is compared.
  */
 export class Piece {
+  #text: string;
   #lines: Map<string, string> | undefined;
   #key: string | undefined;
-  constructor(readonly backend: Backend, readonly text: string, readonly defaults: readonly string[], lines?: Map<string, string>) {
+  constructor(readonly backend: Backend, text: string, readonly defaults: readonly string[], lines?: Map<string, string>) {
+    this.#text = text;
     this.#lines = lines;
+  }
+
+  get text(): string {
+    return this.#text;
+  }
+
+  /**
+   * The same text, as a slice of the config just assembled: backend texts never keep an older
+   * config alive next to the one the daemon holds (a slice shares its config's memory).
+   */
+  rebase(text: string): void {
+    if (text.length !== this.#text.length) throw new Error(`Piece.rebase: ${text.length} characters for a text of ${this.#text.length}`);
+    this.#text = text;
   }
 
   /** The backend's model as JSON: equal JSON, equal text (models are never mutated). */

@@ -19,7 +19,7 @@
 import type { Backend, Model } from '../model/model.js';
 import { cutBackends, scanTemplates, startsOwnSection } from './backend-cut.js';
 import { JoinedLines, Piece } from './backend-pieces.js';
-import { configText, renderView, scanServerLines, serverLines, type RenderPaths, type RenderResult } from './render.js';
+import { configText, lazyServerLines, renderView, scanServerLines, type RenderPaths, type RenderResult } from './render.js';
 import type { TemplateSet } from './templates.js';
 
 export interface RenderStats {
@@ -73,7 +73,7 @@ export class IncrementalRenderer {
       const reason = this.#uncuttable ?? 'no backends';
       const config = configText(templates.render(view));
       this.lastStats = { mode: 'plain', rendered: model.backends.length, reused: 0, reason };
-      return { config, files, serverLines: serverLines(config) };
+      return { config, files, serverLines: lazyServerLines(config) };
     }
     const rootKey = this.#isolated ? '' : JSON.stringify({ ...view, backends: undefined });
     if (rootKey !== this.#rootKey) this.#reset();
@@ -160,7 +160,7 @@ export class IncrementalRenderer {
       this.#uncuttable = why;
       this.#reset();
       this.lastStats = { mode: 'plain', rendered: model.backends.length, reused: 0, reason: why };
-      return { config, files, serverLines: serverLines(config) };
+      return { config, files, serverLines: lazyServerLines(config) };
     };
     const cut = cutBackends(raw, model.backends.map((b) => b.name));
     if (typeof cut === 'string') return plain(cut);
@@ -212,6 +212,15 @@ export class IncrementalRenderer {
     // configText without flattening 10 MB to look at its last character.
     const last = [this.#suffix, ...(pieces.length ? [(pieces[pieces.length - 1] as Piece).text] : []), this.#prefix].find((t) => t.length > 0) ?? '';
     const config = whole ?? this.#prefix + pieces.map((p) => p.text).join('') + this.#suffix + (last.endsWith('\n') ? '' : '\n');
+    // The kept texts become slices of this config: one copy of the text, the config's.
+    let at = this.#prefix.length;
+    this.#prefix = config.slice(0, at);
+    for (const p of pieces) {
+      const end = at + p.text.length;
+      p.rebase(config.slice(at, end));
+      at = end;
+    }
+    this.#suffix = config.slice(at, at + this.#suffix.length);
     // Forget backends gone for good (a subset rendered during bisection keeps the others).
     if (this.#pieces.size > 2 * model.backends.length + 64) {
       const live = new Set(model.backends.map((b) => b.name));

@@ -97,7 +97,12 @@ export function configText(rendered: string): string {
 export function render({ model, templates, paths }: { model: Model; templates: TemplateSet; paths: RenderPaths }): RenderResult {
   const { view, files } = renderView(model, paths);
   const config = configText(templates.render(view));
-  return { config, files, serverLines: new LazyServerLines(config) };
+  return { config, files, serverLines: lazyServerLines(config) };
+}
+
+/** `serverLines(config)`, scanned on first use. */
+export function lazyServerLines(config: string): ReadonlyMap<string, string> {
+  return new LazyServerLines(config);
 }
 
 /**
