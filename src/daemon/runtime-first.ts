@@ -22,28 +22,35 @@ export interface ServerOnlyChange {
 
 const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)(\s|$)/;
 
+/** Where the header line `<kind> <name>` starts (at a line start, the name whole), or -1. Found with indexOf: no split of the whole config. */
+function headerAt(config: string, kind: string, name: string): number {
+  const header = `${kind} ${name}`;
+  for (let at = config.indexOf(header); at >= 0; at = config.indexOf(header, at + 1)) {
+    if (at > 0 && config[at - 1] !== '\n') continue;
+    const lineEnd = config.indexOf('\n', at);
+    const rest = config.slice(at + header.length, lineEnd < 0 ? config.length : lineEnd);
+    if (rest.trimEnd() === '' || rest.startsWith(' ')) return at;
+  }
+  return -1;
+}
+
 /** Character offsets of a section (its header to its last line that is neither blank nor a comment, newline included), or undefined. */
 export function sectionSpan(config: string, kind: string, name: string): { start: number; end: number } | undefined {
-  const lines = config.split('\n');
-  let offset = 0;
-  let start = -1;
-  let end = -1;
-  for (const line of lines) {
-    const next = offset + line.length + 1;
-    if (start < 0) {
-      if (line.trimEnd() === `${kind} ${name}` || line.startsWith(`${kind} ${name} `)) {
-        start = offset;
-        end = Math.min(next, config.length);
-      }
-    } else if (SECTION.test(line)) {
-      break;
-    } else if (line.trim() !== '' && !line.trim().startsWith('#')) {
-      // Blank and comment lines after a section's last line belong between sections.
-      end = Math.min(next, config.length);
-    }
-    offset = next;
+  const start = headerAt(config, kind, name);
+  if (start < 0) return undefined;
+  let offset = config.indexOf('\n', start);
+  let end = offset < 0 ? config.length : offset + 1;
+  while (offset >= 0 && offset + 1 < config.length) {
+    const from = offset + 1;
+    const lineEnd = config.indexOf('\n', from);
+    const line = config.slice(from, lineEnd < 0 ? config.length : lineEnd);
+    if (SECTION.test(line)) break;
+    // Blank and comment lines after a section's last line belong between sections.
+    const t = line.trim();
+    if (t !== '' && !t.startsWith('#')) end = lineEnd < 0 ? config.length : lineEnd + 1;
+    offset = lineEnd;
   }
-  return start < 0 ? undefined : { start, end };
+  return { start, end };
 }
 
 const definition = (b: Backend) => JSON.stringify({ ...b, servers: undefined });

@@ -23,6 +23,12 @@ test('sectionSpan: a section from its header to its last line, whatever follows'
   assert.equal(cfg.slice(y.start, y.end), 'backend y\n    d\n');
   assert.equal(sectionSpan(cfg, 'backend', 'z'), undefined);
   assert.equal(sectionSpan('backend xy\n    a\n', 'backend', 'x'), undefined, 'a name is matched whole');
+  assert.equal(sectionSpan('# backend x\n    a\n', 'backend', 'x'), undefined, 'a header starts its line');
+  const t = 'backend xy\n    a\nbackend x  \n    b\n    c';
+  const tx = sectionSpan(t, 'backend', 'x')!;
+  assert.equal(t.slice(tx.start, tx.end), 'backend x  \n    b\n    c', 'trailing blanks on the header; the last section without a final newline');
+  const u = 'backend x from defaults1\n    b\n\nfrontend f\n';
+  assert.equal(u.slice(sectionSpan(u, 'backend', 'x')!.start, sectionSpan(u, 'backend', 'x')!.end), 'backend x from defaults1\n    b\n');
 });
 
 test('property: the spliced config equals a full render of the same catalog', async () => {
