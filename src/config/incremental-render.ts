@@ -211,7 +211,8 @@ export class IncrementalRenderer {
   #assemble(model: Model, pieces: Piece[], files: RenderResult['files'], whole?: string): RenderResult {
     // configText without flattening 10 MB to look at its last character.
     const last = [this.#suffix, ...(pieces.length ? [(pieces[pieces.length - 1] as Piece).text] : []), this.#prefix].find((t) => t.length > 0) ?? '';
-    const config = whole ?? this.#prefix + pieces.map((p) => p.text).join('') + this.#suffix + (last.endsWith('\n') ? '' : '\n');
+    // One join: a flat string (slicing a concatenation would flatten it, a second 10 MB copy).
+    const config = whole ?? [this.#prefix, ...pieces.map((p) => p.text), this.#suffix, last.endsWith('\n') ? '' : '\n'].join('');
     // The kept texts become slices of this config: one copy of the text, the config's.
     let at = this.#prefix.length;
     this.#prefix = config.slice(0, at);
