@@ -1,22 +1,41 @@
 // Follows Consul with a constant number of long-polls, whatever the number of services:
 // - `/v1/catalog/services` (blocking): which services exist and their tags → which ones are
 //   candidates (carry HAPROXY tags), added, removed or retagged;
-// - `/v1/health/state/any` (blocking): every check → the services whose checks differ from what we
-//   hold (a flap, a registration, a deregistration, a node going down);
+// - `/v1/health/state/any` (blocking): every check, diffed by key against the previous answer
+//   (checks-diff.ts) → the services whose checks appeared, vanished or changed (a flap, a
+//   registration, a deregistration, a node going down);
 // and re-reads `/v1/health/service/:name` (not blocking) for exactly those services.
 // consul-template instead holds one long-poll per service and hits the agent's 200-connections cap.
 //
-// One change is invisible to both long-polls: an instance modified without touching tags or checks
-// (an address changed by re-registration). When the services index moves with identical content and
-// the checks index has not caught up with it after a short settle time, every candidate is re-read
-// once (counted as a full resync).
+// One change is invisible to both lists: an instance re-registered with another address or weight
+// but the same tags and checks (measured on Consul 1.16.6: it moves the services table and the
+// service's index, not the checks table), and an instance that has no checks at all. When the
+// services index moves with identical content and no check changed by that write (a check's
+// ModifyIndex is the index of the write that last changed it) or vanished, every candidate is re-read
+// once (counted as a full resync), 32 at a time, and only the services whose entries differ are
+// reported. Whether the checks table moved at all is known from the checks list's X-Consul-Index
+// header, which arrives within milliseconds of the write, long before the 32 MB body at 10,000
+// services is transferred and parsed: when it has not moved after a short settle time, the re-read
+// starts at once.
+//
+// Why every registration still brings the whole checks list (O(catalog) bytes), measured against
+// Consul 1.16.6: no HTTP endpoint says which service changed since an index. `?filter=` has no `>`
+// or `<`, and ModifyIndex/CreateIndex are not selectors on /v1/health/state/any or
+// /v1/catalog/services; /v1/catalog/services carries tags, no counts or indexes; the per-service
+// index of /v1/health/service/:name is one long-poll per service (consul-template's design). A
+// filter on status (`Status != "passing"`) shows flips but not a passing instance registered or
+// deregistered; a filter on service names cannot be long (10,000 names in a URL, evaluated against
+// every check). So a constant number of long-polls can learn *that* the checks table moved for
+// zero bytes, but learning *which* service registered takes a listing of every check.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
-import { candidateServices, mapLimit } from './fetch-catalog.js';
 import type { CatalogServices, HealthCheck, HealthEntry } from '../consul/schemas.js';
+import { candidateServices, mapLimit } from './fetch-catalog.js';
+import { diffChecks, type CheckRow } from './checks-diff.js';
+import { heldEntries } from './held-entry.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 
 export interface ConsulSourceOptions {
@@ -24,23 +43,16 @@ export interface ConsulSourceOptions {
   log: Logger;
   /** `wait` of each long-poll (Consul adds up to wait/16 of jitter). */
   wait?: string;
-  /** How long an unexplained services-index move may wait for the checks long-poll to explain it. */
+  /** How long a services-index move may wait for the checks table's index to reach it before every service is re-read. */
   settleMs?: number;
+  /** Service reads in flight at once (Consul allows 200 connections per client address). */
   concurrency?: number;
   /** Counts full re-reads of every candidate (metrics). */
   onFullResync?: () => void;
 }
 
-function checkKey(c: { Node?: string | null | undefined; CheckID: string; ServiceID?: string | null | undefined; Status: string }): string {
-  return `${c.Node ?? ''}|${c.CheckID}|${c.ServiceID ?? ''}|${c.Status}`;
-}
-
-/** The checks of a service as we hold them: its instances' checks, node checks included. */
-function fingerprintEntries(entries: readonly HealthEntry[]): string {
-  const keys = new Set<string>();
-  for (const e of entries) for (const c of e.Checks ?? []) keys.add(checkKey({ ...c, Node: c.Node ?? e.Node.Node }));
-  return [...keys].sort().join('\n');
-}
+/** Key of a check as held in an entry (node checks have no service ID). */
+const heldKey = (node: string, id: string, status: string, notes: string) => `${node}\u0000${id}\u0000${status}\u0000${notes}`;
 
 export class ConsulSource implements CatalogSource {
   readonly kind = 'consul';
@@ -48,22 +60,34 @@ export class ConsulSource implements CatalogSource {
   readonly #abort = new AbortController();
   #onSnapshot: ((s: CatalogSnapshot) => void) | undefined;
   #candidates: string[] = [];
+  #candidateSet = new Set<string>();
+  #tags = new Map<string, string>();
+  /** Entries of each candidate as held (held-entry.ts), and the services with an instance on each node. */
   #entries = new Map<string, HealthEntry[]>();
+  #onNode = new Map<string, Map<string, number>>();
+  /** X-Consul-Index of each service's last read. */
+  #fetchedIndex = new Map<string, number>();
   #dirty = new Set<string>();
   #servicesIndex = 0;
   #checksIndex = 0;
-  #checks: HealthCheck[] | undefined;
+  /** Highest checks-table index seen (the list's header, before its body is read). */
+  #checksNotice = 0;
+  /** The last checks answer, as diffed against the next one; undefined until the first. */
+  #checkRows: CheckRow[] | undefined;
+  /** The held entries have not been compared with the checks list yet (first sync, restore). */
+  #reconcile = true;
   #synced = false;
   #servicesSeen = false;
   #errors = new Map<string, string>();
   #lastSuccessMs: number | undefined;
   #wake: (() => void) | undefined;
   #fullResync = false;
+  #sortedNames: string[] | undefined;
   #loops: Promise<void>[] = [];
 
   constructor(o: ConsulSourceOptions) {
-    this.#o = { wait: '5m', settleMs: 1500, concurrency: 8, ...o };
-    // Every request of a full re-read listens on this one signal (two long-polls, `concurrency` reads, sleeps).
+    this.#o = { wait: '5m', settleMs: 250, concurrency: 32, ...o };
+    // Every request of a full re-read listens on this one signal (three long-polls, `concurrency` reads, sleeps).
     setMaxListeners(this.#o.concurrency * 4 + 16, this.#abort.signal);
   }
 
@@ -85,8 +109,11 @@ export class ConsulSource implements CatalogSource {
     }));
     this.#loops.push(runBlockingLoop<HealthCheck[]>({
       name: 'health/state/any', signal,
-      fetch: (index, s) => this.#o.consul.healthState('any', { index, wait: this.#o.wait, signal: s }),
-      fingerprint: (d) => d.map(checkKey).sort().join('\n'),
+      fetch: (index, s) => this.#o.consul.healthState('any', {
+        index, wait: this.#o.wait, signal: s,
+        onIndex: (i) => { if (i > this.#checksNotice && index > 0 && i >= index) this.#checksNotice = i; },
+      }),
+      // No fingerprint: #onChecks diffs the list by key, which also says what changed.
       onContact: () => this.#contact('health/state/any'),
       onError: onError('health/state/any'),
       onData: (data, index) => this.#onChecks(data, index),
@@ -115,77 +142,170 @@ export class ConsulSource implements CatalogSource {
   }
 
   #onServices(data: CatalogServices, index: number, contentChanged: boolean): void {
-    const previous = new Set(this.#candidates);
+    const previous = this.#candidateSet;
     const next = candidateServices(data);
-    // An index that went backwards (a snapshot restore): the indexes of our earlier reads say nothing
-    // about the restored state.
-    if (index < this.#servicesIndex) this.#fetchedIndex.clear();
+    if (index < this.#servicesIndex) {
+      // An index that went backwards (a snapshot restore): the indexes of our earlier reads say
+      // nothing about the restored state, and a restore can change what no list shows (addresses,
+      // weights): read everything again once.
+      this.#fetchedIndex.clear();
+      this.#checksNotice = 0;
+      if (this.#synced) this.#fullResync = true;
+    }
     this.#servicesIndex = index;
     if (!this.#servicesSeen || contentChanged) {
       this.#servicesSeen = true;
       const prevTags = this.#tags;
       this.#tags = new Map(next.map((n) => [n, JSON.stringify([...(data[n] ?? [])].sort())]));
       for (const n of next) if (!previous.has(n) || prevTags.get(n) !== this.#tags.get(n)) this.#dirty.add(n);
-      for (const n of previous) if (!next.includes(n)) this.#dirty.add(n);
       this.#candidates = next;
+      this.#candidateSet = new Set(next);
+      for (const n of previous) if (!this.#candidateSet.has(n)) this.#dirty.add(n);
       this.#kick();
       return;
     }
     // The index moved, the tags did not: an instance was registered, removed or modified. The checks
-    // long-poll normally explains it; if it has not reached this index after the settle time, re-read all.
+    // list explains it when a check changed by that very write (its ModifyIndex is the index) or one
+    // vanished; if the checks table has not moved at all by the settle time (the list's header),
+    // or moved without such a check, nothing will explain it: re-read all.
+    if (!this.#synced) return; // the initial read is under way and reads everything
     const target = index;
+    const seen = this.#explanations.find((x) => x.from < target && target <= x.to);
+    if (seen) {
+      if (!seen.explains(target)) this.#unexplained(target);
+      return;
+    }
+    if (this.#checksIndex >= target) return this.#unexplained(target); // no checks list covered it
+    this.#pending.add(target);
     void abortableSleep(this.#o.settleMs, this.#abort.signal).then(() => {
-      if (this.#abort.signal.aborted || this.#checksIndex >= target || this.#servicesIndex > target) return;
-      this.#o.log.debug({ index: target, checksIndex: this.#checksIndex }, 'services index moved without a visible change: re-reading every service');
-      this.#fullResync = true;
-      this.#kick();
+      if (this.#abort.signal.aborted || !this.#pending.has(target)) return;
+      // The checks table moved: the list (slower to come, it is large) will tell.
+      if (this.#checksNotice >= target || this.#servicesIndex > target) return;
+      this.#pending.delete(target);
+      this.#unexplained(target);
     });
   }
 
-  #tags = new Map<string, string>();
-  /** X-Consul-Index of each service's last read. */
-  #fetchedIndex = new Map<string, number>();
-
-  #onChecks(data: HealthCheck[], index: number): void {
-    if (index < this.#checksIndex) this.#fetchedIndex.clear(); // restored: see #onServices
-    this.#checksIndex = index;
-    this.#checks = data;
-    this.#markChecksDirty();
+  /** A services-index move at `target` that no list shows: re-read every service. */
+  #unexplained(target: number): void {
+    this.#o.log.debug({ index: target, checksIndex: Math.max(this.#checksIndex, this.#checksNotice) }, 'services index moved without a visible change: re-reading every service');
+    this.#fullResync = true;
     this.#kick();
   }
 
-  /** Services whose checks in Consul differ from the checks in the entries we hold. */
-  #markChecksDirty(): void {
-    const checks = this.#checks;
-    if (!checks || !this.#synced) return;
-    const byService = new Map<string, HealthCheck[]>();
-    const byNode = new Map<string, HealthCheck[]>();
-    for (const c of checks) {
-      if (c.ServiceName) {
-        const list = byService.get(c.ServiceName) ?? [];
-        list.push(c);
-        byService.set(c.ServiceName, list);
-      } else {
-        const list = byNode.get(c.Node ?? '') ?? [];
-        list.push(c);
-        byNode.set(c.Node ?? '', list);
+  /** What the recent checks lists showed: the indexes between two lists, and what changed there. */
+  #explanations: Array<{ from: number; to: number; explains: (index: number) => boolean }> = [];
+  /** Services-index moves waiting for the checks list to explain them. */
+  #pending = new Set<number>();
+
+  #lastListIndex = 0;
+
+  #onChecks(data: HealthCheck[], index: number): void {
+    if (index < this.#checksIndex) {
+      // Restored (see #onServices): earlier indexes say nothing any more.
+      this.#fetchedIndex.clear();
+      this.#explanations = [];
+      this.#lastListIndex = 0;
+    }
+    this.#checksIndex = index;
+    this.#checksNotice = Math.max(this.#checksNotice, index);
+    const previous = this.#checkRows;
+    // The first list (or the first after the initial read) is compared with the entries themselves.
+    if (previous === undefined || this.#reconcile) {
+      this.#checkRows = diffChecks([], data, () => undefined);
+      if (this.#synced) this.#reconcileEntries();
+      // No list before this one to tell what changed: moves of the services index cannot be explained.
+      for (const t of [...this.#pending]) if (t <= index) { this.#pending.delete(t); this.#unexplained(t); }
+    } else {
+      const from = this.#lastListIndex;
+      const modified = new Set<number>();
+      let vanished = false;
+      this.#checkRows = diffChecks(previous, data, (row, check) => {
+        this.#touched(row, index);
+        if (!check) vanished = true;
+        else if (typeof check.ModifyIndex === 'number') modified.add(check.ModifyIndex);
+      });
+      const explains = (t: number) => vanished || modified.has(t);
+      if (from < index) {
+        this.#explanations.push({ from, to: index, explains });
+        if (this.#explanations.length > 32) this.#explanations.shift();
+      }
+      for (const t of [...this.#pending]) {
+        if (t > index) continue;
+        this.#pending.delete(t);
+        if (t <= from || !explains(t)) this.#unexplained(t);
       }
     }
+    this.#lastListIndex = index;
+    this.#kick();
+  }
+
+  /** A check that appeared, vanished or changed: its service, or every service on its node. */
+  #touched(row: CheckRow, index: number): void {
+    if (row.service) this.#markDirty(row.service, index);
+    else for (const service of this.#onNode.get(row.node)?.keys() ?? []) this.#markDirty(service, index);
+  }
+
+  #markDirty(service: string, index: number): void {
+    if (!this.#candidateSet.has(service)) return;
+    // Our copy was read after this view of the checks: it already holds the change.
+    if ((this.#fetchedIndex.get(service) ?? 0) >= index) return;
+    this.#dirty.add(service);
+  }
+
+  /**
+   * Services whose held entries' checks differ from the checks list (once, after the initial read
+   * or a restore: from then on each new list is diffed against the one before).
+   */
+  #reconcileEntries(): void {
+    const rows = this.#checkRows;
+    if (!rows) return;
+    this.#reconcile = false;
+    const byService = new Map<string, string[]>();
+    const byNode = new Map<string, string[]>();
+    for (const r of rows) {
+      const key = heldKey(r.node, r.id, r.status, r.notes);
+      const map = r.service ? byService : byNode;
+      const k = r.service || r.node;
+      const list = map.get(k);
+      if (list) list.push(key); else map.set(k, [key]);
+    }
     for (const name of this.#candidates) {
-      // Our copy was read after this view of the checks: it is the newer one.
-      if ((this.#fetchedIndex.get(name) ?? 0) > this.#checksIndex) continue;
+      if ((this.#fetchedIndex.get(name) ?? 0) >= this.#checksIndex) continue;
       const held = this.#entries.get(name) ?? [];
-      const nodes = new Set(held.map((e) => e.Node.Node));
-      const current = [...(byService.get(name) ?? [])];
-      for (const node of nodes) current.push(...(byNode.get(node) ?? []));
-      const keys = new Set(current.map(checkKey));
-      const live = [...keys].sort().join('\n');
-      if (live !== fingerprintEntries(held)) this.#dirty.add(name);
+      const live = new Set(byService.get(name) ?? []);
+      const nodes = new Set<string>();
+      for (const e of held) nodes.add(e.Node.Node);
+      for (const n of nodes) for (const k of byNode.get(n) ?? []) live.add(k);
+      const mine = new Set<string>();
+      for (const e of held) for (const c of e.Checks ?? []) mine.add(heldKey(c.Node ?? e.Node.Node, c.CheckID, c.Status, c.Notes ?? ''));
+      if (mine.size !== live.size || [...mine].some((k) => !live.has(k))) this.#dirty.add(name);
     }
   }
 
   #kick(): void {
     this.#wake?.();
+  }
+
+  #setEntries(name: string, entries: HealthEntry[] | undefined): void {
+    const old = this.#entries.get(name);
+    for (const e of old ?? []) {
+      const m = this.#onNode.get(e.Node.Node);
+      const n = (m?.get(name) ?? 0) - 1;
+      if (n > 0) m?.set(name, n); else m?.delete(name);
+    }
+    if (entries === undefined) {
+      this.#entries.delete(name);
+      this.#sortedNames = undefined;
+      return;
+    }
+    if (!old) this.#sortedNames = undefined;
+    this.#entries.set(name, entries);
+    for (const e of entries) {
+      let m = this.#onNode.get(e.Node.Node);
+      if (!m) this.#onNode.set(e.Node.Node, (m = new Map()));
+      m.set(name, (m.get(name) ?? 0) + 1);
+    }
   }
 
   /** Re-reads dirty services (all of them for the first snapshot) and emits complete snapshots. */
@@ -204,19 +324,21 @@ export class ConsulSource implements CatalogSource {
       const names = full ? [...this.#candidates] : [...this.#dirty].sort();
       this.#fullResync = false;
       for (const n of names) this.#dirty.delete(n);
-      const wanted = new Set(this.#candidates);
+      const wanted = this.#candidateSet;
       try {
-        const results = await mapLimit(names.filter((n) => wanted.has(n)), this.#o.concurrency, async (name) =>
-          [name, await this.#o.consul.healthService(name, { signal })] as const);
+        const results = await mapLimit(names.filter((n) => wanted.has(n)), this.#o.concurrency, async (name) => {
+          const r = await this.#o.consul.healthService(name, { signal });
+          return [name, heldEntries(r.data), r.index] as const;
+        });
         changed.clear();
-        for (const n of [...this.#entries.keys()]) if (!wanted.has(n)) { this.#entries.delete(n); changed.add(n); }
-        for (const [name, r] of results) {
-          // A full re-read names the services whose entries really differ (a weight, an address).
-          if (!full || JSON.stringify(this.#entries.get(name)) !== JSON.stringify(r.data)) changed.add(name);
-          this.#entries.set(name, r.data);
-          this.#fetchedIndex.set(name, r.index);
+        for (const n of [...this.#entries.keys()]) if (!this.#candidateSet.has(n)) { this.#setEntries(n, undefined); changed.add(n); }
+        for (const [name, entries, index] of results) {
+          // A full re-read names only the services whose entries really differ (a weight, an address).
+          if (!full || JSON.stringify(this.#entries.get(name)) !== JSON.stringify(entries)) changed.add(name);
+          this.#setEntries(name, entries);
+          this.#fetchedIndex.set(name, index);
         }
-        if (full) this.#o.onFullResync?.();
+        if (full && this.#synced) this.#o.onFullResync?.();
         this.#errors.delete('health/service');
         failures = 0;
       } catch (err) {
@@ -231,9 +353,12 @@ export class ConsulSource implements CatalogSource {
       }
       const first = !this.#synced;
       this.#synced = true;
-      // Checks that arrived while we were reading may already differ again.
-      this.#markChecksDirty();
-      const entries = [...this.#entries.keys()].sort().flatMap((n) => this.#entries.get(n) ?? []);
+      // The checks list that arrived before or during the initial read is compared with what was read.
+      if (this.#reconcile) this.#reconcileEntries();
+      if (!first && full && changed.size === 0) continue; // a full re-read that found nothing new
+      this.#sortedNames ??= [...this.#entries.keys()].sort();
+      const entries: HealthEntry[] = [];
+      for (const n of this.#sortedNames) for (const e of this.#entries.get(n) ?? []) entries.push(e);
       this.#onSnapshot?.({
         entries,
         index: Math.max(this.#servicesIndex, this.#checksIndex),

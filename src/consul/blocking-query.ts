@@ -52,8 +52,12 @@ export interface BlockingLoopOptions<T> {
   onError: (err: unknown, attempt: number, delayMs: number) => void;
   /** Called after every successful answer, changed or not (for "last contact" bookkeeping). */
   onContact?: (index: number) => void;
-  /** Content fingerprint; equal fingerprints mean no change. */
-  fingerprint: (data: T) => string;
+  /**
+   * Content fingerprint; equal fingerprints mean no change. Without one, every answer whose index
+   * moved (or was reset) is handed over as changed, and the consumer compares the content itself
+   * (the checks list is diffed by key: cheaper than a fingerprint of 100,000 checks).
+   */
+  fingerprint?: (data: T) => string;
   signal: AbortSignal;
   backoff?: BackoffOptions;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -96,14 +100,14 @@ export async function runBlockingLoop<T>(o: BlockingLoopOptions<T>): Promise<voi
     failures = 0;
     const decision = decideIndex(index, result.index);
     o.onContact?.(decision.next);
-    const fp = o.fingerprint(result.data);
+    const fp = o.fingerprint ? o.fingerprint(result.data) : decision.kind === 'unchanged' ? last : undefined;
     if (decision.kind === 'unchanged' && fp === last) {
       // Abandoned by Consul (snapshot restore): the restored state is only seen by a new query.
       index = result.abandoned ? 0 : decision.next;
       continue;
     }
     index = decision.next;
-    const contentChanged = fp !== last;
+    const contentChanged = fp === undefined || fp !== last;
     last = fp;
     if (contentChanged || o.notifyIndexOnly) await o.onData(result.data, Math.max(1, result.index), contentChanged);
   }

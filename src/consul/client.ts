@@ -6,18 +6,24 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import Consul from 'consul';
-import type { z } from 'zod';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { parseDurationMs } from '../util/duration.js';
 import type { ConsulConfig, Consistency } from './config.js';
-import { CatalogServices, HealthChecks, HealthEntries, describeZodError, type HealthCheck, type HealthEntry } from './schemas.js';
+import { CatalogServices, checkHealthChecks, checkHealthEntries, zodShape, type HealthCheck, type HealthEntry, type ShapeResult } from './schemas.js';
 
 export interface QueryOptions {
   /** Blocking query: wait for an index above this (> 0). https://developer.hashicorp.com/consul/api-docs/features/blocking */
   index?: number | undefined;
   /** Longest wait of a blocking query, as a Go duration ("30s", "5m"). */
   wait?: string | undefined;
+  /** `?filter=` (bexpr) applied by Consul before it answers. https://developer.hashicorp.com/consul/api-docs/features/filtering */
+  filter?: string | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Called with X-Consul-Index as soon as the answer's headers arrive, before its body is read: a
+   * 32 MB checks list takes hundreds of milliseconds to arrive and parse, its index a millisecond.
+   */
+  onIndex?: ((index: number) => void) | undefined;
 }
 
 export interface QueryResult<T> {
@@ -70,8 +76,10 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
   const port = Number(config.url.port || (secure ? 443 : 80));
   const consul = new Consul({ host: config.url.hostname, port, secure, agent });
   const address = base;
+  // The package's types leave out that its client is papi's EventEmitter.
+  const papiEvents = consul as unknown as EventEmitter;
 
-  async function call<S extends z.ZodType>(endpoint: string, fn: RawCall, schema: S, extra: Record<string, unknown>, opts: QueryOptions): Promise<QueryResult<z.infer<S>>> {
+  async function call<T>(endpoint: string, fn: RawCall, shape: (body: unknown) => ShapeResult<T>, extra: Record<string, unknown>, opts: QueryOptions): Promise<QueryResult<T>> {
     const blocking = opts.index !== undefined && opts.index > 0;
     const ctx = Object.assign(new EventEmitter(), { includeResponse: true });
     const onAbort = () => ctx.emit('cancel');
@@ -79,6 +87,18 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     const waitMs = opts.wait ? durationMs(opts.wait) : 300_000;
     const startedMs = Date.now();
     const done = observer?.start(endpoint, blocking);
+    // papi reports each response's headers on its 'log' event before it reads the body.
+    const onIndex = opts.onIndex;
+    const wantIndex = blocking ? `index=${opts.index}` : undefined;
+    const onLog = onIndex && ((tags: unknown, data: unknown) => {
+      if (!Array.isArray(tags) || tags[1] !== 'response' || typeof data !== 'object' || data === null) return;
+      const { path: p, headers } = data as { path?: unknown; headers?: unknown };
+      if (typeof p !== 'string' || !p.startsWith(endpoint) || (wantIndex && !p.includes(wantIndex))) return;
+      const v = typeof headers === 'object' && headers !== null ? (headers as Record<string, unknown>)['x-consul-index'] : undefined;
+      const n = Number(v);
+      if (Number.isFinite(n) && n > 0) onIndex(n);
+    });
+    if (onLog) papiEvents.on('log', onLog);
     try {
       if (opts.signal?.aborted) throw new HapilotError(ErrorCode.ABORTED, `${endpoint}: aborted`);
       const query = {
@@ -87,6 +107,7 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
         ...(config.token ? { token: config.token } : {}),
         ...(config.datacenter ? { dc: config.datacenter } : {}),
         ...(blocking ? { index: String(opts.index), wait: opts.wait ?? '5m' } : {}),
+        ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
         // Consul may hold a blocking query for wait + wait/16; give it that and a margin.
         timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + 15_000 : 30_000,
         ctx,
@@ -98,9 +119,9 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
       } catch (err) {
         throw mapError(err, endpoint, address, opts.signal);
       }
-      const parsed = schema.safeParse(body);
-      if (!parsed.success) {
-        throw new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${endpoint} answered an unexpected shape ${describeZodError(parsed.error)}`);
+      const parsed = shape(body);
+      if (!parsed.ok) {
+        throw new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${endpoint} answered an unexpected shape ${parsed.message}`);
       }
       const header = (name: string) => {
         const v = res.headers[name];
@@ -134,6 +155,7 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
       done?.(err instanceof HapilotError && err.code === ErrorCode.ABORTED ? 'aborted' : 'error');
       throw err;
     } finally {
+      if (onLog) papiEvents.removeListener('log', onLog);
       opts.signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -145,14 +167,16 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
 
   return {
     address,
-    catalogServices: (opts = {}) => call('/v1/catalog/services', (o) => raw.catalog.service.list(o), CatalogServices, {}, opts),
-    healthService: (service, opts = {}) => call(`/v1/health/service/${service}`, (o) => raw.health.service(o), HealthEntries, { service }, opts),
-    healthState: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => raw.health.state(o), HealthChecks, { state }, opts),
+    catalogServices: (opts = {}) => call('/v1/catalog/services', (o) => raw.catalog.service.list(o), servicesShape, {}, opts),
+    healthService: (service, opts = {}) => call(`/v1/health/service/${service}`, (o) => raw.health.service(o), checkHealthEntries, { service }, opts),
+    healthState: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => raw.health.state(o), checkHealthChecks, { state }, opts),
     close: () => {
       agent.destroy();
     },
   };
 }
+
+const servicesShape = zodShape(CatalogServices);
 
 function consistencyFlag(c: Consistency): Record<string, boolean> {
   if (c === 'stale') return { stale: true };
