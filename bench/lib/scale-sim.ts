@@ -6,6 +6,8 @@
 // serialized once. It counts what it serves (requests and bytes per endpoint, connections), runs
 // in its own process (bench/lib/scale-sim-main.ts) and takes writes on /bench/* from the harness.
 // KV is empty (hapilot reads its pool records there): a 404 carrying the KV index, blocking as Consul does.
+// `?filter=` on /v1/health/state/any: the simple part of Consul's filter language (parseFilter), counted
+// as an endpoint of its own; any other filter is a 400, so a byte count is never silently wrong.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -56,6 +58,7 @@ export class ScaleSim {
   #checksIndex = 1;
   #waiters = new Set<Waiter>();
   #cache: { services?: { index: number; body: string }; checks?: { index: number; body: string } } = {};
+  #filtered = new Map<string, string>();
   #server: http.Server | undefined;
   #sockets = new Set<Socket>();
   counters: Counters = { requests: {}, blocking: {}, bytes: {}, connections: 0, maxConnections: 0, openBlocking: 0 };
@@ -112,6 +115,25 @@ export class ScaleSim {
     return this.#cache.services.body;
   }
 
+  /** The checks list through a `?filter=` (the check fields as selectors), cached per index and filter. */
+  #filteredChecksBody(filter: string, pred: Predicate): string {
+    const key = `${this.#checksIndex}\n${filter}`;
+    const hit = this.#filtered.get(key);
+    if (hit !== undefined) return hit;
+    const parts: string[] = [];
+    for (const n of this.#nodes.values()) {
+      const c = serfCheck(n) as Record<string, unknown>;
+      if (pred(c)) parts.push(JSON.stringify(c));
+    }
+    for (const svc of this.#services.values()) for (const i of svc.instances.values()) {
+      if (pred({ Node: i.node.Node, CheckID: `service:${i.service.ID}`, Name: `Service '${i.service.Service}' check`, Status: i.status, ServiceID: i.service.ID, ServiceName: i.service.Service, Notes: '', Output: '', Type: '' })) parts.push(i.checkJson);
+    }
+    const body = `[${parts.join(',')}]`;
+    this.#filtered.clear();
+    this.#filtered.set(key, body);
+    return body;
+  }
+
   #checksBody(): string {
     if (this.#cache.checks?.index !== this.#checksIndex) {
       const parts: string[] = [...this.#nodes.values()].map((n) => JSON.stringify(serfCheck(n)));
@@ -153,7 +175,16 @@ export class ScaleSim {
     const url = new URL(req.url ?? '/', 'http://sim');
     if (url.pathname.startsWith('/bench/')) return this.#admin(url.pathname, req, res);
     const q = url.searchParams;
-    const endpoint = endpointOf(url.pathname);
+    const filter = q.get('filter');
+    // A filtered query is its own endpoint in the counters: its bytes are not the full list's.
+    const endpoint = `${endpointOf(url.pathname)}${filter !== null ? '?filter' : ''}`;
+    const pred = filter !== null ? parseFilter(filter) : undefined;
+    if (filter !== null && (!pred || url.pathname !== '/v1/health/state/any')) {
+      // Consul's answer to a filter it cannot evaluate; here also a filter on another endpoint,
+      // which this simulator does not evaluate: loud rather than a wrong byte count.
+      res.writeHead(400).end(`Failed to create boolean expression evaluator: ${filter} (bench simulator: only Field ==/!= "value" joined by and/or, on /v1/health/state/any)`);
+      return;
+    }
     const blocking = q.has('index') && q.get('index') !== '0';
     const c = this.counters;
     c.requests[endpoint] = (c.requests[endpoint] ?? 0) + 1;
@@ -163,7 +194,7 @@ export class ScaleSim {
     let route: { index: () => number; body: () => string; status?: number } | undefined;
     const m = /^\/v1\/health\/service\/([^/]+)$/.exec(url.pathname);
     if (url.pathname === '/v1/catalog/services') route = { index: () => this.#servicesIndex, body: () => this.#servicesBody() };
-    else if (url.pathname === '/v1/health/state/any') route = { index: () => this.#checksIndex, body: () => this.#checksBody() };
+    else if (url.pathname === '/v1/health/state/any') route = { index: () => this.#checksIndex, body: () => (filter !== null && pred ? this.#filteredChecksBody(filter, pred) : this.#checksBody()) };
     else if (m) {
       const name = decodeURIComponent(m[1] ?? '');
       route = { index: () => this.#services.get(name)?.index ?? this.#servicesIndex, body: () => this.#serviceBody(name) };
@@ -222,6 +253,30 @@ export class ScaleSim {
     }
     res.end('{}');
   }
+}
+
+type Predicate = (check: Record<string, unknown>) => boolean;
+
+/**
+ * The part of Consul's filter language (https://developer.hashicorp.com/consul/api-docs/features/filtering)
+ * hapilot may use: `Selector == "value"` and `Selector != "value"` on top-level fields, joined by
+ * `and` / `or` (and binds tighter), no parentheses. Anything else: undefined (a 400).
+ */
+export function parseFilter(expr: string): Predicate | undefined {
+  const term = /^\s*([A-Za-z][A-Za-z0-9]*)\s*(==|!=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
+  const ors: Predicate[] = [];
+  for (const orPart of expr.split(/\s+or\s+/)) {
+    const ands: Predicate[] = [];
+    for (const t of orPart.split(/\s+and\s+/)) {
+      const m = term.exec(t);
+      if (!m) return undefined;
+      const [, field = '', op, raw = ''] = m;
+      const value = JSON.parse(`"${raw}"`) as string;
+      ands.push(op === '==' ? (c) => c[field] === value : (c) => c[field] !== value);
+    }
+    ors.push((c) => ands.every((p) => p(c)));
+  }
+  return (c) => ors.some((p) => p(c));
 }
 
 function parseWait(s: string | null): number | undefined {
