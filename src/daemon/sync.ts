@@ -165,7 +165,8 @@ export class Sync {
 
   /** The candidate for `snapshot`: guarded, guilty services left out; holds re-evaluated when due. */
   #candidate(snapshot: CatalogSnapshot): Candidate {
-    const guilty = this.#o.memory.guilty(entriesByService(snapshot.entries), this.#o.builder.templatesGeneration);
+    const { memory } = this.#o;
+    const guilty = memory.size === 0 ? new Set<string>() : memory.guilty(entriesByService(snapshot.entries), this.#o.builder.templatesGeneration);
     let cand: Candidate;
     try {
       cand = this.#o.builder.build({ snapshot, applied: this.#o.state.current?.model, guilty });

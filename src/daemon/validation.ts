@@ -38,6 +38,11 @@ export class QuarantineMemory {
     return out;
   }
 
+  /** How many services are remembered guilty (none: nothing to look up). */
+  get size(): number {
+    return this.#guilty.size;
+  }
+
   remember(service: string, entries: readonly HealthEntry[], templatesGeneration: number, message: string): void {
     this.#guilty.set(service, { key: QuarantineMemory.key(entries, templatesGeneration), message });
   }
