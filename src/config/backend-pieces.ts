@@ -4,13 +4,12 @@ import type { Backend } from '../model/model.js';
 import { scanServerLines } from './render.js';
 
 /**
- * A backend's rendered text. Its server lines are scanned when first asked for (a change asks for
- * the changed backends' only), and its key when a backend object it was not made from is compared.
+ * A backend's rendered text, with the backend it was rendered from. Its server lines are scanned
+ * when first asked for (a change asks for the changed backends' only).
  */
 export class Piece {
   #text: string;
   #lines: Map<string, string> | undefined;
-  #key: string | undefined;
   constructor(readonly backend: Backend, text: string, readonly defaults: readonly string[], lines?: Map<string, string>) {
     this.#text = text;
     this.#lines = lines;
@@ -29,16 +28,36 @@ export class Piece {
     this.#text = text;
   }
 
-  /** The backend's model as JSON: equal JSON, equal text (models are never mutated). */
-  get key(): string {
-    this.#key ??= JSON.stringify(this.backend);
-    return this.#key;
+  /** This text is `b`'s too: `b` is the backend it was rendered from, or equal to it (models are never mutated). */
+  fits(b: Backend): boolean {
+    return b === this.backend || sameValue(b, this.backend);
   }
 
   get lines(): Map<string, string> {
     this.#lines ??= scanServerLines(this.text, this.defaults).lines;
     return this.#lines;
   }
+}
+
+/**
+ * Deep equality of plain data (what a model is made of), without serializing it: a model rebuilt
+ * elsewhere (the pool rules copy backends) is compared field by field, stopping at the first difference.
+ */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k) || !sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 /** Server lines kept per backend, read as one map without copying 100,000 entries per render. */

@@ -79,15 +79,15 @@ export class IncrementalRenderer {
     if (rootKey !== this.#rootKey) this.#reset();
     this.#rootKey = rootKey;
 
-    // Which backends changed: same object (models are never mutated), or same JSON, as when their
-    // text was made.
+    // Which backends changed: same object (models are never mutated), or an equal one (a model the
+    // pool rules copied), as when their text was made.
     const dirty: number[] = [];
     const pieces: Array<Piece | undefined> = [];
     for (const [i, b] of model.backends.entries()) {
       let piece = this.#byObject.get(b);
       if (!piece) {
         const kept = this.#pieces.get(b.name);
-        if (kept && kept.key === JSON.stringify(b)) {
+        if (kept?.fits(b)) {
           piece = kept;
           this.#byObject.set(b, kept);
         }
@@ -125,7 +125,7 @@ export class IncrementalRenderer {
     if (!this.#isolated) return 'the text around the backends changed';
     // Find where the backends go in the new text, with a kept backend as the probe: the one cut
     // that reproduces the probe rendered alone. More than one possible cut: render everything.
-    const probe = view.backends.find((b) => this.#byObject.has(b) || this.#pieces.get(b.name)?.key === JSON.stringify(b));
+    const probe = view.backends.find((b) => this.#byObject.has(b) || this.#pieces.get(b.name)?.fits(b));
     const piece = probe && (this.#byObject.get(probe) ?? this.#pieces.get(probe.name));
     if (!probe || !piece) return 'the text around the backends changed';
     const alone = templates.render({ ...view, backends: [probe] });
