@@ -419,7 +419,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       const idle0 = await cpuMs(pid);
       await sleep(IDLE_S * 1000);
       const idleCounters = await sim.counters();
-      result.idle = { cpuMs: (await cpuMs(pid)) - idle0, requests: total(idleCounters.requests), seconds: IDLE_S };
+      result.idle = { cpuMs: (await cpuMs(pid)) - idle0, requests: total(idleCounters.requests), seconds: IDLE_S, longPolls: idleCounters.openBlocking, connections: idleCounters.connections, held: idleCounters.held ?? {} };
       if (result.idle.requests) log(`size ${n}: requests while idle: ${JSON.stringify(idleCounters.requests)}`);
 
       // ---- changes ------------------------------------------------------------------------------

@@ -41,7 +41,8 @@ export interface SizeResult {
   /** What any design that reads the whole checks list pays per change: JSON.parse of it. */
   floor: { checksBytes: number; checksParseMs: number; serviceBytes: number; serviceParseMs: number } | undefined;
   startup: { firstConfigS: number; requests: number; bytesMb: number; rssMb: number } | undefined;
-  idle: { cpuMs: number; requests: number; seconds: number } | undefined;
+  /** Also the long-polls hapilot holds while idle, and its connections to the simulator. */
+  idle: { cpuMs: number; requests: number; seconds: number; longPolls: number; connections: number; held: Record<string, number> } | undefined;
   serverOnly: ChangeStats | undefined;
   structural: ChangeStats | undefined;
   peakRssMb: number | undefined;
@@ -147,9 +148,11 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
     row([n(r.services), f0(r.structural.p99), f2(reload), r.services <= 1000 ? '< 1,000 ms' : `< reload + 1 s = ${f0(target)} ms`, r.structural.p99 < target ? 'yes' : 'no']);
   }
 
+  const heldBy = results.find((r) => r.idle)?.idle?.held;
+  if (heldBy) lines.push('', `hapilot's long-polls while idle, by endpoint: ${Object.entries(heldBy).map(([e, k]) => `${e} ${k}`).join(', ')}. Connections include the harness's own (about 2).`);
   head(['services', 'design', 'long-polls (connections) held', 'startup requests / bytes', 'requests per change', 'bytes per change']);
   for (const r of results) {
-    if (r.startup && r.serverOnly) row([n(r.services), 'hapilot', '2 (+1 while re-reading)', `${n(r.startup.requests)} / ${f1(r.startup.bytesMb)} MB`, r.serverOnly.requestsP50, kb(r.serverOnly.bytesP50)]);
+    if (r.startup && r.serverOnly) row([n(r.services), 'hapilot', r.idle ? `${r.idle.longPolls} (${r.idle.connections})` : '–', `${n(r.startup.requests)} / ${f1(r.startup.bytesMb)} MB`, r.serverOnly.requestsP50, kb(r.serverOnly.bytesP50)]);
     if (r.consulTemplate) row([n(r.services), 'one blocking query per service', n(r.consulTemplate.connections), `${n(r.consulTemplate.startupRequests)} / ${f1(r.consulTemplate.startupBytesMb)} MB`, r.consulTemplate.requestsPerChange, kb(r.consulTemplate.bytesPerChange)]);
     else if (r.consulTemplateError) row([n(r.services), 'one blocking query per service', `could not run: ${r.consulTemplateError}`, '', '', '']);
   }

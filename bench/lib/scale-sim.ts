@@ -44,6 +44,8 @@ export interface Counters {
   connections: number;
   maxConnections: number;
   openBlocking: number;
+  /** Blocking queries held now, by endpoint (filled in when the counters are read). */
+  held?: Record<string, number>;
 }
 
 const KV_INDEX = 5;
@@ -59,6 +61,7 @@ export class ScaleSim {
   #waiters = new Set<Waiter>();
   #cache: { services?: { index: number; body: string }; checks?: { index: number; body: string } } = {};
   #filtered = new Map<string, string>();
+  readonly #held = new Map<string, number>();
   #server: http.Server | undefined;
   #sockets = new Set<Socket>();
   counters: Counters = { requests: {}, blocking: {}, bytes: {}, connections: 0, maxConnections: 0, openBlocking: 0 };
@@ -214,6 +217,7 @@ export class ScaleSim {
     const waitMs = Math.min(parseWait(q.get('wait')) ?? 300_000, 600_000);
     if (want > 0 && route.index() <= want) {
       now().openBlocking++;
+      this.#held.set(endpoint, (this.#held.get(endpoint) ?? 0) + 1);
       await new Promise<void>((resolve) => {
         const w: Waiter = {
           check: () => route.index() > want,
@@ -228,6 +232,7 @@ export class ScaleSim {
         res.once('close', w.wake);
       });
       now().openBlocking--;
+      this.#held.set(endpoint, (this.#held.get(endpoint) ?? 1) - 1);
       if (res.destroyed) return;
     }
     const body = route.body();
@@ -246,7 +251,8 @@ export class ScaleSim {
     } else if (path === '/bench/deregister') {
       for (const r of body.instances as Array<{ node: string; service: string; id: string }>) this.deregister(r.node, r.service, r.id);
     } else if (path === '/bench/counters') {
-      res.end(JSON.stringify(this.counters));
+      const held = Object.fromEntries([...this.#held].filter(([, k]) => k > 0));
+      res.end(JSON.stringify({ ...this.counters, held }));
       return;
     } else if (path === '/bench/reset') {
       this.counters = { requests: {}, blocking: {}, bytes: {}, connections: this.#sockets.size, maxConnections: this.#sockets.size, openBlocking: this.counters.openBlocking };
