@@ -120,8 +120,8 @@ test('render --watch: diffs after a catalog edit and a template edit; catalog an
 
     // An error raised while rendering (strict mode: an unknown field) is located too.
     await writeFile(backends, original.replace('    balance {{balance}}\n', '    balance {{balanc}}\n'));
-    const err2 = await w.until(/not defined/, { from: errFrom + err.length, stream: 'err' });
-    assert.match(err2, new RegExp(`^hapilot: template error: ${backends.replaceAll('.', '\\.')}:8:15: "balanc" not defined \\(still watching\\)$`, 'm'));
+    const err2 = await w.until(/does not exist/, { from: errFrom + err.length, stream: 'err' });
+    assert.match(err2, new RegExp(`^hapilot: template error: ${backends.replaceAll('.', '\\.')}:8:15: field "backends\\.0\\.balanc" does not exist: expected one of name, service, mode, balance, .* \\(still watching\\)$`, 'm'));
 
     // Fixed (with another change): the diff is against the last good render.
     await writeFile(backends, original.replace('    balance {{balance}}\n', '    balance {{balance}}\n    retries 9\n'));
