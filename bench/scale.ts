@@ -355,12 +355,13 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       log(`size ${n}: render ${withChecks.s} s, haproxy -c ${withChecks.checkS} s (checks), ${noChecks.checkS} s (no checks)`);
       if (!SKIP.has('haproxy')) {
         result.haproxy = { checks: undefined, noChecks: undefined, checksError: undefined };
-        if (servers <= MAX_CHECKED_SERVERS) {
+        // HAProxy alone has no connections to make room for: try it with checks up to the limit itself.
+        if (servers + 2 * 2000 + 200 <= FD_HARD) {
           log(`size ${n}: HAProxy alone, with checks`);
           result.haproxy.checks = await haproxyAlone({ configPath: withChecks.out, runDir: withChecks.runDir, reloads: RELOADS, res });
         } else {
           // HAProxy's own count: a descriptor per checked server, 2 per connection of maxconn 2,000, listeners.
-          result.haproxy.checksError = `cannot start here: ${servers.toLocaleString('en-US')} checked servers + 2 × maxconn 2,000 need about ${(servers + 4000).toLocaleString('en-US')} descriptors; hard limit ${FD_HARD.toLocaleString('en-US')}`;
+          result.haproxy.checksError = `cannot start here: ${servers.toLocaleString('en-US')} checked servers + 2 × maxconn 2,000 + listeners need about ${(servers + 4200).toLocaleString('en-US')} descriptors; hard limit ${FD_HARD.toLocaleString('en-US')}`;
         }
         log(`size ${n}: HAProxy alone, without checks`);
         result.haproxy.noChecks = await haproxyAlone({ configPath: noChecks.out, runDir: noChecks.runDir, reloads: RELOADS, res });
