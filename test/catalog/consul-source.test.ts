@@ -24,11 +24,12 @@ async function setup(services: number, instances = 2) {
   await sim.start();
   const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
   const snapshots: CatalogSnapshot[] = [];
-  const source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 200 });
+  let fullResyncs = 0;
+  const source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 200, onFullResync: () => { fullResyncs += 1; } });
   source.start((s) => snapshots.push(s));
   const healthReads = () => sim.requests.filter((r) => r.path.startsWith('/v1/health/service/')).map((r) => r.path.slice('/v1/health/service/'.length));
   const stop = async () => { await source.stop(); consul.close(); await sim.stop(); };
-  return { sim, source, snapshots, healthReads, stop, last: () => snapshots[snapshots.length - 1] };
+  return { sim, source, snapshots, healthReads, stop, last: () => snapshots[snapshots.length - 1], fullResyncs: () => fullResyncs };
 }
 
 const servers = (s: CatalogSnapshot | undefined, service: string) =>
@@ -135,6 +136,77 @@ test('Consul failures: 500s and refused connections degrade, then recovery; an i
     t.sim.resetIndex(3);
     t.sim.setStatus('node0', 'svc1-0', 'critical');
     await eventually(() => servers(t.last(), 'svc1')[0]?.includes('critical') ?? false, 10_000, 'change after an index reset');
+  } finally {
+    await t.stop();
+  }
+});
+
+test('each kind of change reaches a snapshot naming exactly the changed service; only changes no list shows cost a full re-read', async () => {
+  const t = await setup(40, 2);
+  try {
+    await eventually(() => t.snapshots.length === 1, 10_000, 'initial snapshot');
+    const after = async (what: string, write: () => void, service: string, seen: (s: CatalogSnapshot) => boolean, resyncs: number) => {
+      const before = t.fullResyncs();
+      const n = t.snapshots.length;
+      write();
+      await eventually(() => t.snapshots.slice(n).some(seen), 5000, what);
+      await new Promise((r) => setTimeout(r, 500)); // anything else it would do, it does now
+      const later = t.snapshots.slice(n);
+      assert.ok(later.length >= 1, what);
+      for (const s of later) assert.deepEqual(s.changed, [service], `${what}: ${s.cause}`);
+      assert.equal(t.fullResyncs() - before, resyncs, `${what}: full re-reads`);
+    };
+    const entry = (s: CatalogSnapshot, id: string) => s.entries.find((e) => e.Service.ID === id);
+    const node1 = { Node: 'node1', Address: '10.0.0.2' };
+    await after('registration', () => t.sim.register({ node: node1, service: { ID: 'svc3-new', Service: 'svc3', Tags: ENABLE, Port: 8003 } }), 'svc3', (s) => entry(s, 'svc3-new') !== undefined, 0);
+    await after('deregistration', () => t.sim.deregister('node1', 'svc4-1'), 'svc4', (s) => entry(s, 'svc4-1') === undefined, 0);
+    await after('health flip', () => t.sim.setStatus('node0', 'svc5-0', 'critical'), 'svc5', (s) => entry(s, 'svc5-0')?.Checks?.some((c) => c.Status === 'critical') ?? false, 0);
+    await after('weight change', () => t.sim.register({ node: node1, service: { ID: 'svc6-1', Service: 'svc6', Tags: ENABLE, Port: 8006, Weights: { Passing: 7, Warning: 1 } } }), 'svc6', (s) => entry(s, 'svc6-1')?.Service.Weights?.Passing === 7, 1);
+    await after('address change', () => t.sim.register({ node: node1, service: { ID: 'svc7-1', Service: 'svc7', Tags: ENABLE, Port: 8007, Address: '10.7.7.7' } }), 'svc7', (s) => entry(s, 'svc7-1')?.Service.Address === '10.7.7.7', 1);
+    await after('instance without checks registered', () => t.sim.register({ node: node1, service: { ID: 'svc8-bare', Service: 'svc8', Tags: ENABLE, Port: 8008 }, checked: false }), 'svc8', (s) => entry(s, 'svc8-bare') !== undefined, 1);
+    await after('instance without checks deregistered', () => t.sim.deregister('node1', 'svc8-bare'), 'svc8', (s) => entry(s, 'svc8-bare') === undefined, 1);
+    // A node check (serfHealth, maintenance) concerns every service on that node.
+    const n = t.snapshots.length;
+    t.sim.setNodeMaintenance('node1', 'kernel upgrade');
+    await eventually(() => t.snapshots.slice(n).some((s) => entry(s, 'svc9-1')?.Checks?.some((c) => c.CheckID === '_node_maintenance' && c.Notes === 'kernel upgrade') ?? false), 5000, 'node maintenance');
+    const named = new Set(t.snapshots.slice(n).flatMap((s) => s.changed ?? []));
+    assert.equal(named.size, 39, 'every service with an instance on node1 (svc4 has none there any more)');
+    assert.ok(!named.has('svc4'));
+  } finally {
+    await t.stop();
+  }
+});
+
+test('a snapshot restore: the restored catalog is read again (one full re-read) and reported', async () => {
+  const t = await setup(10, 2);
+  try {
+    await eventually(() => t.snapshots.length === 1, 10_000, 'initial snapshot');
+    const saved = t.sim.saveSnapshot();
+    t.sim.deregister('node0', 'svc2-0');
+    t.sim.register({ node: { Node: 'node1', Address: '10.0.0.2' }, service: { ID: 'svc3-1', Service: 'svc3', Tags: ENABLE, Port: 8003, Weights: { Passing: 9, Warning: 1 } } });
+    await eventually(() => t.last()?.entries.find((e) => e.Service.ID === 'svc3-1')?.Service.Weights?.Passing === 9, 5000, 'changes before the restore');
+    assert.equal(servers(t.last(), 'svc2').length, 1);
+    const before = t.fullResyncs();
+    const n = t.snapshots.length;
+    t.sim.restoreSnapshot(saved);
+    // The weight is back to 1 with no check telling: only reading everything again shows it.
+    await eventually(() => servers(t.last(), 'svc2').length === 2 && t.last()?.entries.find((e) => e.Service.ID === 'svc3-1')?.Service.Weights?.Passing === 1, 10_000, 'restored catalog');
+    assert.equal(t.fullResyncs() - before, 1, 'one full re-read');
+    assert.deepEqual([...new Set(t.snapshots.slice(n).flatMap((s) => s.changed ?? []))].sort(), ['svc2', 'svc3'], 'the restored services, no other');
+  } finally {
+    await t.stop();
+  }
+});
+
+test('entries are held with the fields hapilot reads only', async () => {
+  const t = await setup(2, 1);
+  try {
+    await eventually(() => t.snapshots.length === 1, 10_000, 'initial snapshot');
+    const e = t.last()!.entries[0]!;
+    assert.deepEqual(Object.keys(e).sort(), ['Checks', 'Node', 'Service']);
+    assert.deepEqual(Object.keys(e.Node).sort(), ['Address', 'Node']);
+    assert.deepEqual(Object.keys(e.Service).sort(), ['Address', 'ID', 'ModifyIndex', 'Port', 'Service', 'Tags', 'Weights']);
+    assert.deepEqual(e.Checks?.map((c) => Object.keys(c).sort()), [['CheckID', 'Node', 'ServiceID', 'Status'], ['CheckID', 'Node', 'ServiceID', 'Status']]);
   } finally {
     await t.stop();
   }

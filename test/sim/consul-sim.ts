@@ -9,7 +9,10 @@
 // - indexes per table as Consul's state store keeps them: the services table (catalog/services),
 //   the checks table (health/state/*), one per service (health/service/:name); an identical write
 //   moves none; a check flip moves checks and that service, not the services table; a retag moves
-//   the services table and the checks (checks carry ServiceTags).
+//   the services table and the checks (checks carry ServiceTags); a weight or address change with an
+//   identical check moves the services table and the service, not the checks; an instance
+//   registered without a check moves the services table only, its deregistration both; a check's
+//   ModifyIndex is the write that last changed it.
 // - snapshot restore: waiting queries answer at once with the old store's answer; later queries
 //   see the restored state with its lower indexes; the next write gets an index above all earlier.
 // - shapes of Consul OSS 1.16 (no Namespace); catalog-registered (`external`) nodes have no
@@ -52,9 +55,13 @@ export interface SimSnapshot {
 interface Instance {
   node: SimNode;
   service: SimService;
+  /** false: registered without a check (no `service:<ID>` check). */
+  checked: boolean;
   status: SimStatus;
   createIndex: number;
   modifyIndex: number;
+  /** ModifyIndex of its check: the write that last changed it (a status flip, a retag). */
+  checkIndex: number;
   maintenance: string | undefined;
 }
 
@@ -189,7 +196,11 @@ export class ConsulSim {
     for (const w of [...this.#waiters]) if (w.check()) w.wake();
   }
 
-  register({ node, service, status = 'passing' }: { node: SimNode; service: SimService; status?: SimStatus }): void {
+  /**
+   * `checked: false` registers the instance without a check: as Consul, that moves the services table,
+   * not the checks table (its deregistration moves both).
+   */
+  register({ node, service, status = 'passing', checked = true }: { node: SimNode; service: SimService; status?: SimStatus; checked?: boolean }): void {
     const key = `${node.Node}/${service.ID}`;
     const existing = this.#instances.get(key);
     // As Consul's state store: an identical registration writes nothing (no index moves); a changed
@@ -198,14 +209,17 @@ export class ConsulSim {
     const sameService = existing !== undefined && JSON.stringify(sameShape(existing.service)) === JSON.stringify(sameShape(service))
       && JSON.stringify(existing.node) === JSON.stringify(node);
     const sameTags = existing !== undefined && JSON.stringify(existing.service.Tags ?? []) === JSON.stringify(service.Tags ?? []);
-    if (sameService && existing.status === status) return;
-    const raft = this.#bump(service.Service, { catalog: !sameService, checks: !existing || existing.status !== status || !sameTags });
+    if (sameService && existing.status === status && existing.checked === checked) return;
+    const checkRewritten = checked && (!existing || !existing.checked || existing.status !== status || !sameTags);
+    const raft = this.#bump(service.Service, { catalog: !sameService, checks: checkRewritten || (existing?.checked === true && !checked) });
     this.#instances.set(key, {
       node,
       service,
+      checked,
       status,
       createIndex: existing?.createIndex ?? raft,
       modifyIndex: raft,
+      checkIndex: checkRewritten ? raft : existing?.checkIndex ?? raft,
       maintenance: existing?.maintenance,
     });
   }
@@ -223,7 +237,7 @@ export class ConsulSim {
     if (!inst) throw new Error(`no instance ${nodeName}/${serviceId}`);
     if (inst.status === status) return; // the same status again writes nothing (as Consul)
     inst.status = status;
-    this.#bump(inst.service.Service, { catalog: false, checks: true });
+    inst.checkIndex = this.#bump(inst.service.Service, { catalog: false, checks: true });
   }
 
   /** Agent maintenance mode: a synthetic critical check `_service_maintenance:<id>`. */
@@ -350,8 +364,8 @@ export class ConsulSim {
   /** The instance's own checks (Consul OSS answers have no Namespace field). */
   #serviceChecks(inst: Instance): object[] {
     const tags = inst.service.Tags ?? [];
-    const base = { Node: inst.node.Node, Notes: '', Output: '', ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags, Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex };
-    const checks: object[] = [{ ...base, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status }];
+    const base = { Node: inst.node.Node, Notes: '', Output: '', ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags, Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.checkIndex };
+    const checks: object[] = inst.checked ? [{ ...base, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status }] : [];
     if (inst.maintenance !== undefined) {
       checks.push({ ...base, CheckID: `_service_maintenance:${inst.service.ID}`, Name: 'Service Maintenance Mode', Status: 'critical', Notes: inst.maintenance, Type: 'maintenance' });
     }
