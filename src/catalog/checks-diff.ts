@@ -42,6 +42,12 @@ const keyOf = (node: string, id: string) => `${node}\u0000${id}`;
  */
 export function diffChecks(previous: readonly CheckRow[], next: readonly HealthCheck[], touched: (row: CheckRow, check: HealthCheck | undefined) => void): CheckRow[] {
   const rows: CheckRow[] = new Array(next.length);
+  // Checks that appeared or vanished where the lists were out of step; matched by key at the end (a
+  // check that only moved is neither).
+  const appeared = new Map<string, { row: CheckRow; check: HealthCheck }>();
+  const vanished = new Map<string, CheckRow>();
+  const appear = (x: number) => { const c = next[x] as HealthCheck; const n = toRow(c); rows[x] = n; appeared.set(keyOf(n.node, n.id), { row: n, check: c }); };
+  const vanish = (r: CheckRow) => vanished.set(keyOf(r.node, r.id), r);
   let i = 0;
   let j = 0;
   while (i < next.length && j < previous.length) {
@@ -58,11 +64,11 @@ export function diffChecks(previous: readonly CheckRow[], next: readonly HealthC
     for (let k = 1; k <= LOOKAHEAD && !resynced; k++) {
       const ahead = next[i + k];
       if (ahead !== undefined && sameKey(ahead, r)) {
-        for (let x = 0; x < k; x++) { const a = next[i + x] as HealthCheck; const n = toRow(a); rows[i + x] = n; touched(n, a); }
+        for (let x = 0; x < k; x++) appear(i + x);
         i += k;
         resynced = true;
       } else if (previous[j + k] !== undefined && sameKey(c, previous[j + k] as CheckRow)) {
-        for (let x = 0; x < k; x++) touched(previous[j + x] as CheckRow, undefined);
+        for (let x = 0; x < k; x++) vanish(previous[j + x] as CheckRow);
         j += k;
         resynced = true;
       }
@@ -77,17 +83,28 @@ export function diffChecks(previous: readonly CheckRow[], next: readonly HealthC
       const c = next[i] as HealthCheck;
       const key = keyOf(c.Node ?? '', c.CheckID);
       const r = left.get(key);
-      if (r) left.delete(key);
-      if (r && sameValue(c, r)) { rows[i] = r; continue; }
+      if (!r) { appear(i); continue; }
+      left.delete(key);
+      if (sameValue(c, r)) { rows[i] = r; continue; }
       const n = toRow(c);
       rows[i] = n;
-      if (r) touched(r, c);
+      touched(r, c);
       touched(n, c);
     }
-    for (const r of left.values()) touched(r, undefined);
-    return rows;
+    for (const r of left.values()) vanish(r);
+    j = previous.length;
   }
-  for (; i < next.length; i++) { const c = next[i] as HealthCheck; const n = toRow(c); rows[i] = n; touched(n, c); }
-  for (; j < previous.length; j++) touched(previous[j] as CheckRow, undefined);
+  for (; i < next.length; i++) appear(i);
+  for (; j < previous.length; j++) vanish(previous[j] as CheckRow);
+  for (const [key, { row, check }] of appeared) {
+    const old = vanished.get(key);
+    if (old) {
+      vanished.delete(key);
+      if (sameValue(check, old)) continue;
+      touched(old, check);
+    }
+    touched(row, check);
+  }
+  for (const r of vanished.values()) touched(r, undefined);
   return rows;
 }
