@@ -7,7 +7,7 @@
 // - render (`render()`, strict field checks included): the first call (compiles the templates) and
 //   the median of the next three;
 // - the incremental path's first build (IncrementalModel + IncrementalRenderer, as the daemon's first
-//   config) and one instance change (CPU);
+//   config) and one instance change (CPU, median of 20 after one warm-up);
 // - heap retained by what the incremental path keeps, after a full GC: the model parts (with the
 //   merged model), and the renderer (backend texts, the server lines asked for, its last result);
 //   and the process RSS at the end (the catalog, a full model and render included).
@@ -127,7 +127,7 @@ async function measure(root: string): Promise<Sample> {
   // One instance moved: the model and render of one change, as the daemon does it.
   const name = `svc${String(Math.floor(SERVICES / 2)).padStart(5, '0')}`;
   const cpu: number[] = [];
-  for (let k = 0; k < 5; k++) {
+  for (let k = 0; k < 21; k++) {
     const list = services.get(name) ?? [];
     const head = list[0] as HealthEntry;
     services.set(name, [{ ...head, Service: { ...head.Service, Port: 30000 + k } }, ...list.slice(1)]);
