@@ -57,7 +57,7 @@ test('run: every invalid flag value, from the command line or the environment, b
       [run(), { HAPILOT_FD_POLICY: 'maybe' }, 1, /^hapilot: error: HAPILOT_FD_POLICY="maybe" is invalid: expected adapt or fail$/],
     ]);
     // Nothing was started or written for any of them.
-    assert.deepEqual(await readdir(runDir).catch(() => []), []);
+    assert.deepEqual(await readdir(runDir).catch((): string[] => []), []);
   } finally {
     await cleanup();
   }
@@ -73,7 +73,7 @@ test('run: a status address already in use is one line naming it, before HAProxy
     await expectOneLine([[['run', '--catalog', 'examples/catalog.json', '--run-dir', runDir, '--status-listen', `127.0.0.1:${port}`], {}, 2,
       new RegExp(`^hapilot: error: --status-listen "127\\.0\\.0\\.1:${port}" cannot be listened on \\(EADDRINUSE\\): expected an address of this machine and a port no other process uses$`)]]);
     // The daemon was created but not started: no HAProxy, no config.
-    assert.ok(!(await readdir(runDir).catch(() => [])).includes('haproxy.cfg'));
+    assert.ok(!(await readdir(runDir).catch((): string[] => [])).includes('haproxy.cfg'));
   } finally {
     busy.close();
     await cleanup();
