@@ -495,7 +495,11 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
   } finally {
     if (daemon) await endChild(daemon, 60_000);
     await sim?.stop();
-    await res.releaseDir(dir);
+    const left = await res.releaseDir(dir);
+    if (left.length) {
+      result.errors.push(`left behind by this size and ended: ${left.map((p) => p.cmd).join('; ')}`);
+      log(`size ${n}: ${result.errors[result.errors.length - 1]}`);
+    }
     result.seconds = (performance.now() - started) / 1000;
     result.loadEnd = os.loadavg();
   }

@@ -80,21 +80,27 @@ export class RunResources {
     }
   }
 
-  /** Ends the masters named by the pid files under `dir` and removes it. */
-  async releaseDir(dir: string): Promise<void> {
+  /**
+   * Ends the masters named by the pid files under `dir`, then any process still naming `dir` (an
+   * old worker draining), and removes it. Returns what that sweep had to end.
+   */
+  async releaseDir(dir: string): Promise<Array<{ pid: number; cmd: string }>> {
     for (const f of [...this.#pidFiles]) if (f.startsWith(`${dir}/`)) {
       const pid = Number((await readFile(f, 'utf8').catch(() => '')).trim());
       if (Number.isInteger(pid) && pid > 1) await endPid(pid);
       this.#pidFiles.delete(f);
     }
+    const left = await this.leftovers([dir]);
+    await Promise.all(left.map((p) => endPid(p.pid)));
     await rm(dir, { recursive: true, force: true });
     this.#dirs.delete(dir);
+    return left;
   }
 
-  /** Processes whose command line names one of this run's temp dirs. */
-  async leftovers(): Promise<Array<{ pid: number; cmd: string }>> {
+  /** Processes whose command line names one of this run's temp dirs (or of `only`). */
+  async leftovers(only?: string[]): Promise<Array<{ pid: number; cmd: string }>> {
     const out: Array<{ pid: number; cmd: string }> = [];
-    const markers = [...this.#allDirs];
+    const markers = only ?? [...this.#allDirs];
     if (!markers.length) return out;
     for (const e of await readdir('/proc')) {
       const pid = Number(e);
