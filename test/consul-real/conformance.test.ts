@@ -13,9 +13,14 @@ import path from 'node:path';
 import { ConsulSim, type SimSnapshot } from '../sim/consul-sim.js';
 import { RealConsul } from '../helpers/real-consul.js';
 import { HealthEntries, CatalogServices, HealthChecks } from '../../src/consul/schemas.js';
+import { createConsulClient } from '../../src/consul/client.js';
+import { loadConsulConfig } from '../../src/consul/config.js';
+import { ConsulSource } from '../../src/catalog/consul-source.js';
+import type { CatalogSnapshot } from '../../src/catalog/source.js';
+import { testLog } from '../helpers/log.js';
 
 type Status = 'passing' | 'warning' | 'critical';
-interface Reg { node: string; id: string; service: string; tags?: string[]; port: number; serviceAddress?: string; status?: Status }
+interface Reg { node: string; id: string; service: string; tags?: string[]; port: number; serviceAddress?: string; status?: Status; weights?: { Passing: number; Warning: number }; checked?: boolean }
 interface Answer { status: number; index: number; text: string; json: () => unknown }
 
 interface Target {
@@ -56,7 +61,7 @@ async function simTarget(): Promise<Target> {
       }).on('error', reject);
     }),
     async register(r) {
-      sim.register({ node: { Node: r.node, Address: '127.0.0.1', external: true }, service: { ID: r.id, Service: r.service, Tags: r.tags ?? [], Port: r.port, Address: r.serviceAddress ?? '' }, status: r.status ?? 'passing' });
+      sim.register({ node: { Node: r.node, Address: '127.0.0.1', external: true }, service: { ID: r.id, Service: r.service, Tags: r.tags ?? [], Port: r.port, Address: r.serviceAddress ?? '', ...(r.weights ? { Weights: r.weights } : {}) }, status: r.status ?? 'passing', checked: r.checked ?? true });
     },
     async deregister(node, id) { sim.deregister(node, id); },
     async setStatus(node, id, status) { sim.setStatus(node, id, status); },
@@ -79,7 +84,11 @@ async function consulTarget(): Promise<Target> {
     nodeMaint: (reason) => cli(reason === undefined ? ['maint', '-disable'] : ['maint', '-enable', '-reason', reason]),
     get: (p) => consul.api('GET', p),
     async register(r) {
-      await consul.register({ node: r.node, id: r.id, service: r.service, tags: r.tags ?? [], port: r.port, serviceAddress: r.serviceAddress ?? '', status: r.status ?? 'passing' });
+      if (r.checked === false) {
+        await consul.ok('PUT', '/v1/catalog/register', { Node: r.node, Address: '127.0.0.1', Service: { ID: r.id, Service: r.service, Tags: r.tags ?? [], Port: r.port, Address: r.serviceAddress ?? '', ...(r.weights ? { Weights: r.weights } : {}) } });
+        return;
+      }
+      await consul.register({ node: r.node, id: r.id, service: r.service, tags: r.tags ?? [], port: r.port, serviceAddress: r.serviceAddress ?? '', status: r.status ?? 'passing', ...(r.weights ? { weights: r.weights } : {}) });
     },
     deregister: (node, id) => consul.deregister(node, id),
     setStatus: (node, id, status) => consul.setStatus(node, id, status),
@@ -344,5 +353,63 @@ describe('conformance: simulator vs real Consul', { concurrency: false }, () => 
       const absent = real.entryKeys[part]!.filter((k) => !sim.entryKeys[part]!.includes(k));
       assert.deepEqual(absent, [], `${part}: fields Consul has and the simulator lacks`);
     }
+  });
+  test('weights and instances without checks: which indexes move; a check\'s ModifyIndex is the write that changed it', async () => {
+    const result = await same('weights and bare instances', async (t) => {
+      await t.register({ node: 'cw', id: 'cw-1', service: 'conf-w', port: 80 });
+      await t.register({ node: 'cw', id: 'cx-1', service: 'conf-x', port: 80 });
+      const weight = await moved(t, 'conf-w', 'conf-x', () => t.register({ node: 'cw', id: 'cw-1', service: 'conf-w', port: 80, weights: { Passing: 5, Warning: 1 } }));
+      const bare = await moved(t, 'conf-w', 'conf-x', () => t.register({ node: 'cw', id: 'cw-bare', service: 'conf-w', port: 81, checked: false }));
+      const bareGone = await moved(t, 'conf-w', 'conf-x', () => t.deregister('cw', 'cw-bare'));
+      await t.setStatus('cw', 'cw-1', 'critical');
+      const checks = await t.get('/v1/health/state/any');
+      const flipped = (checks.json() as Array<{ CheckID: string; ModifyIndex: number }>).find((c) => c.CheckID === 'service:cw-1');
+      return { weight, bare, bareGone, flippedCheckModifyIndexIsTheTablesIndex: flipped?.ModifyIndex === checks.index };
+    });
+    // What the Consul source relies on (src/catalog/consul-source.ts): a weight change and a bare
+    // registration are invisible to the checks list; a check changed by a write carries its index.
+    assert.deepEqual(result.weight, { services: 'up', checks: 'same', a: 'up', b: 'same' });
+    assert.deepEqual(result.bare, { services: 'up', checks: 'same', a: 'up', b: 'same' });
+    assert.deepEqual(result.bareGone, { services: 'up', checks: 'up', a: 'up', b: 'same' });
+    assert.equal(result.flippedCheckModifyIndexIsTheTablesIndex, true);
+  });
+
+  test('the Consul source sees the same changes, each naming exactly its service, on both', async () => {
+    const result = await same('Consul source', async (t) => {
+      const consul = createConsulClient(loadConsulConfig({ flagUrl: `http://127.0.0.1:${t.port}`, env: {} }));
+      const snapshots: CatalogSnapshot[] = [];
+      let fullResyncs = 0;
+      const source = new ConsulSource({ consul, log: testLog, wait: '30s', onFullResync: () => { fullResyncs += 1; } });
+      const ENABLE = ['HAPROXY.ENABLE=true'];
+      const steps: Array<{ step: string; changed: string[]; fullResyncs: number }> = [];
+      try {
+        for (const s of ['a', 'b', 'c', 'd', 'e']) await t.register({ node: 'src1', id: `src-${s}-1`, service: `src-${s}`, tags: ENABLE, port: 80 });
+        source.start((s) => snapshots.push(s));
+        await until(async () => snapshots.length > 0, 'first snapshot');
+        const step = async (name: string, write: () => Promise<void>, seen: (s: CatalogSnapshot) => boolean) => {
+          const n = snapshots.length;
+          const f = fullResyncs;
+          await write();
+          await until(async () => snapshots.slice(n).some(seen), name);
+          await new Promise((r) => setTimeout(r, 600));
+          steps.push({ step: name, changed: [...new Set(snapshots.slice(n).flatMap((s) => s.changed ?? []))].sort(), fullResyncs: fullResyncs - f });
+        };
+        const has = (s: CatalogSnapshot, id: string) => s.entries.some((e) => e.Service.ID === id);
+        await step('registration', () => t.register({ node: 'src2', id: 'src-a-2', service: 'src-a', tags: ENABLE, port: 81 }), (s) => has(s, 'src-a-2'));
+        await step('flip', () => t.setStatus('src1', 'src-b-1', 'critical'), (s) => s.entries.some((e) => e.Service.ID === 'src-b-1' && e.Checks?.some((c) => c.Status === 'critical')));
+        await step('deregistration', () => t.deregister('src2', 'src-a-2'), (s) => !has(s, 'src-a-2'));
+        await step('weight', () => t.register({ node: 'src1', id: 'src-c-1', service: 'src-c', tags: ENABLE, port: 80, weights: { Passing: 4, Warning: 1 } }), (s) => s.entries.some((e) => e.Service.ID === 'src-c-1' && e.Service.Weights?.Passing === 4));
+        await step('bare registration', () => t.register({ node: 'src1', id: 'src-d-bare', service: 'src-d', tags: ENABLE, port: 82, checked: false }), (s) => has(s, 'src-d-bare'));
+        await step('bare deregistration', () => t.deregister('src1', 'src-d-bare'), (s) => !has(s, 'src-d-bare'));
+        return steps;
+      } finally {
+        await source.stop();
+        consul.close();
+      }
+    });
+    assert.deepEqual(result.map((s) => [s.step, s.changed.join(), s.fullResyncs]), [
+      ['registration', 'src-a', 0], ['flip', 'src-b', 0], ['deregistration', 'src-a', 0],
+      ['weight', 'src-c', 1], ['bare registration', 'src-d', 1], ['bare deregistration', 'src-d', 1],
+    ]);
   });
 });
