@@ -10,7 +10,7 @@
 // Options: --minutes N (30; times scale with it), --seed S (11), --rate R (5 changes/s), --json.
 // Needs `npm run build` (dist/, copied at the start) and `haproxy` on PATH.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdtemp, mkdir, open, readFile, rm, symlink, type FileHandle } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, open, readFile, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,7 +114,7 @@ async function startHapilot(ports: Ports, logPath: string): Promise<ChildProcess
     HAPROXY_HARD_STOP_AFTER: `${HARD_STOP_AFTER_S}s`, HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '2000',
   });
   const child = spawn(process.execPath, [path.join(appDir, 'dist/src/cli/main.js'), 'run', '--consul', sim.url, '--run-dir', runDir,
-    '--status-listen', `127.0.0.1:${ports.status}`, '--stop-haproxy-on-exit', '--removal-hold', `${REMOVAL_HOLD_S}s`, '--log-level', 'info'],
+    '--status-listen', `127.0.0.1:${ports.status}`, '--stop-haproxy-on-exit', '--removal-hold', `${REMOVAL_HOLD_S}s`, '--log-level', process.env.HAPILOT_SOAK_LOG ?? 'info'],
   { env, stdio: ['ignore', logFile.fd, logFile.fd], detached: true });
   hapilot = child;
   hapilotExited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -311,6 +311,10 @@ async function main(): Promise<void> {
     await sleep(1000);
   }
   const convergeMs = Date.now() - convergeStart;
+  // What hapilot said of itself at the end (source index, last contact, behind, holds): kept next to its log.
+  for (const [file, url] of [['status-at-end.json', `${statusUrl}/status`], ['metrics-at-end.txt', `${statusUrl}/metrics`]] as const) {
+    await fetch(url).then(async (r) => writeFile(path.join(path.dirname(logPath), file), await r.text())).catch(() => undefined);
+  }
   const want = await expectedFromCatalog(sim.url);
   say(`config vs catalog: ${diffStatus.length + diffHaproxy.length === 0 ? 'equal' : `DIFFERENT (${[...diffStatus, ...diffHaproxy].slice(0, 4).join('; ')}; holds ${st?.holds})`} after ${convergeMs} ms`);
 
