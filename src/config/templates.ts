@@ -197,6 +197,7 @@ function located(file: string, fn: Handlebars.TemplateDelegate): Handlebars.Temp
     try {
       return fn(context, options);
     } catch (err) {
+      if (err instanceof MissingField && !err.site.file) err.site.file = file; // the `lookup` helper's
       if (err instanceof HapilotError || err instanceof MissingField) throw err;
       throw templateError(file, err);
     }
@@ -210,6 +211,14 @@ export async function loadTemplates(dir: string = BUILTIN_TEMPLATES_DIR): Promis
   env.JavaScriptCompiler = strictCompiler(env.JavaScriptCompiler);
   hb.registerHelper(FIELD_CHECK, fieldCheck(sites) as unknown as Handlebars.HelperDelegate);
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  // Handlebars' own `lookup` answers undefined for a field that does not exist: checked like a path.
+  hb.registerHelper('lookup', (parent: unknown, name: unknown, options: Handlebars.HelperOptions) => {
+    if (parent === null || parent === undefined) return parent;
+    const key = String(name);
+    if (Object.hasOwn(parent, key)) return (parent as Record<string, unknown>)[key];
+    const loc = (options as { loc?: { start?: { line?: number; column?: number } } }).loc?.start;
+    throw new MissingField({ file: '', line: loc?.line ?? 0, column: loc?.column ?? 0, expression: `(lookup … ${JSON.stringify(key)})` }, parent, key);
+  });
   const mainFile = path.join(dir, MAIN_TEMPLATE);
   let mainSource: string;
   try {

@@ -134,3 +134,16 @@ test('what a template may read: unset fields, @index, @root, block parameters, l
       && err.message.startsWith(`template ${path.join(bad.dir, 'haproxy.cfg.hbs')}:2: field "setings" does not exist: expected one of settings, bind, paths, backends, httpRoutes, portFrontends, or a helper`));
   } finally { await bad.cleanup(); }
 });
+
+test('the lookup helper is checked too: an existing key reads, a missing one is the same one-line error, in its partial', async () => {
+  const t = await templateDir('{{> p}}\n', { p: 'x {{lookup settings "retries"}}\n{{#each backends}}{{lookup this "nam"}}{{/each}}\n' });
+  try {
+    const templates = await loadTemplates(t.dir);
+    await assert.rejects(renderEntries([entry('web', 'w1', [ENABLE])], { templates }), (err) => isHapilotError(err, ErrorCode.TEMPLATE)
+      && err.message.startsWith(`template ${path.join(t.dir, 'partials', 'p.hbs')}:2: field "backends.0.nam" does not exist: expected one of name, service,`));
+    const ok = await templateDir('{{lookup settings "retries"}} {{lookup backends 0}}\n');
+    try {
+      assert.match((await renderEntries([entry('web', 'w1', [ENABLE])], { templates: await loadTemplates(ok.dir) })).config, /^3 \[object Object\]\n$/);
+    } finally { await ok.cleanup(); }
+  } finally { await t.cleanup(); }
+});
