@@ -55,7 +55,8 @@ export class PoolReconciler {
   #resolveFirst!: () => void;
   #read = false;
   /** The last KV read error, cleared by the next good read. */
-  #readError: string | undefined;
+  /** The read error of each prefix that is failing now (cleared by its next answer, changed or not). */
+  #readErrors = new Map<string, string>();
   #requestSync: (() => void) | undefined;
 
   constructor(o: PoolReconcilerOptions) {
@@ -68,14 +69,16 @@ export class PoolReconciler {
     this.#watching = watchPool({
       kv: this.#o.kv, prefix: this.#o.prefix, dockerWeights: this.#o.dockerWeights, wait: this.#o.wait, signal: this.#ac.signal,
       onError: (err, attempt, delayMs, prefix) => {
-        this.#readError = `${prefix}/: ${messageOf(err)}`;
+        this.#readErrors.set(prefix, `${prefix}/: ${messageOf(err)}`);
         this.#o.log.warn({ err: messageOf(err), attempt, retryInMs: delayMs, prefix }, this.#read ? 'pool records: KV read failed; the last pool states stay applied' : 'pool records: KV read failed; the first config waits for them');
+      },
+      onContact: (prefix) => {
+        if (this.#readErrors.delete(prefix)) this.#o.log.info({ prefix }, 'pool records: KV read works again');
       },
       onChange: (snap) => {
         const before = this.#decisions;
         this.#pool = snap;
         this.#read = true;
-        this.#readError = undefined;
         this.#resolveFirst();
         for (const i of snap.table.invalid) this.#o.log.warn({ key: i.key }, `pool record ${i.key} is unusable: ${i.reason}`);
         if (!this.#entries || !this.#model) return;
@@ -101,8 +104,9 @@ export class PoolReconciler {
 
   /** Why the pool path is not in step with KV (for /status's degraded reasons), or undefined. */
   degradedReason(): string | undefined {
-    if (!this.#read) return `waiting for the first read of the pool records in Consul KV (${this.#o.prefix}/)${this.#readError ? `: ${this.#readError}` : ''}`;
-    if (this.#readError) return `pool records: Consul KV read failing (${this.#readError}); the last pool states stay applied`;
+    const readError = [...this.#readErrors.values()].join('; ');
+    if (!this.#read) return `waiting for the first read of the pool records in Consul KV (${this.#o.prefix}/)${readError ? `: ${readError}` : ''}`;
+    if (readError) return `pool records: Consul KV read failing (${readError}); the last pool states stay applied`;
     return undefined;
   }
 

@@ -27,6 +27,8 @@ export interface PoolWatchOptions {
   /** Called once both prefixes have been read, then on every change of either. */
   onChange: (snapshot: PoolSnapshot) => void | Promise<void>;
   onError: (err: unknown, attempt: number, delayMs: number, prefix: string) => void;
+  /** Every successful answer of a prefix, changed or not: a read that failed works again. */
+  onContact?: (prefix: string) => void;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function watchPool(o: PoolWatchOptions): Promise<void> {
       fingerprint,
       signal: o.signal,
       onError: (err, attempt, delay) => o.onError(err, attempt, delay, prefix),
+      onContact: () => o.onContact?.(prefix),
       onData: async (pairs, i) => {
         table = ingestPoolKv({ prefix, pairs, previous: table });
         index = i;
@@ -91,6 +94,7 @@ export async function watchPool(o: PoolWatchOptions): Promise<void> {
       fingerprint,
       signal: o.signal,
       onError: (err, attempt, delay) => o.onError(err, attempt, delay, dp),
+      onContact: () => o.onContact?.(dp),
       onData: async (pairs) => {
         weights = ingestDockerWeights({ pairs, previous: weights, prefix: dp });
         weightsRead = true;
