@@ -16,7 +16,7 @@ import { pathsFor, type RenderPaths, type RenderResult } from '../config/render.
 import { removeUnreferencedFiles, stageConfig } from '../config/config-file.js';
 import { buildConfig, type BuildResult } from '../config/build.js';
 import { ownFdHardLimit } from '../config/limits.js';
-import { buildModel, type Model } from '../model/model.js';
+import { buildModel, showName, type Model } from '../model/model.js';
 
 export interface SourceOptions {
   catalog?: string;
@@ -145,7 +145,7 @@ export function servicesNeedingDomain(entries: readonly HealthEntry[], settings:
 /** One warning per quarantined service or instance, and per model warning. */
 export function reportModel(model: Model, log: Logger): void {
   for (const q of model.quarantined) {
-    log.warn({ service: q.service, instance: q.instance, tag: q.tag }, `quarantined service ${q.service} instance ${q.instance}${q.tag !== undefined ? ` tag ${JSON.stringify(q.tag)}` : ''}: ${q.reason}`);
+    log.warn({ service: q.service, instance: q.instance, tag: q.tag }, `quarantined service ${showName(q.service)} instance ${showName(q.instance)}${q.tag !== undefined ? ` tag ${JSON.stringify(q.tag)}` : ''}: ${q.reason}`);
   }
   for (const w of model.warnings) log.warn(w);
 }

@@ -56,7 +56,7 @@ test('restart with a bad environment: one line, non-zero exit, HAProxy keeps ser
     // A field that does not exist: loads, fails at render; the running config stays and /status says why.
     await writeFile(backends, good.replace('balance {{balance}}', 'balance {{balancing}}'));
     proc.kill('SIGHUP');
-    await eventually(async () => (await status()).degraded.some((r) => /backends\.hbs:\d+: "balancing" not defined/.test(r)), 10_000, '/status names the missing field');
+    await eventually(async () => (await status()).degraded.some((r) => /backends\.hbs:\d+: field "backends\.\d+\.balancing" does not exist: expected one of /.test(r)), 10_000, '/status names the missing field');
     assert.equal(await serving(), true);
     assert.equal(await readFile(path.join(dir, 'run', 'haproxy.cfg'), 'utf8'), config, 'running config unchanged');
 
