@@ -34,7 +34,7 @@ test('HAPILOT_SOCKET_GROUP: hapilot run has HAProxy create its stats socket mode
   const runDir = path.join(dir, 'run');
   await chmod(dir, 0o711); // nobody may traverse to the socket; the socket's own mode decides
   const proc = execa(process.execPath, [CLI, 'run', '--catalog', 'examples/catalog.json', '--run-dir', runDir, '--status-listen', `127.0.0.1:${statusPort}`,
-    '--log-level', 'error', '--stop-haproxy-on-exit'], {
+    '--log-level', 'info', '--stop-haproxy-on-exit'], {
     reject: false,
     env: { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '1000', HAPILOT_SOCKET_GROUP: GROUP },
   });
@@ -51,8 +51,16 @@ test('HAPILOT_SOCKET_GROUP: hapilot run has HAProxy create its stats socket mode
     assert.equal(await showInfoAs(sock, []), 'EACCES', 'anyone else is refused');
   } finally {
     proc.kill('SIGTERM');
-    await proc;
+    const r = await proc;
     await cleanup();
+    // The startup line says which privileges hapilot runs with and who may use the socket.
+    const lines = String(r.stdout).split('\n').filter((l) => l.includes('"component":"privileges"'));
+    assert.equal(lines.length, 1, String(r.stdout).slice(0, 2000));
+    const line = JSON.parse(lines[0] ?? '{}') as { ok?: boolean; sockets?: string; needs?: string; msg?: string };
+    assert.equal(line.ok, true);
+    assert.equal(line.sockets, `stats socket mode 660, group ${GROUP} (HAPILOT_SOCKET_GROUP)`);
+    assert.match(line.needs ?? '', /^no privilege/);
+    assert.match(line.msg ?? '', new RegExp(`^running as uid 0 \\(root\\).*; needs no privilege .*; stats socket mode 660, group ${GROUP}`));
   }
 });
 
