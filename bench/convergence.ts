@@ -20,7 +20,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { SimService } from '../test/sim/consul-sim.js';
 import { RemoteSim } from './lib/remote-sim.js';
-import { startBenchDaemon } from './lib/daemon-thread.js';
+import { startBenchDaemon, type BenchDaemon } from './lib/daemon-thread.js';
 import { fireAt } from '../src/daemon/debounce.js';
 import { socketCommand } from '../src/haproxy/socket.js';
 import { percentile } from './lib/loadgen.js';
@@ -162,9 +162,14 @@ async function main(): Promise<void> {
   await mkdir(runDir, { recursive: true });
   const env = { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '4000', HAPROXY_HARD_STOP_AFTER: '10s' };
   const t0 = performance.now();
-  const daemon = await startBenchDaemon({
+  const started = startBenchDaemon({
     consulUrl: sim.url, runDir, env, wait: WAIT, logLevel: process.env.HAPILOT_BENCH_LOG ?? 'silent', trace: Boolean(process.env.HAPILOT_BENCH_TRACE), sameThread: SAME_THREAD,
   });
+  started.catch(() => undefined); // awaited below, inside the try that stops the farm and the simulator
+  const daemon: BenchDaemon = {
+    ready: async () => (await started).ready(), status: async () => (await started).status(), idle: async () => (await started).idle(),
+    metric: async (name) => (await started).metric(name), stop: async () => (await started).stop(),
+  };
   const statsSocket = path.join(runDir, 'haproxy.sock');
   const count = async (action: string) => {
     const text = await daemon.metric('hapilot_reloads_total');
