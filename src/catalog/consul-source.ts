@@ -109,10 +109,13 @@ export class ConsulSource implements CatalogSource {
     }));
     this.#loops.push(runBlockingLoop<HealthCheck[]>({
       name: 'health/state/any', signal,
-      fetch: (index, s) => this.#o.consul.healthState('any', {
-        index, wait: this.#o.wait, signal: s,
-        onIndex: (i) => { if (i > this.#checksNotice && index > 0 && i >= index) this.#checksNotice = i; },
-      }),
+      fetch: (index, s) => {
+        const started = performance.now();
+        return this.#o.consul.healthState('any', {
+          index, wait: this.#o.wait, signal: s,
+          onIndex: (i) => this.#onChecksHeader(i, index === 0 ? started : undefined),
+        });
+      },
       // No fingerprint: #onChecks diffs the list by key, which also says what changed.
       onContact: () => this.#contact('health/state/any'),
       onError: onError('health/state/any'),
@@ -177,7 +180,9 @@ export class ConsulSource implements CatalogSource {
     }
     if (this.#checksIndex >= target) return this.#unexplained(target); // no checks list covered it
     this.#pending.add(target);
-    void abortableSleep(this.#o.settleMs, this.#abort.signal).then(() => {
+    this.#pendingSince.set(target, performance.now());
+    void abortableSleep(this.#settleMs(), this.#abort.signal).then(() => {
+      this.#pendingSince.delete(target);
       if (this.#abort.signal.aborted || !this.#pending.has(target)) return;
       // The checks table moved: the list (slower to come, it is large) will tell.
       if (this.#checksNotice >= target || this.#servicesIndex > target) return;
@@ -186,9 +191,40 @@ export class ConsulSource implements CatalogSource {
     });
   }
 
+  /**
+   * The checks list's X-Consul-Index, as soon as its headers arrive. Consul encodes the whole answer
+   * before it sends them, so at 10,000 services they come hundreds of milliseconds after the services
+   * answer of the same write: that delay is measured (on each such pair, and on the first read) and
+   * the settle time is twice the slowest of the last few, so that a slow list is not taken for a
+   * checks table that did not move (which would cost a re-read of every service).
+   */
+  #onChecksHeader(index: number, requestStarted: number | undefined): void {
+    const now = performance.now();
+    // A first read (no index) measures the whole request, under the load of the initial reads: it
+    // only stands in until a write has been timed.
+    if (requestStarted !== undefined) this.#firstDelay = Math.max(this.#firstDelay, now - requestStarted);
+    for (const [t, since] of this.#pendingSince) if (t <= index) { this.#recordDelay(now - since); this.#pendingSince.delete(t); }
+    if (index > this.#checksNotice) this.#checksNotice = index;
+  }
+
+  #delays: number[] = [];
+  #firstDelay = 0;
+  #pendingSince = new Map<number, number>();
+
+  #recordDelay(ms: number): void {
+    this.#delays.push(ms);
+    if (this.#delays.length > 8) this.#delays.shift();
+  }
+
+  #settleMs(): number {
+    const slowest = this.#delays.length ? Math.max(...this.#delays) : this.#firstDelay;
+    return Math.min(10_000, Math.max(this.#o.settleMs, 2 * slowest + 50));
+  }
+
   /** A services-index move at `target` that no list shows: re-read every service. */
   #unexplained(target: number): void {
-    this.#o.log.debug({ index: target, checksIndex: Math.max(this.#checksIndex, this.#checksNotice) }, 'services index moved without a visible change: re-reading every service');
+    this.#o.log.debug({ index: target, checksIndex: Math.max(this.#checksIndex, this.#checksNotice), settleMs: this.#settleMs() }, 'services index moved without a visible change: re-reading every service');
+    for (const t of this.#pending) if (t <= this.#servicesIndex) this.#pending.delete(t); // the re-read covers them
     this.#fullResync = true;
     this.#kick();
   }
