@@ -257,12 +257,20 @@ export async function applyRuntimePlan({ socket, plan }: { socket: string; plan:
         if (!lingers && failed(added)) return { ok: false, log, lingering, message: `${op.add.command}: ${added}` };
         markRemoving(socket, id, false);
         const commands = lingers ? relinkCommands(id, op.add.command) : [];
-        if (op.add.check) commands.push(`enable health ${id}`);
-        if (op.add.agent) commands.push(`enable agent ${id}`);
-        if (!op.add.disabled) commands.push(`set server ${id} state ready`);
+        const enable: string[] = [];
+        if (op.add.check) enable.push(`enable health ${id}`);
+        if (op.add.agent) enable.push(`enable agent ${id}`);
+        if (!op.add.disabled) enable.push(`set server ${id} state ready`);
         for (const cmd of commands) {
           const a = await send(cmd);
           if (cmd.startsWith(`set server ${id} addr `) ? !/changed|no need to change/i.test(a) : failed(a)) return { ok: false, log, lingering, message: `${cmd}: ${a}` };
+        }
+        // One connection for these (`;`-separated, as the CLI takes them): each answers nothing on
+        // success, so any text is the failure of one of them.
+        if (enable.length) {
+          const cmd = enable.join(';');
+          const a = await send(cmd);
+          if (failed(a)) return { ok: false, log, lingering, message: `${cmd}: ${a}` };
         }
       } else if (op.kind === 'addr') {
         const addr = op.server.address.replace(/^\[|\]$/g, '');
