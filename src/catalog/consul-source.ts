@@ -14,9 +14,9 @@
 // ModifyIndex is the index of the write that last changed it) or vanished, every candidate is re-read
 // once (counted as a full resync), 32 at a time, and only the services whose entries differ are
 // reported. Whether the checks table moved at all is known from the checks list's X-Consul-Index
-// header, which arrives within milliseconds of the write, long before the 32 MB body at 10,000
-// services is transferred and parsed: when it has not moved after a short settle time, the re-read
-// starts at once.
+// header, read before its body (32 MB at 10,000 services) is transferred and parsed; when the header
+// has not reached the index after the settle time (twice the delay measured for recent writes, at
+// least 250 ms), the re-read starts.
 //
 // Why every registration still brings the whole checks list (O(catalog) bytes), measured against
 // Consul 1.16.6: no HTTP endpoint says which service changed since an index. `?filter=` has no `>`
