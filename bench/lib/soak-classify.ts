@@ -4,7 +4,8 @@
 // - `gone`: no answer from a backend (HAProxy's 502/503/504, or a reset) on a service that lost an
 //   instance to a crash (backend closed at once) within the window before the request (or while it
 //   was in flight);
-// - `haproxyKilled`: during the injected HAProxy worker kill (from the kill until HAProxy served again);
+// - `haproxyKilled`: in flight at any moment of the injected HAProxy worker kill (from the kill until
+//   HAProxy served again: a kept-alive request sent just before the kill is reset by it);
 // - `real`: everything else, including a 200 from another service's backend (misrouted) and any
 //   failure after a drained instance's backend closed (hapilot should have removed it long before).
 import type { ChurnEvent } from './soak-churn.js';
@@ -44,7 +45,8 @@ export function classify(i: ClassifyInput): Classified {
       out.criticalMaxAgeMs = Math.max(out.criticalMaxAgeMs, o.stateAgeMs ?? 0);
       continue;
     }
-    if (i.haproxyDown.some(([a, b]) => o.t >= a && o.t <= b)) {
+    // In flight at any moment of the outage (a kept-alive request sent just before the kill is reset by it).
+    if (i.haproxyDown.some(([a, b]) => o.t <= b && (o.end ?? o.t) >= a)) {
       out.haproxyKilled++;
       const key = o.error ?? String(o.status);
       out.haproxyKilledBy[key] = (out.haproxyKilledBy[key] ?? 0) + 1;

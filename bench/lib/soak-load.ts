@@ -7,7 +7,9 @@ import http from 'node:http';
 export type SoakMode = 'close' | 'keepalive';
 
 export interface Outcome {
+  /** When the request started and when its answer (or failure) came (ms since epoch). */
   t: number;
+  end: number;
   mode: SoakMode;
   service: string;
   /** HTTP status, or 0 when there was no response. */
@@ -99,7 +101,7 @@ export async function runSoakLoad(o: LoadOptions, totals: LoadTotals, signal: Ab
         totals.ok++;
         totals.drainingServed++;
         totals.drainingMaxAgeMs = Math.max(totals.drainingMaxAgeMs, r.stateAgeMs ?? 0);
-      } else totals.notable.push({ t, mode: o.mode, service, ...r });
+      } else totals.notable.push({ t, end: Date.now(), mode: o.mode, service, ...r });
       if (o.thinkMs) await new Promise((res) => setTimeout(res, o.thinkMs));
     }
     if (agent) agent.destroy();
