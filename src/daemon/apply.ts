@@ -112,7 +112,7 @@ export class ApplyStep {
       if (result.kind !== 'declined') break;
       log.debug({ strategy: applier.strategy, reason: result.reason }, 'applier declined the change');
     }
-    // A config committed without fsync (the Runtime API path) is flushed now, in the background: durability, not correctness.
+    // A config committed without fsync is flushed now that HAProxy has it, in the background: durability, not correctness.
     this.#flushToDisk(a.staged);
     if (!result || result.kind === 'declined') {
       // Nothing runs this file yet: put back the one HAProxy runs, so the file keeps saying what is served.

@@ -69,10 +69,14 @@ export class Validator {
     this.#o = o;
   }
 
-  /** Stages `built` next to the config path and has HAProxy check that file. */
+  /**
+   * Stages `built` next to the config path and has HAProxy check that file. Not fsynced: HAProxy
+   * reads it from the page cache, most staged files of a bisection are thrown away, and the one
+   * committed is flushed after HAProxy has loaded it (ApplyStep).
+   */
   async stage(built: BuildResult): Promise<StagedConfig> {
     this.#o.metrics.validations.inc();
-    return stageConfig({ configPath: this.#o.configPath, config: built.config, files: built.files, haproxy: this.#o.haproxy });
+    return stageConfig({ configPath: this.#o.configPath, config: built.config, files: built.files, haproxy: this.#o.haproxy, durable: false });
   }
 
   /**
