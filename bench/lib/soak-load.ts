@@ -49,7 +49,7 @@ export function emptyTotals(): LoadTotals {
   return { requests: 0, ok: 0, byMode: { close: 0, keepalive: 0 }, notable: [], drainingServed: 0, drainingMaxAgeMs: 0 };
 }
 
-function request(o: LoadOptions, agent: http.Agent | false, service: string): Promise<Omit<Outcome, 't' | 'mode' | 'service'>> {
+function request(o: LoadOptions, agent: http.Agent | false, service: string): Promise<Omit<Outcome, 't' | 'end' | 'mode' | 'service'>> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (r: Omit<Outcome, 't' | 'mode' | 'service'>) => {
@@ -101,7 +101,7 @@ export async function runSoakLoad(o: LoadOptions, totals: LoadTotals, signal: Ab
         totals.ok++;
         totals.drainingServed++;
         totals.drainingMaxAgeMs = Math.max(totals.drainingMaxAgeMs, r.stateAgeMs ?? 0);
-      } else totals.notable.push({ t, end: Date.now(), mode: o.mode, service, ...r });
+      } else totals.notable.push({ ...r, t, end: Date.now(), mode: o.mode, service });
       if (o.thinkMs) await new Promise((res) => setTimeout(res, o.thinkMs));
     }
     if (agent) agent.destroy();
