@@ -106,12 +106,20 @@ export class MasterWorker implements ProcessApplier {
     return haproxyLogAlerts(this.logFile);
   }
 
-  apply(): Promise<ApplyResult> {
-    return loadConfig(this);
+  async apply(): Promise<ApplyResult> {
+    // Running: reload from this one `show proc` (loadConfig would ask twice: running, then reload).
+    const before = await this.#showProc();
+    if (!before || MasterWorker.currentWorker(before) === undefined) return loadConfig(this);
+    const { strategy } = this;
+    const r = await this.#reload(before).catch((err: unknown) => ({ ok: false, message: messageOf(err) }));
+    return r.ok ? { kind: 'applied', strategy, action: 'reload', message: r.message } : { kind: 'failed', strategy, action: 'reload', message: r.message };
   }
 
   async reload(): Promise<{ ok: boolean; message: string }> {
-    const before = await this.#showProc();
+    return this.#reload(await this.#showProc());
+  }
+
+  async #reload(before: ProcEntry[] | undefined): Promise<{ ok: boolean; message: string }> {
     const master = before?.find((p) => p.type === 'master');
     if (!before || !master) {
       return { ok: false, message: 'HAProxy master is not answering on its socket' };
