@@ -52,7 +52,7 @@ export function emptyTotals(): LoadTotals {
 function request(o: LoadOptions, agent: http.Agent | false, service: string): Promise<Omit<Outcome, 't' | 'end' | 'mode' | 'service'>> {
   return new Promise((resolve) => {
     let settled = false;
-    const done = (r: Omit<Outcome, 't' | 'mode' | 'service'>) => {
+    const done = (r: Omit<Outcome, 't' | 'end' | 'mode' | 'service'>) => {
       if (!settled) {
         settled = true;
         resolve(r);
