@@ -35,6 +35,22 @@ export class IncrementalModel {
 
   /** `buildModel({ entries, settings })`, rebuilding only the services whose entries changed. */
   build({ entries, settings }: { entries: readonly HealthEntry[]; settings: GlobalSettings }): Model {
+    // Sources list entries service by service: a run equal to the entries kept for its service is
+    // taken as they are (no array per service per change); entries in any other order are grouped.
+    const runs = new Map<string, readonly HealthEntry[]>();
+    for (let i = 0; i < entries.length;) {
+      const service = (entries[i] as HealthEntry).Service.Service;
+      let j = i + 1;
+      while (j < entries.length && (entries[j] as HealthEntry).Service.Service === service) j++;
+      if (runs.has(service)) return this.#grouped(entries, settings);
+      const kept = this.#parts.get(service)?.entries;
+      runs.set(service, kept && sameRun(kept, entries, i, j) ? kept : entries.slice(i, j));
+      i = j;
+    }
+    return this.buildByService({ services: runs, settings });
+  }
+
+  #grouped(entries: readonly HealthEntry[], settings: GlobalSettings): Model {
     const byService = new Map<string, HealthEntry[]>();
     for (const e of entries) {
       const list = byService.get(e.Service.Service);
@@ -123,6 +139,13 @@ function claims(p: Part): string {
   const { backend, host, port, quarantined, warnings } = p.part;
   p.claims ??= JSON.stringify([backend?.name, host, port, quarantined, warnings]);
   return p.claims;
+}
+
+/** `kept` is `entries[from..to)`, entry for entry. */
+function sameRun(kept: readonly HealthEntry[], entries: readonly HealthEntry[], from: number, to: number): boolean {
+  if (kept.length !== to - from) return false;
+  for (let i = from; i < to; i++) if (kept[i - from] !== entries[i]) return false;
+  return true;
 }
 
 function sameEntries(a: readonly HealthEntry[], b: readonly HealthEntry[]): boolean {

@@ -1,0 +1,23 @@
+// The incremental model's entry point for a flat list of entries: runs per service are taken as
+// they are, any other order is grouped; both give buildModel's model.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildModel } from '../../src/model/model.js';
+import { IncrementalModel } from '../../src/model/incremental.js';
+import { ENABLE, entry, settings } from '../helpers/entries.js';
+
+test('build(): entries in runs per service or interleaved give buildModel\'s model; an unchanged run is not rebuilt', () => {
+  const s = settings();
+  const a = [entry('a', 'a1', [ENABLE], { node: 'n1' }), entry('a', 'a2', [ENABLE], { node: 'n2' })];
+  const b = [entry('b', 'b1', [ENABLE, 'HAPROXY.FRONTEND.HOST=a.example.test'], { node: 'n1' }), entry('b', 'b2', [ENABLE], { node: 'n2' })];
+  const runs = [...a, ...b];
+  const interleaved = [a[0], b[0], a[1], b[1]].map((e) => e as NonNullable<typeof e>);
+  const inc = new IncrementalModel();
+  assert.deepEqual(inc.build({ entries: runs, settings: s }), buildModel({ entries: runs, settings: s }));
+  assert.deepEqual(inc.build({ entries: [...runs], settings: s }), buildModel({ entries: runs, settings: s }));
+  assert.equal(inc.lastStats.rebuilt, 0, 'the same entries in a new array: nothing rebuilt');
+  assert.deepEqual(inc.build({ entries: interleaved, settings: s }), buildModel({ entries: interleaved, settings: s }));
+  const moved = [entry('a', 'a1', [ENABLE], { node: 'n1', port: 9000 }), a[1] as NonNullable<(typeof a)[1]>, ...b];
+  assert.deepEqual(inc.build({ entries: moved, settings: s }), buildModel({ entries: moved, settings: s }));
+  assert.equal(inc.lastStats.rebuilt, 1);
+});
