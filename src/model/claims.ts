@@ -76,7 +76,7 @@ export function mergeParts(parts: readonly ServicePart[], settings: GlobalSettin
     if (backend.name !== service) {
       claimWarnings.push(`service ${showName(service)}: the name is not usable in haproxy.cfg; its backend is named ${backend.name}`);
     }
-    if (host) httpRoutes.push({ host: host.name, backend: backend.name });
+    if (host) httpRoutes.push(host.route);
     if (port) {
       portOwner.set(port.port, `service ${showName(service)}`);
       portFrontends.push(port);

@@ -93,7 +93,7 @@ export interface ServicePart {
    * The host it routes: a HAPROXY.FRONTEND.HOST claim, or its default host `<service>.<HAPROXY_DOM>`;
    * `own`: the host is its default host (tagged or not), which belongs to it.
    */
-  host: { name: string; own: boolean; tagged: boolean } | undefined;
+  host: { name: string; own: boolean; tagged: boolean; route: HttpRoute } | undefined;
   port: PortFrontend | undefined;
   /** Its own records and warnings (tags, addresses, duplicates, nowhere to route). */
   quarantined: Quarantined[];
@@ -146,7 +146,8 @@ export function buildServicePart(service: string, entries: readonly HealthEntry[
     depoolThreshold: options.depoolThreshold,
     servers,
   };
-  if (hostName !== undefined) part.host = { name: hostName, own: hostName === own, tagged: options.host !== undefined };
+  // The route object is the part's: a merge that keeps it keeps the host map unchanged (identity).
+  if (hostName !== undefined) part.host = { name: hostName, own: hostName === own, tagged: options.host !== undefined, route: { host: hostName, backend: name } };
   if (options.port !== undefined) part.port = { name: `port_${options.port}`, port: options.port, mode: options.protocol, backend: name };
   return part;
 }
