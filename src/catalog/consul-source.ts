@@ -35,6 +35,7 @@ import type { ConsulApi } from '../consul/client.js';
 import type { CatalogServices, HealthCheck, HealthEntry } from '../consul/schemas.js';
 import { candidateServices, mapLimit } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
+import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body.js';
 import { heldEntries } from './held-entry.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 
@@ -74,6 +75,9 @@ export class ConsulSource implements CatalogSource {
   #checksNotice = 0;
   /** The last checks answer, as diffed against the next one; undefined until the first. */
   #checkRows: CheckRow[] | undefined;
+  /** Its bytes and element offsets, to parse only what the next answer changes (checks-body.ts). */
+  #checksBody: ChecksBody | undefined;
+  #parsedBytes = 0;
   /** The held entries have not been compared with the checks list yet (first sync, restore). */
   #reconcile = true;
   #synced = false;
@@ -107,14 +111,16 @@ export class ConsulSource implements CatalogSource {
       onError: onError('catalog/services'),
       onData: (data, index, changed) => this.#onServices(data, index, changed),
     }));
-    this.#loops.push(runBlockingLoop<HealthCheck[]>({
+    this.#loops.push(runBlockingLoop<ChecksDecoded>({
       name: 'health/state/any', signal,
-      fetch: (index, s) => {
+      fetch: async (index, s) => {
         const started = performance.now();
-        return this.#o.consul.healthState('any', {
+        const r = await this.#o.consul.healthStateBytes('any', {
           index, wait: this.#o.wait, signal: s,
           onIndex: (i) => this.#onChecksHeader(i, index === 0 ? started : undefined),
         });
+        // Decoded here, against the last answer taken, so that a malformed answer is retried as an error.
+        return { ...r, data: decodeChecks(this.#checksBody, r.data, this.#checkRows?.length ?? 0) };
       },
       // No fingerprint: #onChecks diffs the list by key, which also says what changed.
       onContact: () => this.#contact('health/state/any'),
@@ -236,7 +242,7 @@ export class ConsulSource implements CatalogSource {
 
   #lastListIndex = 0;
 
-  #onChecks(data: HealthCheck[], index: number): void {
+  #onChecks(decoded: ChecksDecoded, index: number): void {
     if (index < this.#checksIndex) {
       // Restored (see #onServices): earlier indexes say nothing any more.
       this.#fetchedIndex.clear();
@@ -245,22 +251,26 @@ export class ConsulSource implements CatalogSource {
     }
     this.#checksIndex = index;
     this.#checksNotice = Math.max(this.#checksNotice, index);
-    const previous = this.#checkRows;
-    // The first list (or the first after the initial read) is compared with the entries themselves.
-    if (previous === undefined || this.#reconcile) {
-      this.#checkRows = diffChecks([], data, () => undefined);
+    this.#checksBody = decoded.body;
+    this.#parsedBytes += decoded.parsedBytes;
+    const previous = this.#checkRows ?? [];
+    const { from, to, checks } = decoded;
+    // The first list (or the lists before the initial read is done) is compared with the entries themselves.
+    const reconcile = this.#checkRows === undefined || this.#reconcile;
+    const modified = new Set<number>();
+    let vanished = false;
+    const middle = diffChecks(previous.slice(from, to), checks, reconcile ? () => undefined : (row, check) => {
+      this.#touched(row, index);
+      if (!check) vanished = true;
+      else if (typeof check.ModifyIndex === 'number') modified.add(check.ModifyIndex);
+    });
+    this.#checkRows = from === 0 && to === previous.length ? middle : [...previous.slice(0, from), ...middle, ...previous.slice(to)];
+    if (reconcile) {
       if (this.#synced) this.#reconcileEntries();
       // No list before this one to tell what changed: moves of the services index cannot be explained.
       for (const t of [...this.#pending]) if (t <= index) { this.#pending.delete(t); this.#unexplained(t); }
     } else {
       const from = this.#lastListIndex;
-      const modified = new Set<number>();
-      let vanished = false;
-      this.#checkRows = diffChecks(previous, data, (row, check) => {
-        this.#touched(row, index);
-        if (!check) vanished = true;
-        else if (typeof check.ModifyIndex === 'number') modified.add(check.ModifyIndex);
-      });
       const explains = (t: number) => vanished || modified.has(t);
       if (from < index) {
         this.#explanations.push({ from, to: index, explains });
@@ -274,6 +284,11 @@ export class ConsulSource implements CatalogSource {
     }
     this.#lastListIndex = index;
     this.#kick();
+  }
+
+  /** Bytes of checks lists parsed so far (a changed check costs its own bytes, not the list's). */
+  get parsedChecksBytes(): number {
+    return this.#parsedBytes;
   }
 
   /** A check that appeared, vanished or changed: its service, or every service on its node. */

@@ -51,6 +51,8 @@ export interface ConsulApi {
   catalogServices(opts?: QueryOptions): Promise<QueryResult<CatalogServices>>;
   healthService(service: string, opts?: QueryOptions): Promise<QueryResult<HealthEntry[]>>;
   healthState(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<HealthCheck[]>>;
+  /** The same answer undecoded: its bytes, for a caller that parses only what changed (catalog/checks-body.ts). */
+  healthStateBytes(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<Buffer>>;
   close(): void;
 }
 
@@ -63,6 +65,12 @@ function durationMs(d: string): number {
 
 interface PapiResponse {
   headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+}
+
+interface PapiRequest {
+  err?: Error & { response?: unknown };
+  res?: PapiResponse & { body?: Buffer };
 }
 
 type RawCall = (opts: Record<string, unknown>) => Promise<[PapiResponse, unknown]>;
@@ -163,13 +171,31 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
   const raw = consul as unknown as {
     catalog: { service: { list: RawCall } };
     health: { service: RawCall; state: RawCall };
+    _get(req: Record<string, unknown>, next: (request: PapiRequest, next: (...args: unknown[]) => void) => void): Promise<[PapiResponse, unknown]>;
   };
+  // health.state as the package builds it, but with papi's `buffer`: the body is not decoded.
+  const stateBytes: RawCall = (o) => raw._get({
+    name: 'health.state', path: '/health/state/{state}', params: { state: o.state },
+    query: Object.fromEntries(Object.entries({
+      index: o.index, wait: o.wait, filter: o.filter, dc: o.dc,
+      ...(o.consistent ? { consistent: '1' } : o.stale ? { stale: '1' } : {}),
+    }).filter(([, v]) => v !== undefined)),
+    headers: typeof o.token === 'string' ? { 'x-consul-token': o.token } : {},
+    ctx: o.ctx, timeout: o.timeout, buffer: true,
+  }, (request, next) => {
+    if (request.err) {
+      request.err.response = request.res;
+      return next(false, request.err);
+    }
+    next(false, undefined, [request.res, request.res?.body ?? Buffer.alloc(0)]);
+  });
 
   return {
     address,
     catalogServices: (opts = {}) => call('/v1/catalog/services', (o) => raw.catalog.service.list(o), servicesShape, {}, opts),
     healthService: (service, opts = {}) => call(`/v1/health/service/${service}`, (o) => raw.health.service(o), checkHealthEntries, { service }, opts),
     healthState: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => raw.health.state(o), checkHealthChecks, { state }, opts),
+    healthStateBytes: (state, opts = {}) => call(`/v1/health/state/${state}`, stateBytes, bytesShape, { state }, opts),
     close: () => {
       agent.destroy();
     },
@@ -177,6 +203,8 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
 }
 
 const servicesShape = zodShape(CatalogServices);
+const bytesShape = (body: unknown): ShapeResult<Buffer> =>
+  (Buffer.isBuffer(body) ? { ok: true, data: body } : { ok: false, message: 'at (top level): expected a body' });
 
 function consistencyFlag(c: Consistency): Record<string, boolean> {
   if (c === 'stale') return { stale: true };
