@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import type { HealthEntry } from '../consul/schemas.js';
 import type { Model, Server } from '../model/model.js';
 import { poolInstance, type PoolInstance } from './instances.js';
-import type { PoolDecisions } from './rules.js';
+import type { PoolDecisions, ServerDecision } from './rules.js';
 
 /** Every registered instance of the model's backends, except instances quarantined for their data. */
 export function poolInstancesFor(entries: readonly HealthEntry[], model: Model): PoolInstance[] {
@@ -32,23 +32,44 @@ function serverOf(i: PoolInstance, weight: number): Server {
 }
 
 export function withPoolDecisions(model: Model, decisions: PoolDecisions, instances: readonly PoolInstance[]): Model {
-  const byKey = new Map(decisions.servers.map((d) => [`${d.backend}/${d.server}`, d]));
+  // Decisions by backend: the work is per decision, not per backend × decision (100,000 servers).
+  const byBackend = new Map<string, Map<string, ServerDecision>>();
+  for (const d of decisions.servers) {
+    let m = byBackend.get(d.backend);
+    if (!m) byBackend.set(d.backend, (m = new Map()));
+    m.set(d.server, d);
+  }
   const inst = new Map(instances.map((i) => [`${i.backend}/${i.server}`, i]));
+  const byName = (x: Server, y: Server) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
   const backends = model.backends.map((b) => {
+    const ds = byBackend.get(b.name);
+    const sorted = b.servers.every((s, k) => k === 0 || byName(b.servers[k - 1]!, s) <= 0);
+    // A backend no decision changes is handed on as it is (the incremental renderer compares by identity).
+    if (!ds && sorted) return b;
+    let changed = !sorted;
     const servers: Server[] = [];
     const present = new Set<string>();
     for (const s of b.servers) {
-      const d = byKey.get(`${b.name}/${s.name}`);
+      const d = ds?.get(s.name);
       present.add(s.name);
-      if (d && !d.inConfig) continue;
-      servers.push(d ? { ...s, weight: d.weight } : s);
+      if (d && !d.inConfig) {
+        changed = true;
+        continue;
+      }
+      if (d && d.weight !== s.weight) {
+        servers.push({ ...s, weight: d.weight });
+        changed = true;
+      } else servers.push(s);
     }
-    for (const d of decisions.servers) {
-      if (d.backend !== b.name || !d.keptByThreshold || present.has(d.server)) continue;
+    for (const d of ds?.values() ?? []) {
+      if (!d.keptByThreshold || present.has(d.server)) continue;
       const i = inst.get(`${d.backend}/${d.server}`);
-      if (i) servers.push(serverOf(i, d.weight));
+      if (!i) continue;
+      servers.push(serverOf(i, d.weight));
+      changed = true;
     }
-    servers.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    if (!changed) return b;
+    servers.sort(byName);
     return { ...b, servers };
   });
   return { ...model, backends };

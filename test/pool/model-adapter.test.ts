@@ -32,3 +32,21 @@ test('withPoolDecisions: inactive left out, kept servers put back, weights from 
   assert.deepEqual(next.backends[0]?.servers.map((s) => [s.name, s.address, s.weight]), [['n1:w1', '10.0.0.1', 9], ['n2:w2', '10.0.0.2', 1]]);
   assert.equal(model.backends[0]?.servers.length, 2, 'the input model is not changed');
 });
+
+test('withPoolDecisions: a backend no decision changes is the same object (the incremental renderer compares by identity)', () => {
+  const entries = [
+    entry('web', 'w1', [ENABLE], { node: 'n1', address: '10.0.0.1' }),
+    entry('web', 'w2', [ENABLE], { node: 'n2', address: '10.0.0.2' }),
+    entry('api', 'a1', [ENABLE], { node: 'n1', address: '10.0.0.3' }),
+  ];
+  const model = buildModel({ entries, settings: settings() });
+  const instances = poolInstancesFor(entries, model);
+  const table = ingestPoolKv({ prefix: 'p', pairs: [{ key: 'p/web/w2', value: '{"state":"yes","weight":5}', modifyIndex: 1 }] });
+  const next = withPoolDecisions(model, applyPoolStates({ instances, table, defaultThreshold: 0 }), instances);
+  const api = (m: typeof model) => m.backends.find((b) => b.service === 'api');
+  const web = (m: typeof model) => m.backends.find((b) => b.service === 'web');
+  assert.equal(api(next), api(model), 'api: every decision is "as registered": the backend is handed on as it is');
+  assert.notEqual(web(next), web(model), 'web: a weight changed');
+  assert.deepEqual(web(next)?.servers.map((s) => [s.name, s.weight]), [['n1:w1', 1], ['n2:w2', 5]]);
+  assert.equal(web(next)?.servers[0], web(model)?.servers[0], 'an unchanged server is not copied');
+});
