@@ -80,6 +80,8 @@ if (values.worker !== undefined) {
     const bytes: number[] = [];
     const reqs: number[] = [];
     const exact: boolean[] = [];
+    const parsed: number[] = [];
+    const parsedBytes = () => (source as unknown as { parsedChecksBytes?: number }).parsedChecksBytes ?? NaN;
     for (let k = 0; k < Number(values.changes); k++) {
       const s = Math.floor(size / 2) + k * 7;
       const name = svcName(s);
@@ -102,6 +104,7 @@ if (values.worker !== undefined) {
         seen = (es) => es.some((e) => e.Service.ID === i.service.ID && e.Service.Address === i.service.Address);
       }
       await post(url, '/bench/reset', {});
+      const p0 = parsedBytes();
       const c0 = process.cpuUsage();
       const w0 = performance.now();
       const got = new Promise<import('../../src/catalog/source.js').CatalogSnapshot>((resolve) => {
@@ -114,12 +117,13 @@ if (values.worker !== undefined) {
       exact.push(JSON.stringify(snap.changed) === JSON.stringify([name]));
       await idle();
       const c = process.cpuUsage(c0);
-      cpu.push((c.user + c.system) / 1000 - 300 * 0); // idle wait costs ~0
+      cpu.push((c.user + c.system) / 1000);
+      parsed.push(parsedBytes() - p0);
       const ctr = await (await fetch(`${url}/bench/counters`)).json() as { requests: Record<string, number>; bytes: Record<string, number> };
       reqs.push(Object.values(ctr.requests).reduce((a, b) => a + b, 0));
       bytes.push(Object.values(ctr.bytes).reduce((a, b) => a + b, 0));
     }
-    out[kind] = { latencyMs: Math.round(median(lat)), cpuMs: Math.round(median(cpu)), requests: median(reqs), KB: Math.round(median(bytes) / 1024), changedExactly: `${exact.filter(Boolean).length}/${exact.length}` };
+    out[kind] = { latencyMs: Math.round(median(lat)), cpuMs: Math.round(median(cpu)), requests: median(reqs), KB: Math.round(median(bytes) / 1024), checksParsedKB: Math.round(median(parsed) / 1024), changedExactly: `${exact.filter(Boolean).length}/${exact.length}` };
   }
   void latest;
   process.stdout.write(`${JSON.stringify(out)}\n`);
