@@ -11,6 +11,7 @@ export interface ChangeStats {
   planned: number;
   /** The change that did not converge in time (it ended the phase). */
   failed: string | undefined;
+  timeoutMs: number;
   p50: number;
   p99: number;
   max: number;
@@ -58,7 +59,7 @@ const ok = (x: number | undefined): x is number => x !== undefined && Number.isF
 const f0 = (x: number | undefined) => (ok(x) ? x.toFixed(0) : '–');
 const f1 = (x: number | undefined) => (ok(x) ? x.toFixed(1) : '–');
 const f2 = (x: number | undefined) => (ok(x) ? x.toFixed(2) : '–');
-const fs = (x: number | undefined) => (ok(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
+const fs = (x: number | undefined) => (ok(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2)) : '–');
 const kb = (b: number | undefined) => (!ok(b) ? '–' : b >= 1e6 ? `${(b / 1e6).toFixed(1)} MB` : `${(b / 1e3).toFixed(1)} KB`);
 const p50 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 const n = (x: number) => x.toLocaleString('en-US');
@@ -69,7 +70,10 @@ function reloadCell(h: HaproxyAlone | undefined): string {
 }
 
 function changeCell(s: ChangeStats | undefined): string {
-  return s ? `${f0(s.p50)} / ${f0(s.p99)} / ${f0(s.max)} (${s.n}${s.n < s.planned ? ` of ${s.planned}: ${s.failed ? 'then one timed out' : 'time budget'}` : ''})` : '–';
+  if (!s) return '–';
+  const timedOut = `> ${n(s.timeoutMs)} ms`;
+  if (s.n === 0) return `${timedOut}: the first did not converge (0 of ${s.planned})`;
+  return `${f0(s.p50)} / ${f0(s.p99)} / ${f0(s.max)} (${s.n}${s.n < s.planned ? ` of ${s.planned}: ${s.failed ? `then one took ${timedOut}` : 'time budget'}` : ''})`;
 }
 
 interface Curve { name: string; unit: string; value: (r: SizeResult) => number | undefined }
@@ -96,7 +100,9 @@ const CURVES: Curve[] = [
 ];
 
 function lineCell(l: Line | undefined): string {
-  return l ? `${fs(l.a)} + ${fs(l.b * 1000)} per 1,000 services (r² ${l.r2.toFixed(3)})` : '–';
+  if (!l) return '–';
+  const slope = l.b * 1000;
+  return `${fs(l.a)} ${slope < 0 ? '−' : '+'} ${fs(Math.abs(slope))} per 1,000 services (r² ${l.r2.toFixed(3)}, ${l.points} points)`;
 }
 
 export function report(results: SizeResult[], rps: RpsRow[], instances: number): string {
@@ -132,8 +138,8 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
     const st = r.structural;
     if (!r.startup) continue;
     row([n(r.services), r.checks ? 'yes' : 'no', f2(r.startup.firstConfigS), `${n(r.startup.requests)} / ${f1(r.startup.bytesMb)} MB`, f0(r.peakRssMb ?? r.startup.rssMb), r.idle ? `${r.idle.cpuMs} / ${r.idle.requests}` : '–',
-      changeCell(so), so ? `${so.requestsP50} / ${kb(so.bytesP50)}` : '–', so ? `${f0(so.cpuP50)} / ${f0(so.cpuP99)}` : '–',
-      changeCell(st), st ? `${st.requestsP50} / ${kb(st.bytesP50)}` : '–', st ? `${f0(st.cpuP50)} / ${f0(st.cpuP99)}` : '–']);
+      changeCell(so), so?.n ? `${so.requestsP50} / ${kb(so.bytesP50)}` : '–', so?.n ? `${f0(so.cpuP50)} / ${f0(so.cpuP99)}` : '–',
+      changeCell(st), st?.n ? `${st.requestsP50} / ${kb(st.bytesP50)}` : '–', st?.n ? `${f0(st.cpuP50)} / ${f0(st.cpuP99)}` : '–']);
   }
 
   head(['services', '/v1/health/state/any bytes', 'its JSON.parse ms (p50 of 7)', 'one service answer bytes / JSON.parse ms', 'hapilot CPU per server-only change p50 ms', 'in-process incremental change CPU p50 ms']);
@@ -145,14 +151,15 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
     const h = r.checks ? r.haproxy?.checks : r.haproxy?.noChecks;
     const reload = h ? (p50(h.reloadS) as number) : NaN;
     const target = r.services <= 1000 ? 1000 : reload * 1000 + 1000;
-    row([n(r.services), f0(r.structural.p99), f2(reload), r.services <= 1000 ? '< 1,000 ms' : `< reload + 1 s = ${f0(target)} ms`, r.structural.p99 < target ? 'yes' : 'no']);
+    const p99 = r.structural.failed ? `> ${n(r.structural.timeoutMs)} (one timed out)` : f0(r.structural.p99);
+    row([n(r.services), p99, f2(reload), r.services <= 1000 ? '< 1,000 ms' : `< reload + 1 s = ${f0(target)} ms`, !r.structural.failed && r.structural.p99 < target ? 'yes' : 'no']);
   }
 
   const heldBy = results.find((r) => r.idle)?.idle?.held;
   if (heldBy) lines.push('', `hapilot's long-polls while idle, by endpoint: ${Object.entries(heldBy).map(([e, k]) => `${e} ${k}`).join(', ')}. Connections include the harness's own (about 2).`);
   head(['services', 'design', 'long-polls (connections) held', 'startup requests / bytes', 'requests per change', 'bytes per change']);
   for (const r of results) {
-    if (r.startup && r.serverOnly) row([n(r.services), 'hapilot', r.idle ? `${r.idle.longPolls} (${r.idle.connections})` : '–', `${n(r.startup.requests)} / ${f1(r.startup.bytesMb)} MB`, r.serverOnly.requestsP50, kb(r.serverOnly.bytesP50)]);
+    if (r.startup && r.serverOnly?.n) row([n(r.services), 'hapilot', r.idle ? `${r.idle.longPolls} (${r.idle.connections})` : '–', `${n(r.startup.requests)} / ${f1(r.startup.bytesMb)} MB`, r.serverOnly.requestsP50, kb(r.serverOnly.bytesP50)]);
     if (r.consulTemplate) row([n(r.services), 'one blocking query per service', n(r.consulTemplate.connections), `${n(r.consulTemplate.startupRequests)} / ${f1(r.consulTemplate.startupBytesMb)} MB`, r.consulTemplate.requestsPerChange, kb(r.consulTemplate.bytesPerChange)]);
     else if (r.consulTemplateError) row([n(r.services), 'one blocking query per service', `could not run: ${r.consulTemplateError}`, '', '', '']);
   }
@@ -188,7 +195,7 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
       const estReload = at(reload, r.services);
       lines.push(`- ${n(r.services)} services with checks, extrapolated: HAProxy start ${f2(estStart)} s, reload ${f2(estReload)} s, worker ${f0(at(worker, r.services))} MB` +
         (r.startup ? `; first config ≈ ${f2(r.startup.firstConfigS - h.startS + estStart)} s (measured without checks ${f2(r.startup.firstConfigS)} s, minus HAProxy's start without checks ${f2(h.startS)} s, plus the extrapolated start)` : '') +
-        (r.structural ? `; structural p99 ≈ ${f0(r.structural.p99 + (estReload - (p50(h.reloadS) as number)) * 1000)} ms (target: reload + 1 s = ${f0(estReload * 1000 + 1000)} ms)` : '') +
+        (r.structural && !r.structural.failed && r.structural.n ? `; structural p99 ≈ ${f0(r.structural.p99 + (estReload - (p50(h.reloadS) as number)) * 1000)} ms (target: reload + 1 s = ${f0(estReload * 1000 + 1000)} ms)` : '') +
         `. Check of the method without checks: the line through the same sizes predicts a reload of ${f2(at(ncReload, r.services))} s here; measured ${f2(p50(h.reloadS))} s.`);
     }
   }
