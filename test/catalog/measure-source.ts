@@ -144,7 +144,7 @@ if (values.worker !== undefined) {
     }
     console.error(`size ${size}: catalog of ${size * INSTANCES} instances registered`);
     for (const impl of values.impl as string[]) {
-      const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'test/catalog/measure-source.ts', '--worker', impl, '--url', url, '--size', String(size), '--changes', values.changes as string, '--kinds', values.kinds as string], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, ['--expose-gc', ...(process.env.MEASURE_WORKER_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'test/catalog/measure-source.ts', '--worker', impl, '--url', url, '--size', String(size), '--changes', values.changes as string, '--kinds', values.kinds as string], { stdio: ['ignore', 'pipe', 'inherit'] });
       let text = '';
       child.stdout.on('data', (d: Buffer) => { text += String(d); });
       await new Promise((r) => child.once('exit', r));
