@@ -9,7 +9,8 @@
 // - a churn trace of 500 changes (instance churn and health flips, some new services): the share
 //   applied without a reload, and the reloads against consul-template's one reload per change that
 //   passes its wait.
-// Options: --per-kind N (100), --structural N (50), --churn N (500), --json.
+// Options: --per-kind N (100), --structural N (50), --churn N (500), --poll-ms N (2; 0: back to back),
+// --same-thread (the daemon on the probes' thread, as before 2026-11-23 16:00), --json.
 // HAPILOT_BENCH_LOG=debug logs the daemon; HAPILOT_BENCH_TRACE=1 adds one line per measured change
 // (write time, latency) and per Consul request (start, answer parsed), to see where the time goes.
 import http from 'node:http';
@@ -31,6 +32,8 @@ const STRUCTURAL = Number(arg('structural', '50'));
 const CHURN = Number(arg('churn', '500'));
 /** The daemon on the probes' thread (as before 2026-11-23 16:00), instead of a thread of its own. */
 const SAME_THREAD = process.argv.includes('--same-thread');
+/** Milliseconds between two polls of a measured change (0: back to back). */
+const POLL_MS = Number(arg('poll-ms', '2'));
 const SERVICES = 1000;
 const WAIT = { minMs: 1000, maxMs: 5000, minIntervalMs: 2000 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,7 +61,9 @@ async function timeUntil(t0: number, done: () => Promise<boolean>, timeoutMs = 3
       return performance.now() - t0;
     }
     if (performance.now() - t0 > timeoutMs) return Infinity;
-    await new Promise((r) => setImmediate(r)); // let I/O (Consul, the daemon) run between polls
+    // Between polls: let I/O run (Consul, the daemon), and with --poll-ms, pause (polling back to
+    // back loads the very cores and HAProxy processes the measured path runs on).
+    await new Promise((r) => (POLL_MS > 0 ? setTimeout(r, POLL_MS) : setImmediate(r)));
   }
 }
 
