@@ -111,15 +111,13 @@ export class MasterWorker implements ProcessApplier {
     const before = await this.#showProc();
     if (!before || MasterWorker.currentWorker(before) === undefined) return loadConfig(this);
     const { strategy } = this;
-    const r = await this.#reload(before).catch((err: unknown) => ({ ok: false, message: messageOf(err) }));
+    const r = await this.reload(before).catch((err: unknown) => ({ ok: false, message: messageOf(err) }));
     return r.ok ? { kind: 'applied', strategy, action: 'reload', message: r.message } : { kind: 'failed', strategy, action: 'reload', message: r.message };
   }
 
-  async reload(): Promise<{ ok: boolean; message: string }> {
-    return this.#reload(await this.#showProc());
-  }
-
-  async #reload(before: ProcEntry[] | undefined): Promise<{ ok: boolean; message: string }> {
+  /** Reloads through the master CLI; `before` is a `show proc` answer just taken, if there is one. */
+  async reload(before?: ProcEntry[]): Promise<{ ok: boolean; message: string }> {
+    before ??= await this.#showProc();
     const master = before?.find((p) => p.type === 'master');
     if (!before || !master) {
       return { ok: false, message: 'HAProxy master is not answering on its socket' };
