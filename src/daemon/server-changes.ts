@@ -4,16 +4,16 @@
 // commands), so a reload at any moment loads what HAProxy runs.
 import type { CatalogSnapshot } from '../catalog/source.js';
 import { stageConfig } from '../config/config-file.js';
+import type { RenderPaths, RenderedFile } from '../config/render.js';
 import type { Applier } from '../haproxy/applier.js';
 import type { Logger } from '../log.js';
 import type { Model } from '../model/model.js';
 import type { PoolReconciler } from '../pool/reconciler.js';
+import type { GlobalSettings } from '../settings.js';
 import type { Applied } from './applied-state.js';
 import type { ApplyStep } from './apply.js';
 import { onlyServices, serverOnlyPart, structureKey, type Candidate, type CandidateBuilder } from './candidate.js';
 import { StageError, writeStage } from './convergence.js';
-import type { RenderPaths } from '../config/render.js';
-import type { GlobalSettings } from '../settings.js';
 import { serverOnlyChange, type ServerOnlyChange } from './runtime-first.js';
 
 export interface ServerChangesOptions {
@@ -65,7 +65,8 @@ export class ServerChanges {
     return { structural: structural || out.kind === 'declined' };
   }
 
-  async #send(part: { config: string; model: Model; serverLines: ReadonlyMap<string, string>; files: Parameters<typeof stageConfig>[0]['files'] }, snapshot: CatalogSnapshot, trigger: string) {
+  /** Writes `part` into the config (renamed into place, fsync later), then sends it through the Runtime API. */
+  async #send(part: { config: string; model: Model; serverLines: ReadonlyMap<string, string>; files: readonly RenderedFile[] }, snapshot: CatalogSnapshot, trigger: string) {
     const startedAt = performance.now();
     const staged = await writeStage(() => stageConfig({ configPath: this.#o.configPath, config: part.config, files: part.files, durable: false }));
     const committedAt = performance.now();
