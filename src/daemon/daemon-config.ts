@@ -29,7 +29,7 @@ export interface DaemonConfig extends Omit<ApplierConfig, 'statsSocket'> {
   residualGraceMs?: number;
   /** How often the watchdog and the reaper look (ms). */
   reapIntervalMs?: number;
-  /** A burst of server changes is gathered for this long before it goes to the Runtime API (ms). */
+  /** A burst of server changes is gathered for this long before it goes to the Runtime API (ms; default 0: the next turn of the event loop). */
   coalesceMs?: number;
   /**
    * Pool states from Consul KV (src/pool): the daemon starts and stops it, waits for its first read
