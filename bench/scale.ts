@@ -29,7 +29,8 @@
 // run starts is ended and its temp dirs removed, also on Ctrl-C (bench/lib/scale-procs.ts).
 //
 // Usage: npm run bench:scale [-- --sizes 100,1000,2000,5000,10000 --changes 50 --structural 50
-//   --structural-large 20 --reloads 5 --skip rps,consul-template --json out.json]
+//   --changes-large 50 --structural-large 20 --phase-seconds-large 120 --curve-sizes 500,1500
+//   --reloads 5 --skip rps,consul-template --json out.json]; *-large apply to the sizes run without checks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -66,8 +67,8 @@ const { values: opts } = parseArgs({
     'changes-large': { type: 'string' },
     /** Structural changes for sizes run without checks (each one a reload of ≥ 20,000 servers; default: --structural). */
     'structural-large': { type: 'string' },
-    /** Time budget of each change phase (server-only, structural) per size, in seconds: the phase ends at its count or when the budget is spent (0: no budget). */
-    'phase-seconds': { type: 'string', default: '0' },
+    /** Time budget of each change phase (server-only, structural) of the sizes run without checks, in seconds: the phase ends at its count or when the budget is spent (0: no budget). */
+    'phase-seconds-large': { type: 'string', default: '0' },
     /** How long one change may take to reach HAProxy before its phase is ended and reported. */
     'change-timeout': { type: 'string', default: '120' },
     /** Reloads of HAProxy alone per config. */
@@ -87,11 +88,11 @@ const CHANGES_LARGE = Number(opts['changes-large'] ?? opts.changes);
 const STRUCTURAL_LARGE = Number(opts['structural-large'] ?? opts.structural);
 const RELOADS = Number(opts.reloads);
 const IDLE_S = Number(opts['idle-seconds']);
-const PHASE_S = Number(opts['phase-seconds']);
+const PHASE_S = Number(opts['phase-seconds-large']);
 const CHANGE_TIMEOUT_S = Number(opts['change-timeout']);
 const SKIP = new Set(opts.skip.split(',').filter(Boolean));
 const KNOWN_SKIPS = ['cli', 'haproxy', 'inproc', 'daemon', 'server-only', 'structural', 'consul-template', 'rps'];
-for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], 'idle-seconds': [IDLE_S], 'phase-seconds': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S] })) {
+for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], 'idle-seconds': [IDLE_S], 'phase-seconds-large': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S] })) {
   if (v.some((x) => !Number.isInteger(x) || x < 0)) {
     console.error(`bench:scale: --${name} ${String(opts[name as keyof typeof opts])}: expected non-negative integers`);
     process.exit(2);
@@ -443,7 +444,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       const phase = async (kind: 'serverOnly' | 'structural', count: number, change: (k: number) => Promise<{ ms: number; requests: number; bytes: number; cpu: number }>) => {
         log(`size ${n}: ${count} ${kind} changes`);
         const rows = [];
-        const phaseEnd = PHASE_S ? performance.now() + PHASE_S * 1000 : Infinity;
+        const phaseEnd = PHASE_S && !checks ? performance.now() + PHASE_S * 1000 : Infinity;
         let failed: string | undefined;
         for (let k = 0; k < count && performance.now() < phaseEnd; k++) {
           try {
