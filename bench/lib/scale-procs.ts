@@ -72,8 +72,9 @@ export class RunResources {
     return dir;
   }
 
-  async #masters(): Promise<void> {
-    for (const f of this.#pidFiles) {
+  /** Ends the masters named by the pid files (all, or those under `dir`). */
+  async #masters(dir?: string): Promise<void> {
+    for (const f of [...this.#pidFiles]) if (dir === undefined || f.startsWith(`${dir}/`)) {
       const pid = Number((await readFile(f, 'utf8').catch(() => '')).trim());
       if (Number.isInteger(pid) && pid > 1) await endPid(pid);
       this.#pidFiles.delete(f);
@@ -85,11 +86,7 @@ export class RunResources {
    * old worker draining), and removes it. Returns what that sweep had to end.
    */
   async releaseDir(dir: string): Promise<Array<{ pid: number; cmd: string }>> {
-    for (const f of [...this.#pidFiles]) if (f.startsWith(`${dir}/`)) {
-      const pid = Number((await readFile(f, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 1) await endPid(pid);
-      this.#pidFiles.delete(f);
-    }
+    await this.#masters(dir);
     const left = await this.leftovers([dir]);
     await Promise.all(left.map((p) => endPid(p.pid)));
     await rm(dir, { recursive: true, force: true });
