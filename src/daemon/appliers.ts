@@ -25,6 +25,8 @@ export interface ApplierConfig {
   log: Logger;
   /** Reload an HAProxy started elsewhere through this master CLI socket. */
   masterSocket?: string;
+  /** Group given access to the master socket hapilot starts HAProxy with (HAPILOT_SOCKET_GROUP). */
+  socketGroup?: string | undefined;
   /** Run this shell command to start or reload an HAProxy managed elsewhere. */
   reloadCommand?: string;
   synDropPauseMs?: number;
@@ -43,7 +45,7 @@ export function createAppliers(c: ApplierConfig): { process: ProcessApplier; run
       haproxy: c.haproxyBin, configPath: c.configPath, runDir: c.runDir, statsSocket: c.statsSocket, log, firewall: c.firewall ?? new SynDropFirewall(),
       ports: async () => bindPorts(await readFile(c.configPath, 'utf8')), pauseMs: c.synDropPauseMs,
     });
-  } else proc = new MasterWorker({ haproxy: c.haproxyBin, configPath: c.configPath, runDir: c.runDir, log, externalMasterSocket: c.masterSocket });
+  } else proc = new MasterWorker({ haproxy: c.haproxyBin, configPath: c.configPath, runDir: c.runDir, log, externalMasterSocket: c.masterSocket, ...(c.socketGroup ? { socketGroup: c.socketGroup } : {}) });
   const runtime = (c.reload ?? 'auto') === 'auto' || c.reload === 'runtime' ? new RuntimeApplier({ statsSocket: c.statsSocket }) : undefined;
   return { process: proc, runtime, all: runtime ? [runtime, proc] : [proc] };
 }

@@ -52,7 +52,7 @@ export class Daemon {
     const log = c.log.child({ component: 'daemon' });
     const metrics = (this.metrics = c.metrics ?? new Metrics());
     const paths = pathsFor({ configPath, runDir: c.runDir });
-    const { process: proc, runtime, all } = createAppliers({ ...this.#c, statsSocket: paths.statsSocket });
+    const { process: proc, runtime, all } = createAppliers({ ...this.#c, statsSocket: paths.statsSocket, socketGroup: c.settings.socketGroup });
     [this.haproxy, this.appliers] = [proc, all];
     const state = new AppliedState({ runDir: c.runDir, settings: c.settings });
     const history = new ConfigHistory({ runDir: c.runDir, keep: c.historySize ?? 10 });

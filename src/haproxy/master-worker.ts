@@ -21,6 +21,8 @@ export interface MasterWorkerOptions {
    * container, its master socket and config on a shared volume). hapilot only reloads it.
    */
   externalMasterSocket?: string;
+  /** Group given read and write access to the master socket (mode 660); default: mode 600, the owner only. */
+  socketGroup?: string;
   startTimeoutMs?: number;
   reloadTimeoutMs?: number;
   /** How long `stop()` lets the soft stop drain connections before a hard stop. */
@@ -40,7 +42,7 @@ export class MasterWorker implements ProcessApplier {
   readonly #o: Required<MasterWorkerOptions>;
 
   constructor(o: MasterWorkerOptions) {
-    this.#o = { startTimeoutMs: 15_000, reloadTimeoutMs: 30_000, stopTimeoutMs: 30_000, externalMasterSocket: '', ...o };
+    this.#o = { startTimeoutMs: 15_000, reloadTimeoutMs: 30_000, stopTimeoutMs: 30_000, externalMasterSocket: '', ...o, socketGroup: o.socketGroup ?? '' };
     const runDir = path.resolve(o.runDir);
     this.#external = Boolean(o.externalMasterSocket);
     this.external = this.#external;
@@ -81,7 +83,7 @@ export class MasterWorker implements ProcessApplier {
     }
     {
       const out = { file: this.logFile, append: true } as const;
-      const child = execa(this.#o.haproxy, ['-W', '-S', `${this.masterSocket},mode,600`, '-f', path.resolve(this.#o.configPath), '-p', this.pidFile], {
+      const child = execa(this.#o.haproxy, ['-W', '-S', this.#o.socketGroup ? `${this.masterSocket},mode,660,group,${this.#o.socketGroup}` : `${this.masterSocket},mode,600`, '-f', path.resolve(this.#o.configPath), '-p', this.pidFile], {
         detached: true, cleanup: false, stdin: 'ignore', stdout: out, stderr: out, reject: false,
       });
       child.unref();

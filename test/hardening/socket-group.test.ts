@@ -1,5 +1,5 @@
-// HAPILOT_SOCKET_GROUP: HAProxy's admin stats socket is created mode 0660 owned by the group the user
-// names, so that a member of that group (and only one) can use the Runtime API; a group that does not
+// HAPILOT_SOCKET_GROUP: HAProxy's admin stats socket and its master socket are created mode 0660 owned
+// by the group the user names, so that a member of that group (and only one) can use the Runtime API; a group that does not
 // exist is refused at startup by name. Without the setting the socket stays 0600
 // (test/hardening/scale-and-sockets.test.ts).
 import { test } from 'node:test';
@@ -28,6 +28,15 @@ async function showInfoAs(socket: string, groups: string[]): Promise<string> {
   return `${String(r.stdout).trim()}${r.exitCode === 0 ? '' : ` (exit ${r.exitCode}: ${String(r.stderr).trim()})`}`;
 }
 
+/** One command on a socket as uid/gid 65534: 'answered' when the master CLI listed its processes. */
+async function commandAs(socket: string, command: string, groups: string[]): Promise<string> {
+  const client = `const s=require('net').connect(process.argv[1]);let b='';s.on('connect',()=>s.end(process.argv[2]+'\\n'));`
+    + `s.on('data',(d)=>b+=d);s.on('close',()=>console.log(/master/.test(b)?'answered':'no answer'));s.on('error',(e)=>{console.log(e.code);process.exit(0)});`;
+  const args = ['--reuid', '65534', '--regid', '65534', ...(groups.length ? ['--groups', groups.join(',')] : ['--clear-groups']), process.execPath, '-e', client, socket, command];
+  const r = await execa('setpriv', args, { reject: false, timeout: 10_000 });
+  return `${String(r.stdout).trim()}${r.exitCode === 0 ? '' : ` (exit ${r.exitCode}: ${String(r.stderr).trim()})`}`;
+}
+
 test('HAPILOT_SOCKET_GROUP: hapilot run has HAProxy create its stats socket mode 0660 in that group; a member may use it, anyone else may not', { timeout: 60_000 }, async () => {
   const { dir, cleanup } = await tempDir();
   const [httpPort, statsPort, statusPort] = await freePorts(3) as [number, number, number];
@@ -49,6 +58,13 @@ test('HAPILOT_SOCKET_GROUP: hapilot run has HAProxy create its stats socket mode
     assert.equal(st.gid, await gidOf(GROUP), 'owned by the named group');
     assert.equal(await showInfoAs(sock, [String(await gidOf(GROUP))]), 'answered', 'a member of the group uses the Runtime API');
     assert.equal(await showInfoAs(sock, []), 'EACCES', 'anyone else is refused');
+    // The master socket (hapilot starts HAProxy with -S path,mode,660,group,G): the same rule.
+    const master = path.join(runDir, 'master.sock');
+    const ms = await stat(master);
+    assert.equal(ms.mode & 0o777, 0o660, `master socket mode ${(ms.mode & 0o777).toString(8)}`);
+    assert.equal(ms.gid, await gidOf(GROUP), 'master socket owned by the named group');
+    assert.equal(await commandAs(master, 'show proc', [String(await gidOf(GROUP))]), 'answered', 'a member of the group uses the master CLI');
+    assert.equal(await commandAs(master, 'show proc', []), 'EACCES', 'anyone else is refused the master CLI');
   } finally {
     proc.kill('SIGTERM');
     const r = await proc;
