@@ -61,6 +61,106 @@ export interface BlockingLoopOptions<T> {
   signal: AbortSignal;
   backoff?: BackoffOptions;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * The endpoint's index now, asked without blocking (cheaply: a filter that matches nothing). A
+   * long-poll open for `probeAfterMs` is checked with it, then every `probeAfterMs`: an index above
+   * the one the long-poll asked for means Consul has had an answer for it since before the probe. If
+   * none has come `probeGraceMs` later, the answer is taken as lost (a dropped connection nobody
+   * noticed, a proxy, a bug of either side): the long-poll is abandoned, reported through
+   * `onLost`, and asked again at once. Without a probe a lost answer is only noticed when the
+   * request times out (wait + wait/16 + a margin: more than 5 minutes with the default wait).
+   */
+  probe?: (signal: AbortSignal) => Promise<number>;
+  probeAfterMs?: number;
+  probeGraceMs?: number;
+  onLost?: (lost: LostLongPoll) => void;
+  /**
+   * Told of each watched long-poll when it starts (and `undefined` when it ends): `probeNow` probes
+   * it at once, when it has been open for `probeGraceMs` (at most once per `probeGraceMs`). For
+   * another watch that has seen Consul move past the index this one waits on.
+   */
+  onWatch?: (watch: PollWatch | undefined) => void;
+}
+
+/** A long-poll in flight, as `onWatch` shows it. */
+export interface PollWatch {
+  askedIndex: number;
+  probeNow: () => void;
+}
+
+/** A long-poll whose answer never came although Consul's index had moved past the one it asked for. */
+export interface LostLongPoll {
+  name: string;
+  /** The index the long-poll asked for. */
+  askedIndex: number;
+  /** The endpoint's index according to the probe. */
+  consulIndex: number;
+  /** How long the long-poll had been open when it was abandoned. */
+  openMs: number;
+}
+
+/** Why a long-poll was aborted by its own loop (told apart from the loop being stopped). */
+const LOST = Symbol('lost long-poll');
+
+/**
+ * One fetch, watched: while it is open, the probe asks the endpoint's index every `probeAfterMs`;
+ * when that index has passed `index` and the fetch still has no answer `probeGraceMs` later, the
+ * fetch is aborted and `lost` resolves with what was seen. Resolves `{ result }` or `{ lost }`.
+ */
+async function watchedFetch<T>(o: BlockingLoopOptions<T>, index: number): Promise<{ result: QueryResult<T> } | { lost: LostLongPoll }> {
+  if (!o.probe || index === 0) return { result: await o.fetch(index, o.signal) };
+  const probe = o.probe;
+  const every = Math.max(1, o.probeAfterMs ?? 15_000);
+  const grace = Math.max(0, o.probeGraceMs ?? Math.min(2_000, every));
+  const ac = new AbortController();
+  const onStop = () => ac.abort(o.signal.reason);
+  o.signal.addEventListener('abort', onStop, { once: true });
+  const started = Date.now();
+  let settled = false;
+  let lost: LostLongPoll | undefined;
+  const pending = o.fetch(index, ac.signal).finally(() => { settled = true; });
+  let wake: (() => void) | undefined;
+  let lastProbe = started;
+  o.onWatch?.({
+    askedIndex: index,
+    probeNow: () => { if (Date.now() - lastProbe >= grace) wake?.(); },
+  });
+  const watcher = (async () => {
+    while (!settled && !ac.signal.aborted) {
+      await Promise.race([abortableSleep(every, ac.signal), new Promise<void>((resolve) => { wake = resolve; })]);
+      wake = undefined;
+      if (settled || ac.signal.aborted) return;
+      lastProbe = Date.now();
+      let now: number;
+      try {
+        now = await probe(ac.signal);
+      } catch {
+        continue; // the probe's own failure says nothing of the long-poll (it reports its own errors)
+      }
+      if (settled || ac.signal.aborted || !(now > index)) continue;
+      // Consul had an answer for this long-poll before it answered the probe: allow for it to be
+      // on its way (a large body), then give up on it.
+      await abortableSleep(grace, ac.signal);
+      if (settled || ac.signal.aborted) return;
+      lost = { name: o.name, askedIndex: index, consulIndex: now, openMs: Date.now() - started };
+      ac.abort(LOST);
+      return;
+    }
+  })();
+  try {
+    const result = await pending;
+    return { result };
+  } catch (err) {
+    if (lost && !o.signal.aborted) return { lost };
+    throw err;
+  } finally {
+    settled = true;
+    o.onWatch?.(undefined);
+    o.signal.removeEventListener('abort', onStop);
+    if (!ac.signal.aborted) ac.abort();
+    wake?.();
+    await watcher;
+  }
 }
 
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -85,7 +185,12 @@ export async function runBlockingLoop<T>(o: BlockingLoopOptions<T>): Promise<voi
   while (!o.signal.aborted) {
     let result: QueryResult<T>;
     try {
-      result = await o.fetch(index, o.signal);
+      const got = await watchedFetch(o, index);
+      if ('lost' in got) {
+        o.onLost?.(got.lost);
+        continue; // same index: Consul answers at once, the index having moved past it
+      }
+      result = got.result;
     } catch (err) {
       if (o.signal.aborted || isHapilotError(err, ErrorCode.ABORTED)) return;
       const delay = backoffDelay(failures, o.backoff);
