@@ -30,7 +30,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
-import { runBlockingLoop, abortableSleep, backoffDelay } from '../consul/blocking-query.js';
+import { runBlockingLoop, abortableSleep, backoffDelay, type LostLongPoll, type PollWatch } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
 import type { CatalogServices, HealthCheck, HealthEntry } from '../consul/schemas.js';
 import { candidateServices, mapLimit } from './fetch-catalog.js';
@@ -50,14 +50,26 @@ export interface ConsulSourceOptions {
   concurrency?: number;
   /** Counts full re-reads of every candidate (metrics). */
   onFullResync?: () => void;
+  /**
+   * A long-poll open this long is checked against the endpoint's index (asked without blocking, with
+   * a filter that matches nothing); when Consul's index has passed the one it waits on and its answer
+   * has not come, it is asked again at once (see `probe` in blocking-query.ts). 0 turns it off.
+   */
+  probeMs?: number;
+  /** Counts long-polls given up because their answer never came (metrics). */
+  onLostLongPoll?: (lost: LostLongPoll) => void;
 }
+
+/** Filters that match nothing: the answer is `[]` and its X-Consul-Index is the table's. */
+const PROBE_SERVICES_FILTER = 'ServiceName == "hapilot-index-probe"';
+const PROBE_CHECKS_FILTER = 'CheckID == "hapilot-index-probe"';
 
 /** Key of a check as held in an entry (node checks have no service ID). */
 const heldKey = (node: string, id: string, status: string, notes: string) => `${node}\u0000${id}\u0000${status}\u0000${notes}`;
 
 export class ConsulSource implements CatalogSource {
   readonly kind = 'consul';
-  readonly #o: Required<Omit<ConsulSourceOptions, 'onFullResync'>> & Pick<ConsulSourceOptions, 'onFullResync'>;
+  readonly #o: Required<Omit<ConsulSourceOptions, 'onFullResync' | 'onLostLongPoll'>> & Pick<ConsulSourceOptions, 'onFullResync' | 'onLostLongPoll'>;
   readonly #abort = new AbortController();
   #onSnapshot: ((s: CatalogSnapshot) => void) | undefined;
   #candidates: string[] = [];
@@ -90,7 +102,7 @@ export class ConsulSource implements CatalogSource {
   #loops: Promise<void>[] = [];
 
   constructor(o: ConsulSourceOptions) {
-    this.#o = { wait: '5m', settleMs: 250, concurrency: 32, ...o };
+    this.#o = { wait: '5m', settleMs: 250, concurrency: 32, probeMs: 15_000, ...o };
     // Every request of a full re-read listens on this one signal (three long-polls, `concurrency` reads, sleeps).
     setMaxListeners(this.#o.concurrency * 4 + 16, this.#abort.signal);
   }
@@ -103,13 +115,37 @@ export class ConsulSource implements CatalogSource {
       this.#errors.set(name, messageOf(err));
       log.warn({ err: messageOf(err), attempt, retryInMs: delayMs }, `${name} failed; retrying`);
     };
+    // A long-poll whose answer never came: said loudly (it would otherwise look like a quiet
+    // catalog), shown on /status until the next answer, and asked again at once.
+    const probing = this.#o.probeMs > 0 ? { probeAfterMs: this.#o.probeMs } : undefined;
+    // Each long-poll's answer says Consul reached its index: the other long-poll, open on an older
+    // index for a while, is probed at once rather than at its next period (a change one of them saw
+    // and the other never did does not wait `probeMs`).
+    const watches = new Map<string, PollWatch>();
+    const watch = (name: string) => (w: PollWatch | undefined) => { if (w) watches.set(name, w); else watches.delete(name); };
+    const nudge = (other: string, index: number) => {
+      const w = watches.get(other);
+      if (w && w.askedIndex < index) w.probeNow();
+    };
+    const onLost = (name: string) => (lost: LostLongPoll) => {
+      const why = `long-poll at index ${lost.askedIndex} unanswered for ${Math.round(lost.openMs / 1000)} s while Consul is at ${lost.consulIndex}: asked again`;
+      this.#errors.set(name, why);
+      log.warn({ askedIndex: lost.askedIndex, consulIndex: lost.consulIndex, openMs: lost.openMs }, `${name}: ${why}`);
+      this.#o.onLostLongPoll?.(lost);
+    };
     this.#loops.push(runBlockingLoop<CatalogServices>({
       name: 'catalog/services', signal, notifyIndexOnly: true,
       fetch: (index, s) => this.#o.consul.catalogServices({ index, wait: this.#o.wait, signal: s }),
       fingerprint: (d) => JSON.stringify(candidateServices(d).map((n) => [n, [...(d[n] ?? [])].sort()])),
-      onContact: () => this.#contact('catalog/services'),
+      onContact: (index) => { this.#contact('catalog/services'); nudge('health/state/any', index); },
       onError: onError('catalog/services'),
       onData: (data, index, changed) => this.#onServices(data, index, changed),
+      ...(probing && {
+        ...probing,
+        probe: async (s) => (await this.#o.consul.catalogServices({ filter: PROBE_SERVICES_FILTER, signal: s })).index,
+        onLost: onLost('catalog/services'),
+        onWatch: watch('catalog/services'),
+      }),
     }));
     this.#loops.push(runBlockingLoop<ChecksDecoded>({
       name: 'health/state/any', signal,
@@ -123,9 +159,15 @@ export class ConsulSource implements CatalogSource {
         return { ...r, data: decodeChecks(this.#checksBody, r.data, this.#checkRows?.length ?? 0) };
       },
       // No fingerprint: #onChecks diffs the list by key, which also says what changed.
-      onContact: () => this.#contact('health/state/any'),
+      onContact: (index) => { this.#contact('health/state/any'); nudge('catalog/services', index); },
       onError: onError('health/state/any'),
       onData: (data, index) => this.#onChecks(data, index),
+      ...(probing && {
+        ...probing,
+        probe: async (s) => (await this.#o.consul.healthStateBytes('any', { filter: PROBE_CHECKS_FILTER, signal: s })).index,
+        onLost: onLost('health/state/any'),
+        onWatch: watch('health/state/any'),
+      }),
     }));
     this.#loops.push(this.#worker());
   }
