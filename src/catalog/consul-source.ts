@@ -119,8 +119,8 @@ export class ConsulSource implements CatalogSource {
     // catalog), shown on /status until the next answer, and asked again at once.
     const probing = this.#o.probeMs > 0 ? { probeAfterMs: this.#o.probeMs } : undefined;
     // Each long-poll's answer says Consul reached its index: the other long-poll, open on an older
-    // index for a while, is probed at once rather than at its next period (a change one of them saw
-    // and the other never did does not wait `probeMs`).
+    // index for a while, is probed soon (unless its own answer comes first) rather than at its next
+    // period, so a change one of them saw and the other never did does not wait `probeMs`.
     const watches = new Map<string, PollWatch>();
     const watch = (name: string) => (w: PollWatch | undefined) => { if (w) watches.set(name, w); else watches.delete(name); };
     const nudge = (other: string, index: number) => {

@@ -76,8 +76,9 @@ export interface BlockingLoopOptions<T> {
   onLost?: (lost: LostLongPoll) => void;
   /**
    * Told of each watched long-poll when it starts (and `undefined` when it ends): `probeNow` probes
-   * it at once, when it has been open for `probeGraceMs` (at most once per `probeGraceMs`). For
-   * another watch that has seen Consul move past the index this one waits on.
+   * it `probeGraceMs` later unless its answer comes first, when it has been open for `probeGraceMs`
+   * (at most once per `probeGraceMs`). For another watch that has seen Consul move past the index
+   * this one waits on.
    */
   onWatch?: (watch: PollWatch | undefined) => void;
 }
@@ -127,8 +128,11 @@ async function watchedFetch<T>(o: BlockingLoopOptions<T>, index: number): Promis
   });
   const watcher = (async () => {
     while (!settled && !ac.signal.aborted) {
-      await Promise.race([abortableSleep(every, ac.signal), new Promise<void>((resolve) => { wake = resolve; })]);
+      const nudged = await Promise.race([abortableSleep(every, ac.signal).then(() => false), new Promise<boolean>((resolve) => { wake = () => resolve(true); })]);
       wake = undefined;
+      // Nudged: the other table moved, and this one most often did too, its answer on its way:
+      // wait the grace time first, so that a change both long-polls see costs no probe.
+      if (nudged) await abortableSleep(grace, ac.signal);
       if (settled || ac.signal.aborted) return;
       lastProbe = Date.now();
       let now: number;

@@ -117,7 +117,7 @@ test('one long-poll swallowed (services): a registration moving only the service
   }
 });
 
-test('one long-poll swallowed (checks): an answer of the other long-poll has it probed at once, not at its next period', async () => {
+test('one long-poll swallowed (checks): an answer of the other long-poll has it probed within seconds, not at its next period', async () => {
   const t = await setup(60_000); // the period alone would take a minute
   try {
     await eventually(() => t.snapshots.length > 0, 15_000, 'initial snapshot');

@@ -78,7 +78,7 @@ test('probe failures are ignored; stopping the loop while a probe runs ends it',
   await loop;
 });
 
-test('probeNow probes a long-poll open longer than the grace time at once, not at its next period', async () => {
+test('probeNow probes a long-poll open longer than the grace time after the grace time, not at its next period', async () => {
   const c = fakeConsul();
   const ac = new AbortController();
   let probes = 0;
