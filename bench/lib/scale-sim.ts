@@ -6,8 +6,9 @@
 // serialized once. It counts what it serves (requests and bytes per endpoint, connections), runs
 // in its own process (bench/lib/scale-sim-main.ts) and takes writes on /bench/* from the harness.
 // KV is empty (hapilot reads its pool records there): a 404 carrying the KV index, blocking as Consul does.
-// `?filter=` on /v1/health/state/any: the simple part of Consul's filter language (parseFilter), counted
-// as an endpoint of its own; any other filter is a 400, so a byte count is never silently wrong.
+// `?filter=` on /v1/health/state/any and /v1/catalog/services: the simple part of Consul's filter
+// language (parseFilter), counted as an endpoint of its own; any other is a 400, so a byte count is
+// never silently wrong.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -118,6 +119,22 @@ export class ScaleSim {
     return this.#cache.services.body;
   }
 
+  /** `/v1/catalog/services` through a `?filter=` on its instances (ServiceName, ServiceID, Node, …): the services with one that matches. */
+  #filteredServicesBody(pred: Predicate): string {
+    const out: Record<string, string[]> = {};
+    for (const [name, svc] of this.#services) {
+      const tags = new Set<string>();
+      let hit = false;
+      for (const i of svc.instances.values()) {
+        if (!pred({ ServiceName: name, ServiceID: i.service.ID, Node: i.node.Node, Address: i.node.Address, ServiceAddress: i.service.Address ?? '' })) continue;
+        hit = true;
+        for (const t of i.service.Tags) tags.add(t);
+      }
+      if (hit) out[name] = [...tags].sort();
+    }
+    return JSON.stringify(out);
+  }
+
   /** The checks list through a `?filter=` (the check fields as selectors), cached per index and filter. */
   #filteredChecksBody(filter: string, pred: Predicate): string {
     const key = `${this.#checksIndex}\n${filter}`;
@@ -182,10 +199,10 @@ export class ScaleSim {
     // A filtered query is its own endpoint in the counters: its bytes are not the full list's.
     const endpoint = `${endpointOf(url.pathname)}${filter !== null ? '?filter' : ''}`;
     const pred = filter !== null ? parseFilter(filter) : undefined;
-    if (filter !== null && (!pred || url.pathname !== '/v1/health/state/any')) {
+    if (filter !== null && (!pred || (url.pathname !== '/v1/health/state/any' && url.pathname !== '/v1/catalog/services'))) {
       // Consul's answer to a filter it cannot evaluate; here also a filter on another endpoint,
       // which this simulator does not evaluate: loud rather than a wrong byte count.
-      res.writeHead(400).end(`Failed to create boolean expression evaluator: ${filter} (bench simulator: only Field ==/!= "value" joined by and/or, on /v1/health/state/any)`);
+      res.writeHead(400).end(`Failed to create boolean expression evaluator: ${filter} (bench simulator: only Field ==/!= "value" joined by and/or, on /v1/health/state/any and /v1/catalog/services)`);
       return;
     }
     const blocking = q.has('index') && q.get('index') !== '0';
@@ -196,7 +213,7 @@ export class ScaleSim {
     const now = () => this.counters;
     let route: { index: () => number; body: () => string; status?: number } | undefined;
     const m = /^\/v1\/health\/service\/([^/]+)$/.exec(url.pathname);
-    if (url.pathname === '/v1/catalog/services') route = { index: () => this.#servicesIndex, body: () => this.#servicesBody() };
+    if (url.pathname === '/v1/catalog/services') route = { index: () => this.#servicesIndex, body: () => (filter !== null && pred ? this.#filteredServicesBody(pred) : this.#servicesBody()) };
     else if (url.pathname === '/v1/health/state/any') route = { index: () => this.#checksIndex, body: () => (filter !== null && pred ? this.#filteredChecksBody(filter, pred) : this.#checksBody()) };
     else if (m) {
       const name = decodeURIComponent(m[1] ?? '');
