@@ -316,7 +316,7 @@ async function main(): Promise<void> {
     await fetch(url).then(async (r) => writeFile(path.join(path.dirname(logPath), file), await r.text())).catch(() => undefined);
   }
   const want = await expectedFromCatalog(sim.url);
-  say(`config vs catalog: ${diffStatus.length + diffHaproxy.length === 0 ? 'equal' : `DIFFERENT (${[...diffStatus, ...diffHaproxy].slice(0, 4).join('; ')}; holds ${st?.holds})`} after ${convergeMs} ms`);
+  say(`config vs catalog: ${diffStatus.length + diffHaproxy.length === 0 ? 'equal' : `DIFFERENT (${[...diffStatus, ...diffHaproxy].slice(0, 12).join('; ')}; holds ${st?.holds})`} after ${convergeMs} ms`);
 
   // Old HAProxy processes: wait out hard-stop-after (plus margin) from the last reload.
   const oldStart = Date.now();
@@ -346,7 +346,7 @@ async function main(): Promise<void> {
     oldHaproxyWorkersAtEnd: old, oldWaitS: Math.round((Date.now() - oldStart) / 1000),
     haproxyProcessesAtEnd: procs.length, firewallRulesLeft: fw,
     configMatchesCatalog: diffStatus.length === 0 && diffHaproxy.length === 0,
-    convergeS: +(convergeMs / 1000).toFixed(1), catalogBackends: want.size, catalogServers: [...want.values()].reduce((n, v) => n + v.length, 0),
+    convergeS: +(convergeMs / 1000).toFixed(1), catalogBackends: want.size, catalogServers: [...want.values()].reduce((n, v) => n + v.passing.length + v.keep, 0), keptByThreshold: [...want.values()].reduce((n, v) => n + v.keep, 0),
     diffStatus: diffStatus.slice(0, 10), diffHaproxy: diffHaproxy.slice(0, 10), holdsAtEnd: st?.holds, quarantinedAtEnd: st?.quarantined, degradedAtEnd: st?.degraded,
     metrics: { firstProcess: metricsFirst, restartedProcess: metricsRestarted, total: metricsTotal },
     maxOldWorkersSeen: Math.max(0, ...samples.map((x) => x.oldWorkers ?? 0)),
@@ -395,7 +395,7 @@ function formatReport(r: Record<string, unknown> & { samples: Sample[] }, leftAf
     ['HAProxy worker RSS at 5 min / end', `${((s('first process, minute 5')?.worker?.rssKiB ?? 0) / 1024).toFixed(1)} / ${((s('end of the run')?.worker?.rssKiB ?? 0) / 1024).toFixed(1)} MiB`],
     ['old HAProxy processes at the end (target 0)', `${r.oldHaproxyWorkersAtEnd} (HAProxy processes of the run: ${r.haproxyProcessesAtEnd}, master + worker = 2)`],
     ['firewall rules left (target 0)', String(r.firewallRulesLeft)],
-    ['config matches the catalog at the end', `${r.configMatchesCatalog ? 'yes' : 'NO'} (${r.catalogBackends} backends, ${r.catalogServers} servers; /status and HAProxy show stat; ${r.configMatchesCatalog ? `equal ${r.convergeS} s after the churn stopped (+5 s)` : `still different ${r.convergeS} s after the churn stopped (+5 s): ${(r.diffStatus as string[]).join('; ')}; holds ${r.holdsAtEnd}`})`],
+    ['config matches the catalog at the end', `${r.configMatchesCatalog ? 'yes' : 'NO'} (${r.catalogBackends} backends, ${r.catalogServers} servers of which ${r.keptByThreshold} failing ones the depool threshold keeps; /status and HAProxy show stat; ${r.configMatchesCatalog ? `equal ${r.convergeS} s after the churn stopped (+5 s)` : `still different ${r.convergeS} s after the churn stopped (+5 s): ${(r.diffStatus as string[]).join('; ')}; holds ${r.holdsAtEnd}`})`],
     ['hapilot SIGKILL', String((r.facts as Record<string, string>).hapilotKill ?? 'not done')],
     ['HAProxy worker SIGKILL', String((r.facts as Record<string, string>).workerKill ?? 'not done')],
     ['hapilot counters (both processes)', Object.entries((r.metrics as { total: Record<string, number> }).total).map(([k, v]) => `${k} ${v}`).join(', ')],

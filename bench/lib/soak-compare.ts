@@ -19,17 +19,37 @@ async function getJson(url: string): Promise<unknown> {
   return res.json();
 }
 
+/**
+ * The depool threshold `hapilot run` applies by default (`--depool-threshold 0.5`; the soak sets no
+ * `HAPROXY.BACKEND.DEPOOL_THRESHOLD` tag and writes no pool record): at least ceil(0.5 x instances)
+ * servers of a backend stay in rotation, failing ones kept when too few pass (the load balancer
+ * runbook's rule). Which failing ones are kept depends on history (those already in rotation first),
+ * so the check is on their number and on their being failing instances of that service.
+ */
+export const DEPOOL_THRESHOLD = 0.5;
+
+/** What the catalog asks for, per backend: its passing instances, and the failing ones the threshold may keep. */
+export interface Expected {
+  passing: string[];
+  failing: string[];
+  /** How many failing instances the threshold keeps in rotation. */
+  keep: number;
+}
+export type ExpectedMap = Map<string, Expected>;
+
 /** What the catalog asks for: every enabled service a backend, its passing instances its servers. */
-export async function expectedFromCatalog(consulUrl: string): Promise<ServerMap> {
+export async function expectedFromCatalog(consulUrl: string): Promise<ExpectedMap> {
   const services = await getJson(`${consulUrl}/v1/catalog/services`) as Record<string, string[]>;
-  const out: ServerMap = new Map();
+  const out: ExpectedMap = new Map();
   for (const [name, tags] of Object.entries(services)) {
     if (!tags.includes('HAPROXY.ENABLE=true')) continue;
     const rows = await getJson(`${consulUrl}/v1/health/service/${encodeURIComponent(name)}`) as HealthRow[];
-    const servers = rows
-      .filter((r) => (r.Checks ?? []).every((c) => c.Status === 'passing'))
-      .map((r) => `${serverName(r.Node.Node, r.Service.ID)} ${r.Service.Address || r.Node.Address}:${r.Service.Port}`);
-    out.set(backendName(name), servers.sort());
+    const line = (r: HealthRow) => `${serverName(r.Node.Node, r.Service.ID)} ${r.Service.Address || r.Node.Address}:${r.Service.Port}`;
+    const ok = (r: HealthRow) => (r.Checks ?? []).every((c) => c.Status === 'passing');
+    const passing = rows.filter(ok).map(line).sort();
+    const failing = rows.filter((r) => !ok(r)).map(line).sort();
+    const min = Math.max(0, Math.ceil(rows.length * DEPOOL_THRESHOLD - 1e-9));
+    out.set(backendName(name), { passing, failing, keep: Math.min(failing.length, Math.max(0, min - passing.length)) });
   }
   return out;
 }
@@ -74,18 +94,26 @@ export async function fromHaproxy(statsSocket: string): Promise<ServerMap> {
 }
 
 /** Differences between two server maps, as short lines (empty: equal). */
-export function diffMaps(want: ServerMap, got: ServerMap): string[] {
+/**
+ * Differences between what the catalog asks for and a config: a passing instance missing, a server
+ * that is no instance of the service, or a number of failing instances kept in rotation other than
+ * the depool threshold asks for.
+ */
+export function diffMaps(want: ExpectedMap, got: ServerMap): string[] {
   const out: string[] = [];
-  for (const [b, servers] of want) {
+  for (const [b, e] of want) {
     const g = got.get(b);
     if (!g) {
       out.push(`missing backend ${b}`);
       continue;
     }
     const gs = new Set(g);
-    const ws = new Set(servers);
-    for (const s of servers) if (!gs.has(s)) out.push(`${b}: missing server ${s}`);
-    for (const s of g) if (!ws.has(s)) out.push(`${b}: extra server ${s}`);
+    const passing = new Set(e.passing);
+    const failing = new Set(e.failing);
+    for (const s of e.passing) if (!gs.has(s)) out.push(`${b}: missing server ${s}`);
+    const kept = g.filter((s) => failing.has(s));
+    for (const s of g) if (!passing.has(s) && !failing.has(s)) out.push(`${b}: extra server ${s}`);
+    if (kept.length !== e.keep) out.push(`${b}: ${kept.length} failing servers in rotation (${kept.join(', ') || 'none'}), the depool threshold keeps ${e.keep}`);
   }
   for (const b of got.keys()) if (!want.has(b)) out.push(`extra backend ${b}`);
   return out;
