@@ -58,6 +58,11 @@ export interface ConsulSourceOptions {
   probeMs?: number;
   /** Counts long-polls given up because their answer never came (metrics). */
   onLostLongPoll?: (lost: LostLongPoll) => void;
+  /**
+   * Least time between two verification re-reads (see #suspectGap); the effective time also grows
+   * with the number of services (10 ms each), so a verification costs Consul at most ~100 reads/s.
+   */
+  verifyMinMs?: number;
 }
 
 /** Filters that match nothing: the answer is `[]` and its X-Consul-Index is the table's. */
@@ -102,7 +107,7 @@ export class ConsulSource implements CatalogSource {
   #loops: Promise<void>[] = [];
 
   constructor(o: ConsulSourceOptions) {
-    this.#o = { wait: '5m', settleMs: 250, concurrency: 32, probeMs: 15_000, ...o };
+    this.#o = { wait: '5m', settleMs: 250, concurrency: 32, probeMs: 15_000, verifyMinMs: 30_000, ...o };
     // Every request of a full re-read listens on this one signal (three long-polls, `concurrency` reads, sleeps).
     setMaxListeners(this.#o.concurrency * 4 + 16, this.#abort.signal);
   }
@@ -203,7 +208,9 @@ export class ConsulSource implements CatalogSource {
       this.#checksNotice = 0;
       if (this.#synced) this.#fullResync = true;
     }
+    const before = this.#servicesIndex;
     this.#servicesIndex = index;
+    if (this.#synced && index > before + 1) this.#suspectGap(before, index);
     if (!this.#servicesSeen || contentChanged) {
       this.#servicesSeen = true;
       const prevTags = this.#tags;
@@ -268,6 +275,48 @@ export class ConsulSource implements CatalogSource {
     const slowest = this.#delays.length ? Math.max(...this.#delays) : this.#firstDelay;
     return Math.min(10_000, Math.max(this.#o.settleMs, 2 * slowest + 50));
   }
+
+  /**
+   * One services answer can stand for several writes: those that landed while the next long-poll was
+   * on its way come back together, under the last one's index. A write no list shows (a weight, an
+   * address) followed within milliseconds by a registration with a check would then be taken as
+   * explained by that check and never read. Every index between two services answers that no checks
+   * list explains may be such a write: once the checks lists have had their settle time, if one is
+   * left, every service is re-read, at most once per verifyMinMs (KV, sessions and coordinates also
+   * take Raft indexes, so on a busy cluster this is a periodic check, bounded, and none when idle).
+   */
+  #suspectGap(from: number, to: number): void {
+    this.#gaps.push([from + 1, to - 1]);
+    if (this.#gaps.length > 64) this.#gaps.shift();
+    if (this.#verifying) return;
+    this.#verifying = true;
+    void abortableSleep(this.#settleMs(), this.#abort.signal).then(async () => {
+      const unexplained = () => this.#gaps.some(([a, b]) => b - a >= 64 || Array.from({ length: b - a + 1 }, (_, k) => a + k)
+        .some((t) => !this.#explanations.some((x) => x.from < t && t <= x.to && x.explains(t))));
+      // Indexes the checks lists have not reached yet wait for them (a slow list at scale).
+      const last = Math.max(...this.#gaps.map(([, b]) => b));
+      if (this.#checksIndex < last) await abortableSleep(this.#settleMs(), this.#abort.signal);
+      if (this.#abort.signal.aborted) return;
+      if (!unexplained()) {
+        this.#gaps = [];
+        this.#verifying = false;
+        return;
+      }
+      const wait = Math.max(this.#o.verifyMinMs, this.#candidates.length * 10) - (performance.now() - this.#lastVerify);
+      if (wait > 0) await abortableSleep(wait, this.#abort.signal);
+      if (this.#abort.signal.aborted) return;
+      this.#gaps = [];
+      this.#verifying = false;
+      this.#lastVerify = performance.now();
+      this.#o.log.debug({ index: this.#servicesIndex }, 'services answers covered writes no checks list explains: re-reading every service once');
+      this.#fullResync = true;
+      this.#kick();
+    });
+  }
+
+  #gaps: Array<[number, number]> = [];
+  #verifying = false;
+  #lastVerify = -Infinity;
 
   /** A services-index move at `target` that no list shows: re-read every service. */
   #unexplained(target: number): void {

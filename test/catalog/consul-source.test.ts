@@ -211,3 +211,30 @@ test('entries are held with the fields hapilot reads only', async () => {
     await t.stop();
   }
 });
+
+test('a weight change answered together with a registration (one services answer for both writes) is not lost', { timeout: 30_000 }, async () => {
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  const node = { Node: 'n1', Address: '10.0.0.1' };
+  sim.register({ node, service: { ID: 'a-1', Service: 'a', Tags: ENABLE, Port: 80 } });
+  sim.register({ node, service: { ID: 'b-1', Service: 'b', Tags: ENABLE, Port: 81 } });
+  await sim.start();
+  const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
+  const snapshots: CatalogSnapshot[] = [];
+  let fullResyncs = 0;
+  const source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 200, verifyMinMs: 300, onFullResync: () => { fullResyncs += 1; } });
+  source.start((s) => snapshots.push(s));
+  const weightOf = (id: string) => snapshots.at(-1)?.entries.find((e) => e.Service.ID === id)?.Service.Weights?.Passing ?? 1;
+  try {
+    await eventually(() => snapshots.length > 0 && sim.openBlocking === 2, 10_000, 'first snapshot, two long-polls open');
+    // Both writes in one turn of the simulator's event loop: the services long-poll answers once,
+    // with the registration's index; the weight change before it moves no check.
+    sim.register({ node, service: { ID: 'a-1', Service: 'a', Tags: ENABLE, Port: 80, Weights: { Passing: 7, Warning: 1 } } });
+    sim.register({ node, service: { ID: 'b-2', Service: 'b', Tags: ENABLE, Port: 82 } });
+    await eventually(() => snapshots.at(-1)?.entries.some((e) => e.Service.ID === 'b-2') ?? false, 5000, 'the registration seen');
+    await eventually(() => weightOf('a-1') === 7, 10_000, 'the weight change seen too, by one verification re-read');
+    assert.equal(fullResyncs, 1, 'one re-read of every service, not one per answer');
+  } finally {
+    await source.stop(); consul.close(); await sim.stop();
+  }
+});
