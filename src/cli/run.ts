@@ -149,7 +149,8 @@ async function run(opts: RunOptions, log: Logger, input: InputName): Promise<voi
       kv, prefix: poolPrefix, dockerWeights: Boolean(opts.dockerWeights), wait: opts.consulWait, statsSocket: pathsFor({ configPath, runDir: opts.runDir }).statsSocket,
       defaultThreshold, includeWarning: settings.includeWarning, log: log.child({ component: 'pool' }),
     });
-    source = new ConsulSource({ consul, log: log.child({ component: 'watch' }), wait: opts.consulWait, onFullResync: () => metrics.fullResyncs.inc() });
+    source = new ConsulSource({ consul, log: log.child({ component: 'watch' }), wait: opts.consulWait, onFullResync: () => metrics.fullResyncs.inc(),
+      onLostLongPoll: (lost) => metrics.lostLongPolls.inc({ endpoint: lost.name }) });
   }
 
   // Every config is judged by `haproxy -c`, whoever runs HAProxy: a binary that does not run at

@@ -28,6 +28,7 @@ export class Metrics {
   readonly openLongPolls = new Gauge({ name: 'hapilot_consul_open_long_polls', help: 'Blocking queries to Consul open right now', registers: [this.registry] });
   readonly inFlight = new Gauge({ name: 'hapilot_consul_requests_in_flight', help: 'Requests to Consul open right now (blocking or not)', registers: [this.registry] });
   readonly fullResyncs = new Counter({ name: 'hapilot_consul_full_resyncs_total', help: 'Re-reads of every candidate service (the initial one included)', registers: [this.registry] });
+  readonly lostLongPolls = new Counter({ name: 'hapilot_consul_lost_long_polls_total', help: 'Consul long-polls asked again because Consul had passed their index and no answer came', labelNames: ['endpoint'], registers: [this.registry] });
   readonly lastSync = new Gauge({ name: 'hapilot_last_successful_sync_timestamp_seconds', help: 'When HAProxy last got a config matching the catalog (or was confirmed to have it)', registers: [this.registry] });
   readonly consulIndex = new Gauge({ name: 'hapilot_consul_index', help: 'X-Consul-Index of the last applied snapshot', registers: [this.registry] });
   readonly holds = new Gauge({ name: 'hapilot_mass_removal_holds', help: 'Backends held at their previous servers by the mass-removal guard', registers: [this.registry] });
