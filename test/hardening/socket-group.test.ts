@@ -19,20 +19,14 @@ async function gidOf(name: string): Promise<number> {
   return Number(line.split(':')[2]);
 }
 
-/** `show info` on the socket as uid/gid 65534 (nobody), with or without the group as a supplementary group. */
-async function showInfoAs(socket: string, groups: string[]): Promise<string> {
-  const client = `const s=require('net').connect(process.argv[1]);let b='';s.on('connect',()=>s.end('show info\\n'));`
-    + `s.on('data',(d)=>b+=d);s.on('close',()=>console.log(/Name: HAProxy/.test(b)?'answered':'no answer'));s.on('error',(e)=>{console.log(e.code);process.exit(0)});`;
-  const args = ['--reuid', '65534', '--regid', '65534', ...(groups.length ? ['--groups', groups.join(',')] : ['--clear-groups']), process.execPath, '-e', client, socket];
-  const r = await execa('setpriv', args, { reject: false, timeout: 10_000 });
-  return `${String(r.stdout).trim()}${r.exitCode === 0 ? '' : ` (exit ${r.exitCode}: ${String(r.stderr).trim()})`}`;
-}
-
-/** One command on a socket as uid/gid 65534: 'answered' when the master CLI listed its processes. */
-async function commandAs(socket: string, command: string, groups: string[]): Promise<string> {
+/**
+ * One command on a socket as uid/gid 65534 (nobody), with or without the given supplementary groups:
+ * 'answered' when the answer matches `expect`, else the error code (EACCES) or 'no answer'.
+ */
+async function commandAs(socket: string, command: string, expect: RegExp, groups: string[]): Promise<string> {
   const client = `const s=require('net').connect(process.argv[1]);let b='';s.on('connect',()=>s.end(process.argv[2]+'\\n'));`
-    + `s.on('data',(d)=>b+=d);s.on('close',()=>console.log(/master/.test(b)?'answered':'no answer'));s.on('error',(e)=>{console.log(e.code);process.exit(0)});`;
-  const args = ['--reuid', '65534', '--regid', '65534', ...(groups.length ? ['--groups', groups.join(',')] : ['--clear-groups']), process.execPath, '-e', client, socket, command];
+    + `s.on('data',(d)=>b+=d);s.on('close',()=>console.log(new RegExp(process.argv[3]).test(b)?'answered':'no answer'));s.on('error',(e)=>{console.log(e.code);process.exit(0)});`;
+  const args = ['--reuid', '65534', '--regid', '65534', ...(groups.length ? ['--groups', groups.join(',')] : ['--clear-groups']), process.execPath, '-e', client, socket, command, expect.source];
   const r = await execa('setpriv', args, { reject: false, timeout: 10_000 });
   return `${String(r.stdout).trim()}${r.exitCode === 0 ? '' : ` (exit ${r.exitCode}: ${String(r.stderr).trim()})`}`;
 }
@@ -56,15 +50,15 @@ test('HAPILOT_SOCKET_GROUP: hapilot run has HAProxy create its stats socket mode
     assert.ok(st.isSocket());
     assert.equal(st.mode & 0o777, 0o660, `mode ${(st.mode & 0o777).toString(8)}`);
     assert.equal(st.gid, await gidOf(GROUP), 'owned by the named group');
-    assert.equal(await showInfoAs(sock, [String(await gidOf(GROUP))]), 'answered', 'a member of the group uses the Runtime API');
-    assert.equal(await showInfoAs(sock, []), 'EACCES', 'anyone else is refused');
+    assert.equal(await commandAs(sock, 'show info', /Name: HAProxy/, [String(await gidOf(GROUP))]), 'answered', 'a member of the group uses the Runtime API');
+    assert.equal(await commandAs(sock, 'show info', /Name: HAProxy/, []), 'EACCES', 'anyone else is refused');
     // The master socket (hapilot starts HAProxy with -S path,mode,660,group,G): the same rule.
     const master = path.join(runDir, 'master.sock');
     const ms = await stat(master);
     assert.equal(ms.mode & 0o777, 0o660, `master socket mode ${(ms.mode & 0o777).toString(8)}`);
     assert.equal(ms.gid, await gidOf(GROUP), 'master socket owned by the named group');
-    assert.equal(await commandAs(master, 'show proc', [String(await gidOf(GROUP))]), 'answered', 'a member of the group uses the master CLI');
-    assert.equal(await commandAs(master, 'show proc', []), 'EACCES', 'anyone else is refused the master CLI');
+    assert.equal(await commandAs(master, 'show proc', /master/, [String(await gidOf(GROUP))]), 'answered', 'a member of the group uses the master CLI');
+    assert.equal(await commandAs(master, 'show proc', /master/, []), 'EACCES', 'anyone else is refused the master CLI');
   } finally {
     proc.kill('SIGTERM');
     const r = await proc;
