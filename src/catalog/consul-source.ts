@@ -59,8 +59,10 @@ export interface ConsulSourceOptions {
   /** Counts long-polls given up because their answer never came (metrics). */
   onLostLongPoll?: (lost: LostLongPoll) => void;
   /**
-   * Least time between two verification re-reads (see #suspectGap); the effective time also grows
-   * with the number of services (10 ms each), so a verification costs Consul at most ~100 reads/s.
+   * Least time between two reads of every service for verification (see #suspectGap), counted from
+   * the last read of every service (5 minutes by default); the time also grows with the number of
+   * services (10 ms each). A single change costs its few requests; the verification is a background
+   * read of everything at most that often while the catalog changes, none when idle.
    */
   verifyMinMs?: number;
 }
@@ -107,7 +109,7 @@ export class ConsulSource implements CatalogSource {
   #loops: Promise<void>[] = [];
 
   constructor(o: ConsulSourceOptions) {
-    this.#o = { wait: '5m', settleMs: 250, concurrency: 32, probeMs: 15_000, verifyMinMs: 30_000, ...o };
+    this.#o = { wait: '5m', settleMs: 250, concurrency: 32, probeMs: 15_000, verifyMinMs: 300_000, ...o };
     // Every request of a full re-read listens on this one signal (three long-polls, `concurrency` reads, sleeps).
     setMaxListeners(this.#o.concurrency * 4 + 16, this.#abort.signal);
   }
@@ -282,8 +284,9 @@ export class ConsulSource implements CatalogSource {
    * address) followed within milliseconds by a registration with a check would then be taken as
    * explained by that check and never read. Every index between two services answers that no checks
    * list explains may be such a write: once the checks lists have had their settle time, if one is
-   * left, every service is re-read, at most once per verifyMinMs (KV, sessions and coordinates also
-   * take Raft indexes, so on a busy cluster this is a periodic check, bounded, and none when idle).
+   * left, every service is re-read, at most once per verifyMinMs since the last read of everything (KV,
+   * sessions and coordinates also take Raft indexes, so on a busy cluster this is a periodic check,
+   * bounded, and none when idle): such a lost write is late by at most that much.
    */
   #suspectGap(from: number, to: number): void {
     this.#gaps.push([from + 1, to - 1]);
@@ -495,6 +498,8 @@ export class ConsulSource implements CatalogSource {
       }
       const first = !this.#synced;
       this.#synced = true;
+      // Any read of every service (the first one included) is as good as a verification.
+      if (full) this.#lastVerify = performance.now();
       // The checks list that arrived before or during the initial read is compared with what was read.
       if (this.#reconcile) this.#reconcileEntries();
       if (!first && full && changed.size === 0) continue; // a full re-read that found nothing new
