@@ -2,7 +2,7 @@
 // after an invalid config, after HAProxy fails to start, and after hapilot is killed with SIGKILL
 // in the middle of a reload and restarted. Prints one JSON object of findings.
 import http from 'node:http';
-import { mkdtemp, writeFile, readFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, writeFile, readFile, mkdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,6 +94,7 @@ async function main(): Promise<void> {
   out.haproxyStoppedAtEnd = !pid || !pidAlive(pid);
   // Nothing of ours may outlive the scenario.
   for (const p of (await execa('pgrep', ['-f', dir], { reject: false })).stdout.split('\n').filter(Boolean).map(Number)) if (p !== process.pid) process.kill(p, 'SIGKILL');
+  await rm(dir, { recursive: true, force: true });
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 

@@ -2,7 +2,7 @@
 // SIGKILL in the middle of a syn-drop reload, and NOT restarted, leaves its DROP rule for a bounded
 // time only (the detached watchdog removes it). Also: the normal path leaves no watchdog behind.
 // Prints one JSON object of findings. `child <dir>` is the process that gets killed.
-import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import { mkdtemp, writeFile, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   out.boundMs = PAUSE_MS + BOUND_MS;
   out.servingAfter = await canConnect(8080);
   for (const p of (await execa('pgrep', ['-f', dir], { reject: false })).stdout.split('\n').filter(Boolean).map(Number)) if (p !== process.pid) process.kill(p, 'SIGKILL');
+  await rm(dir, { recursive: true, force: true });
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
