@@ -37,6 +37,7 @@ import { candidateServices, mapLimit } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
 import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body.js';
 import { heldEntries } from './held-entry.js';
+import { SettleClock } from './settle-clock.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 
 export interface ConsulSourceOptions {
@@ -107,9 +108,12 @@ export class ConsulSource implements CatalogSource {
   #fullResync = false;
   #sortedNames: string[] | undefined;
   #loops: Promise<void>[] = [];
+  /** How long a services-index move waits for the checks list (settle-clock.ts). */
+  readonly #settle: SettleClock;
 
   constructor(o: ConsulSourceOptions) {
     this.#o = { wait: '5m', settleMs: 250, concurrency: 32, probeMs: 15_000, verifyMinMs: 300_000, ...o };
+    this.#settle = new SettleClock(this.#o.settleMs);
     // Every request of a full re-read listens on this one signal (three long-polls, `concurrency` reads, sleeps).
     setMaxListeners(this.#o.concurrency * 4 + 16, this.#abort.signal);
   }
@@ -230,16 +234,16 @@ export class ConsulSource implements CatalogSource {
     // or moved without such a check, nothing will explain it: re-read all.
     if (!this.#synced) return; // the initial read is under way and reads everything
     const target = index;
-    const seen = this.#explanations.find((x) => x.from < target && target <= x.to);
+    const seen = this.#listCovering(target);
     if (seen) {
       if (!seen.explains(target)) this.#unexplained(target);
       return;
     }
     if (this.#checksIndex >= target) return this.#unexplained(target); // no checks list covered it
     this.#pending.add(target);
-    this.#pendingSince.set(target, performance.now());
-    void abortableSleep(this.#settleMs(), this.#abort.signal).then(() => {
-      this.#pendingSince.delete(target);
+    this.#settle.wait(target);
+    void abortableSleep(this.#settle.ms(), this.#abort.signal).then(() => {
+      this.#settle.forget(target);
       if (this.#abort.signal.aborted || !this.#pending.has(target)) return;
       // The checks table moved: the list (slower to come, it is large) will tell.
       if (this.#checksNotice >= target || this.#servicesIndex > target) return;
@@ -248,34 +252,10 @@ export class ConsulSource implements CatalogSource {
     });
   }
 
-  /**
-   * The checks list's X-Consul-Index, as soon as its headers arrive. Consul encodes the whole answer
-   * before it sends them, so at 10,000 services they come hundreds of milliseconds after the services
-   * answer of the same write: that delay is measured (on each such pair, and on the first read) and
-   * the settle time is twice the slowest of the last few, so that a slow list is not taken for a
-   * checks table that did not move (which would cost a re-read of every service).
-   */
+  /** The checks list's X-Consul-Index, as soon as its headers arrive (before its body is read). */
   #onChecksHeader(index: number, requestStarted: number | undefined): void {
-    const now = performance.now();
-    // A first read (no index) measures the whole request, under the load of the initial reads: it
-    // only stands in until a write has been timed.
-    if (requestStarted !== undefined) this.#firstDelay = Math.max(this.#firstDelay, now - requestStarted);
-    for (const [t, since] of this.#pendingSince) if (t <= index) { this.#recordDelay(now - since); this.#pendingSince.delete(t); }
+    this.#settle.header(index, requestStarted);
     if (index > this.#checksNotice) this.#checksNotice = index;
-  }
-
-  #delays: number[] = [];
-  #firstDelay = 0;
-  #pendingSince = new Map<number, number>();
-
-  #recordDelay(ms: number): void {
-    this.#delays.push(ms);
-    if (this.#delays.length > 8) this.#delays.shift();
-  }
-
-  #settleMs(): number {
-    const slowest = this.#delays.length ? Math.max(...this.#delays) : this.#firstDelay;
-    return Math.min(10_000, Math.max(this.#o.settleMs, 2 * slowest + 50));
   }
 
   /**
@@ -293,12 +273,12 @@ export class ConsulSource implements CatalogSource {
     if (this.#gaps.length > 64) this.#gaps.shift();
     if (this.#verifying) return;
     this.#verifying = true;
-    void abortableSleep(this.#settleMs(), this.#abort.signal).then(async () => {
+    void abortableSleep(this.#settle.ms(), this.#abort.signal).then(async () => {
       const unexplained = () => this.#gaps.some(([a, b]) => b - a >= 64 || Array.from({ length: b - a + 1 }, (_, k) => a + k)
-        .some((t) => !this.#explanations.some((x) => x.from < t && t <= x.to && x.explains(t))));
+        .some((t) => !this.#listCovering(t)?.explains(t)));
       // Indexes the checks lists have not reached yet wait for them (a slow list at scale).
       const last = Math.max(...this.#gaps.map(([, b]) => b));
-      if (this.#checksIndex < last) await abortableSleep(this.#settleMs(), this.#abort.signal);
+      if (this.#checksIndex < last) await abortableSleep(this.#settle.ms(), this.#abort.signal);
       if (this.#abort.signal.aborted) return;
       if (!unexplained()) {
         this.#gaps = [];
@@ -323,10 +303,15 @@ export class ConsulSource implements CatalogSource {
 
   /** A services-index move at `target` that no list shows: re-read every service. */
   #unexplained(target: number): void {
-    this.#o.log.debug({ index: target, checksIndex: Math.max(this.#checksIndex, this.#checksNotice), settleMs: this.#settleMs() }, 'services index moved without a visible change: re-reading every service');
+    this.#o.log.debug({ index: target, checksIndex: Math.max(this.#checksIndex, this.#checksNotice), settleMs: this.#settle.ms() }, 'services index moved without a visible change: re-reading every service');
     for (const t of this.#pending) if (t <= this.#servicesIndex) this.#pending.delete(t); // the re-read covers them
     this.#fullResync = true;
     this.#kick();
+  }
+
+  /** The recent checks list whose span holds `index`, if any. */
+  #listCovering(index: number): { explains: (index: number) => boolean } | undefined {
+    return this.#explanations.find((x) => x.from < index && index <= x.to);
   }
 
   /** What the recent checks lists showed: the indexes between two lists, and what changed there. */

@@ -1,0 +1,52 @@
+// How long a services-index move may wait for the checks list before it counts as shown by no list.
+// Consul encodes the whole checks answer before it sends its headers, so at 10,000 services they come
+// hundreds of milliseconds after the services answer of the same write: that delay is measured (on
+// each such pair, and on the first read) and the settle time is twice the slowest of the last few, so
+// that a slow list is not taken for a checks table that did not move (which would cost a re-read of
+// every service).
+
+export class SettleClock {
+  readonly #minMs: number;
+  readonly #now: () => number;
+  #delays: number[] = [];
+  #firstDelay = 0;
+  /** Services indexes waiting for the checks list's header, and since when. */
+  #waiting = new Map<number, number>();
+
+  constructor(minMs: number, now: () => number = () => performance.now()) {
+    this.#minMs = minMs;
+    this.#now = now;
+  }
+
+  /** A services-index move at `index` starts waiting for the checks list. */
+  wait(index: number): void {
+    this.#waiting.set(index, this.#now());
+  }
+
+  /** It stopped waiting (settled, or explained otherwise). */
+  forget(index: number): void {
+    this.#waiting.delete(index);
+  }
+
+  /**
+   * The checks list's header arrived with `index`; `requestStarted` when it answered a first read
+   * (no index), which times the whole request under the load of the initial reads and only stands in
+   * until a write has been timed.
+   */
+  header(index: number, requestStarted: number | undefined): void {
+    const now = this.#now();
+    if (requestStarted !== undefined) this.#firstDelay = Math.max(this.#firstDelay, now - requestStarted);
+    for (const [t, since] of this.#waiting) {
+      if (t > index) continue;
+      this.#delays.push(now - since);
+      if (this.#delays.length > 8) this.#delays.shift();
+      this.#waiting.delete(t);
+    }
+  }
+
+  /** Twice the slowest recent delay (plus 50 ms), at least the configured minimum, at most 10 s. */
+  ms(): number {
+    const slowest = this.#delays.length ? Math.max(...this.#delays) : this.#firstDelay;
+    return Math.min(10_000, Math.max(this.#minMs, 2 * slowest + 50));
+  }
+}
