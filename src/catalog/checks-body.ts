@@ -35,7 +35,7 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /** Offsets of the objects that start at depth 0 of bytes[from, to) (outside strings). */
-function elementStarts(bytes: Buffer, from: number, to: number): number[] | undefined {
+export function elementStarts(bytes: Buffer, from: number, to: number): number[] | undefined {
   const out: number[] = [];
   let depth = 0;
   let inString = false;

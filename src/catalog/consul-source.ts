@@ -10,13 +10,13 @@
 // One change is invisible to both lists: an instance re-registered with another address or weight
 // but the same tags and checks (measured on Consul 1.16.6: it moves the services table and the
 // service's index, not the checks table), and an instance that has no checks at all. When the
-// services index moves with identical content and no check changed by that write (a check's
-// ModifyIndex is the index of the write that last changed it) or vanished, every candidate is re-read
-// once (counted as a full resync), 32 at a time, and only the services whose entries differ are
-// reported. Whether the checks table moved at all is known from the checks list's X-Consul-Index
-// header, read before its body (32 MB at 10,000 services) is transferred and parsed; when the header
-// has not reached the index after the settle time (twice the delay measured for recent writes, at
-// least 250 ms), the re-read starts.
+// services index moves with identical content, a request that matches no check (zero bytes) says
+// whether the checks table moved as far: if not, no list will explain the move and everything is
+// read at once; if it did, the checks list says whether a check changed by that very write (a
+// check's ModifyIndex is the index of the write that last changed it) or vanished, and if none did,
+// everything is read. Reading everything is one request, Consul's node dump (node-dump.ts; one
+// `/v1/health/service/:name` per service, 32 at a time, where Consul refuses it), counted as a full
+// resync, and only the services whose entries differ are reported.
 //
 // Why every registration still brings the whole checks list (O(catalog) bytes), measured against
 // Consul 1.16.6: no HTTP endpoint says which service changed since an index. `?filter=` has no `>`
@@ -29,7 +29,7 @@
 // zero bytes, but learning *which* service registered takes a listing of every check.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from '../log.js';
-import { messageOf } from '../errors.js';
+import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay, type LostLongPoll, type PollWatch } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
 import type { CatalogServices, HealthCheck, HealthEntry } from '../consul/schemas.js';
@@ -37,6 +37,7 @@ import { candidateServices, mapLimit } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
 import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body.js';
 import { heldEntries } from './held-entry.js';
+import { entriesFromDump } from './node-dump.js';
 import { SettleClock } from './settle-clock.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 
@@ -241,6 +242,25 @@ export class ConsulSource implements CatalogSource {
     }
     if (this.#checksIndex >= target) return this.#unexplained(target); // no checks list covered it
     this.#pending.add(target);
+    // The checks table moved as far (the list's header came): the list will tell.
+    if (this.#checksNotice >= target) return;
+    // Did this write move the checks table at all? One request that matches no check answers with
+    // the table's index: below the target, no check changed by it and no list will ever explain it
+    // (a weight, an address, an instance without checks), so everything is read now, not after a
+    // wait. Should the probe fail, the settle time decides as before.
+    void this.#o.consul.healthStateBytes('any', { filter: PROBE_CHECKS_FILTER, signal: this.#abort.signal }).then(
+      (r) => {
+        if (!this.#pending.has(target)) return;
+        if (r.index >= target || this.#checksNotice >= target || this.#servicesIndex > target) return;
+        this.#pending.delete(target);
+        this.#unexplained(target);
+      },
+      () => this.#settleThenDecide(target),
+    );
+  }
+
+  /** Without a probe's answer: waits the settle time for the checks list's header to reach `target`. */
+  #settleThenDecide(target: number): void {
     this.#settle.wait(target);
     void abortableSleep(this.#settle.ms(), this.#abort.signal).then(() => {
       this.#settle.forget(target);
@@ -438,6 +458,41 @@ export class ConsulSource implements CatalogSource {
     }
   }
 
+  /** `/v1/health/service/:name` for each service, `concurrency` at a time. */
+  #readEach(names: readonly string[], signal: AbortSignal): Promise<Array<readonly [string, HealthEntry[], number]>> {
+    const wanted = this.#candidateSet;
+    return mapLimit(names.filter((n) => wanted.has(n)), this.#o.concurrency, async (name) => {
+      const r = await this.#o.consul.healthService(name, { signal });
+      return [name, heldEntries(r.data), r.index] as const;
+    });
+  }
+
+  /**
+   * Every service at once: the node dump (node-dump.ts), one request, all of it as of its index. When
+   * Consul refuses it (a 4xx: an agent without the endpoint, a proxy allowing only the documented
+   * API) it is not asked again and each service is read on its own from then on; when the token may
+   * not read every node, this read is done service by service, whose answers name the denial.
+   */
+  async #readAll(names: readonly string[], signal: AbortSignal): Promise<Array<readonly [string, HealthEntry[], number]>> {
+    const dump = this.#o.consul.nodeDumpBytes;
+    if (!dump || this.#dumpRefused) return this.#readEach(names, signal);
+    let r: Awaited<ReturnType<NonNullable<ConsulApi['nodeDumpBytes']>>>;
+    try {
+      r = await dump.call(this.#o.consul, { signal });
+    } catch (err) {
+      if (!(err instanceof HapilotError) || err.code !== ErrorCode.CONSUL_HTTP || !/answered HTTP 4\d\d/.test(err.message)) throw err;
+      this.#dumpRefused = true;
+      this.#o.log.warn({ err: err.message }, 'Consul refused the node dump: every service is read on its own from now on');
+      return this.#readEach(names, signal);
+    }
+    if (r.filteredByAcls) return this.#readEach(names, signal);
+    const wanted = this.#candidateSet;
+    const byService = entriesFromDump(r.data, wanted);
+    return names.filter((n) => wanted.has(n)).map((n) => [n, byService.get(n) ?? [], r.index] as const);
+  }
+
+  #dumpRefused = false;
+
   /** Re-reads dirty services (all of them for the first snapshot) and emits complete snapshots. */
   async #worker(): Promise<void> {
     const signal = this.#abort.signal;
@@ -454,12 +509,8 @@ export class ConsulSource implements CatalogSource {
       const names = full ? [...this.#candidates] : [...this.#dirty].sort();
       this.#fullResync = false;
       for (const n of names) this.#dirty.delete(n);
-      const wanted = this.#candidateSet;
       try {
-        const results = await mapLimit(names.filter((n) => wanted.has(n)), this.#o.concurrency, async (name) => {
-          const r = await this.#o.consul.healthService(name, { signal });
-          return [name, heldEntries(r.data), r.index] as const;
-        });
+        const results = full ? await this.#readAll(names, signal) : await this.#readEach(names, signal);
         changed.clear();
         for (const n of [...this.#entries.keys()]) if (!this.#candidateSet.has(n)) { this.#setEntries(n, undefined); changed.add(n); }
         for (const [name, entries, index] of results) {

@@ -23,12 +23,19 @@ export function heldEntry(e: HealthEntry, previous?: HealthEntry): HealthEntry {
     if (c.Notes) held.Notes = c.Notes;
     checks.push(held);
   }
+  // In one order whichever answer they came from (a service's own read, the node dump).
+  checks.sort((a, b) => cmp(a.CheckID, b.CheckID));
   return { Node: { Node: node, Address: e.Node.Address }, Service: service, Checks: checks };
 }
 
-/** The entries of one service as held (see heldEntry). */
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Entries by node name, then instance ID (byte order): one order whichever answer they came from. */
+export const byNodeAndId = (a: HealthEntry, b: HealthEntry) => cmp(a.Node.Node, b.Node.Node) || cmp(a.Service.ID, b.Service.ID);
+
+/** The entries of one service as held (see heldEntry), by node and instance ID. */
 export function heldEntries(entries: readonly HealthEntry[]): HealthEntry[] {
   const out: HealthEntry[] = [];
   for (const e of entries) out.push(heldEntry(e, out[out.length - 1]));
-  return out;
+  return out.sort(byNodeAndId);
 }

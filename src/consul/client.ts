@@ -53,6 +53,12 @@ export interface ConsulApi {
   healthState(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<HealthCheck[]>>;
   /** The same answer undecoded: its bytes, for a caller that parses only what changed (catalog/checks-body.ts). */
   healthStateBytes(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<Buffer>>;
+  /**
+   * `/v1/internal/ui/nodes` undecoded: every node with its services and checks, one request (the
+   * endpoint Consul's UI reads; not in the documented API, so callers fall back to
+   * `/v1/health/service/:name` reads when it answers 4xx, or when absent). catalog/node-dump.ts decodes it.
+   */
+  nodeDumpBytes?(opts?: QueryOptions): Promise<QueryResult<Buffer> & { filteredByAcls: boolean }>;
   close(): void;
 }
 
@@ -173,9 +179,9 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     health: { service: RawCall; state: RawCall };
     _get(req: Record<string, unknown>, next: (request: PapiRequest, next: (...args: unknown[]) => void) => void): Promise<[PapiResponse, unknown]>;
   };
-  // health.state as the package builds it, but with papi's `buffer`: the body is not decoded.
-  const stateBytes: RawCall = (o) => raw._get({
-    name: 'health.state', path: '/health/state/{state}', params: { state: o.state },
+  // A GET as the package builds its own, but with papi's `buffer`: the body is not decoded.
+  const bytesGet = (name: string, path: string, params: Record<string, unknown>): RawCall => (o) => raw._get({
+    name, path, params,
     query: Object.fromEntries(Object.entries({
       index: o.index, wait: o.wait, filter: o.filter, dc: o.dc,
       ...(o.consistent ? { consistent: '1' } : o.stale ? { stale: '1' } : {}),
@@ -195,7 +201,16 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     catalogServices: (opts = {}) => call('/v1/catalog/services', (o) => raw.catalog.service.list(o), servicesShape, {}, opts),
     healthService: (service, opts = {}) => call(`/v1/health/service/${service}`, (o) => raw.health.service(o), checkHealthEntries, { service }, opts),
     healthState: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => raw.health.state(o), checkHealthChecks, { state }, opts),
-    healthStateBytes: (state, opts = {}) => call(`/v1/health/state/${state}`, stateBytes, bytesShape, { state }, opts),
+    healthStateBytes: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => bytesGet('health.state', '/health/state/{state}', { state })(o), bytesShape, { state }, opts),
+    nodeDumpBytes: async (opts = {}) => {
+      let filteredByAcls = false;
+      const r = await call('/v1/internal/ui/nodes', async (o) => {
+        const [res, body] = await bytesGet('internal.ui.nodes', '/internal/ui/nodes', {})(o);
+        filteredByAcls = res.headers['x-consul-results-filtered-by-acls'] === 'true';
+        return [res, body];
+      }, bytesShape, {}, opts);
+      return { ...r, filteredByAcls };
+    },
     close: () => {
       agent.destroy();
     },

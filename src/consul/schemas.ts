@@ -91,6 +91,35 @@ function checkProblem(c: unknown, where: string): string | undefined {
   return undefined;
 }
 
+function serviceProblem(s: unknown, where: string): string | undefined {
+  if (!isObj(s)) return expected(where, 'object', s);
+  if (typeof s.ID !== 'string') return expected(`${where}.ID`, 'string', s.ID);
+  if (typeof s.Service !== 'string') return expected(`${where}.Service`, 'string', s.Service);
+  if (s.Tags !== undefined && s.Tags !== null) {
+    if (!Array.isArray(s.Tags)) return expected(`${where}.Tags`, 'array', s.Tags);
+    for (let i = 0; i < s.Tags.length; i++) if (typeof s.Tags[i] !== 'string') return expected(`${where}.Tags.${i}`, 'string', s.Tags[i]);
+  }
+  if (!optStr(s.Address)) return expected(`${where}.Address`, 'string', s.Address);
+  if (!Number.isInteger(s.Port)) return typeof s.Port === 'number' ? `at ${where}.Port: expected int, received number` : expected(`${where}.Port`, 'number', s.Port);
+  const w = s.Weights;
+  if (w !== undefined && w !== null) {
+    if (!isObj(w)) return expected(`${where}.Weights`, 'object', w);
+    for (const k of ['Passing', 'Warning'] as const) {
+      const x = w[k];
+      if (typeof x !== 'number') return expected(`${where}.Weights.${k}`, 'number', x);
+      if (!Number.isInteger(x)) return `at ${where}.Weights.${k}: expected int, received number`;
+      if (x < 0) return `at ${where}.Weights.${k}: Too small: expected number to be >=0`;
+    }
+  }
+  for (const k of ['CreateIndex', 'ModifyIndex'] as const) {
+    const x = s[k];
+    if (x === undefined) continue;
+    if (typeof x !== 'number') return expected(`${where}.${k}`, 'number', x);
+    if (!Number.isInteger(x) || x < 0) return `at ${where}.${k}: expected a non-negative integer`;
+  }
+  return undefined;
+}
+
 function entryProblem(e: unknown, where: string): string | undefined {
   if (!isObj(e)) return expected(where, 'object', e);
   const n = e.Node;
@@ -99,37 +128,37 @@ function entryProblem(e: unknown, where: string): string | undefined {
   if (typeof n.Address !== 'string') return expected(`${where}.Node.Address`, 'string', n.Address);
   if (!optStr(n.ID)) return expected(`${where}.Node.ID`, 'string', n.ID);
   if (!optStr(n.Datacenter)) return expected(`${where}.Node.Datacenter`, 'string', n.Datacenter);
-  const s = e.Service;
-  if (!isObj(s)) return expected(`${where}.Service`, 'object', s);
-  if (typeof s.ID !== 'string') return expected(`${where}.Service.ID`, 'string', s.ID);
-  if (typeof s.Service !== 'string') return expected(`${where}.Service.Service`, 'string', s.Service);
-  if (s.Tags !== undefined && s.Tags !== null) {
-    if (!Array.isArray(s.Tags)) return expected(`${where}.Service.Tags`, 'array', s.Tags);
-    for (let i = 0; i < s.Tags.length; i++) if (typeof s.Tags[i] !== 'string') return expected(`${where}.Service.Tags.${i}`, 'string', s.Tags[i]);
-  }
-  if (!optStr(s.Address)) return expected(`${where}.Service.Address`, 'string', s.Address);
-  if (!Number.isInteger(s.Port)) return typeof s.Port === 'number' ? `at ${where}.Service.Port: expected int, received number` : expected(`${where}.Service.Port`, 'number', s.Port);
-  const w = s.Weights;
-  if (w !== undefined && w !== null) {
-    if (!isObj(w)) return expected(`${where}.Service.Weights`, 'object', w);
-    for (const k of ['Passing', 'Warning'] as const) {
-      const x = w[k];
-      if (typeof x !== 'number') return expected(`${where}.Service.Weights.${k}`, 'number', x);
-      if (!Number.isInteger(x)) return `at ${where}.Service.Weights.${k}: expected int, received number`;
-      if (x < 0) return `at ${where}.Service.Weights.${k}: Too small: expected number to be >=0`;
-    }
-  }
-  for (const k of ['CreateIndex', 'ModifyIndex'] as const) {
-    const x = s[k];
-    if (x === undefined) continue;
-    if (typeof x !== 'number') return expected(`${where}.Service.${k}`, 'number', x);
-    if (!Number.isInteger(x) || x < 0) return `at ${where}.Service.${k}: expected a non-negative integer`;
-  }
+  const sp = serviceProblem(e.Service, `${where}.Service`);
+  if (sp) return sp;
   const cs = e.Checks;
   if (cs !== undefined && cs !== null) {
     if (!Array.isArray(cs)) return expected(`${where}.Checks`, 'array', cs);
     for (let i = 0; i < cs.length; i++) {
       const p = checkProblem(cs[i], `${where}.Checks.${i}`);
+      if (p) return p;
+    }
+  }
+  return undefined;
+}
+
+/** One node of `/v1/internal/ui/nodes`: its services and every check on it (node checks included). */
+export interface DumpNode {
+  Node: string;
+  Address: string;
+  Services?: Array<HealthEntry['Service']> | null;
+  Checks?: HealthCheck[] | null;
+}
+
+function dumpNodeProblem(n: unknown, where: string): string | undefined {
+  if (!isObj(n)) return expected(where, 'object', n);
+  if (typeof n.Node !== 'string') return expected(`${where}.Node`, 'string', n.Node);
+  if (typeof n.Address !== 'string') return expected(`${where}.Address`, 'string', n.Address);
+  for (const [k, problem] of [['Services', serviceProblem], ['Checks', checkProblem]] as const) {
+    const xs = n[k];
+    if (xs === undefined || xs === null) continue;
+    if (!Array.isArray(xs)) return expected(`${where}.${k}`, 'array', xs);
+    for (let i = 0; i < xs.length; i++) {
+      const p = problem(xs[i], `${where}.${k}.${i}`);
       if (p) return p;
     }
   }
@@ -152,6 +181,11 @@ function listOf<T>(problem: (x: unknown, where: string) => string | undefined) {
 export const checkHealthChecks = listOf<HealthCheck>(checkProblem);
 /** `GET /v1/health/service/:name` (and a catalog file), checked by hand (see ShapeResult). */
 export const checkHealthEntries = listOf<HealthEntry>(entryProblem);
+/** One element of `GET /v1/internal/ui/nodes` (catalog/node-dump.ts parses them one at a time). */
+export function checkDumpNode(node: unknown, where: string): ShapeResult<DumpNode> {
+  const p = dumpNodeProblem(node, where);
+  return p ? { ok: false, message: p } : { ok: true, data: node as DumpNode };
+}
 
 /** A zod schema as a shape check. */
 export function zodShape<S extends z.ZodType>(schema: S): (body: unknown) => ShapeResult<z.infer<S>> {

@@ -1,0 +1,98 @@
+// entriesFromDump: the node dump (/v1/internal/ui/nodes) gives, for every wanted service, the same
+// held entries as that service's own /v1/health/service answer (node checks and the instance's own
+// checks, nothing of other instances on the node), whatever the strings hold; a malformed or
+// misshapen dump is a CONSUL_SHAPE error that names where.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { entriesFromDump } from '../../src/catalog/node-dump.js';
+import { heldEntries } from '../../src/catalog/held-entry.js';
+import { ErrorCode, isHapilotError } from '../../src/errors.js';
+import type { HealthCheck, HealthEntry } from '../../src/consul/schemas.js';
+
+interface Inst { node: string; id: string; service: string; tags: string[]; port: number; weight: number; status: HealthCheck['Status'] | undefined; maint: string | undefined }
+interface Node { name: string; address: string; serf: HealthCheck['Status']; nodeMaint: string | undefined }
+
+const check = (node: string, id: string, status: HealthCheck['Status'], serviceId = '', service = '', notes = ''): HealthCheck =>
+  ({ Node: node, CheckID: id, Name: `check "${id}" ]},{`, Status: status, Notes: notes, Output: 'out ]}{["\\', ServiceID: serviceId, ServiceName: service, ServiceTags: [], Type: '', Definition: {}, CreateIndex: 3, ModifyIndex: 4 });
+
+const service = (i: Inst) => ({ ID: i.id, Service: i.service, Tags: i.tags, Address: '', Meta: { k: '},{' }, Port: i.port, Weights: { Passing: i.weight, Warning: 1 }, EnableTagOverride: false, Proxy: { Mode: '', MeshGateway: {}, Expose: {} }, Connect: {}, PeerName: '', CreateIndex: 5, ModifyIndex: 6 });
+
+const nodeChecks = (n: Node): HealthCheck[] => [
+  ...(n.nodeMaint !== undefined ? [check(n.name, '_node_maintenance', 'critical', '', '', n.nodeMaint)] : []),
+  check(n.name, 'serfHealth', n.serf),
+];
+const ownChecks = (i: Inst): HealthCheck[] => [
+  ...(i.maint !== undefined ? [check(i.node, `_service_maintenance:${i.id}`, 'critical', i.id, i.service, i.maint)] : []),
+  ...(i.status ? [check(i.node, `service:${i.id}`, i.status, i.id, i.service)] : []),
+];
+const byId = (a: { CheckID: string }, b: { CheckID: string }) => (a.CheckID < b.CheckID ? -1 : a.CheckID > b.CheckID ? 1 : 0);
+
+/** The dump as Consul writes it: every node (with or without services), its services and all its checks. */
+function dump(nodes: Node[], insts: Inst[]) {
+  return nodes.map((n) => {
+    const mine = insts.filter((i) => i.node === n.name);
+    return {
+      ID: `id-${n.name}`, Node: n.name, Address: n.address, TaggedAddresses: { lan: n.address }, Meta: { 'consul-network-segment': '' },
+      Services: mine.map(service),
+      Checks: [...nodeChecks(n), ...mine.flatMap(ownChecks)].sort(byId),
+    };
+  });
+}
+
+/** /v1/health/service/:name as Consul writes it. */
+function healthService(nodes: Node[], insts: Inst[], name: string): HealthEntry[] {
+  return insts.filter((i) => i.service === name).map((i) => {
+    const n = nodes.find((x) => x.name === i.node)!;
+    return { Node: { ID: `id-${n.name}`, Node: n.name, Address: n.address, Datacenter: 'dc1' }, Service: service(i), Checks: [...nodeChecks(n), ...ownChecks(i)].sort(byId) } as HealthEntry;
+  });
+}
+
+test('property: each wanted service gets exactly what its own /v1/health/service answer holds', () => {
+  const status = fc.constantFrom<HealthCheck['Status']>('passing', 'warning', 'critical');
+  const nodeArb = fc.record({ address: fc.constantFrom('10.0.0.1', '10.0.0.2'), serf: status, nodeMaint: fc.option(fc.constantFrom('kernel', 'a "quoted" ]} reason'), { nil: undefined }) });
+  const instArb = fc.record({
+    node: fc.nat(4), service: fc.constantFrom('web', 'api', 'db', 'other'), tags: fc.subarray(['HAPROXY.ENABLE=true', 'v"1', '],{']),
+    port: fc.integer({ min: 1, max: 65535 }), weight: fc.integer({ min: 0, max: 300 }),
+    status: fc.option(status, { nil: undefined }), maint: fc.option(fc.constantFrom('deploy', '}{'), { nil: undefined }),
+  });
+  fc.assert(fc.property(fc.array(nodeArb, { minLength: 1, maxLength: 5 }), fc.array(instArb, { maxLength: 20 }), fc.boolean(), fc.subarray(['web', 'api', 'db']), (ns, is, pretty, wantedList) => {
+    const nodes: Node[] = ns.map((n, k) => ({ ...n, name: `node-${k}` }));
+    const insts: Inst[] = is.map((i, k) => ({ ...i, node: nodes[i.node % nodes.length]!.name, id: `${i.service}-${k}` }));
+    const body = Buffer.from(JSON.stringify(dump(nodes, insts), null, pretty ? 2 : undefined));
+    const wanted = new Set(wantedList);
+    const got = entriesFromDump(body, wanted);
+    for (const name of ['web', 'api', 'db', 'other']) {
+      const expected = heldEntries(healthService(nodes, insts, name));
+      if (!wanted.has(name)) assert.equal(got.has(name), false, `${name} is not wanted`);
+      else assert.deepEqual(got.get(name) ?? [], expected, name);
+    }
+  }), { numRuns: 300 });
+});
+
+test('an empty catalog and nodes without services give no entries', () => {
+  assert.equal(entriesFromDump(Buffer.from('[]'), new Set(['web'])).size, 0);
+  const nodes: Node[] = [{ name: 'n1', address: '10.0.0.1', serf: 'passing', nodeMaint: undefined }];
+  assert.equal(entriesFromDump(Buffer.from(JSON.stringify(dump(nodes, []))), new Set(['web'])).size, 0);
+});
+
+test('a malformed or misshapen dump is a CONSUL_SHAPE error naming where', () => {
+  const nodes: Node[] = [{ name: 'n1', address: '10.0.0.1', serf: 'passing', nodeMaint: undefined }, { name: 'n2', address: '10.0.0.2', serf: 'passing', nodeMaint: undefined }];
+  const good = dump(nodes, [{ node: 'n2', id: 'web-1', service: 'web', tags: [], port: 80, weight: 1, status: 'passing', maint: undefined }]);
+  const cases: Array<[string, string, RegExp]> = [
+    ['not an array', '{"a":1}', /answered something other than an array/],
+    ['truncated', JSON.stringify(good).slice(0, -40), /malformed JSON|something other than an array/],
+    ['a node that is not JSON', `[${JSON.stringify(good[0])},{"Node":"n2",}]`, /malformed JSON in node 1/],
+    ['Port a string', JSON.stringify([good[0], { ...good[1], Services: [{ ...good[1]!.Services[0], Port: '80' }] }]), /at 1\.Services\.0\.Port: expected number, received string/],
+    ['a check without status', JSON.stringify([{ ...good[0], Checks: [{ CheckID: 'x' }] }]), /at 0\.Checks\.0\.Status/],
+    ['Address missing', JSON.stringify([{ Node: 'n1', Services: [] }]), /at 0\.Address: expected string/],
+  ];
+  for (const [what, text, message] of cases) {
+    assert.throws(() => entriesFromDump(Buffer.from(text), new Set(['web'])), (err: unknown) => {
+      assert.ok(isHapilotError(err) && err.code === ErrorCode.CONSUL_SHAPE, `${what}: ${String(err)}`);
+      assert.match(err.message, message, what);
+      assert.match(err.message, /\/v1\/internal\/ui\/nodes/, what);
+      return true;
+    }, what);
+  }
+});
