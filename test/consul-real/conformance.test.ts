@@ -1,7 +1,9 @@
 // Keeping the simulator honest: the same scenarios run against test/sim/consul-sim.ts and against a
 // real Consul agent (scripts/consul.sh), and must give the same observable answers: which writes
 // move which X-Consul-Index, which writes wake which blocking query, what a snapshot restore does
-// to a waiting query, the response shapes hapilot reads, and the error codes of bad queries.
+// to a waiting query, the response shapes hapilot reads, and the error codes of bad queries; and the
+// node dump (/v1/internal/ui/nodes): its shape and order, its index, and that the entries built from
+// it are what /v1/health/service/:name answers.
 // The simulator keeps what a real agent cannot be made to do on demand (500s, refusals, slowness).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +36,12 @@ interface Target {
   nodeMaint(reason: string | undefined): Promise<void>;
   get(pathAndQuery: string): Promise<Answer>;
   register(r: Reg): Promise<void>;
+  /** A node alone (`PUT /v1/catalog/register` without a service). */
+  registerNode(node: string, address: string): Promise<void>;
+  /** `PUT /v1/catalog/deregister` with a node only. */
+  deregisterNode(node: string): Promise<void>;
+  /** A KV write (the simulator has no KV store: nothing moves there, by construction). */
+  kvPut(key: string, value: string): Promise<void>;
   deregister(node: string, id: string): Promise<void>;
   setStatus(node: string, id: string, status: Status): Promise<void>;
   save(): Promise<unknown>;
@@ -44,11 +52,12 @@ interface Target {
 async function simTarget(): Promise<Target> {
   const sim = new ConsulSim();
   await sim.start();
-  const AGENT = { Node: 'agent-node', Address: '127.0.0.1' };
+  const AGENT = sim.agentNode;
   return {
     name: 'simulator',
     port: sim.port,
-    async agentRegister(id, service, port) { sim.register({ node: AGENT, service: { ID: id, Service: service, Port: port, Tags: [] } }); },
+    // As the agent's /v1/agent/service/register with no Tags and no check.
+    async agentRegister(id, service, port) { sim.register({ node: AGENT, service: { ID: id, Service: service, Port: port }, checked: false }); },
     async serviceMaint(id, reason) { sim.setMaintenance(AGENT.Node, id, reason); },
     async nodeMaint(reason) { sim.setNodeMaintenance(AGENT.Node, reason); },
     // A new connection per request, as RealConsul.api does (a pooled one would dodge the connection limit).
@@ -64,6 +73,9 @@ async function simTarget(): Promise<Target> {
       sim.register({ node: { Node: r.node, Address: '127.0.0.1', external: true }, service: { ID: r.id, Service: r.service, Tags: r.tags ?? [], Port: r.port, Address: r.serviceAddress ?? '', ...(r.weights ? { Weights: r.weights } : {}) }, status: r.status ?? 'passing', checked: r.checked ?? true });
     },
     async deregister(node, id) { sim.deregister(node, id); },
+    async registerNode(node, address) { sim.registerNode({ Node: node, Address: address, external: true }); },
+    async deregisterNode(node) { sim.deregisterNode(node); },
+    async kvPut() { /* no KV store in the simulator */ },
     async setStatus(node, id, status) { sim.setStatus(node, id, status); },
     async save() { return sim.saveSnapshot(); },
     async restore(s) { sim.restoreSnapshot(s as SimSnapshot); },
@@ -91,6 +103,9 @@ async function consulTarget(): Promise<Target> {
       await consul.register({ node: r.node, id: r.id, service: r.service, tags: r.tags ?? [], port: r.port, serviceAddress: r.serviceAddress ?? '', status: r.status ?? 'passing', ...(r.weights ? { weights: r.weights } : {}) });
     },
     deregister: (node, id) => consul.deregister(node, id),
+    async registerNode(node, address) { await consul.ok('PUT', '/v1/catalog/register', { Node: node, Address: address }); },
+    async deregisterNode(node) { await consul.ok('PUT', '/v1/catalog/deregister', { Node: node }); },
+    async kvPut(key, value) { await consul.ok('PUT', `/v1/kv/${key}`, value); },
     setStatus: (node, id, status) => consul.setStatus(node, id, status),
     async save() {
       const file = path.join(dir, `s${++n}.snap`);
@@ -124,7 +139,8 @@ async function until(fn: () => Promise<boolean>, what: string, ms = 10_000): Pro
   }
 }
 
-const ENDPOINTS = (a: string, b: string) => ({ services: '/v1/catalog/services', checks: '/v1/health/state/any', a: `/v1/health/service/${a}`, b: `/v1/health/service/${b}` });
+const DUMP = '/v1/internal/ui/nodes';
+const ENDPOINTS = (a: string, b: string) => ({ services: '/v1/catalog/services', checks: '/v1/health/state/any', a: `/v1/health/service/${a}`, b: `/v1/health/service/${b}`, dump: DUMP });
 
 async function indexes(t: Target, a: string, b: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
@@ -152,6 +168,61 @@ async function blockingWoken(t: Target, p: string, write: () => Promise<void>, w
   const ms = Date.now() - started;
   return { woke: ms < waitS * 1000 - 500, indexUp: r.index > index };
 }
+
+// ---- the node dump (/v1/internal/ui/nodes) ------------------------------------------------------
+
+interface DumpService { ID: string; Service: string; Tags: string[] | null; Address: string; Port: number; Weights: { Passing: number; Warning: number }; ModifyIndex: number }
+interface DumpCheck { Node: string; CheckID: string; Status: string; Notes: string; ServiceID: string; ModifyIndex: number }
+interface DumpNode { Node: string; Address: string; Services: DumpService[]; Checks: DumpCheck[] }
+
+/** The fields hapilot reads of a health entry, as a health/service answer or the node dump gives them. */
+function projectEntry(node: { Node: string; Address: string }, s: DumpService, checks: DumpCheck[]) {
+  return {
+    Node: { Node: node.Node, Address: node.Address },
+    // The dump gives Tags as stored (null when none were given), health/service gives [].
+    Service: { ID: s.ID, Service: s.Service, Tags: s.Tags ?? [], Address: s.Address, Port: s.Port, Weights: s.Weights, ModifyIndex: s.ModifyIndex },
+    Checks: checks.map((c) => ({ Node: c.Node, CheckID: c.CheckID, Status: c.Status, Notes: c.Notes, ServiceID: c.ServiceID, ModifyIndex: c.ModifyIndex })),
+  };
+}
+
+/**
+ * The entries of `/v1/health/service/:name` built from the node dump: each instance of the service,
+ * nodes in the dump's order (services sorted by ID within a node), with the node's own checks
+ * (ServiceID "") and then that instance's checks, each group in the dump's CheckID order.
+ */
+function entriesFromDump(dump: DumpNode[], service: string): Array<ReturnType<typeof projectEntry>> {
+  const out: Array<ReturnType<typeof projectEntry>> = [];
+  for (const n of dump) {
+    for (const s of n.Services) {
+      if (s.Service !== service) continue;
+      out.push(projectEntry(n, s, [...n.Checks.filter((c) => c.ServiceID === ''), ...n.Checks.filter((c) => c.ServiceID === s.ID)]));
+    }
+  }
+  return out;
+}
+
+/** health/service/:name and the node dump read at the same index (read again while a write slipped in between). */
+async function dumpAndHealth(t: Target, services: string[]): Promise<{ dump: DumpNode[]; index: number; health: Record<string, Array<ReturnType<typeof projectEntry>>> }> {
+  for (let attempt = 0; ; attempt++) {
+    const first = await t.get(DUMP);
+    const health: Record<string, Array<ReturnType<typeof projectEntry>>> = {};
+    for (const name of services) {
+      const entries = (await t.get(`/v1/health/service/${name}`)).json() as Array<{ Node: DumpNode; Service: DumpService; Checks: DumpCheck[] }>;
+      health[name] = entries.map((e) => projectEntry(e.Node, e.Service, e.Checks));
+    }
+    const second = await t.get(DUMP);
+    if (second.index === first.index || attempt >= 20) return { dump: second.json() as DumpNode[], index: second.index, health };
+  }
+}
+
+/** A dump node with its indexes replaced by what they are relative to the dump's index (the raw numbers differ between targets). */
+function normalizeDumpNode(n: Record<string, unknown>, index: number): unknown {
+  const rel = (v: unknown) => (typeof v === 'number' && v > 0 && v <= index ? 'valid' : `bad:${String(v)}`);
+  const fix = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, k === 'CreateIndex' || k === 'ModifyIndex' ? rel(v) : v]));
+  return { ...n, Services: (n.Services as Array<Record<string, unknown>>).map(fix), Checks: (n.Checks as Array<Record<string, unknown>>).map(fix) };
+}
+
+const isDumpTestNode = (n: { Node: string }) => n.Node.toLowerCase().startsWith('dmp-');
 
 describe('conformance: simulator vs real Consul', { concurrency: false }, () => {
   before(async () => {
@@ -204,7 +275,7 @@ describe('conformance: simulator vs real Consul', { concurrency: false }, () => 
       return out;
     });
     // The rules hapilot's watcher relies on.
-    assert.deepEqual(result.flip, { services: 'same', checks: 'up', a: 'up', b: 'same' }, 'a check flip: checks and the service, not the services table');
+    assert.deepEqual(result.flip, { services: 'same', checks: 'up', a: 'up', b: 'same', dump: 'up' }, 'a check flip: checks and the service, not the services table');
     assert.equal((result.register as Record<string, string>).services, 'up');
     assert.equal((result.register as Record<string, string>).checks, 'up');
   });
@@ -304,7 +375,7 @@ describe('conformance: simulator vs real Consul', { concurrency: false }, () => 
       await until(async () => (await maintChecks()).length === 0, 'maintenance over');
       return out;
     });
-    assert.deepEqual(result.serviceMaintMoves, { services: 'same', checks: 'up', a: 'up', b: 'same' });
+    assert.deepEqual(result.serviceMaintMoves, { services: 'same', checks: 'up', a: 'up', b: 'same', dump: 'up' });
     assert.deepEqual((result.bothMaint as Array<{ CheckID: string }>).map((c) => c.CheckID), ['_node_maintenance', '_service_maintenance:maint-1']);
   });
 
@@ -368,9 +439,9 @@ describe('conformance: simulator vs real Consul', { concurrency: false }, () => 
     });
     // What the Consul source relies on (src/catalog/consul-source.ts): a weight change and a bare
     // registration are invisible to the checks list; a check changed by a write carries its index.
-    assert.deepEqual(result.weight, { services: 'up', checks: 'same', a: 'up', b: 'same' });
-    assert.deepEqual(result.bare, { services: 'up', checks: 'same', a: 'up', b: 'same' });
-    assert.deepEqual(result.bareGone, { services: 'up', checks: 'up', a: 'up', b: 'same' });
+    assert.deepEqual(result.weight, { services: 'up', checks: 'same', a: 'up', b: 'same', dump: 'up' });
+    assert.deepEqual(result.bare, { services: 'up', checks: 'same', a: 'up', b: 'same', dump: 'up' });
+    assert.deepEqual(result.bareGone, { services: 'up', checks: 'up', a: 'up', b: 'same', dump: 'up' });
     assert.equal(result.flippedCheckModifyIndexIsTheTablesIndex, true);
   });
 
@@ -411,5 +482,188 @@ describe('conformance: simulator vs real Consul', { concurrency: false }, () => 
       ['registration', 'src-a', 0], ['flip', 'src-b', 0], ['deregistration', 'src-a', 0],
       ['weight', 'src-c', 1], ['bare registration', 'src-d', 1], ['bare deregistration', 'src-d', 1],
     ]);
+  });
+  test('node dump: the agent answers /v1/internal/ui/nodes with the UI disabled; field set and order, value and order of nodes, services and checks', async () => {
+    const result = await same('node dump shape', async (t) => {
+      await t.register({ node: 'dmp-b', id: 'dmp-b1', service: 'dmp-web', tags: ['x', 'a'], port: 7001 });
+      await t.register({ node: 'dmp-A', id: 'dmp-a2', service: 'dmp-web', tags: [], port: 7002, weights: { Passing: 5, Warning: 2 }, status: 'warning' });
+      await t.register({ node: 'dmp-A', id: 'Dmp-a1', service: 'dmp-api', port: 7003, serviceAddress: '10.3.3.3' });
+      await t.register({ node: 'dmp-A', id: 'dmp-bare', service: 'dmp-api', port: 7004, checked: false });
+      await t.registerNode('dmp-empty', '10.9.9.9');
+      await t.registerNode('dmp-c', '127.0.0.1');
+      await t.agentRegister('dmp-agent-1', 'dmp-web', 7005);
+      await until(async () => (await t.get('/v1/health/service/dmp-web')).text.includes('dmp-agent-1'), 'dmp-agent-1 in the catalog');
+      const r = await t.get(DUMP);
+      const dump = r.json() as Array<Record<string, unknown>>;
+      const agent = dump.find((n) => (n.Services as DumpService[]).some((s) => s.ID === 'dmp-agent-1'))!;
+      const keys = (o: unknown) => Object.keys(o as object);
+      const names = dump.map((n) => n.Node as string);
+      return {
+        status: r.status,
+        indexIsTheMaxModifyIndex: dump.flatMap((n) => [...n.Services as DumpService[], ...n.Checks as DumpCheck[]]).every((x) => x.ModifyIndex <= r.index),
+        nodeKeys: [...new Set(dump.map((n) => keys(n).join()))],
+        serviceKeys: [...new Set(dump.flatMap((n) => (n.Services as object[]).map((x) => keys(x).join())))],
+        checkKeys: [...new Set(dump.flatMap((n) => (n.Checks as object[]).map((x) => keys(x).join())))],
+        nodesSortedCaseInsensitively: names.every((n, i) => i === 0 || names[i - 1]!.toLowerCase() < n.toLowerCase()),
+        testNodes: dump.filter((n) => isDumpTestNode(n as { Node: string })).map((n) => normalizeDumpNode(n, r.index)),
+        agent: {
+          hasID: /^[0-9a-f-]{36}$/.test(agent.ID as string), address: agent.Address, taggedAddresses: agent.TaggedAddresses, meta: agent.Meta,
+          services: (agent.Services as DumpService[]).map((s) => [s.ID, s.Service, s.Tags]),
+          consulService: keys((agent.Services as Array<{ ID: string; Meta: object }>).find((s) => s.ID === 'consul')?.Meta ?? {}),
+          checks: (agent.Checks as Array<DumpCheck & { ServiceTags: unknown }>).map((c) => [c.CheckID, c.Status, c.ServiceID, c.ServiceTags]),
+        },
+      };
+    });
+    // What the lead's client relies on (recorded from Consul 1.16.6; the simulator must follow).
+    assert.equal(result.status, 200);
+    assert.equal(result.indexIsTheMaxModifyIndex, true);
+    assert.deepEqual(result.nodeKeys, ['ID,Node,Address,TaggedAddresses,Meta,Services,Checks'], 'no Datacenter, no node indexes');
+    assert.deepEqual((result.testNodes as DumpNode[]).map((n) => n.Node), ['dmp-A', 'dmp-b', 'dmp-c', 'dmp-empty']);
+    assert.deepEqual((result.testNodes as DumpNode[])[0]!.Services.map((s) => s.ID), ['Dmp-a1', 'dmp-a2', 'dmp-bare'], 'services by ID, case-insensitively');
+    assert.deepEqual((result.testNodes as DumpNode[]).find((n) => n.Node === 'dmp-empty'), { ID: '', Node: 'dmp-empty', Address: '10.9.9.9', TaggedAddresses: null, Meta: null, Services: [], Checks: [] });
+    assert.deepEqual(result.agent.services.find(([id]) => id === 'dmp-agent-1'), ['dmp-agent-1', 'dmp-web', null], 'an agent registration without tags: Tags null in the dump');
+  });
+
+  test('node dump: for every service, the entries built from the dump are what /v1/health/service/:name answers (maintenance included)', async () => {
+    const result = await same('node dump vs health/service', async (t) => {
+      const services = ['dmp-web', 'dmp-api', 'dmp-none'];
+      const compare = async () => {
+        const { dump, health } = await dumpAndHealth(t, services);
+        // The agent's own node is named differently on each target.
+        const agent = dump.find((n) => n.Services.some((s) => s.ID === 'consul'))?.Node;
+        const name = (n: string) => (n === agent ? '<agent>' : n);
+        return Object.fromEntries(services.map((svc) => {
+          const built = entriesFromDump(dump, svc);
+          const strip = (es: typeof built) => es.map((e) => ({ Node: { ...e.Node, Node: name(e.Node.Node) }, Service: { ...e.Service, ModifyIndex: 0 }, Checks: e.Checks.map((c) => ({ ...c, Node: name(c.Node), ModifyIndex: 0 })) }));
+          return [svc, { equal: JSON.stringify(built) === JSON.stringify(health[svc]), built: strip(built), health: strip(health[svc]!) }];
+        }));
+      };
+      const out: Record<string, unknown> = {};
+      out.plain = await compare();
+      await t.setStatus('dmp-b', 'dmp-b1', 'critical');
+      out.flipped = await compare();
+      await t.serviceMaint('dmp-agent-1', 'dump test');
+      await t.nodeMaint('dump node work');
+      await until(async () => { const x = (await t.get('/v1/health/service/dmp-web')).text; return x.includes('_node_maintenance') && x.includes('_service_maintenance:dmp-agent-1'); }, 'maintenance checks');
+      out.maintenance = await compare();
+      await t.serviceMaint('dmp-agent-1', undefined);
+      await t.nodeMaint(undefined);
+      await until(async () => !(await t.get('/v1/health/service/dmp-web')).text.includes('maintenance'), 'maintenance over');
+      await t.setStatus('dmp-b', 'dmp-b1', 'passing');
+      return out;
+    });
+    for (const [step, perService] of Object.entries(result)) {
+      for (const [name, r] of Object.entries(perService as Record<string, { equal: boolean; built: unknown; health: unknown }>)) {
+        assert.deepEqual(r.built, r.health, `${step}/${name}: entries from the dump differ from health/service`);
+        assert.equal(r.equal, true, `${step}/${name}: the ModifyIndexes differ`);
+      }
+    }
+    const agentEntry = (result.maintenance as Record<string, { built: Array<ReturnType<typeof projectEntry>> }>)['dmp-web']!.built.find((e) => e.Service.ID === 'dmp-agent-1')!;
+    assert.deepEqual(agentEntry.Checks.map((c) => c.CheckID), ['_node_maintenance', 'serfHealth', '_service_maintenance:dmp-agent-1'], 'node checks first, then the instance\'s');
+  });
+
+  test('node dump: its index is the max of the nodes, services and checks tables; blocking on it wakes for each of them, not for KV', async () => {
+    const result = await same('node dump index', async (t) => {
+      await t.register({ node: 'dmpi-n1', id: 'dmpi-1', service: 'dmpi-a', port: 1 });
+      await t.register({ node: 'dmpi-n1', id: 'dmpi-b1', service: 'dmpi-b', port: 1 });
+      const m = (w: () => Promise<void>) => moved(t, 'dmpi-a', 'dmpi-b', w);
+      const out: Record<string, unknown> = {};
+      out.register = await m(() => t.register({ node: 'dmpi-n2', id: 'dmpi-2', service: 'dmpi-a', port: 2 }));
+      out.identical = await m(() => t.register({ node: 'dmpi-n2', id: 'dmpi-2', service: 'dmpi-a', port: 2 }));
+      out.flip = await m(() => t.setStatus('dmpi-n2', 'dmpi-2', 'critical'));
+      out.weight = await m(() => t.register({ node: 'dmpi-n2', id: 'dmpi-2', service: 'dmpi-a', port: 2, status: 'critical', weights: { Passing: 7, Warning: 1 } }));
+      out.kv = await m(() => t.kvPut('dmpi/k', 'v'));
+      out.nodeOnly = await m(() => t.registerNode('dmpi-empty', '10.8.8.8'));
+      out.nodeAddress = await m(() => t.registerNode('dmpi-empty', '10.8.8.9'));
+      out.nodeGone = await m(() => t.deregisterNode('dmpi-empty'));
+      out.deregister = await m(() => t.deregister('dmpi-n2', 'dmpi-2'));
+      const flipBack = (() => { let st: Status = 'critical'; return () => { const w = t.setStatus('dmpi-n1', 'dmpi-1', st); st = st === 'passing' ? 'critical' : 'passing'; return w; }; })();
+      out.wakeFlip = await blockingWoken(t, DUMP, () => flipBack().then(() => undefined));
+      let w = 1;
+      out.wakeWeight = await blockingWoken(t, DUMP, () => t.register({ node: 'dmpi-n1', id: 'dmpi-1', service: 'dmpi-a', port: 1, status: 'passing', weights: { Passing: ++w, Warning: 1 } }));
+      out.wakeNode = await blockingWoken(t, DUMP, () => t.registerNode('dmpi-empty2', '10.8.8.7'));
+      out.wakeKv = await blockingWoken(t, DUMP, () => t.kvPut('dmpi/k', 'w'), 2);
+      out.wakeNothing = await blockingWoken(t, DUMP, async () => undefined, 2);
+      const { index } = await t.get(DUMP);
+      const started = Date.now();
+      const above = await t.get(`${DUMP}?index=${index + 1000}&wait=1s`);
+      out.aboveWaitsTheWholeWait = { waited: Date.now() - started >= 950, sameIndex: above.index === index };
+      return out;
+    });
+    assert.deepEqual(result.flip, { services: 'same', checks: 'up', a: 'up', b: 'same', dump: 'up' });
+    assert.deepEqual(result.weight, { services: 'up', checks: 'same', a: 'up', b: 'same', dump: 'up' });
+    assert.deepEqual(result.identical, { services: 'same', checks: 'same', a: 'same', b: 'same', dump: 'same' });
+    assert.equal((result.kv as Record<string, string>).dump, 'same');
+    assert.equal((result.nodeOnly as Record<string, string>).dump, 'up');
+    assert.equal((result.deregister as Record<string, string>).dump, 'up');
+    assert.deepEqual(result.wakeFlip, { woke: true, indexUp: true });
+    assert.deepEqual(result.wakeWeight, { woke: true, indexUp: true });
+    assert.deepEqual(result.wakeNode, { woke: true, indexUp: true });
+    assert.deepEqual(result.wakeKv, { woke: false, indexUp: false });
+    assert.deepEqual(result.wakeNothing, { woke: false, indexUp: false });
+  });
+
+  test('node dump: ?filter= (a node selector, a service one) and the 500 of a bad filter; bad wait/index are 400s', async () => {
+    const result = await same('node dump filter', async (t) => {
+      await t.register({ node: 'dmpf-1', id: 'dmpf-a', service: 'dmpf-x', port: 1 });
+      await t.register({ node: 'dmpf-2', id: 'dmpf-b', service: 'dmpf-y', port: 1 });
+      const names = async (q: string) => {
+        const r = await t.get(`${DUMP}?filter=${encodeURIComponent(q)}`);
+        return [r.status, (r.json() as DumpNode[]).map((n) => n.Node).filter((n) => n.startsWith('dmpf-'))];
+      };
+      const err = async (q: string) => {
+        const r = await t.get(`${DUMP}?${q}`);
+        return [r.status, r.text.trim().split(':')[0], r.index];
+      };
+      return {
+        node: await names('Node == "dmpf-2"'),
+        notNode: await names('Node != "dmpf-2"'),
+        service: await names('Services.Service contains "dmpf-x"'),
+        either: await names('Node == "dmpf-1" or Node == "dmpf-2"'),
+        syntax: await err(`filter=${encodeURIComponent('Node ===')}`),
+        selector: await t.get(`${DUMP}?filter=${encodeURIComponent('Nope == "x"')}`).then((r) => [r.status, r.text.trim()]),
+        badWait: await err('index=1&wait=abc'),
+        badIndex: await err('index=abc'),
+      };
+    });
+    assert.deepEqual(result.node, [200, ['dmpf-2']]);
+    assert.deepEqual(result.selector, [500, 'Failed to create boolean expression evaluator: Selector "Nope" is not valid']);
+  });
+});
+
+// The simulator has no ACLs: what the node dump answers under `default_policy = "deny"` is checked on
+// the real agent alone. hapilot's documented minimum policy (test/consul-real/security.test.ts,
+// README) must be enough for it, as it is for health/service.
+describe('node dump under ACLs (real Consul only)', { concurrency: false }, () => {
+  let consul: RealConsul;
+  before(async () => {
+    consul = await RealConsul.start({ acl: true });
+    await consul.register({ node: 'acl-n1', id: 'acl-w1', service: 'acl-web', port: 1 });
+    await consul.register({ node: 'acl-n2', id: 'acl-a1', service: 'acl-api', port: 2 });
+  });
+  after(async () => { await consul?.destroy(); });
+
+  test('the minimum policy (service_prefix and node_prefix read) sees the whole dump; without node read it is empty and says so; anonymous gets []; a wrong token 403', async () => {
+    const token = async (name: string, rules: string) => {
+      await consul.ok('PUT', '/v1/acl/policy', { Name: name, Rules: rules });
+      return ((await consul.ok('PUT', '/v1/acl/token', { Description: name, Policies: [{ Name: name }] })).json() as { SecretID: string }).SecretID;
+    };
+    const minimum = await token('hapilot', 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }\nkey_prefix "hapilot/" { policy = "read" }\n');
+    const servicesOnly = await token('services-only', 'service_prefix "" { policy = "read" }\n');
+    const nodesOnly = await token('nodes-only', 'node_prefix "" { policy = "read" }\n');
+    const read = async (t: string | null | undefined) => {
+      const r = await consul.api('GET', DUMP, undefined, { token: t });
+      const body = r.status === 200 ? (r.json() as DumpNode[]).map((n) => [n.Node, n.Services.map((s) => s.ID), n.Checks.map((c) => c.CheckID)]) : r.text.trim();
+      return { status: r.status, filtered: r.headers['x-consul-results-filtered-by-acls'] ?? null, body };
+    };
+    const management = await read(undefined);
+    assert.ok((management.body as unknown[]).length >= 3, JSON.stringify(management));
+    assert.deepEqual(await read(minimum), management, 'the minimum policy sees what the management token sees');
+    assert.deepEqual(await read(servicesOnly), { status: 200, filtered: 'true', body: [] }, 'no node read: every node is filtered out');
+    const nodes = await read(nodesOnly);
+    assert.equal(nodes.filtered, 'true');
+    assert.deepEqual((nodes.body as Array<[string, string[], string[]]>).filter(([n]) => n.startsWith('acl-')), [['acl-n1', [], []], ['acl-n2', [], []]], 'no service read: nodes without their services or service checks');
+    assert.deepEqual(await read(null), { status: 200, filtered: null, body: [] }, 'anonymous (no token): an empty list, no filtered header');
+    assert.deepEqual(await read('00000000-0000-4000-8000-000000000000'), { status: 403, filtered: null, body: 'ACL not found' });
   });
 });

@@ -17,6 +17,17 @@
 //   see the restored state with its lower indexes; the next write gets an index above all earlier.
 // - shapes of Consul OSS 1.16 (no Namespace); catalog-registered (`external`) nodes have no
 //   serfHealth; agent maintenance checks; 200 concurrent connections per client address, then 429.
+// - /v1/internal/ui/nodes (Internal.NodeDump, the node dump of the Consul UI; served with the UI
+//   disabled too): every node, the agent's own (`agentNode`, with the `consul` service) included,
+//   with its services and all its checks; nodes sorted by name, services by ID, checks by CheckID,
+//   each case-insensitively (memdb's lowercase indexes); no Datacenter; Tags/ServiceTags as stored
+//   (null when never given, where health/service says []); Meta gains `consul-version` when the
+//   node's address is an agent's (the UI endpoint matches serf members by address). Index: the max
+//   of the nodes, services and checks tables (a flip, a weight change, a maintenance toggle, a node
+//   write each move it; a KV write does not). A node stays after its last service is deregistered
+//   (`Services: []`) until `deregisterNode`. `?filter=`: `==`/`!=` on ID, Node, Address and
+//   `contains` on Services.ID/Service and Checks.CheckID/Status/ServiceID/ServiceName, joined by
+//   and/or; an unknown selector or a syntax error is a 500, as Consul answers a bad filter here.
 // Test controls: register/deregister/setStatus/setMaintenance/setNodeMaintenance, saveSnapshot/
 // restoreSnapshot, failures (HTTP errors, refused connections, an empty answer), and resetIndex
 // (an index that goes backwards with every waiting query answered: not what a restore does).
@@ -47,6 +58,8 @@ export type SimStatus = 'passing' | 'warning' | 'critical';
 /** What `saveSnapshot` returns (opaque to tests). */
 export interface SimSnapshot {
   instances: Array<[string, Instance]>;
+  nodes: Array<[string, SimNode]>;
+  nodesIndex: number;
   servicesIndex: number;
   checksIndex: number;
   serviceIndex: Array<[string, number]>;
@@ -84,6 +97,71 @@ export interface RequestLog {
   query: string;
 }
 
+/** Consul's memdb indexes are lowercase: the node dump and health/service come in this order. */
+const byLower = (a: string, b: string): number => {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+const CONSUL_VERSION = '1.16.6';
+
+type DumpFilter = { ok: (node: DumpNode) => boolean } | { error: string };
+
+interface DumpNode {
+  ID: string;
+  Node: string;
+  Address: string;
+  TaggedAddresses: Record<string, string> | null;
+  Meta: Record<string, string> | null;
+  Services: Array<Record<string, unknown>>;
+  Checks: Array<Record<string, unknown>>;
+}
+
+const DUMP_CHECK_KEYS = ['Node', 'CheckID', 'Name', 'Status', 'Notes', 'Output', 'ServiceID', 'ServiceName', 'ServiceTags', 'Type', 'Interval', 'Timeout', 'ExposedPort', 'Definition', 'CreateIndex', 'ModifyIndex'];
+const DUMP_SERVICE_FIELDS = ['ID', 'Service', 'Tags', 'Address', 'Meta', 'Port', 'Weights', 'EnableTagOverride', 'Proxy', 'Connect', 'PeerName', 'Kind', 'TaggedAddresses', 'SocketPath', 'LocallyRegisteredAsSidecar', 'CreateIndex', 'ModifyIndex'];
+const DUMP_CHECK_FIELDS = ['Node', 'CheckID', 'Name', 'Status', 'Notes', 'Output', 'ServiceID', 'ServiceName', 'ServiceTags', 'Type', 'Interval', 'Timeout', 'ExposedPort', 'Definition', 'PeerName', 'CreateIndex', 'ModifyIndex'];
+
+/**
+ * The part of Consul's filter language (go-bexpr over the node dump) the simulator evaluates:
+ * `ID|Node|Address (==|!=) "v"`, `Services.(ID|Service) contains "v"`,
+ * `Checks.(CheckID|Status|ServiceID|ServiceName) contains "v"` (also `not contains`), joined by
+ * `and`/`or` (and binds tighter). A selector the node dump lacks, or a syntax error: Consul's 500.
+ * A valid selector outside that subset: a 500 that says so (never a silently wrong answer).
+ */
+export function parseDumpFilter(expr: string): DumpFilter {
+  const bad = (why: string): DumpFilter => ({ error: `Failed to create boolean expression evaluator: ${why}` });
+  const term = /^\s*([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)?)\s*(==|!=|not contains|contains)\s*"((?:[^"\\]|\\.)*)"\s*$/;
+  const ors: Array<Array<(n: DumpNode) => boolean>> = [];
+  for (const orPart of expr.split(/\s+or\s+/)) {
+    const ands: Array<(n: DumpNode) => boolean> = [];
+    for (const t of orPart.split(/\s+and\s+/)) {
+      const m = term.exec(t);
+      if (!m) return bad(`simulator: cannot parse ${JSON.stringify(t.trim())}`);
+      const [, selector = '', op = '', raw = ''] = m;
+      const value = JSON.parse(`"${raw}"`) as string;
+      const [head = '', field] = selector.split('.');
+      const valid = field === undefined
+        ? ['ID', 'Node', 'Partition', 'PeerName', 'Address', 'TaggedAddresses', 'Meta', 'Services', 'Checks'].includes(head)
+        : (head === 'Services' && DUMP_SERVICE_FIELDS.includes(field)) || (head === 'Checks' && DUMP_CHECK_FIELDS.includes(field)) || head === 'Meta' || head === 'TaggedAddresses';
+      if (!valid) return bad(`Selector ${JSON.stringify(selector)} is not valid`);
+      if (field === undefined && ['ID', 'Node', 'Address'].includes(head) && (op === '==' || op === '!=')) {
+        const k = head as 'ID' | 'Node' | 'Address';
+        ands.push(op === '==' ? (n) => n[k] === value : (n) => n[k] !== value);
+      } else if ((head === 'Services' && (field === 'ID' || field === 'Service')) || (head === 'Checks' && ['CheckID', 'Status', 'ServiceID', 'ServiceName'].includes(field ?? ''))) {
+        if (op !== 'contains' && op !== 'not contains') return bad(`simulator: only contains / not contains on ${selector}`);
+        const list = head === 'Services' ? (n: DumpNode) => n.Services : (n: DumpNode) => n.Checks;
+        const has = (n: DumpNode) => list(n).some((x) => x[field as string] === value);
+        ands.push(op === 'contains' ? has : (n) => !has(n));
+      } else {
+        return bad(`simulator: ${selector} ${op} is valid for Consul but not evaluated here`);
+      }
+    }
+    ors.push(ands);
+  }
+  return { ok: (n) => ors.some((ands) => ands.every((p) => p(n))) };
+}
+
 const MAX_WAIT_MS = 10 * 60_000;
 const DEFAULT_WAIT_MS = 5 * 60_000;
 
@@ -106,6 +184,12 @@ export class ConsulSim {
   tls: { key: Buffer; cert: Buffer; ca?: Buffer } | undefined;
   #port = 0;
   #instances = new Map<string, Instance>();
+  /** Every node registered (it outlives its services, as in Consul's nodes table), by name. */
+  #nodes = new Map<string, SimNode>();
+  /** Index of the nodes table (registerNode/deregisterNode; a node's first service moves the services table too). */
+  #nodesIndex = 1;
+  /** The node of the agent this simulator plays: the `consul` service runs there (node dump only). */
+  readonly agentNode: SimNode = { Node: 'consul-sim', Address: '127.0.0.1', ID: '3f1c9a52-7d0e-4b8a-9c61-5e2f0d4b7a10' };
   #raft = 10;
   /** Index of the services table (register/deregister/tags). */
   #servicesIndex = 1;
@@ -212,6 +296,7 @@ export class ConsulSim {
     if (sameService && existing.status === status && existing.checked === checked) return;
     const checkRewritten = checked && (!existing || !existing.checked || existing.status !== status || !sameTags);
     const raft = this.#bump(service.Service, { catalog: !sameService, checks: checkRewritten || (existing?.checked === true && !checked) });
+    this.#nodes.set(node.Node, node);
     this.#instances.set(key, {
       node,
       service,
@@ -222,6 +307,35 @@ export class ConsulSim {
       checkIndex: checkRewritten ? raft : existing?.checkIndex ?? raft,
       maintenance: existing?.maintenance,
     });
+  }
+
+  /**
+   * A node alone (`PUT /v1/catalog/register` with no service): it moves the nodes table only; a
+   * changed address or flag moves it again, an identical one nothing.
+   */
+  registerNode(node: SimNode): void {
+    const existing = this.#nodes.get(node.Node);
+    if (existing && JSON.stringify(existing) === JSON.stringify(node)) return;
+    this.#nodes.set(node.Node, node);
+    this.#raft += 1;
+    this.#nodesIndex = this.#raft;
+    this.#notify();
+  }
+
+  /** `PUT /v1/catalog/deregister` with a node only: the node, its services and its checks go. */
+  deregisterNode(nodeName: string): void {
+    if (!this.#nodes.delete(nodeName)) return;
+    const gone = [...this.#instances].filter(([, i]) => i.node.Node === nodeName);
+    for (const [k] of gone) this.#instances.delete(k);
+    this.#nodeMaintenance.delete(nodeName);
+    this.#raft += 1;
+    this.#nodesIndex = this.#raft;
+    if (gone.length > 0) {
+      this.#servicesIndex = this.#raft;
+      this.#checksIndex = this.#raft;
+      for (const [, i] of gone) this.#serviceIndex.set(i.service.Service, this.#raft);
+    }
+    this.#notify();
   }
 
   deregister(nodeName: string, serviceId: string): void {
@@ -271,6 +385,7 @@ export class ConsulSim {
     this.#raft = to;
     this.#servicesIndex = to;
     this.#checksIndex = to;
+    this.#nodesIndex = Math.min(this.#nodesIndex, to);
     for (const k of this.#serviceIndex.keys()) this.#serviceIndex.set(k, to);
     this.#notify();
     for (const w of [...this.#waiters]) w.wake();
@@ -280,6 +395,8 @@ export class ConsulSim {
   saveSnapshot(): SimSnapshot {
     return {
       instances: [...this.#instances].map(([k, i]) => [k, structuredClone(i)]),
+      nodes: [...this.#nodes].map(([k, n]) => [k, structuredClone(n)]),
+      nodesIndex: this.#nodesIndex,
       servicesIndex: this.#servicesIndex,
       checksIndex: this.#checksIndex,
       serviceIndex: [...this.#serviceIndex],
@@ -297,6 +414,8 @@ export class ConsulSim {
   restoreSnapshot(s: SimSnapshot): void {
     for (const w of [...this.#waiters]) w.abandon();
     this.#instances = new Map(s.instances.map(([k, i]) => [k, structuredClone(i)]));
+    this.#nodes = new Map(s.nodes.map(([k, n]) => [k, structuredClone(n)]));
+    this.#nodesIndex = s.nodesIndex;
     this.#servicesIndex = s.servicesIndex;
     this.#checksIndex = s.checksIndex;
     this.#serviceIndex = new Map(s.serviceIndex);
@@ -354,16 +473,18 @@ export class ConsulSim {
   }
 
   /** The node check of a node running a Consul agent (catalog-registered external nodes have none). */
-  #serfCheck(node: SimNode): object[] {
+  #serfCheck(node: SimNode, dump = false): object[] {
     if (node.external) return [];
+    // The node dump gives the stored (nil) ServiceTags: null; the health endpoints give [].
+    const ServiceTags = dump ? null : [];
     const maint = this.#nodeMaintenance.get(node.Node);
-    const nodeMaint = maint === undefined ? [] : [{ Node: node.Node, CheckID: '_node_maintenance', Name: 'Node Maintenance Mode', Status: 'critical', Notes: maint, Output: '', ServiceID: '', ServiceName: '', ServiceTags: [], Type: 'maintenance', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: this.#raft, ModifyIndex: this.#raft }];
-    return [...nodeMaint, { Node: node.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: 1, ModifyIndex: 1 }];
+    const nodeMaint = maint === undefined ? [] : [{ Node: node.Node, CheckID: '_node_maintenance', Name: 'Node Maintenance Mode', Status: 'critical', Notes: maint, Output: '', ServiceID: '', ServiceName: '', ServiceTags, Type: 'maintenance', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: this.#raft, ModifyIndex: this.#raft }];
+    return [...nodeMaint, { Node: node.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags, Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: 1, ModifyIndex: 1 }];
   }
 
   /** The instance's own checks (Consul OSS answers have no Namespace field). */
-  #serviceChecks(inst: Instance): object[] {
-    const tags = inst.service.Tags ?? [];
+  #serviceChecks(inst: Instance, dump = false): object[] {
+    const tags = inst.service.Tags ?? (dump ? null : []);
     const base = { Node: inst.node.Node, Notes: '', Output: '', ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: tags, Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: inst.createIndex, ModifyIndex: inst.checkIndex };
     const checks: object[] = inst.checked ? [{ ...base, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status }] : [];
     if (inst.maintenance !== undefined) {
@@ -400,7 +521,54 @@ export class ConsulSim {
     };
   }
 
-  #route(pathname: string, query: URLSearchParams): { index: () => number; body: () => unknown } | undefined {
+  /** The index of Internal.NodeDump: the max of the nodes, services and checks tables. */
+  #dumpIndex(): number {
+    return Math.max(this.#nodesIndex, this.#servicesIndex, this.#checksIndex);
+  }
+
+  /** `/v1/internal/ui/nodes`: every node with its services and all its checks, in Consul's order. */
+  #nodeDump(): DumpNode[] {
+    if (this.#empty) return [];
+    const nodes = new Map<string, SimNode>([[this.agentNode.Node, this.agentNode], ...this.#nodes]);
+    const byNode = new Map<string, Instance[]>();
+    for (const i of this.#instances.values()) byNode.set(i.node.Node, [...byNode.get(i.node.Node) ?? [], i]);
+    // The UI endpoint adds `consul-version` to a node whose address is a serf member's (an agent's).
+    const agents = new Set([...nodes.values()].filter((n) => !n.external).map((n) => n.Address));
+    const consulService = {
+      ID: 'consul', Service: 'consul', Tags: null, Address: '',
+      Meta: { non_voter: 'false', raft_version: '3', read_replica: 'false', serf_protocol_current: '2', serf_protocol_max: '5', serf_protocol_min: '1', version: CONSUL_VERSION },
+      Port: 8300, Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, Proxy: { Mode: '', MeshGateway: {}, Expose: {} }, Connect: {}, PeerName: '', CreateIndex: 1, ModifyIndex: 1,
+    };
+    return [...nodes.values()].sort((a, b) => byLower(a.Node, b.Node)).map((n): DumpNode => {
+      const insts = (byNode.get(n.Node) ?? []).sort((a, b) => byLower(a.service.ID, b.service.ID));
+      const services: Array<Record<string, unknown>> = insts.map((i) => ({
+        ID: i.service.ID, Service: i.service.Service, Tags: i.service.Tags ?? null, Address: i.service.Address ?? '', Meta: null, Port: i.service.Port,
+        Weights: i.service.Weights ?? { Passing: 1, Warning: 1 }, EnableTagOverride: false, Proxy: { Mode: '', MeshGateway: {}, Expose: {} }, Connect: {}, PeerName: '',
+        CreateIndex: i.createIndex, ModifyIndex: i.modifyIndex,
+      }));
+      if (n.Node === this.agentNode.Node) services.push(consulService);
+      services.sort((a, b) => byLower(a.ID as string, b.ID as string));
+      // In Consul's field order (HealthCheck's JSON), whichever way the check was put together here.
+      const checks = ([...this.#serfCheck(n, true), ...insts.flatMap((i) => this.#serviceChecks(i, true))] as Array<Record<string, unknown>>)
+        .map((c) => Object.fromEntries(DUMP_CHECK_KEYS.map((k) => [k, c[k]])));
+      checks.sort((a, b) => byLower(a.CheckID as string, b.CheckID as string));
+      const member = agents.has(n.Address);
+      return {
+        ID: n.ID ?? '', Node: n.Node, Address: n.Address,
+        TaggedAddresses: n.external ? null : { lan: n.Address, lan_ipv4: n.Address, wan: n.Address, wan_ipv4: n.Address },
+        Meta: n.external ? (member ? { 'consul-version': CONSUL_VERSION } as Record<string, string> : null) : { 'consul-network-segment': '', 'consul-version': CONSUL_VERSION },
+        Services: services, Checks: checks,
+      };
+    });
+  }
+
+  #route(pathname: string, query: URLSearchParams): { index: () => number; body: () => unknown; error?: { status: number; body: string } } | undefined {
+    if (pathname === '/v1/internal/ui/nodes') {
+      const raw = query.get('filter');
+      const filter = raw === null || raw === '' ? undefined : parseDumpFilter(raw);
+      if (filter && 'error' in filter) return { index: () => 1, body: () => undefined, error: { status: 500, body: filter.error } };
+      return { index: () => this.#dumpIndex(), body: () => (filter ? this.#nodeDump().filter(filter.ok) : this.#nodeDump()) };
+    }
     if (pathname === '/v1/catalog/services') {
       return { index: () => this.#servicesIndex, body: () => this.#servicesBody() };
     }
@@ -413,7 +581,7 @@ export class ConsulSim {
         body: () => this.#visible()
           .filter((i) => i.service.Service === name)
           .filter((i) => !passing || (i.status === 'passing' && i.maintenance === undefined))
-          .sort((a, b) => a.node.Node.localeCompare(b.node.Node) || a.service.ID.localeCompare(b.service.ID))
+          .sort((a, b) => byLower(a.node.Node, b.node.Node) || byLower(a.service.ID, b.service.ID))
           .map((i) => this.#healthEntry(i)),
       };
     }
@@ -473,6 +641,9 @@ export class ConsulSim {
       if (parsed === undefined) return send(400, 'Invalid wait time');
       waitMs = Math.min(parsed, MAX_WAIT_MS);
     }
+
+    // Consul evaluates a filter in the RPC, after parsing index and wait: its error comes here.
+    if (route.error) return send(route.error.status, route.error.body, 1);
 
     if (wantIndex > 0 && route.index() <= wantIndex) {
       const jitter = this.jitter ? Math.random() * (waitMs / 16) : 0;
