@@ -133,7 +133,7 @@ export class ConsulSource implements CatalogSource {
     // Each long-poll's answer says Consul reached its index: the other long-poll, open on an older
     // index for a while, is probed soon (unless its own answer comes first) rather than at its next
     // period, so a change one of them saw and the other never did does not wait `probeMs`.
-    const watches = new Map<string, PollWatch>();
+    const watches = this.#watches;
     const watch = (name: string) => (w: PollWatch | undefined) => { if (w) watches.set(name, w); else watches.delete(name); };
     const nudge = (other: string, index: number) => {
       const w = watches.get(other);
@@ -250,6 +250,7 @@ export class ConsulSource implements CatalogSource {
     // wait. Should the probe fail, the settle time decides as before.
     void this.#o.consul.healthStateBytes('any', { filter: PROBE_CHECKS_FILTER, signal: this.#abort.signal }).then(
       (r) => {
+        this.#watches.get('health/state/any')?.indexSeen(r.index);
         if (!this.#pending.has(target)) return;
         if (r.index >= target || this.#checksNotice >= target || this.#servicesIndex > target) return;
         this.#pending.delete(target);
@@ -492,6 +493,8 @@ export class ConsulSource implements CatalogSource {
   }
 
   #dumpRefused = false;
+  /** The long-polls in flight, by name (for probes and nudges). */
+  readonly #watches = new Map<string, PollWatch>();
 
   /** Re-reads dirty services (all of them for the first snapshot) and emits complete snapshots. */
   async #worker(): Promise<void> {

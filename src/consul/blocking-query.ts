@@ -87,6 +87,11 @@ export interface BlockingLoopOptions<T> {
 export interface PollWatch {
   askedIndex: number;
   probeNow: () => void;
+  /**
+   * The endpoint's index as another request just learned it: a nudge still waiting to probe is
+   * dropped when that index has not passed the one asked for (the probe would say the same).
+   */
+  indexSeen: (index: number) => void;
 }
 
 /** A long-poll whose answer never came although Consul's index had moved past the one it asked for. */
@@ -122,9 +127,12 @@ async function watchedFetch<T>(o: BlockingLoopOptions<T>, index: number): Promis
   const pending = o.fetch(index, ac.signal).finally(() => { settled = true; });
   let wake: (() => void) | undefined;
   let lastProbe = started;
+  /** Set when a nudge comes; cleared when another request saw the index still at `index` since. */
+  let nudgeStands = false;
   o.onWatch?.({
     askedIndex: index,
-    probeNow: () => { if (Date.now() - lastProbe >= grace) wake?.(); },
+    probeNow: () => { if (Date.now() - lastProbe >= grace && wake) { nudgeStands = true; wake(); } },
+    indexSeen: (seen) => { if (!(seen > index)) nudgeStands = false; },
   });
   const watcher = (async () => {
     while (!settled && !ac.signal.aborted) {
@@ -134,6 +142,7 @@ async function watchedFetch<T>(o: BlockingLoopOptions<T>, index: number): Promis
       // wait the grace time first, so that a change both long-polls see costs no probe.
       if (nudged) await abortableSleep(grace, ac.signal);
       if (settled || ac.signal.aborted) return;
+      if (nudged && !nudgeStands) continue; // answered meanwhile by another request: not moved
       lastProbe = Date.now();
       let now: number;
       try {

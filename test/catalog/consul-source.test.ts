@@ -35,23 +35,37 @@ async function setup(services: number, instances = 2) {
 const servers = (s: CatalogSnapshot | undefined, service: string) =>
   (s?.entries ?? []).filter((e) => e.Service.Service === service).map((e) => `${e.Service.ID}:${(e.Checks ?? []).map((c) => c.Status).join('/')}`).sort();
 
-test('startup gate: no snapshot until every enabled service has been read', async () => {
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  for (let s = 0; s < 20; s++) sim.register({ node: { Node: 'n', Address: '10.0.0.1' }, service: { ID: `s${s}`, Service: `s${s}`, Tags: ENABLE, Port: 80 } });
-  sim.failPath(/^\/v1\/health\/service\/s13$/, 3);
-  await sim.start();
-  const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
-  const snapshots: CatalogSnapshot[] = [];
-  const source = new ConsulSource({ consul, log: testLog, wait: '30s' });
-  source.start((s) => snapshots.push(s));
-  try {
-    await eventually(() => snapshots.length > 0, 15_000, 'first snapshot');
-    const first = snapshots[0]!;
-    assert.equal(new Set(first.entries.map((e) => e.Service.Service)).size, 20, 'the first snapshot is complete');
-    assert.ok(sim.requests.filter((r) => r.path === '/v1/health/service/s13').length >= 4, 'the failing service was retried');
-  } finally {
-    await source.stop(); consul.close(); await sim.stop();
+test('startup gate: no snapshot until every enabled service has been read (the dump failing, then Consul refusing it and one service failing)', async () => {
+  for (const refused of [false, true]) {
+    const sim = new ConsulSim();
+    sim.jitter = false;
+    for (let s = 0; s < 20; s++) sim.register({ node: { Node: 'n', Address: '10.0.0.1' }, service: { ID: `s${s}`, Service: `s${s}`, Tags: ENABLE, Port: 80 } });
+    // Refused: a proxy that passes the documented API only (404 on the dump, every time).
+    if (refused) sim.failPath(/^\/v1\/internal\/ui\/nodes$/, 1000, 404);
+    else sim.failPath(/^\/v1\/internal\/ui\/nodes$/, 3);
+    sim.failPath(/^\/v1\/health\/service\/s13$/, 3);
+    await sim.start();
+    const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
+    const snapshots: CatalogSnapshot[] = [];
+    const source = new ConsulSource({ consul, log: testLog, wait: '30s' });
+    source.start((s) => snapshots.push(s));
+    try {
+      await eventually(() => snapshots.length > 0, 15_000, 'first snapshot');
+      const first = snapshots[0]!;
+      assert.equal(new Set(first.entries.map((e) => e.Service.Service)).size, 20, 'the first snapshot is complete');
+      const dumps = sim.requests.filter((r) => r.path === '/v1/internal/ui/nodes').length;
+      const s13 = sim.requests.filter((r) => r.path === '/v1/health/service/s13').length;
+      if (refused) {
+        assert.equal(dumps, 1, 'a refused dump is not asked again');
+        assert.ok(s13 >= 4, 'each service read on its own, the failing one retried');
+      } else {
+        assert.equal(dumps, 4, 'the failing dump was retried');
+        assert.equal(s13, 0, 'no service read on its own');
+      }
+      assert.equal(snapshots.length, 1, 'one snapshot, complete');
+    } finally {
+      await source.stop(); consul.close(); await sim.stop();
+    }
   }
 });
 
@@ -106,14 +120,30 @@ test('a node check failing re-reads the services on that node', async () => {
   }
 });
 
-test('an address change that touches neither tags nor checks is still seen (full re-read after the settle time)', async () => {
-  const t = await setup(3, 1);
+test('an address change that touches neither tags nor checks is seen at once: a zero-byte probe of the checks index, then one dump (no settle wait, no per-service reads)', async () => {
+  // setup() with a settle time of 5 s: a change seen well before it was not waiting for it.
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  for (let s = 0; s < 3; s++) sim.register({ node: { Node: 'node0', Address: '10.0.0.1' }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
+  await sim.start();
+  const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
+  const snapshots: CatalogSnapshot[] = [];
+  const source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 5000 });
+  source.start((s) => snapshots.push(s));
   try {
-    await eventually(() => t.snapshots.length === 1, 5000);
-    t.sim.register({ node: { Node: 'node0', Address: '10.0.0.1' }, service: { ID: 'svc2-0', Service: 'svc2', Tags: ENABLE, Port: 8002, Address: '10.9.9.9' } });
-    await eventually(() => t.last()?.entries.some((e) => e.Service.Address === '10.9.9.9') ?? false, 5000, 'new address');
+    await eventually(() => snapshots.length === 1, 5000);
+    const before = sim.requests.length;
+    const t0 = performance.now();
+    sim.register({ node: { Node: 'node0', Address: '10.0.0.1' }, service: { ID: 'svc2-0', Service: 'svc2', Tags: ENABLE, Port: 8002, Address: '10.9.9.9' } });
+    await eventually(() => snapshots.at(-1)?.entries.some((e) => e.Service.Address === '10.9.9.9') ?? false, 5000, 'new address');
+    assert.ok(performance.now() - t0 < 2500, `seen after ${Math.round(performance.now() - t0)} ms: it waited for the 5 s settle time`);
+    assert.deepEqual(snapshots.at(-1)!.changed, ['svc2']);
+    const after = sim.requests.slice(before);
+    assert.equal(after.filter((r) => r.path === '/v1/internal/ui/nodes').length, 1, 'one dump');
+    assert.equal(after.filter((r) => r.path === '/v1/health/state/any' && !r.blocking && /filter=/.test(r.query)).length, 1, 'one probe of the checks index');
+    assert.equal(after.filter((r) => r.path.startsWith('/v1/health/service/')).length, 0, 'no service read on its own');
   } finally {
-    await t.stop();
+    await source.stop(); consul.close(); await sim.stop();
   }
 });
 

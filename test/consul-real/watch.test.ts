@@ -1,6 +1,7 @@
 // The Consul watcher against a real Consul agent with 1,000 services: the startup gate (the first
-// snapshot is complete), two long-polls whatever the number of services, and one change costing at
-// most 3 requests, counted by Consul itself (telemetry consul.api.http, /v1/agent/metrics).
+// snapshot is complete, read with one request: the node dump), two long-polls whatever the number of
+// services, and one change costing at most 3 requests, counted by Consul itself (telemetry
+// consul.api.http, /v1/agent/metrics), a weight change that no list shows included.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConsulClient } from '../../src/consul/client.js';
@@ -36,7 +37,8 @@ test('1,000 services in a real Consul: complete first snapshot, two long-polls w
     assert.equal(snapshots.length, 1);
     await eventually(async () => (await metrics.registry.getSingleMetricAsString('hapilot_consul_open_long_polls')).endsWith(' 2'), 10_000, 'two long-polls open');
     const afterStart = await hapilotReads(consul);
-    assert.equal(afterStart.healthService - startCounts.healthService, SERVICES, 'each enabled service read once at start (redis, without HAPROXY tags, never)');
+    assert.equal(afterStart.nodeDump - startCounts.nodeDump, 1, 'every service read at once, in one request');
+    assert.equal(afterStart.healthService - startCounts.healthService, 0, 'no service read on its own');
 
     // Idle: nothing completes while nothing changes (the two long-polls stay open).
     await new Promise((r) => setTimeout(r, 3000));
@@ -62,6 +64,28 @@ test('1,000 services in a real Consul: complete first snapshot, two long-polls w
     const regCost = reg.total - flip.total;
     assert.ok(regCost <= 3, `a registration cost ${regCost} requests (${JSON.stringify(reg)} vs ${JSON.stringify(flip)})`);
     assert.match(await metrics.registry.getSingleMetricAsString('hapilot_consul_open_long_polls'), / 2$/);
+
+    // A weight change by re-registration: it moves the services table only, so no list shows it;
+    // the zero-byte probe of the checks index says so at once and one dump finds it.
+    const weightOf = () => snapshots.at(-1)?.entries.find((e) => e.Service.ID === 'svc3-0')?.Service.Weights?.Passing;
+    assert.notEqual(weightOf(), 7);
+    const resyncsBefore = snapshots.length;
+    const t0 = performance.now();
+    await consul.register({ node: 'node3', id: 'svc3-0', service: 'svc3', tags: ENABLE, port: 8003, weights: { Passing: 7, Warning: 1 } });
+    await eventually(() => weightOf() === 7, 10_000, 'weight change seen');
+    const weightMs = performance.now() - t0;
+    assert.deepEqual(snapshots.at(-1)!.changed, ['svc3'], 'only the service whose entries differ is reported');
+    assert.equal(snapshots.length, resyncsBefore + 1);
+    await new Promise((r) => setTimeout(r, 2500));
+    const weight = await hapilotReads(consul);
+    assert.equal(weight.nodeDump - reg.nodeDump, 1, 'one dump');
+    assert.equal(weight.healthService - reg.healthService, 0, 'no service read on its own');
+    assert.ok(weight.total - reg.total <= 3, `a weight change cost ${weight.total - reg.total} requests: the services answer, the probe and the dump (${JSON.stringify(weight)} vs ${JSON.stringify(reg)})`);
+    testLog.info({ weightMs: Math.round(weightMs) }, 'weight change seen');
+
+    // (Last: this read is counted by Consul too.) The dump gave what each service's own read gives.
+    const own = (await consul.ok('GET', '/v1/health/service/svc5')).json() as Array<{ Node: { Node: string }; Service: { ID: string; Port: number } }>;
+    assert.deepEqual(snapshots[0]!.entries.filter((e) => e.Service.Service === 'svc5').map((e) => [e.Node.Node, e.Service.ID, e.Service.Port]), own.map((e) => [e.Node.Node, e.Service.ID, e.Service.Port]));
   } finally {
     await source.stop();
     client.close();

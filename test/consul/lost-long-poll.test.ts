@@ -103,3 +103,31 @@ test('probeNow probes a long-poll open longer than the grace time after the grac
   await loop;
   assert.equal(watch, undefined, 'the watch ends with its long-poll');
 });
+
+test('a nudge is dropped when another request saw the index still at the one asked for; it stands when the index had moved', async () => {
+  const c = fakeConsul();
+  const ac = new AbortController();
+  let probes = 0;
+  let consulIndex = 10;
+  let watch: PollWatch | undefined;
+  const lost: LostLongPoll[] = [];
+  const loop = runBlockingLoop<string>({
+    name: 'x', signal: ac.signal, fetch: c.fetch, fingerprint: (d) => d, onData: () => undefined, onError: () => undefined,
+    probe: async () => { probes++; return consulIndex; }, probeAfterMs: 60_000, probeGraceMs: 50,
+    onLost: (l) => lost.push(l), onWatch: (w) => { watch = w; },
+  });
+  await until(() => watch !== undefined, 1000, 'the long-poll watched');
+  await new Promise((r) => setTimeout(r, 70));
+  watch!.probeNow();
+  watch!.indexSeen(10); // another request: the table has not moved past 10
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(probes, 0, 'no probe: its answer was already known');
+  assert.deepEqual(c.asked, [0, 10]);
+  consulIndex = 12;
+  watch!.probeNow();
+  watch!.indexSeen(12); // moved: the long-poll's answer is due, the probe stands
+  await until(() => lost.length === 1, 1000, 'probed and given up');
+  assert.equal(probes, 1);
+  ac.abort();
+  await loop;
+});

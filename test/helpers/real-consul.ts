@@ -298,7 +298,7 @@ export async function registerMany(consul: RealConsul, regs: Array<Parameters<Re
   }));
 }
 
-export interface ReadCounts { catalogServices: number; healthState: number; healthService: number; total: number }
+export interface ReadCounts { catalogServices: number; healthState: number; healthService: number; nodeDump: number; total: number }
 
 /**
  * The reads hapilot makes, as Consul counts them (telemetry `consul.api.http` by path): a request is
@@ -310,5 +310,6 @@ export async function hapilotReads(consul: RealConsul): Promise<ReadCounts> {
   const catalogServices = get('v1_catalog_services');
   const healthState = get('v1_health_state_');
   const healthService = get('v1_health_service_');
-  return { catalogServices, healthState, healthService, total: catalogServices + healthState + healthService };
+  const nodeDump = get('v1_internal_ui_nodes');
+  return { catalogServices, healthState, healthService, nodeDump, total: catalogServices + healthState + healthService + nodeDump };
 }
