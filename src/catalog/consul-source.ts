@@ -37,7 +37,7 @@ import { candidateServices, mapLimit } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
 import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body.js';
 import { heldEntries } from './held-entry.js';
-import { entriesFromDump } from './node-dump.js';
+import { NodeDumpDecoder } from './node-dump.js';
 import { SettleClock } from './settle-clock.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 
@@ -488,9 +488,13 @@ export class ConsulSource implements CatalogSource {
     }
     if (r.filteredByAcls) return this.#readEach(names, signal);
     const wanted = this.#candidateSet;
-    const byService = entriesFromDump(r.data, wanted);
-    return names.filter((n) => wanted.has(n)).map((n) => [n, byService.get(n) ?? [], r.index] as const);
+    const { entries, touched } = this.#dump.read(r.data, wanted);
+    // A service on no node whose bytes changed keeps the entries held (the same array: not compared).
+    return names.filter((n) => wanted.has(n)).map((n) => [n, (touched && !touched.has(n) ? this.#entries.get(n) : undefined) ?? entries.get(n) ?? [], r.index] as const);
   }
+
+  /** Each dump decoded against the one before (node-dump.ts). */
+  readonly #dump = new NodeDumpDecoder();
 
   #dumpRefused = false;
   /** The long-polls in flight, by name (for probes and nudges). */
@@ -517,10 +521,12 @@ export class ConsulSource implements CatalogSource {
         changed.clear();
         for (const n of [...this.#entries.keys()]) if (!this.#candidateSet.has(n)) { this.#setEntries(n, undefined); changed.add(n); }
         for (const [name, entries, index] of results) {
-          // A full re-read names only the services whose entries really differ (a weight, an address).
-          if (!full || JSON.stringify(this.#entries.get(name)) !== JSON.stringify(entries)) changed.add(name);
-          this.#setEntries(name, entries);
           this.#fetchedIndex.set(name, index);
+          const held = this.#entries.get(name);
+          if (held === entries) continue;
+          // A full re-read names only the services whose entries really differ (a weight, an address).
+          if (!full || JSON.stringify(held) !== JSON.stringify(entries)) changed.add(name);
+          this.#setEntries(name, entries);
         }
         if (full && this.#synced) this.#o.onFullResync?.();
         this.#errors.delete('health/service');

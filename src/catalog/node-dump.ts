@@ -4,57 +4,127 @@
 // node's checks and the instance's own). When everything must be read (the first read, a services
 // index move that no checks list explains, the verification read) that is 1 request instead of one per
 // service: at 1,000 services × 10 instances 6.1 MB in ~100 ms from Consul 1.16.6 against 1,000
-// requests. The answer is split into nodes at the byte level (checks-body.ts's scanner) and each node
-// is parsed, shape-checked and reduced to held entries on its own, so a 60 MB dump never exists as
-// one object graph.
+// requests.
+//
+// Consul writes the dump in the same order every time (nodes by name, then services and checks by
+// ID), so each answer is decoded against the previous one's bytes (checks-body.ts's decodeArray):
+// only the nodes whose bytes differ are parsed, and only the services on those nodes are rebuilt. A
+// weight changed on one instance costs the parse of one node, not of 10,000. The first answer is
+// split into nodes at the byte level and each node is parsed on its own, so a 60 MB dump never
+// exists as one object graph.
 import { ErrorCode, HapilotError } from '../errors.js';
-import { checkDumpNode, type HealthCheck, type HealthEntry } from '../consul/schemas.js';
-import { elementStarts } from './checks-body.js';
+import { checkDumpNode, type DumpNode, type HealthCheck, type HealthEntry } from '../consul/schemas.js';
+import { decodeArray, elementStarts, type ArrayBody } from './checks-body.js';
 import { byNodeAndId, heldEntry } from './held-entry.js';
 
 const ENDPOINT = '/v1/internal/ui/nodes';
 
 const malformed = (why: string) => new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${ENDPOINT} answered ${why}: expected a JSON array of nodes`);
 
-/** The held entries of each service in `wanted` that has instances, in /v1/health/service's order. */
-export function entriesFromDump(bytes: Buffer, wanted: ReadonlySet<string>): Map<string, HealthEntry[]> {
+/** The nodes of a JSON array, each parsed and shape-checked on its own; with the body kept for the next answer. */
+function parseNodeBytes(bytes: Buffer): { nodes: DumpNode[]; body: ArrayBody } {
   const open = bytes.indexOf(0x5b);
   const close = bytes.lastIndexOf(0x5d);
   if (open < 0 || close < open || bytes.subarray(0, open).toString('latin1').trim() !== '' || bytes.subarray(close + 1).toString('latin1').trim() !== '') throw malformed('something other than an array');
   const starts = elementStarts(bytes, open + 1, close);
   if (!starts) throw malformed('malformed JSON (unbalanced brackets or an unterminated string)');
-  const out = new Map<string, HealthEntry[]>();
+  if (starts.length === 0 && bytes.subarray(open + 1, close).toString('latin1').trim() !== '') throw malformed('an array of something other than nodes');
+  const nodes: DumpNode[] = [];
   for (let i = 0; i < starts.length; i++) {
-    let text = bytes.toString('utf8', starts[i] as number, i + 1 < starts.length ? (starts[i + 1] as number) : close).trimEnd();
+    let piece = bytes.toString('utf8', starts[i] as number, i + 1 < starts.length ? (starts[i + 1] as number) : close).trimEnd();
     if (i + 1 < starts.length) {
-      if (!text.endsWith(',')) throw malformed(`malformed JSON between nodes ${i} and ${i + 1}`);
-      text = text.slice(0, -1);
+      if (!piece.endsWith(',')) throw malformed(`malformed JSON between nodes ${i} and ${i + 1}`);
+      piece = piece.slice(0, -1);
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(piece);
     } catch (err) {
       throw malformed(`malformed JSON in node ${i} (${String((err as Error).message).slice(0, 200)})`);
     }
     const shape = checkDumpNode(parsed, String(i));
     if (!shape.ok) throw new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${ENDPOINT} answered an unexpected shape ${shape.message}`);
-    const node = shape.data;
-    const services = (node.Services ?? []).filter((s) => wanted.has(s.Service));
-    if (services.length === 0) continue;
-    const nodeChecks: HealthCheck[] = [];
-    const own = new Map<string, HealthCheck[]>();
-    for (const c of node.Checks ?? []) {
-      if (!c.ServiceID) { nodeChecks.push(c); continue; }
-      const list = own.get(c.ServiceID);
-      if (list) list.push(c); else own.set(c.ServiceID, [c]);
-    }
-    for (const s of services) {
-      let list = out.get(s.Service);
-      if (!list) out.set(s.Service, (list = []));
-      const entry = { Node: { Node: node.Node, Address: node.Address }, Service: s, Checks: [...nodeChecks, ...(own.get(s.ID) ?? [])] };
-      list.push(heldEntry(entry, list[list.length - 1]));
-    }
+    nodes.push(shape.data);
   }
-  for (const list of out.values()) list.sort(byNodeAndId);
-  return out;
+  return { nodes, body: { bytes, starts, close } };
+}
+
+/** decodeArray's parser: the stretch of nodes that differs (or, rarely, the whole answer again). */
+const parseNodeText = (text: string): DumpNode[] => parseNodeBytes(Buffer.from(text, 'utf8')).nodes;
+
+/** One node's instances of the wanted services, as held entries by service. */
+type NodeRow = ReadonlyMap<string, HealthEntry[]>;
+
+function nodeRow(node: DumpNode, wanted: ReadonlySet<string>): NodeRow {
+  const row = new Map<string, HealthEntry[]>();
+  const services = (node.Services ?? []).filter((s) => wanted.has(s.Service));
+  if (services.length === 0) return row;
+  const nodeChecks: HealthCheck[] = [];
+  const own = new Map<string, HealthCheck[]>();
+  for (const c of node.Checks ?? []) {
+    if (!c.ServiceID) { nodeChecks.push(c); continue; }
+    const list = own.get(c.ServiceID);
+    if (list) list.push(c); else own.set(c.ServiceID, [c]);
+  }
+  for (const s of services) {
+    let list = row.get(s.Service);
+    if (!list) row.set(s.Service, (list = []));
+    list.push(heldEntry({ Node: { Node: node.Node, Address: node.Address }, Service: s, Checks: [...nodeChecks, ...(own.get(s.ID) ?? [])] }, list[list.length - 1]));
+  }
+  return row;
+}
+
+export interface DumpRead {
+  /** Held entries of every wanted service that has instances, in /v1/health/service's order. */
+  entries: ReadonlyMap<string, HealthEntry[]>;
+  /** The services whose entries may differ from the previous read's; undefined: any of them. */
+  touched: ReadonlySet<string> | undefined;
+  /** Bytes parsed for this read (the whole dump, or the nodes that differ). */
+  parsedBytes: number;
+}
+
+/** Decodes successive dumps, each against the one before (see the header). */
+export class NodeDumpDecoder {
+  #body: ArrayBody | undefined;
+  #rows: NodeRow[] = [];
+  #wanted: ReadonlySet<string> = new Set();
+  #entries = new Map<string, HealthEntry[]>();
+
+  read(bytes: Buffer, wanted: ReadonlySet<string>): DumpRead {
+    // Rows hold the wanted services only: another set of them means reading every node again.
+    const sameWanted = wanted.size === this.#wanted.size && [...wanted].every((w) => this.#wanted.has(w));
+    const previous = sameWanted && this.#body?.starts.length ? this.#body : undefined;
+    this.#wanted = wanted;
+    if (!previous) {
+      const whole = parseNodeBytes(bytes);
+      const fresh = whole.nodes.map((n) => nodeRow(n, wanted));
+      this.#body = whole.body;
+      this.#rows = fresh;
+      this.#entries = new Map();
+      for (const row of fresh) for (const [service, list] of row) {
+        const all = this.#entries.get(service);
+        if (all) all.push(...list); else this.#entries.set(service, [...list]);
+      }
+      for (const list of this.#entries.values()) list.sort(byNodeAndId);
+      return { entries: this.#entries, touched: undefined, parsedBytes: bytes.length };
+    }
+    const d = decodeArray(previous, bytes, this.#rows.length, parseNodeText);
+    const fresh = d.items.map((n) => nodeRow(n, wanted));
+    this.#body = d.body;
+    const touched = new Set<string>();
+    for (let i = d.from; i < d.to; i++) for (const service of (this.#rows[i] as NodeRow).keys()) touched.add(service);
+    for (const row of fresh) for (const service of row.keys()) touched.add(service);
+    this.#rows = d.from === 0 && d.to === this.#rows.length ? fresh : [...this.#rows.slice(0, d.from), ...fresh, ...this.#rows.slice(d.to)];
+    for (const service of touched) {
+      const list: HealthEntry[] = [];
+      for (const row of this.#rows) for (const e of row.get(service) ?? []) list.push(e);
+      if (list.length) this.#entries.set(service, list.sort(byNodeAndId)); else this.#entries.delete(service);
+    }
+    return { entries: this.#entries, touched, parsedBytes: d.parsedBytes };
+  }
+}
+
+/** The held entries of each service in `wanted` that has instances, from one dump on its own. */
+export function entriesFromDump(bytes: Buffer, wanted: ReadonlySet<string>): Map<string, HealthEntry[]> {
+  return new Map(new NodeDumpDecoder().read(bytes, wanted).entries);
 }

@@ -1,11 +1,13 @@
-// entriesFromDump: the node dump (/v1/internal/ui/nodes) gives, for every wanted service, the same
+// entriesFromDump / NodeDumpDecoder: the node dump (/v1/internal/ui/nodes) gives, for every wanted service, the same
 // held entries as that service's own /v1/health/service answer (node checks and the instance's own
 // checks, nothing of other instances on the node), whatever the strings hold; a malformed or
-// misshapen dump is a CONSUL_SHAPE error that names where.
+// misshapen dump is a CONSUL_SHAPE error that names where. Successive dumps decoded each against the one
+// before give the same entries as decoding each alone, name every service whose entries changed, and
+// parse only the nodes that changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { entriesFromDump } from '../../src/catalog/node-dump.js';
+import { entriesFromDump, NodeDumpDecoder } from '../../src/catalog/node-dump.js';
 import { heldEntries } from '../../src/catalog/held-entry.js';
 import { ErrorCode, isHapilotError } from '../../src/errors.js';
 import type { HealthCheck, HealthEntry } from '../../src/consul/schemas.js';
@@ -68,6 +70,48 @@ test('property: each wanted service gets exactly what its own /v1/health/service
       else assert.deepEqual(got.get(name) ?? [], expected, name);
     }
   }), { numRuns: 300 });
+});
+
+test('property: successive dumps decoded against each other equal each decoded alone; every changed service is named', () => {
+  const status = fc.constantFrom<HealthCheck['Status']>('passing', 'critical');
+  const instArb = fc.record({ node: fc.nat(5), service: fc.constantFrom('web', 'api', 'db'), port: fc.integer({ min: 1, max: 3 }), weight: fc.integer({ min: 1, max: 3 }), status: fc.option(status, { nil: undefined }) });
+  const catalogArb = fc.record({ serf: fc.array(status, { minLength: 6, maxLength: 6 }), insts: fc.uniqueArray(instArb, { selector: (i) => `${i.node}/${i.service}`, maxLength: 12 }) });
+  fc.assert(fc.property(fc.array(catalogArb, { minLength: 2, maxLength: 6 }), fc.boolean(), fc.array(fc.subarray(['web', 'api', 'db'], { minLength: 1 }), { minLength: 6, maxLength: 6 }), (catalogs, pretty, wantedSets) => {
+    const decoder = new NodeDumpDecoder();
+    let before = new Map<string, HealthEntry[]>();
+    catalogs.forEach((c, k) => {
+      const nodes: Node[] = c.serf.map((serf, n) => ({ name: `node-${n}`, address: '10.0.0.1', serf, nodeMaint: undefined }));
+      const insts: Inst[] = c.insts.map((i) => ({ ...i, node: `node-${i.node}`, id: `${i.service}@${i.node}`, tags: [], maint: undefined }));
+      const body = Buffer.from(JSON.stringify(dump(nodes, insts), null, pretty ? 2 : undefined));
+      const wanted = new Set(wantedSets[k % wantedSets.length]);
+      const r = decoder.read(body, wanted);
+      const alone = entriesFromDump(body, wanted);
+      assert.deepEqual(new Map(r.entries), alone);
+      if (r.touched) {
+        for (const name of wanted) {
+          const changed = JSON.stringify(before.get(name) ?? []) !== JSON.stringify(alone.get(name) ?? []);
+          if (changed) assert.ok(r.touched.has(name), `${name} changed and was not named`);
+        }
+      }
+      before = alone;
+    });
+  }), { numRuns: 300 });
+});
+
+test('one instance re-registered with another weight among 1,000 nodes: that node is parsed, that service named', () => {
+  const nodes: Node[] = Array.from({ length: 1000 }, (_, n) => ({ name: `node-${String(n).padStart(4, '0')}`, address: '10.0.0.1', serf: 'passing', nodeMaint: undefined }));
+  const insts: Inst[] = nodes.map((n, k) => ({ node: n.name, id: `svc${k % 100}-${k}`, service: `svc${k % 100}`, tags: ['HAPROXY.ENABLE=true'], port: 80, weight: 1, status: 'passing', maint: undefined }));
+  const wanted = new Set(insts.map((i) => i.service));
+  const decoder = new NodeDumpDecoder();
+  assert.equal(decoder.read(Buffer.from(JSON.stringify(dump(nodes, insts))), wanted).touched, undefined, 'the first read names no one: everything is new');
+  insts[437] = { ...insts[437]!, weight: 9 };
+  const body = Buffer.from(JSON.stringify(dump(nodes, insts)));
+  const r = decoder.read(body, wanted);
+  assert.deepEqual([...(r.touched ?? [])], ['svc37']);
+  assert.ok(r.parsedBytes < (2 * body.length) / 1000, `parsed ${r.parsedBytes} of ${body.length} bytes: more than the node that changed`);
+  assert.equal(r.entries.get('svc37')!.find((e) => e.Service.ID === 'svc37-437')!.Service.Weights?.Passing, 9);
+  const same = decoder.read(Buffer.from(JSON.stringify(dump(nodes, insts))), wanted);
+  assert.deepEqual([...(same.touched ?? ['?'])], [], 'an identical dump names no service');
 });
 
 test('an empty catalog and nodes without services give no entries', () => {
