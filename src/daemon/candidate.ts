@@ -91,7 +91,7 @@ export class CandidateBuilder {
     const pool = this.#o.pool;
     if (pool) {
       // Pool states: decommissioned servers out, servers the depool threshold keeps back in, pool weights.
-      model = pool.adjust(snapshot.entries, model);
+      model = pool.adjust(snapshot.entries, model, (service) => this.#model.entriesOf(service));
       // A decommission is an operator's decision, not a mass removal: the guard compares without those servers.
       if (previous) previous = withoutServers(previous, pool.decommissioned());
     }

@@ -2,7 +2,7 @@
 // `<run-dir>/history/`: what an operator reads after the fact ("what changed at 03:12?").
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createTwoFilesPatch } from 'diff';
+import { formatPatch, structuredPatch } from 'diff';
 
 export class ConfigHistory {
   readonly dir: string;
@@ -19,7 +19,7 @@ export class ConfigHistory {
     await mkdir(this.dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const base = path.join(this.dir, `${stamp}-${String(++this.#seq).padStart(4, '0')}`);
-    const patch = createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', previous ?? '', next, undefined, label, { context: 2 });
+    const patch = configPatch(previous ?? '', next, label);
     await writeFile(`${base}.cfg`, next);
     await writeFile(`${base}.diff`, patch);
     await this.#prune();
@@ -33,4 +33,63 @@ export class ConfigHistory {
       await rm(path.join(this.dir, f.replace(/\.cfg$/, '.diff')), { force: true });
     }
   }
+}
+
+const CONTEXT = 2;
+/** Characters compared at once when looking for the common prefix and suffix (native string compares). */
+const CHUNK = 1 << 14;
+
+/** Length of the common prefix of `a` and `b`. */
+function commonPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i + CHUNK <= n && a.slice(i, i + CHUNK) === b.slice(i, i + CHUNK)) i += CHUNK;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/** Length of the common suffix of `a` and `b`, at most `max`. */
+function commonSuffix(a: string, b: string, max: number): number {
+  let k = 0;
+  while (k + CHUNK <= max && a.slice(a.length - k - CHUNK, a.length - k) === b.slice(b.length - k - CHUNK, b.length - k)) k += CHUNK;
+  while (k < max && a.charCodeAt(a.length - 1 - k) === b.charCodeAt(b.length - 1 - k)) k++;
+  return k;
+}
+
+function countLines(text: string, end: number): number {
+  let n = 0;
+  for (let at = text.indexOf('\n'); at >= 0 && at < end; at = text.indexOf('\n', at + 1)) n++;
+  return n;
+}
+
+/**
+ * The unified diff (2 lines of context) of two configs, as `createTwoFilesPatch` gives it, for the
+ * cost of what changed: the lines both share at the start and at the end (past the context) are
+ * left out of the diff and its line numbers shifted, instead of diffing two 10 MB texts line by line.
+ */
+export function configPatch(previous: string, next: string, label: string): string {
+  // The first line that differs, then CONTEXT lines before it: a line start in both texts.
+  const prefix = commonPrefix(previous, next);
+  let start = prefix === 0 ? 0 : previous.lastIndexOf('\n', prefix - 1) + 1;
+  for (let k = 0; k < CONTEXT && start > 0; k++) start = start < 2 ? 0 : previous.lastIndexOf('\n', start - 2) + 1;
+  // The text after the last line that differs, then CONTEXT lines after it: a line start in both.
+  const same = commonSuffix(previous, next, Math.min(previous.length, next.length) - start);
+  let end = previous.length - same;
+  const nextEnd = next.length - same;
+  if (!(end > start && nextEnd > start && previous[end - 1] === '\n' && next[nextEnd - 1] === '\n')) {
+    const nl = previous.indexOf('\n', end);
+    end = nl < 0 ? previous.length : nl + 1;
+  }
+  for (let k = 0; k < CONTEXT && end < previous.length; k++) {
+    const nl = previous.indexOf('\n', end);
+    end = nl < 0 ? previous.length : nl + 1;
+  }
+  const tail = previous.length - end;
+  const patch = structuredPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', previous.slice(start, end), next.slice(start, next.length - tail), undefined, label, { context: CONTEXT });
+  const shift = countLines(previous, start);
+  for (const h of patch.hunks) {
+    h.oldStart += shift;
+    h.newStart += shift;
+  }
+  return formatPatch(patch);
 }

@@ -90,8 +90,80 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
     if (!from || !into) return undefined;
     config = config.slice(0, into.start) + mini.config.slice(from.start, from.end) + config.slice(into.end);
   }
-  const lines = new Map(applied.serverLines.size ? applied.serverLines : renderedServerLines(applied.config));
-  for (const key of [...lines.keys()]) if (taken.has(key.slice(0, key.indexOf('/')))) lines.delete(key);
-  for (const [key, line] of mini.serverLines) if (taken.has(key.slice(0, key.indexOf('/')))) lines.set(key, line);
+  // The running lines with the changed backends' own: an overlay, not a copy of 100,000 lines.
+  const known = !(applied.serverLines instanceof Map) || applied.serverLines.size > 0;
+  const lines = new OverlayLines(known ? applied.serverLines : renderedServerLines(applied.config), new Set(taken.keys()), mini.serverLines);
   return { config, model, serverLines: lines, services: [...taken.keys()] };
+}
+
+/** How many overlays may stack before one is read into a map of its own (each lookup walks the stack). */
+const MAX_OVERLAY_DEPTH = 8;
+
+/**
+ * Server lines keyed `backend/server`: those of `base`, except that the backends in `replaced` have
+ * exactly their lines in `own` (a line of another backend in `own` is not taken). Read as one map,
+ * without copying `base`.
+ */
+export class OverlayLines implements ReadonlyMap<string, string> {
+  readonly #base: ReadonlyMap<string, string>;
+  readonly #replaced: ReadonlySet<string>;
+  readonly #own: Map<string, string>;
+  readonly depth: number;
+  #size: number | undefined;
+
+  constructor(base: ReadonlyMap<string, string>, replaced: ReadonlySet<string>, own: ReadonlyMap<string, string>) {
+    this.#own = new Map();
+    for (const [key, line] of own) if (replaced.has(backendOf(key))) this.#own.set(key, line);
+    const depth = base instanceof OverlayLines ? base.depth + 1 : 0;
+    if (depth >= MAX_OVERLAY_DEPTH) {
+      this.#base = new Map(base);
+      this.depth = 0;
+    } else {
+      this.#base = base;
+      this.depth = depth;
+    }
+    this.#replaced = replaced;
+  }
+
+  get size(): number {
+    if (this.#size === undefined) {
+      let n = 0;
+      for (const _ of this.keys()) n++;
+      this.#size = n;
+    }
+    return this.#size;
+  }
+
+  get(key: string): string | undefined {
+    return this.#replaced.has(backendOf(key)) ? this.#own.get(key) : this.#base.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.#replaced.has(backendOf(key)) ? this.#own.has(key) : this.#base.has(key);
+  }
+
+  forEach(fn: (value: string, key: string, map: ReadonlyMap<string, string>) => void): void {
+    for (const [k, v] of this) fn(v, k, this);
+  }
+
+  *entries(): MapIterator<[string, string]> {
+    for (const [k, v] of this.#base) if (!this.#replaced.has(backendOf(k))) yield [k, v];
+    yield* this.#own;
+  }
+
+  *keys(): MapIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): MapIterator<string> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, string]> {
+    return this.entries();
+  }
+}
+
+function backendOf(key: string): string {
+  return key.slice(0, key.indexOf('/'));
 }

@@ -18,7 +18,11 @@ export function diffModels(previous: Model | undefined, next: Model): ModelChang
   for (const name of after.keys()) if (!before.has(name)) changes.servicesAdded.push(name);
   for (const name of before.keys()) if (!after.has(name)) changes.servicesRemoved.push(name);
   for (const name of new Set([...before.keys(), ...after.keys()])) {
-    const a = new Map((before.get(name)?.servers ?? []).map((s) => [s.name, s]));
+    // Models share the backends a change did not touch (they are never mutated): nothing to compare.
+    const x = before.get(name);
+    const y = after.get(name);
+    if (x !== undefined && (x === y || x.servers === y?.servers)) continue;
+    const a = new Map((x?.servers ?? []).map((s) => [s.name, s]));
     const b = new Map((after.get(name)?.servers ?? []).map((s) => [s.name, s]));
     for (const [s, srv] of b) {
       const old = a.get(s);

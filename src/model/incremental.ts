@@ -60,6 +60,11 @@ export class IncrementalModel {
     return this.buildByService({ services: byService, settings });
   }
 
+  /** The entries of `service` as of the last build: the same array while they are unchanged. */
+  entriesOf(service: string): readonly HealthEntry[] | undefined {
+    return this.#parts.get(service)?.entries;
+  }
+
   /**
    * The same, from entries already grouped by service name (no grouping of every entry). `changed`:
    * the services whose entries may differ from the last call (a source knows which it re-read); the

@@ -9,7 +9,7 @@
 // The admin state (ready/drain/maint) is then applied with poolRuntimeCommands (runtime.ts).
 import { isIP } from 'node:net';
 import type { HealthEntry } from '../consul/schemas.js';
-import type { Model, Server } from '../model/model.js';
+import type { Backend, Model, Server } from '../model/model.js';
 import { poolInstance, type PoolInstance } from './instances.js';
 import type { PoolDecisions, ServerDecision } from './rules.js';
 
@@ -31,6 +31,50 @@ function serverOf(i: PoolInstance, weight: number): Server {
   return { name: i.server, address: family === 6 ? `[${i.address}]` : i.address, port: i.port, weight, hostname: family === 0, node: i.node, serviceId: i.serviceId };
 }
 
+/** The instances of one backend (`entries`: its service's), quarantined ones left out (`quarantined`: their service IDs). */
+export function backendInstances(backend: string, entries: readonly HealthEntry[], quarantined?: ReadonlySet<string>): PoolInstance[] {
+  const out: PoolInstance[] = [];
+  for (const e of entries) if (!quarantined?.has(e.Service.ID)) out.push({ ...poolInstance(e), backend });
+  return out;
+}
+
+const byName = (x: Server, y: Server) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
+
+/**
+ * One backend with its decisions (`ds`: by server name; `inst`: its instances by server name): the
+ * backend itself when nothing changes (the incremental renderer compares by identity).
+ */
+export function withBackendDecisions(b: Backend, ds: ReadonlyMap<string, ServerDecision> | undefined, inst: (server: string) => PoolInstance | undefined): Backend {
+  const sorted = b.servers.every((s, k) => k === 0 || byName(b.servers[k - 1]!, s) <= 0);
+  // A backend no decision changes is handed on as it is.
+  if (!ds && sorted) return b;
+  let changed = !sorted;
+  const servers: Server[] = [];
+  const present = new Set<string>();
+  for (const s of b.servers) {
+    const d = ds?.get(s.name);
+    present.add(s.name);
+    if (d && !d.inConfig) {
+      changed = true;
+      continue;
+    }
+    if (d && d.weight !== s.weight) {
+      servers.push({ ...s, weight: d.weight });
+      changed = true;
+    } else servers.push(s);
+  }
+  for (const d of ds?.values() ?? []) {
+    if (!d.keptByThreshold || present.has(d.server)) continue;
+    const i = inst(d.server);
+    if (!i) continue;
+    servers.push(serverOf(i, d.weight));
+    changed = true;
+  }
+  if (!changed) return b;
+  servers.sort(byName);
+  return { ...b, servers };
+}
+
 export function withPoolDecisions(model: Model, decisions: PoolDecisions, instances: readonly PoolInstance[]): Model {
   // Decisions by backend: the work is per decision, not per backend × decision (100,000 servers).
   const byBackend = new Map<string, Map<string, ServerDecision>>();
@@ -40,38 +84,7 @@ export function withPoolDecisions(model: Model, decisions: PoolDecisions, instan
     m.set(d.server, d);
   }
   const inst = new Map(instances.map((i) => [`${i.backend}/${i.server}`, i]));
-  const byName = (x: Server, y: Server) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0);
-  const backends = model.backends.map((b) => {
-    const ds = byBackend.get(b.name);
-    const sorted = b.servers.every((s, k) => k === 0 || byName(b.servers[k - 1]!, s) <= 0);
-    // A backend no decision changes is handed on as it is (the incremental renderer compares by identity).
-    if (!ds && sorted) return b;
-    let changed = !sorted;
-    const servers: Server[] = [];
-    const present = new Set<string>();
-    for (const s of b.servers) {
-      const d = ds?.get(s.name);
-      present.add(s.name);
-      if (d && !d.inConfig) {
-        changed = true;
-        continue;
-      }
-      if (d && d.weight !== s.weight) {
-        servers.push({ ...s, weight: d.weight });
-        changed = true;
-      } else servers.push(s);
-    }
-    for (const d of ds?.values() ?? []) {
-      if (!d.keptByThreshold || present.has(d.server)) continue;
-      const i = inst.get(`${d.backend}/${d.server}`);
-      if (!i) continue;
-      servers.push(serverOf(i, d.weight));
-      changed = true;
-    }
-    if (!changed) return b;
-    servers.sort(byName);
-    return { ...b, servers };
-  });
+  const backends = model.backends.map((b) => withBackendDecisions(b, byBackend.get(b.name), (server) => inst.get(`${b.name}/${server}`)));
   return { ...model, backends };
 }
 

@@ -11,10 +11,12 @@ import type { Logger } from '../log.js';
 import type { Backend, Model } from '../model/model.js';
 import type { PoolInstance } from './instances.js';
 import type { KvApi } from './kv.js';
-import { poolInstancesFor, withPoolDecisions } from './model-adapter.js';
+import type { DockerWeights } from './docker-weights.js';
+import { backendInstances, poolInstancesFor, withBackendDecisions, withPoolDecisions } from './model-adapter.js';
 import { observeBackends, observeServers } from './observe.js';
-import { applyPoolStates, decisionKey, type PoolDecisions, type ServerDecision } from './rules.js';
-import { changedBackends, poolRuntimeCommands } from './runtime.js';
+import { cmp, decideBackend, decisionKey, invalidOf, poolLookups, type ApplyPoolInput, type BackendPoolSummary, type PoolDecisions, type PoolLookups, type ServerDecision } from './rules.js';
+import { changedBackendsBy, poolRuntimeCommandsFor } from './runtime.js';
+import type { PoolTable } from './table.js';
 import { watchPool, type PoolSnapshot } from './watch.js';
 
 export interface PoolReconcilerOptions {
@@ -34,8 +36,60 @@ export interface PoolReconcilerOptions {
 }
 
 /** The part of a decision that shows in the config (the rest is admin state, applied at runtime). */
-function configKey(d: PoolDecisions): string {
-  return JSON.stringify(d.servers.map((s) => [s.backend, s.server, s.inConfig, s.weight, s.keptByThreshold]));
+function sameInConfig(a: readonly ServerDecision[] | undefined, b: readonly ServerDecision[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i] as ServerDecision;
+    return x.backend === y.backend && x.server === y.server && x.inConfig === y.inConfig && x.weight === y.weight && x.keptByThreshold === y.keptByThreshold;
+  });
+}
+
+/** Whether the config's part of the decisions moved (every backend's, in order). */
+function configChanged(before: ReadonlyMap<string, BackendState>, after: ReadonlyMap<string, BackendState>): boolean {
+  const listed = (m: ReadonlyMap<string, BackendState>) => [...m].filter(([, st]) => st.decisions.length > 0);
+  const a = listed(before);
+  const b = listed(after);
+  if (a.length !== b.length) return true;
+  const bm = new Map(b);
+  return a.some(([name, st]) => !sameInConfig(st.decisions, bm.get(name)?.decisions));
+}
+
+/** Every field of two decision lists equal (then the older objects are kept: unchanged backends compare by identity). */
+function sameDecisions(a: readonly ServerDecision[], b: readonly ServerDecision[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as ServerDecision;
+    const y = b[i] as ServerDecision;
+    for (const k of Object.keys(x) as Array<keyof ServerDecision>) if (x[k] !== y[k]) return false;
+    if (Object.keys(x).length !== Object.keys(y).length) return false;
+  }
+  return true;
+}
+
+function sameSummary(a: BackendPoolSummary | undefined, b: BackendPoolSummary | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b));
+}
+
+/**
+ * What the reconciler keeps per backend, and what each part was computed from: a change costs the
+ * backends it touches (a backend whose entries, model, pool table, threshold and previous decisions
+ * are the same objects keeps its decisions and its adjusted backend).
+ */
+interface BackendState {
+  /** Its service's entries and its quarantined service IDs, as the instances were made from them. */
+  entries: readonly HealthEntry[];
+  quarantined: string;
+  instances: PoolInstance[];
+  /** What `decisions` were decided from (undefined: not decided for these instances yet). */
+  inputs: { instances: PoolInstance[]; table: PoolTable; dockerWeights: DockerWeights | undefined; threshold: number | undefined; previous: readonly ServerDecision[] } | undefined;
+  /** Sorted by server; empty for a backend without instances (and before the first decision). */
+  decisions: readonly ServerDecision[];
+  /** How many of them are inactive (left out of the config). */
+  inactive: number;
+  summary: BackendPoolSummary | undefined;
+  /** The model's backend and the one `withPoolDecisions` makes of it with these decisions. */
+  adjusted?: { from: Backend; decisions: readonly ServerDecision[]; instances: PoolInstance[]; out: Backend };
 }
 
 export class PoolReconciler {
@@ -43,18 +97,22 @@ export class PoolReconciler {
   readonly #ac = new AbortController();
   #watching: Promise<void> | undefined;
   #pool: PoolSnapshot | undefined;
-  #entries: readonly HealthEntry[] | undefined;
   #model: Model | undefined;
-  #instances: PoolInstance[] = [];
-  #decisions: PoolDecisions | undefined;
-  #previous = new Map<string, ServerDecision>();
+  /** Per backend name, the current instances and decisions (a new map per decision; never changed after). */
+  #state = new Map<string, BackendState>();
+  #lookups: { table: PoolTable; lookups: PoolLookups } | undefined;
+  /** The decisions by backend (a new map per decision). */
+  #byBackend: ReadonlyMap<string, readonly ServerDecision[]> | undefined;
+  /** The decisions as `applyPoolStates` would give them, assembled when asked for. */
+  #assembled: PoolDecisions | undefined;
+  #instancesList: PoolInstance[] | undefined;
+  #decided = false;
   /** Decisions as last applied to HAProxy (for asking it only about backends that moved). */
-  #applied: Map<string, ServerDecision> | undefined;
+  #applied: ReadonlyMap<string, readonly ServerDecision[]> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #firstRead: Promise<void>;
   #resolveFirst!: () => void;
   #read = false;
-  /** The last KV read error, cleared by the next good read. */
   /** The read error of each prefix that is failing now (cleared by its next answer, changed or not). */
   #readErrors = new Map<string, string>();
   #requestSync: (() => void) | undefined;
@@ -75,21 +133,26 @@ export class PoolReconciler {
       onContact: (prefix) => {
         if (this.#readErrors.delete(prefix)) this.#o.log.info({ prefix }, 'pool records: KV read works again');
       },
-      onChange: (snap) => {
-        const before = this.#decisions;
-        this.#pool = snap;
-        this.#read = true;
-        this.#resolveFirst();
-        for (const i of snap.table.invalid) this.#o.log.warn({ key: i.key }, `pool record ${i.key} is unusable: ${i.reason}`);
-        if (!this.#entries || !this.#model) return;
-        this.#decide();
-        if (before && this.#decisions && configKey(before) !== configKey(this.#decisions)) {
-          this.#o.onConfigChange?.();
-          this.#requestSync?.();
-        }
-        void this.reconcile();
-      },
+      onChange: (snap) => this.takePool(snap),
     });
+  }
+
+  /** A read of the pool records (what the KV watch delivers): decided at once, and a sync asked for when the config must change. */
+  takePool(snap: PoolSnapshot): void {
+    const hadDecisions = this.#decided;
+    const before = this.#state;
+    this.#pool = snap;
+    this.#read = true;
+    this.#resolveFirst();
+    for (const i of snap.table.invalid) this.#o.log.warn({ key: i.key }, `pool record ${i.key} is unusable: ${i.reason}`);
+    const model = this.#model;
+    if (!model) return;
+    this.#decide(model);
+    if (hadDecisions && configChanged(before, this.#state)) {
+      this.#o.onConfigChange?.();
+      this.#requestSync?.();
+    }
+    void this.reconcile();
   }
 
   /** Resolves once the pool records have been read (so a first config does not pool everything). */
@@ -112,7 +175,10 @@ export class PoolReconciler {
 
   /** `backend/server` of every decommissioned server (pool state inactive): left out of the config on purpose. */
   decommissioned(): Set<string> {
-    return new Set((this.#decisions?.servers ?? []).filter((s) => !s.inConfig).map((s) => decisionKey(s.backend, s.server)));
+    const out = new Set<string>();
+    if (!this.#decided) return out;
+    for (const st of this.#state.values()) if (st.inactive) for (const d of st.decisions) if (!d.inConfig) out.add(decisionKey(d.backend, d.server));
+    return out;
   }
 
   async stop(): Promise<void> {
@@ -123,14 +189,17 @@ export class PoolReconciler {
 
   /**
    * The engine's candidate build: decides for this catalog and model, and returns the model with
-   * inactive servers left out, threshold-kept servers put back and pool weights.
+   * inactive servers left out, threshold-kept servers put back and pool weights. `entriesOf` gives a
+   * service's entries (the same array while they are unchanged: then its instances are kept);
+   * without it, `entries` are grouped by service.
    */
-  adjust(entries: readonly HealthEntry[], model: Model): Model {
-    this.#entries = entries;
+  adjust(entries: readonly HealthEntry[], model: Model, entriesOf?: (service: string) => readonly HealthEntry[] | undefined): Model {
     this.#model = model;
-    this.#instances = poolInstancesFor(entries, model);
-    this.#decide();
-    return this.#decisions ? withPoolDecisions(model, this.#decisions, this.#instances) : model;
+    this.#instances(model, entriesOf ?? grouped(entries));
+    if (!this.#pool) return model;
+    this.#decide(model);
+    const backends = model.backends.map((b) => this.#adjusted(b));
+    return { ...model, backends };
   }
 
   /**
@@ -141,34 +210,151 @@ export class PoolReconciler {
   preview(entries: readonly HealthEntry[], model: Model): Model {
     if (!this.#pool) return model;
     const instances = poolInstancesFor(entries, model);
-    return withPoolDecisions(model, this.#rules(instances, model), instances);
+    const byBackend = new Map<string, PoolInstance[]>();
+    for (const i of instances) {
+      const list = byBackend.get(i.backend);
+      if (list) list.push(i);
+      else byBackend.set(i.backend, [i]);
+    }
+    const input = this.#input(model);
+    const servers: ServerDecision[] = [];
+    for (const [backend, list] of byBackend) {
+      const previous = this.#decided ? this.#state.get(backend)?.decisions : undefined;
+      servers.push(...decideBackend(backend, list, { ...input, previous: previousMap(previous) }, this.#poolLookups()).servers);
+    }
+    return withPoolDecisions(model, { servers, backends: [], invalid: [] }, instances);
   }
 
-  #rules(instances: readonly PoolInstance[], model: Model): PoolDecisions {
+  /** The rules' inputs besides instances and previous decisions. */
+  #input(model: Model): Omit<ApplyPoolInput, 'instances'> {
     const pool = this.#pool;
     if (!pool) throw new Error('pool records not read yet');
-    return applyPoolStates({
-      instances, table: pool.table, dockerWeights: pool.dockerWeights, defaultThreshold: this.#o.defaultThreshold,
-      includeWarning: this.#o.includeWarning ?? false, previous: this.#previous,
+    return {
+      table: pool.table, dockerWeights: pool.dockerWeights, defaultThreshold: this.#o.defaultThreshold,
+      includeWarning: this.#o.includeWarning ?? false,
       thresholds: new Map(model.backends.flatMap((b) => {
-        const t = this.#o.thresholdOf ? this.#o.thresholdOf(b) : b.depoolThreshold;
+        const t = this.#threshold(b);
         return t === undefined ? [] : [[b.name, t] as const];
       })),
-    });
+    };
   }
 
-  #decide(): void {
-    if (!this.#entries || !this.#model || !this.#pool) return;
-    this.#decisions = this.#rules(this.#instances, this.#model);
-    this.#previous = new Map(this.#decisions.servers.map((s) => [decisionKey(s.backend, s.server), s]));
+  #threshold(b: Backend): number | undefined {
+    return this.#o.thresholdOf ? this.#o.thresholdOf(b) : b.depoolThreshold;
   }
 
+  #poolLookups(): PoolLookups {
+    const table = (this.#pool as PoolSnapshot).table;
+    if (this.#lookups?.table !== table) this.#lookups = { table, lookups: poolLookups(table) };
+    return this.#lookups.lookups;
+  }
+
+  /** Each backend's instances, kept while its service's entries and quarantined IDs are the same. */
+  #instances(model: Model, entriesOf: (service: string) => readonly HealthEntry[] | undefined): void {
+    const quarantined = new Map<string, Set<string>>();
+    for (const q of model.quarantined) {
+      const ids = quarantined.get(q.service);
+      if (ids) ids.add(q.instance);
+      else quarantined.set(q.service, new Set([q.instance]));
+    }
+    const next = new Map<string, BackendState>();
+    for (const b of model.backends) {
+      const entries = entriesOf(b.service) ?? [];
+      const ids = quarantined.get(b.service);
+      const key = ids ? JSON.stringify([...ids]) : '';
+      const kept = this.#state.get(b.name);
+      if (kept && kept.entries === entries && kept.quarantined === key) {
+        next.set(b.name, kept);
+        continue;
+      }
+      const instances = backendInstances(b.name, entries, ids);
+      // Not decided for these instances yet: `#decide` does it (the previous decisions are its input).
+      next.set(b.name, { entries, quarantined: key, instances, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary });
+    }
+    this.#state = next;
+    this.#assembled = undefined;
+    this.#instancesList = undefined;
+  }
+
+  /** Decides every backend of `model` whose inputs moved; the others keep their decisions (the same objects). */
+  #decide(model: Model): void {
+    const pool = this.#pool;
+    if (!pool) return;
+    const lookups = this.#poolLookups();
+    const includeWarning = this.#o.includeWarning ?? false;
+    const next = new Map<string, BackendState>();
+    for (const b of model.backends) {
+      const st = this.#state.get(b.name);
+      if (!st) continue;
+      // The previous decisions of this backend (none before its first decision: the same as no previous).
+      const previous = st.decisions;
+      const threshold = this.#threshold(b);
+      const i = st.inputs;
+      if (i && i.instances === st.instances && i.table === pool.table && i.dockerWeights === pool.dockerWeights && i.threshold === threshold && i.previous === previous) {
+        next.set(b.name, st);
+        continue;
+      }
+      let decisions: readonly ServerDecision[] = [];
+      let summary: BackendPoolSummary | undefined;
+      if (st.instances.length) {
+        const input: Omit<ApplyPoolInput, 'instances'> = {
+          table: pool.table, dockerWeights: pool.dockerWeights, defaultThreshold: this.#o.defaultThreshold, includeWarning,
+          thresholds: threshold === undefined ? undefined : new Map([[b.name, threshold]]), previous: previousMap(previous),
+        };
+        const one = decideBackend(b.name, st.instances, input, lookups);
+        decisions = one.servers;
+        summary = one.summary;
+      }
+      // Equal to the previous ones: the same objects, so that the next build finds nothing moved.
+      if (sameDecisions(previous, decisions)) decisions = previous;
+      if (sameSummary(st.summary, summary)) summary = st.summary;
+      // Kept while the inputs stay the same objects. The previous decisions are an input only through
+      // an unreadable record (kept as it was) or the threshold keeping servers (the ones in rotation
+      // before first): otherwise these decisions are what they would give as the previous ones too.
+      // When they are an input, the next decision runs once more with these as the previous ones.
+      const prevFree = (summary === undefined || summary.kept.length === 0) && !decisions.some((d) => d.poolSource === 'unreadable');
+      const inputs = { instances: st.instances, table: pool.table, dockerWeights: pool.dockerWeights, threshold, previous: prevFree ? decisions : previous };
+      next.set(b.name, { entries: st.entries, quarantined: st.quarantined, instances: st.instances, inputs, decisions, inactive: decisions.filter((d) => !d.inConfig).length, summary, adjusted: st.adjusted });
+    }
+    this.#state = next;
+    this.#byBackend = new Map([...next].map(([name, st]) => [name, st.decisions] as const));
+    this.#decided = true;
+    this.#assembled = undefined;
+  }
+
+  /** `b` with its decisions (withPoolDecisions for one backend), kept while both are the same objects. */
+  #adjusted(b: Backend): Backend {
+    const st = this.#state.get(b.name);
+    if (!st) return b;
+    if (st.adjusted?.from === b && st.adjusted.decisions === st.decisions && st.adjusted.instances === st.instances) return st.adjusted.out;
+    let ds: Map<string, ServerDecision> | undefined;
+    if (st.decisions.length) ds = new Map(st.decisions.map((d) => [d.server, d]));
+    const inst = new Map(st.instances.map((i) => [i.server, i]));
+    const out = withBackendDecisions(b, ds, (server) => inst.get(server));
+    st.adjusted = { from: b, decisions: st.decisions, instances: st.instances, out };
+    return out;
+  }
+
+  /** The decisions, as `applyPoolStates` gives them for every instance (assembled once per decision). */
   decisions(): PoolDecisions | undefined {
-    return this.#decisions;
+    if (!this.#decided || !this.#pool) return undefined;
+    if (!this.#assembled) {
+      const names = [...this.#state.keys()].sort(cmp);
+      const servers: ServerDecision[] = [];
+      const backends: BackendPoolSummary[] = [];
+      for (const name of names) {
+        const st = this.#state.get(name) as BackendState;
+        for (const d of st.decisions) servers.push(d);
+        if (st.summary) backends.push(st.summary);
+      }
+      this.#assembled = { servers, backends, invalid: invalidOf(this.#pool.table, this.#pool.dockerWeights) };
+    }
+    return this.#assembled;
   }
 
   instances(): readonly PoolInstance[] {
-    return this.#instances;
+    this.#instancesList ??= [...this.#state.values()].flatMap((st) => st.instances);
+    return this.#instancesList;
   }
 
   /**
@@ -177,17 +363,22 @@ export class PoolReconciler {
    */
   reconcile({ full = false }: { full?: boolean } = {}): Promise<string[]> {
     const run = async (): Promise<string[]> => {
-      const d = this.#decisions;
-      if (!d) return [];
+      const d = this.#byBackend;
+      if (!this.#decided || !d) return [];
       const socket = this.#o.statsSocket;
-      const observed = full || !this.#applied ? await observeServers(socket) : await observeBackends(socket, changedBackends(this.#applied, d));
-      const commands = poolRuntimeCommands(d, observed);
+      const changed = full || !this.#applied ? undefined : changedBackendsBy(this.#applied, d);
+      if (changed?.size === 0) {
+        this.#applied = d;
+        return [];
+      }
+      const observed = changed ? await observeBackends(socket, changed) : await observeServers(socket);
+      const commands = poolRuntimeCommandsFor(d, observed);
       for (const c of commands) {
         const answer = (await socketCommand(socket, c)).trim();
         if (answer) this.#o.log.warn({ command: c, answer }, 'pool: HAProxy did not take a runtime command');
       }
       if (commands.length) this.#o.log.info({ commands }, `pool: ${commands.length} runtime commands (no reload)`);
-      this.#applied = new Map(d.servers.map((s) => [decisionKey(s.backend, s.server), s]));
+      this.#applied = d;
       return commands;
     };
     // Never rejects: HAProxy out of reach is logged, and the next change or reload tries again.
@@ -198,4 +389,19 @@ export class PoolReconciler {
     this.#queue = p;
     return p;
   }
+}
+
+/** Entries grouped by service (arrays kept from call to call are what lets a backend keep its instances). */
+function grouped(entries: readonly HealthEntry[]): (service: string) => readonly HealthEntry[] | undefined {
+  const by = new Map<string, HealthEntry[]>();
+  for (const e of entries) {
+    const list = by.get(e.Service.Service);
+    if (list) list.push(e);
+    else by.set(e.Service.Service, [e]);
+  }
+  return (service) => by.get(service);
+}
+
+function previousMap(previous: readonly ServerDecision[] | undefined): ReadonlyMap<string, ServerDecision> | undefined {
+  return previous && new Map(previous.map((d) => [decisionKey(d.backend, d.server), d]));
 }

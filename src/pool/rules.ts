@@ -86,7 +86,7 @@ export function decisionKey(backend: string, server: string): string {
 
 const ADMIN_TO_POOL: Record<AdminState, PoolState> = { ready: 'yes', drain: 'drain', maint: 'no' };
 
-function cmp(a: string, b: string): number {
+export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -104,7 +104,7 @@ interface Draft {
   member: ThresholdMember;
 }
 
-function decide(i: PoolInstance, input: ApplyPoolInput, lookup: ReturnType<typeof createPoolLookup>, invalidLookup: ReturnType<typeof createInvalidLookup>): Draft {
+function decide(i: PoolInstance, input: Omit<ApplyPoolInput, 'instances'>, lookup: ReturnType<typeof createPoolLookup>, invalidLookup: ReturnType<typeof createInvalidLookup>): Draft {
   const key = decisionKey(i.backend, i.server);
   const entry = lookup(i.service, i.serviceId, i.node);
   const unreadable = entry ? undefined : invalidLookup(i.service, i.serviceId, i.node);
@@ -192,47 +192,69 @@ function decide(i: PoolInstance, input: ApplyPoolInput, lookup: ReturnType<typeo
   return { d, member };
 }
 
+/** The lookups of one pool table (built once per table, shared by every backend decided against it). */
+export interface PoolLookups {
+  lookup: ReturnType<typeof createPoolLookup>;
+  invalidLookup: ReturnType<typeof createInvalidLookup>;
+}
+
+export function poolLookups(table: PoolTable): PoolLookups {
+  return { lookup: createPoolLookup(table), invalidLookup: createInvalidLookup(table) };
+}
+
+/** One backend's decisions (sorted by server) and summary: the part of `applyPoolStates` for the instances of `backend`. */
+export function decideBackend(backend: string, instances: readonly PoolInstance[], input: Omit<ApplyPoolInput, 'instances'>, lookups: PoolLookups = poolLookups(input.table)): { servers: ServerDecision[]; summary: BackendPoolSummary } {
+  const drafts = instances.map((i) => decide(i, input, lookups.lookup, lookups.invalidLookup)).sort((a, b) => cmp(a.d.server, b.d.server));
+  const threshold = input.thresholds?.get(backend) ?? input.defaultThreshold ?? DEFAULT_DEPOOL_THRESHOLD;
+  const counted = drafts.filter((x) => x.d.inConfig);
+  const t = applyThreshold(counted.map((x) => x.member), threshold);
+  const kept = new Set(t.kept);
+  const servers: ServerDecision[] = [];
+  for (const x of drafts) {
+    if (kept.has(x.d.server)) {
+      x.d.admin = 'ready';
+      x.d.inRotation = true;
+      x.d.keptByThreshold = true;
+    }
+    servers.push(x.d);
+  }
+  const summary: BackendPoolSummary = {
+    backend,
+    threshold,
+    counted: t.counted,
+    wantIn: t.wantIn,
+    inRotation: counted.filter((x) => x.d.inRotation).length,
+    minInRotation: t.min,
+    kept: t.kept,
+  };
+  return { servers, summary };
+}
+
+/** The unusable KV values of a table (and of the docker-haproxy weights), as decisions report them. */
+export function invalidOf(table: PoolTable, dockerWeights: DockerWeights | undefined): PoolDecisions['invalid'] {
+  return [
+    ...table.invalid.map((i) => ({ key: i.key, reason: i.kept ? `${i.reason} (the last valid record still applies)` : i.reason })),
+    ...(dockerWeights?.invalid ?? []),
+  ];
+}
+
 /** Decides, for every instance, what HAProxy should have; see the file header for the rules. */
 export function applyPoolStates(input: ApplyPoolInput): PoolDecisions {
-  const lookup = createPoolLookup(input.table);
-  const invalidLookup = createInvalidLookup(input.table);
-  const byBackend = new Map<string, Draft[]>();
+  const lookups = poolLookups(input.table);
+  const byBackend = new Map<string, PoolInstance[]>();
   for (const i of input.instances) {
     const list = byBackend.get(i.backend) ?? [];
-    list.push(decide(i, input, lookup, invalidLookup));
+    list.push(i);
     byBackend.set(i.backend, list);
   }
   const servers: ServerDecision[] = [];
   const backends: BackendPoolSummary[] = [];
   for (const backend of [...byBackend.keys()].sort(cmp)) {
-    const drafts = (byBackend.get(backend) ?? []).sort((a, b) => cmp(a.d.server, b.d.server));
-    const threshold = input.thresholds?.get(backend) ?? input.defaultThreshold ?? DEFAULT_DEPOOL_THRESHOLD;
-    const counted = drafts.filter((x) => x.d.inConfig);
-    const t = applyThreshold(counted.map((x) => x.member), threshold);
-    const kept = new Set(t.kept);
-    for (const x of drafts) {
-      if (kept.has(x.d.server)) {
-        x.d.admin = 'ready';
-        x.d.inRotation = true;
-        x.d.keptByThreshold = true;
-      }
-      servers.push(x.d);
-    }
-    backends.push({
-      backend,
-      threshold,
-      counted: t.counted,
-      wantIn: t.wantIn,
-      inRotation: counted.filter((x) => x.d.inRotation).length,
-      minInRotation: t.min,
-      kept: t.kept,
-    });
+    const one = decideBackend(backend, byBackend.get(backend) ?? [], input, lookups);
+    for (const d of one.servers) servers.push(d);
+    backends.push(one.summary);
   }
-  const invalid = [
-    ...input.table.invalid.map((i) => ({ key: i.key, reason: i.kept ? `${i.reason} (the last valid record still applies)` : i.reason })),
-    ...(input.dockerWeights?.invalid ?? []),
-  ];
-  return { servers, backends, invalid };
+  return { servers, backends, invalid: invalidOf(input.table, input.dockerWeights) };
 }
 
 /** Why a proposed change may not be written: it takes a backend below its threshold. */

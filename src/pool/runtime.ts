@@ -12,17 +12,38 @@ export function observedAdmin(status: string): AdminState {
   return 'ready';
 }
 
-export function poolRuntimeCommands(decisions: PoolDecisions, observed: readonly ObservedServer[]): string[] {
-  const now = new Map(observed.map((o) => [`${o.backend}/${o.server}`, o]));
-  const commands: string[] = [];
+/** Decisions by backend name, each list sorted by server (as `applyPoolStates` gives them). */
+export type DecisionsByBackend = ReadonlyMap<string, readonly ServerDecision[]>;
+
+export function byBackend(decisions: PoolDecisions): Map<string, ServerDecision[]> {
+  const out = new Map<string, ServerDecision[]>();
   for (const d of decisions.servers) {
-    if (!d.inConfig) continue;
-    const id = `${d.backend}/${d.server}`;
-    const seen = now.get(id);
-    if (!seen) continue;
-    // Weight first: a server coming back from maint gets its new weight before its first request.
-    if (seen.weight !== d.weight) commands.push(`set server ${id} weight ${d.weight}`);
-    if (observedAdmin(seen.status) !== d.admin) commands.push(`set server ${id} state ${d.admin}`);
+    const list = out.get(d.backend);
+    if (list) list.push(d);
+    else out.set(d.backend, [d]);
+  }
+  return out;
+}
+
+export function poolRuntimeCommands(decisions: PoolDecisions, observed: readonly ObservedServer[]): string[] {
+  return poolRuntimeCommandsFor(byBackend(decisions), observed);
+}
+
+/** The same, from decisions by backend: only the observed backends' decisions are looked at. */
+export function poolRuntimeCommandsFor(decisions: DecisionsByBackend, observed: readonly ObservedServer[]): string[] {
+  const now = new Map(observed.map((o) => [`${o.backend}/${o.server}`, o]));
+  const backends = [...new Set(observed.map((o) => o.backend))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const commands: string[] = [];
+  for (const backend of backends) {
+    for (const d of decisions.get(backend) ?? []) {
+      if (!d.inConfig) continue;
+      const id = `${d.backend}/${d.server}`;
+      const seen = now.get(id);
+      if (!seen) continue;
+      // Weight first: a server coming back from maint gets its new weight before its first request.
+      if (seen.weight !== d.weight) commands.push(`set server ${id} weight ${d.weight}`);
+      if (observedAdmin(seen.status) !== d.admin) commands.push(`set server ${id} state ${d.admin}`);
+    }
   }
   return commands;
 }
@@ -41,5 +62,28 @@ export function changedBackends(previous: ReadonlyMap<string, ServerDecision> | 
     if (!p || p.admin !== d.admin || p.weight !== d.weight || p.inConfig !== d.inConfig) out.add(d.backend);
   }
   if (previous) for (const [key, p] of previous) if (!seen.has(key)) out.add(p.backend);
+  return out;
+}
+
+/** `changedBackends` from decisions by backend: a backend whose list is the same object has not moved (O(backends), not O(servers)). */
+export function changedBackendsBy(previous: DecisionsByBackend | undefined, next: DecisionsByBackend): Set<string> {
+  const out = new Set<string>();
+  for (const [backend, ds] of next) {
+    const p = previous?.get(backend);
+    if (p === ds) continue;
+    if (!p) {
+      if (ds.length) out.add(backend);
+      continue;
+    }
+    const before = new Map(p.map((d) => [d.server, d]));
+    const seen = new Set<string>();
+    for (const d of ds) {
+      seen.add(d.server);
+      const x = before.get(d.server);
+      if (!x || x.admin !== d.admin || x.weight !== d.weight || x.inConfig !== d.inConfig) out.add(backend);
+    }
+    for (const x of p) if (!seen.has(x.server)) out.add(backend);
+  }
+  if (previous) for (const [backend, p] of previous) if (p.length && !next.has(backend)) out.add(backend);
   return out;
 }

@@ -66,6 +66,8 @@ function targetId(service: string, serviceId: string, node: string | undefined):
 export function createPoolLookup(table: PoolTable): (service: string, serviceId: string, node: string) => PoolEntry | undefined {
   const index = new Map<string, PoolEntry>();
   for (const e of table.byKey.values()) index.set(targetId(e.target.service, e.target.serviceId, e.target.node), e);
+  // No records (the usual case): no key to build per instance.
+  if (index.size === 0) return () => undefined;
   return (service, serviceId, node) => index.get(targetId(service, serviceId, node)) ?? index.get(targetId(service, serviceId, undefined));
 }
 
@@ -73,5 +75,6 @@ export function createPoolLookup(table: PoolTable): (service: string, serviceId:
 export function createInvalidLookup(table: PoolTable): (service: string, serviceId: string, node: string) => InvalidRecord | undefined {
   const index = new Map<string, InvalidRecord>();
   for (const i of table.invalid) if (i.target) index.set(targetId(i.target.service, i.target.serviceId, i.target.node), i);
+  if (index.size === 0) return () => undefined;
   return (service, serviceId, node) => index.get(targetId(service, serviceId, node)) ?? index.get(targetId(service, serviceId, undefined));
 }

@@ -1,0 +1,48 @@
+// The history's diff costs what changed, not the size of the config: over random texts changed in
+// one or several places (lines added, removed, replaced; at the start, the end, with and without a
+// final newline), `configPatch` turns the old text into the new one with as many lines added and
+// removed as `createTwoFilesPatch` of the whole texts (a minimal diff too: where repeated lines make
+// several minimal diffs, the two may pick different ones), and in a config of unique sections it is
+// that very patch.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { applyPatch, createTwoFilesPatch } from 'diff';
+import { configPatch } from '../../src/daemon/history.js';
+
+const LINE = fc.constantFrom('backend a', '    server x 10.0.0.1:80', '    server y 10.0.0.2:80', '', 'frontend f', '    balance roundrobin', '# note', 'backend b');
+const EDIT = fc.record({ at: fc.nat(), remove: fc.nat(3), insert: fc.array(LINE, { maxLength: 3 }) });
+
+function edit(lines: string[], edits: ReadonlyArray<{ at: number; remove: number; insert: string[] }>): string[] {
+  const out = [...lines];
+  for (const e of edits) out.splice(out.length ? e.at % (out.length + 1) : 0, e.remove, ...e.insert);
+  return out;
+}
+
+const counts = (patch: string) => ({ added: patch.split('\n').filter((l) => /^\+(?!\+\+ )/.test(l)).length, removed: patch.split('\n').filter((l) => /^-(?!-- )/.test(l)).length });
+
+test('property: configPatch applies, and adds and removes as many lines as createTwoFilesPatch of the whole texts', () => {
+  fc.assert(fc.property(
+    fc.array(LINE, { maxLength: 40 }), fc.array(EDIT, { minLength: 0, maxLength: 3 }), fc.boolean(), fc.boolean(),
+    (lines, edits, finalNewlineBefore, finalNewlineAfter) => {
+      const before = lines.join('\n') + (finalNewlineBefore && lines.length ? '\n' : '');
+      const afterLines = edit(lines, edits);
+      const after = afterLines.join('\n') + (finalNewlineAfter && afterLines.length ? '\n' : '');
+      const patch = configPatch(before, after, 'label');
+      assert.equal(applyPatch(before, patch), after);
+      const full = createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', before, after, undefined, 'label', { context: 2 });
+      assert.deepEqual(counts(patch), counts(full));
+      if (edits.length <= 1 && new Set(lines).size === lines.length && new Set(afterLines).size === afterLines.length) assert.equal(patch, full, 'one edit, unique lines: the same patch');
+    },
+  ), { numRuns: 2000 });
+});
+
+test('configPatch of one backend changed in a large config: the same patch, line numbers and all', () => {
+  const backends = Array.from({ length: 3000 }, (_, i) => `backend svc${i}\n    balance roundrobin\n    server a 10.0.${i >> 8}.${i & 255}:80 check\n    server b 10.1.${i >> 8}.${i & 255}:80 check\n`);
+  const before = `global\n    maxconn 100\n\n${backends.join('\n')}`;
+  const after = before.replace('backend svc1234\n    balance roundrobin\n', 'backend svc1234\n    balance roundrobin\n    server new 127.100.0.1:80 check\n');
+  const patch = configPatch(before, after, 'change');
+  assert.equal(patch, createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', before, after, undefined, 'change', { context: 2 }));
+  assert.match(patch, /^@@ -\d+,4 \+\d+,5 @@$/m);
+  assert.match(patch, /^\+    server new 127\.100\.0\.1:80 check$/m);
+});
