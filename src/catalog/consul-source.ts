@@ -244,25 +244,30 @@ export class ConsulSource implements CatalogSource {
     this.#pending.add(target);
     // The checks table moved as far (the list's header came): the list will tell.
     if (this.#checksNotice >= target) return;
-    // Did this write move the checks table at all? One request that matches no check answers with
-    // the table's index: below the target, no check changed by it and no list will ever explain it
-    // (a weight, an address, an instance without checks), so everything is read now, not after a
-    // wait. Should the probe fail, the settle time decides as before.
-    void this.#o.consul.healthStateBytes('any', { filter: PROBE_CHECKS_FILTER, signal: this.#abort.signal }).then(
-      (r) => {
-        this.#watches.get('health/state/any')?.indexSeen(r.index);
-        if (!this.#pending.has(target)) return;
-        if (r.index >= target || this.#checksNotice >= target || this.#servicesIndex > target) return;
-        this.#pending.delete(target);
-        this.#unexplained(target);
-      },
-      () => this.#settleThenDecide(target),
-    );
+    // Did this write move the checks table at all? The list's header most often comes within
+    // milliseconds (both lists move for a registration); if it has not come by then, one request that
+    // matches no check answers with the table's index: below the target, no check changed by this
+    // write and no list will ever explain it (a weight, an address, an instance without checks), so
+    // everything is read now, not after the settle time. Should the probe fail, the settle time decides.
+    this.#settle.wait(target);
+    void abortableSleep(this.#settle.probeMs(), this.#abort.signal).then(async () => {
+      if (this.#abort.signal.aborted || !this.#pending.has(target) || this.#checksNotice >= target || this.#servicesIndex > target) return;
+      let index: number;
+      try {
+        index = (await this.#o.consul.healthStateBytes('any', { filter: PROBE_CHECKS_FILTER, signal: this.#abort.signal })).index;
+      } catch {
+        return this.#settleThenDecide(target);
+      }
+      this.#watches.get('health/state/any')?.indexSeen(index);
+      if (!this.#pending.has(target) || index >= target || this.#checksNotice >= target || this.#servicesIndex > target) return;
+      this.#settle.forget(target);
+      this.#pending.delete(target);
+      this.#unexplained(target);
+    });
   }
 
   /** Without a probe's answer: waits the settle time for the checks list's header to reach `target`. */
   #settleThenDecide(target: number): void {
-    this.#settle.wait(target);
     void abortableSleep(this.#settle.ms(), this.#abort.signal).then(() => {
       this.#settle.forget(target);
       if (this.#abort.signal.aborted || !this.#pending.has(target)) return;
