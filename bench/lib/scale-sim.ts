@@ -9,6 +9,13 @@
 // `?filter=` on /v1/health/state/any and /v1/catalog/services: the simple part of Consul's filter
 // language (parseFilter), counted as an endpoint of its own; any other is a 400, so a byte count is
 // never silently wrong.
+// /v1/internal/ui/nodes (the node dump, as test/sim/consul-sim.ts and Consul 1.16.6 give it: 69.5 MB
+// at 10,000 services × 10 instances): built from the per-instance JSON already made (the service
+// object's JSON is also a part of its health entry's, shared), nodes/services/checks sorted
+// case-insensitively as Consul's indexes, index = max of the services and checks tables (nodes come
+// with their first service here). Each node's part is a Buffer cached until a write touches that node
+// (a flip rebuilds one node, not the catalog); the answer is those parts written one after the other
+// (no 60 MB copy), the list cached per index.
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -24,12 +31,14 @@ interface Instance {
   /** Serialized health entry and service check (made once per write). */
   entryJson: string;
   checkJson: string;
+  /** The Service object of `entryJson`: the node dump's service element. */
+  serviceJson: string;
 }
 
 interface Service {
   instances: Map<string, Instance>;
   index: number;
-  /** `Instance` keys in Consul's answer order (node, then ID). */
+  /** `Instance` keys in Consul's answer order (node, then ID, case-insensitively as its indexes). */
   sorted: string[] | undefined;
 }
 
@@ -56,11 +65,15 @@ const endpointOf = (path: string): string => (path.startsWith('/v1/health/servic
 export class ScaleSim {
   readonly #services = new Map<string, Service>();
   readonly #nodes = new Map<string, SimNode>();
+  /** Each node's instances by service ID, for the node dump; `sorted`: IDs in Consul's order (case-insensitive). */
+  readonly #byNode = new Map<string, NodeInstances>();
+  /** Node names in Consul's order (case-insensitive), the agent's own included. */
+  #sortedNodes: string[] | undefined;
   #raft = 10;
   #servicesIndex = 1;
   #checksIndex = 1;
   #waiters = new Set<Waiter>();
-  #cache: { services?: { index: number; body: string }; checks?: { index: number; body: string } } = {};
+  #cache: { services?: { index: number; body: string }; checks?: { index: number; body: string }; dump?: { index: number; body: Buffer[] } } = {};
   #filtered = new Map<string, string>();
   readonly #held = new Map<string, number>();
   #server: http.Server | undefined;
@@ -83,12 +96,20 @@ export class ScaleSim {
     if (!sameService) this.#servicesIndex = this.#raft;
     if (!existing || existing.status !== status || !sameTags) this.#checksIndex = this.#raft;
     svc.index = this.#raft;
+    if (!this.#nodes.has(node.Node)) this.#sortedNodes = undefined;
     this.#nodes.set(node.Node, node);
-    const inst: Instance = { node, service, status, createIndex: existing?.createIndex ?? this.#raft, modifyIndex: this.#raft, entryJson: '', checkJson: '' };
+    const inst: Instance = { node, service, status, createIndex: existing?.createIndex ?? this.#raft, modifyIndex: this.#raft, entryJson: '', checkJson: '', serviceJson: '' };
     inst.checkJson = JSON.stringify(serviceCheck(inst));
-    inst.entryJson = JSON.stringify(healthEntry(inst, inst.checkJson));
+    const head = `{"Node":${JSON.stringify(healthNode(inst))},"Service":`;
+    inst.serviceJson = JSON.stringify(nodeService(inst));
+    inst.entryJson = `${head}${inst.serviceJson},"Checks":[${JSON.stringify(serfCheck(node))},${inst.checkJson}]}`;
     if (!existing) svc.sorted = undefined;
     svc.instances.set(key, inst);
+    let onNode = this.#byNode.get(node.Node);
+    if (!onNode) this.#byNode.set(node.Node, (onNode = { instances: new Map(), sorted: undefined, part: undefined }));
+    if (!onNode.instances.has(service.ID)) onNode.sorted = undefined;
+    onNode.instances.set(service.ID, inst);
+    onNode.part = undefined;
     this.#notify();
   }
 
@@ -96,6 +117,11 @@ export class ScaleSim {
     const svc = this.#services.get(serviceName);
     if (!svc?.instances.delete(`${node}/${id}`)) return;
     svc.sorted = undefined;
+    const onNode = this.#byNode.get(node);
+    if (onNode?.instances.delete(id)) {
+      onNode.sorted = undefined;
+      onNode.part = undefined;
+    }
     this.#raft += 1;
     this.#servicesIndex = this.#checksIndex = svc.index = this.#raft;
     if (svc.instances.size === 0) this.#services.delete(serviceName);
@@ -163,10 +189,59 @@ export class ScaleSim {
     return this.#cache.checks.body;
   }
 
+  /**
+   * `/v1/internal/ui/nodes`: every node (it stays when its last service goes, as in Consul) with its
+   * services and all its checks, as the list of each node's part (and the separators), cached per
+   * index. Nothing is parsed or re-serialized: the pieces are the JSON strings made at registration.
+   */
+  #dumpBody(): Buffer[] {
+    const index = Math.max(this.#servicesIndex, this.#checksIndex);
+    if (this.#cache.dump?.index !== index) {
+      this.#sortedNodes ??= sortLower([AGENT_NODE.Node, ...this.#nodes.keys()], (n) => n);
+      const body: Buffer[] = [OPEN];
+      for (const [i, name] of this.#sortedNodes.entries()) {
+        if (i > 0) body.push(COMMA);
+        body.push(name === AGENT_NODE.Node ? AGENT_NODE_BUF : this.#nodePart(name));
+      }
+      body.push(CLOSE);
+      this.#cache.dump = { index, body };
+    }
+    return this.#cache.dump.body;
+  }
+
+  /** One node of the dump, made again only after a write on that node. */
+  #nodePart(name: string): Buffer {
+    let onNode = this.#byNode.get(name);
+    if (!onNode) this.#byNode.set(name, (onNode = { instances: new Map(), sorted: undefined, part: undefined }));
+    if (onNode.part) return onNode.part;
+    const node = this.#nodes.get(name) as SimNode;
+    const byId = onNode.instances;
+    const insts = (onNode.sorted ??= sortLower([...byId.keys()], (id) => id)).map((id) => byId.get(id) as Instance);
+    const parts: string[] = [`{"ID":"","Node":${JSON.stringify(node.Node)},"Address":${JSON.stringify(node.Address)},"TaggedAddresses":${JSON.stringify(taggedAddresses(node))},"Meta":${DUMP_NODE_META},"Services":[`];
+    for (const [i, inst] of insts.entries()) {
+      if (i > 0) parts.push(',');
+      parts.push(inst.serviceJson);
+    }
+    parts.push('],"Checks":[');
+    // Checks by CheckID, case-insensitively: serfHealth goes among the `service:<ID>` checks (already
+    // in ID order) where it sorts.
+    const serf = dumpSerfCheck(node);
+    let serfAt = insts.findIndex((inst) => byLower('serfHealth', `service:${inst.service.ID}`) < 0);
+    if (serfAt < 0) serfAt = insts.length;
+    for (let i = 0; i <= insts.length; i++) {
+      if (i === serfAt) parts.push(i > 0 ? ',' : '', serf);
+      const inst = insts[i];
+      if (inst) parts.push(i > 0 || serfAt === 0 ? ',' : '', inst.checkJson);
+    }
+    parts.push(']}');
+    onNode.part = Buffer.from(parts.join(''), 'utf8');
+    return onNode.part;
+  }
+
   #serviceBody(name: string): string {
     const svc = this.#services.get(name);
     if (!svc) return '[]';
-    svc.sorted ??= [...svc.instances.keys()].sort();
+    svc.sorted ??= [...svc.instances].sort(([, a], [, b]) => byLower(a.node.Node, b.node.Node) || byLower(a.service.ID, b.service.ID)).map(([k]) => k);
     return `[${svc.sorted.map((k) => (svc.instances.get(k) as Instance).entryJson).join(',')}]`;
   }
 
@@ -211,9 +286,10 @@ export class ScaleSim {
     if (blocking) c.blocking[endpoint] = (c.blocking[endpoint] ?? 0) + 1;
     // Counters may be reset while a query is held: answer bytes go to the counters of the moment.
     const now = () => this.counters;
-    let route: { index: () => number; body: () => string; status?: number } | undefined;
+    let route: { index: () => number; body: () => string | Buffer[]; status?: number } | undefined;
     const m = /^\/v1\/health\/service\/([^/]+)$/.exec(url.pathname);
     if (url.pathname === '/v1/catalog/services') route = { index: () => this.#servicesIndex, body: () => (filter !== null && pred ? this.#filteredServicesBody(pred) : this.#servicesBody()) };
+    else if (url.pathname === '/v1/internal/ui/nodes') route = { index: () => Math.max(this.#servicesIndex, this.#checksIndex), body: () => this.#dumpBody() };
     else if (url.pathname === '/v1/health/state/any') route = { index: () => this.#checksIndex, body: () => (filter !== null && pred ? this.#filteredChecksBody(filter, pred) : this.#checksBody()) };
     else if (m) {
       const name = decodeURIComponent(m[1] ?? '');
@@ -253,10 +329,17 @@ export class ScaleSim {
       if (res.destroyed) return;
     }
     const body = route.body();
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.reduce((n, b) => n + b.length, 0);
     const k = now();
-    k.bytes[endpoint] = (k.bytes[endpoint] ?? 0) + Buffer.byteLength(body) + 150;
-    res.writeHead(route.status ?? 200, { 'Content-Type': 'application/json', 'X-Consul-Index': String(Math.max(1, route.index())), 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
-    res.end(body);
+    k.bytes[endpoint] = (k.bytes[endpoint] ?? 0) + length + 150;
+    res.writeHead(route.status ?? 200, { 'Content-Type': 'application/json', 'Content-Length': String(length), 'X-Consul-Index': String(Math.max(1, route.index())), 'X-Consul-Knownleader': 'true', 'X-Consul-Lastcontact': '0' });
+    if (typeof body === 'string') {
+      res.end(body);
+      return;
+    }
+    // The parts one after the other (Node copies none of them into one 60 MB buffer).
+    for (const b of body) res.write(b);
+    res.end();
   }
 
   async #admin(path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -309,12 +392,51 @@ function parseWait(s: string | null): number | undefined {
   return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
 }
 
+/** Consul's memdb indexes are lowercase: the node dump and health/service come in this order. */
+function byLower(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** `xs` sorted by `key(x)` lowercased (each key lowercased once: 10,000 IDs on a node sort in a few ms). */
+function sortLower<T>(xs: T[], key: (x: T) => string): T[] {
+  return xs.map((x) => [key(x).toLowerCase(), x] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, x]) => x);
+}
+
+interface NodeInstances {
+  instances: Map<string, Instance>;
+  /** Service IDs in Consul's order (case-insensitive). */
+  sorted: string[] | undefined;
+  /** The node's part of the dump, until a write on the node. */
+  part: Buffer | undefined;
+}
+
+const OPEN = Buffer.from('[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']');
+
+function taggedAddresses(n: SimNode): Record<string, string> {
+  return { lan: n.Address, lan_ipv4: n.Address, wan: n.Address, wan_ipv4: n.Address };
+}
+
 // Shapes as test/sim/consul-sim.ts (and a Consul 1.16 agent) give them.
+/** The node dump adds `consul-version` to an agent's node (these nodes all run one: they have serfHealth). */
+const DUMP_NODE_META = JSON.stringify({ 'consul-network-segment': '', 'consul-version': '1.16.6' });
+
+/** The agent this simulator plays, with the `consul` service, as Consul's dump has it. */
+const AGENT_NODE: SimNode = { Node: 'consul-scale-sim', Address: '127.0.0.1' };
+
+/** serfHealth as the node dump gives it: ServiceTags null (the stored nil), where health endpoints say []. */
+function dumpSerfCheck(node: SimNode): string {
+  return JSON.stringify({ ...serfCheck(node), ServiceTags: null });
+}
+
 function serfCheck(node: SimNode): object {
   return { Node: node.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', ServiceTags: [], Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {}, CreateIndex: 1, ModifyIndex: 1 };
 }
 
-function serviceCheck(inst: Omit<Instance, 'entryJson' | 'checkJson'>): object {
+function serviceCheck(inst: InstanceData): object {
   return {
     Node: inst.node.Node, CheckID: `service:${inst.service.ID}`, Name: `Service '${inst.service.Service}' check`, Status: inst.status, Notes: '', Output: '',
     ServiceID: inst.service.ID, ServiceName: inst.service.Service, ServiceTags: inst.service.Tags, Type: '', Interval: '', Timeout: '', ExposedPort: 0, Definition: {},
@@ -322,18 +444,33 @@ function serviceCheck(inst: Omit<Instance, 'entryJson' | 'checkJson'>): object {
   };
 }
 
-function healthEntry(inst: Omit<Instance, 'entryJson' | 'checkJson'>, checkJson: string): object {
+type InstanceData = Omit<Instance, 'entryJson' | 'checkJson' | 'serviceJson'>;
+
+/** A health entry's Node (the node dump's node has no Datacenter nor indexes). */
+function healthNode(inst: InstanceData): object {
   const n = inst.node;
   return {
-    Node: {
-      ID: '', Node: n.Node, Address: n.Address, Datacenter: 'dc1', TaggedAddresses: { lan: n.Address, lan_ipv4: n.Address, wan: n.Address, wan_ipv4: n.Address },
-      Meta: { 'consul-network-segment': '' }, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
-    },
-    Service: {
-      ID: inst.service.ID, Service: inst.service.Service, Tags: inst.service.Tags, Address: inst.service.Address ?? '', Meta: null, Port: inst.service.Port,
-      Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, Proxy: { Mode: '', MeshGateway: {}, Expose: {} }, Connect: {}, PeerName: '',
-      CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
-    },
-    Checks: [serfCheck(n), JSON.parse(checkJson) as object],
+    ID: '', Node: n.Node, Address: n.Address, Datacenter: 'dc1', TaggedAddresses: taggedAddresses(n),
+    Meta: { 'consul-network-segment': '' }, CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
   };
 }
+
+/** The service as a health entry and the node dump both give it. */
+function nodeService(inst: InstanceData): object {
+  return {
+    ID: inst.service.ID, Service: inst.service.Service, Tags: inst.service.Tags, Address: inst.service.Address ?? '', Meta: null, Port: inst.service.Port,
+    Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, Proxy: { Mode: '', MeshGateway: {}, Expose: {} }, Connect: {}, PeerName: '',
+    CreateIndex: inst.createIndex, ModifyIndex: inst.modifyIndex,
+  };
+}
+
+const AGENT_NODE_BUF = Buffer.from(JSON.stringify({
+  ID: '6b0f3c1e-2d4a-4f7b-9e8c-1a2b3c4d5e6f', Node: AGENT_NODE.Node, Address: AGENT_NODE.Address, TaggedAddresses: taggedAddresses(AGENT_NODE),
+  Meta: JSON.parse(DUMP_NODE_META) as object,
+  Services: [{
+    ID: 'consul', Service: 'consul', Tags: null, Address: '',
+    Meta: { non_voter: 'false', raft_version: '3', read_replica: 'false', serf_protocol_current: '2', serf_protocol_max: '5', serf_protocol_min: '1', version: '1.16.6' },
+    Port: 8300, Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, Proxy: { Mode: '', MeshGateway: {}, Expose: {} }, Connect: {}, PeerName: '', CreateIndex: 1, ModifyIndex: 1,
+  }],
+  Checks: [JSON.parse(dumpSerfCheck(AGENT_NODE)) as object],
+}));

@@ -113,3 +113,73 @@ test('snapshot restore: waiting queries get the old answer at once; the client a
     await sim.stop();
   }
 });
+
+test('node dump: the simulator answers /v1/internal/ui/nodes as the recorded Consul 1.16.6 answer (fixtures/consul/ui-nodes.json) for the same catalog', async () => {
+  const recorded = await fixture('ui-nodes.json') as Array<Record<string, unknown>>;
+  const sim = await startSim();
+  try {
+    const ENABLE_TAG = 'HAPROXY.ENABLE=true';
+    sim.register({ node: { Node: 'web-node-1', Address: '10.0.1.1', external: true }, service: { ID: 'web-1', Service: 'web', Tags: [ENABLE_TAG, 'HAPROXY.DOMAIN=web.example.test'], Port: 8080 } });
+    sim.register({ node: { Node: 'web-node-2', Address: '10.0.1.2', external: true }, service: { ID: 'web-2', Service: 'web', Tags: [ENABLE_TAG], Port: 8080, Weights: { Passing: 5, Warning: 1 } }, status: 'warning' });
+    sim.register({ node: { Node: 'web-node-2', Address: '10.0.1.2', external: true }, service: { ID: 'api-1', Service: 'api', Tags: [ENABLE_TAG], Port: 9090, Address: '10.0.2.2' } });
+    sim.register({ node: { Node: 'web-node-2', Address: '10.0.1.2', external: true }, service: { ID: 'bare-1', Service: 'bare', Port: 7000 }, checked: false });
+    sim.registerNode({ Node: 'empty-node', Address: '10.0.1.9', external: true });
+    sim.register({ node: sim.agentNode, service: { ID: 'local-1', Service: 'local', Tags: [ENABLE_TAG], Port: 6000 }, checked: false });
+    sim.setMaintenance(sim.agentNode.Node, 'local-1', 'deploy');
+    const res = await fetch(`${sim.url}/v1/internal/ui/nodes`);
+    const index = Number(res.headers.get('x-consul-index'));
+    const body = await res.json() as Array<Record<string, unknown>>;
+    // What differs by nature: the agent's name, ID and server port, and the raw indexes.
+    const normalize = (dump: Array<Record<string, unknown>>, max?: number) => {
+      const agent = dump.find((n) => (n.Services as Array<{ ID: string }>).some((s) => s.ID === 'consul'))!.Node;
+      const text = JSON.stringify(dump, (k, v: unknown) => {
+        if (k === 'CreateIndex' || k === 'ModifyIndex') {
+          if (max !== undefined) assert.ok(typeof v === 'number' && v >= 1 && v <= max, `${k} ${String(v)} within 1..${max}`);
+          return 0;
+        }
+        if (k === 'ID' && typeof v === 'string' && /^[0-9a-f-]{36}$/.test(v)) return '<uuid>';
+        return v === agent ? '<agent>' : v;
+      });
+      const out = JSON.parse(text) as Array<{ Services: Array<{ ID: string; Port: number }> }>;
+      for (const s of out.flatMap((n) => n.Services)) if (s.ID === 'consul') s.Port = 0;
+      return out;
+    };
+    assert.deepEqual(normalize(body, index), normalize(recorded));
+    // Key order too (JSON.stringify keeps it): node, service and check objects as Consul writes them.
+    assert.equal(JSON.stringify(normalize(body)), JSON.stringify(normalize(recorded)));
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('node dump: index and blocking (a flip and a weight change wake it), a node outlives its services, filters, the 500 of a bad filter', async () => {
+  const sim = await startSim();
+  try {
+    const dump = async (q = '') => { const r = await fetch(`${sim.url}/v1/internal/ui/nodes${q}`); return { status: r.status, index: Number(r.headers.get('x-consul-index')), text: await r.text() }; };
+    const n1 = { Node: 'n1', Address: '10.0.0.1' };
+    sim.register({ node: n1, service: { ID: 'a1', Service: 'a', Tags: [ENABLE], Port: 1 } });
+    const before = await dump();
+    const pending = dump(`?index=${before.index}&wait=5s`);
+    await new Promise((r) => setTimeout(r, 100));
+    sim.setStatus('n1', 'a1', 'critical');
+    const woken = await pending;
+    assert.ok(woken.index > before.index && woken.text.includes('"Status":"critical"'), 'a check flip wakes the dump');
+    const w = dump(`?index=${woken.index}&wait=5s`);
+    await new Promise((r) => setTimeout(r, 100));
+    sim.register({ node: n1, service: { ID: 'a1', Service: 'a', Tags: [ENABLE], Port: 1, Weights: { Passing: 3, Warning: 1 } }, status: 'critical' });
+    assert.ok((await w).index > woken.index, 'a weight change wakes the dump');
+    sim.deregister('n1', 'a1');
+    const left = (JSON.parse((await dump()).text) as Array<{ Node: string; Services: unknown[]; Checks: Array<{ CheckID: string }> }>).find((n) => n.Node === 'n1');
+    assert.deepEqual([left?.Services, left?.Checks.map((c) => c.CheckID)], [[], ['serfHealth']], 'the node stays, with its serfHealth');
+    sim.deregisterNode('n1');
+    const names = async (q: string) => (JSON.parse((await dump(`?filter=${encodeURIComponent(q)}`)).text) as Array<{ Node: string }>).map((n) => n.Node);
+    assert.deepEqual(await names('Node == "n1"'), []);
+    sim.register({ node: { Node: 'n2', Address: '10.0.0.2' }, service: { ID: 'b1', Service: 'b', Tags: [ENABLE], Port: 1 } });
+    assert.deepEqual(await names('Services.Service contains "b"'), ['n2']);
+    assert.deepEqual(await names('Node != "n2"'), [sim.agentNode.Node]);
+    const bad = await dump(`?filter=${encodeURIComponent('Nope == "x"')}`);
+    assert.deepEqual([bad.status, bad.text], [500, 'Failed to create boolean expression evaluator: Selector "Nope" is not valid']);
+  } finally {
+    await sim.stop();
+  }
+});
