@@ -68,6 +68,11 @@ function countLines(text: string, end: number): number {
  * left out of the diff and its line numbers shifted, instead of diffing two 10 MB texts line by line.
  */
 export function configPatch(previous: string, next: string, label: string): string {
+  // The first config: every line added (written out at once, not diffed line by line).
+  if (previous === '' && next.endsWith('\n')) {
+    const lines = countLines(next, next.length);
+    return `===================================================================\n--- haproxy.cfg (before)\n+++ haproxy.cfg (after)\t${label}\n@@ -0,0 +1,${lines} @@\n+${next.slice(0, -1).replaceAll('\n', '\n+')}\n`;
+  }
   // The first line that differs, then CONTEXT lines before it: a line start in both texts.
   const prefix = commonPrefix(previous, next);
   let start = prefix === 0 ? 0 : previous.lastIndexOf('\n', prefix - 1) + 1;

@@ -45,4 +45,6 @@ test('configPatch of one backend changed in a large config: the same patch, line
   assert.equal(patch, createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', before, after, undefined, 'change', { context: 2 }));
   assert.match(patch, /^@@ -\d+,4 \+\d+,5 @@$/m);
   assert.match(patch, /^\+    server new 127\.100\.0\.1:80 check$/m);
+  // The first config: every line added, as the diff of the whole texts has it.
+  assert.equal(configPatch('', before + '\n', 'first'), createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', '', before + '\n', undefined, 'first', { context: 2 }));
 });
