@@ -445,6 +445,40 @@ describe('conformance: simulator vs real Consul', { concurrency: false }, () => 
     assert.equal(result.flippedCheckModifyIndexIsTheTablesIndex, true);
   });
 
+  test('an index move no row shows: deregistering an instance without checks moves the checks index, wakes no held health/state query (it answers its start index at the end of its wait), and wakes the others', async () => {
+    const result = await same('index-only move', async (t) => {
+      await t.register({ node: 'io-n1', id: 'io-1', service: 'conf-io', port: 1 });
+      const out: Record<string, unknown> = {};
+      for (const [k, p] of Object.entries({ checks: '/v1/health/state/any', critical: '/v1/health/state/critical', services: '/v1/catalog/services', service: '/v1/health/service/conf-io', dump: DUMP })) {
+        await t.register({ node: 'io-n1', id: 'io-bare', service: 'conf-io', port: 2, checked: false });
+        const { index } = await t.get(p);
+        const started = Date.now();
+        const pending = t.get(`${p}?index=${index}&wait=2s`);
+        await new Promise((r) => setTimeout(r, 300));
+        await t.deregister('io-n1', 'io-bare');
+        const r = await pending;
+        const now = await t.get(p);
+        out[k] = { woke: Date.now() - started < 1500, answeredIndex: r.index === index ? 'start' : r.index === now.index ? 'current' : 'other', indexMoved: now.index > index };
+      }
+      // A later check write wakes a health/state query held across such a move.
+      await t.register({ node: 'io-n1', id: 'io-bare', service: 'conf-io', port: 2, checked: false });
+      const { index } = await t.get('/v1/health/state/any');
+      const pending = t.get(`/v1/health/state/any?index=${index}&wait=4s`);
+      await new Promise((r) => setTimeout(r, 300));
+      await t.deregister('io-n1', 'io-bare');
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      await t.setStatus('io-n1', 'io-1', 'critical');
+      const r = await pending;
+      out.laterFlip = { woke: Date.now() - started < 1500, indexUp: r.index > index };
+      return out;
+    });
+    assert.deepEqual(result.checks, { woke: false, answeredIndex: 'start', indexMoved: true }, 'health/state/any');
+    assert.deepEqual(result.services, { woke: true, answeredIndex: 'current', indexMoved: true }, 'catalog/services');
+    assert.deepEqual(result.dump, { woke: true, answeredIndex: 'current', indexMoved: true }, 'the node dump');
+    assert.deepEqual(result.laterFlip, { woke: true, indexUp: true });
+  });
+
   test('the Consul source sees the same changes, each naming exactly its service, on both', async () => {
     const result = await same('Consul source', async (t) => {
       const consul = createConsulClient(loadConsulConfig({ flagUrl: `http://127.0.0.1:${t.port}`, env: {} }));

@@ -13,6 +13,10 @@
 //   identical check moves the services table and the service, not the checks; an instance
 //   registered without a check moves the services table only, its deregistration both; a check's
 //   ModifyIndex is the write that last changed it.
+// - a held health/state/* query wakes only for a write that changes a check row (memdb watches the
+//   rows, not the table's index): the deregistration of an instance without checks moves the checks
+//   index but wakes none of them; held to the end of its wait, such a query answers the index it
+//   started at (the last run of the query), below the table's; a later check write wakes it.
 // - snapshot restore: waiting queries answer at once with the old store's answer; later queries
 //   see the restored state with its lower indexes; the next write gets an index above all earlier.
 // - shapes of Consul OSS 1.16 (no Namespace); catalog-registered (`external`) nodes have no
@@ -80,7 +84,12 @@ interface Instance {
 
 interface Waiter {
   check: () => boolean;
+  /** A health/state/* query: only a write that changes a check row wakes it (memdb watches rows). */
+  checkRowsOnly: boolean;
+  /** End of the wait, a closed connection, a failure to answer: the query answers as of its last run. */
   wake: () => void;
+  /** Woken by a write (or a test control): the query runs again and answers what it sees now. */
+  answer: () => void;
   /** Answer now with what the query sees at this instant (the state store is being replaced). */
   abandon: () => void;
 }
@@ -267,17 +276,21 @@ export class ConsulSim {
   // ---- catalog changes ---------------------------------------------------------------------------
 
   /** One raft write: the tables it touched get the new index (the services table, the checks table). */
-  #bump(serviceName: string, { catalog, checks }: { catalog: boolean; checks: boolean }): number {
+  #bump(serviceName: string, { catalog, checks, checkRows = checks }: { catalog: boolean; checks: boolean; checkRows?: boolean }): number {
     this.#raft += 1;
     if (catalog) this.#servicesIndex = this.#raft;
     if (checks) this.#checksIndex = this.#raft;
     this.#serviceIndex.set(serviceName, this.#raft);
-    this.#notify();
+    this.#notify(checkRows);
     return this.#raft;
   }
 
-  #notify(): void {
-    for (const w of [...this.#waiters]) if (w.check()) w.wake();
+  /** Wakes the held queries the write concerns; `checkRows`: the write added, changed or removed a check row. */
+  #notify(checkRows = true): void {
+    for (const w of [...this.#waiters]) {
+      if (w.checkRowsOnly && !checkRows) continue;
+      if (w.check()) w.answer();
+    }
   }
 
   /**
@@ -319,12 +332,13 @@ export class ConsulSim {
     this.#nodes.set(node.Node, node);
     this.#raft += 1;
     this.#nodesIndex = this.#raft;
-    this.#notify();
+    this.#notify(false);
   }
 
   /** `PUT /v1/catalog/deregister` with a node only: the node, its services and its checks go. */
   deregisterNode(nodeName: string): void {
-    if (!this.#nodes.delete(nodeName)) return;
+    const node = this.#nodes.get(nodeName);
+    if (!node || !this.#nodes.delete(nodeName)) return;
     const gone = [...this.#instances].filter(([, i]) => i.node.Node === nodeName);
     for (const [k] of gone) this.#instances.delete(k);
     this.#nodeMaintenance.delete(nodeName);
@@ -335,7 +349,8 @@ export class ConsulSim {
       this.#checksIndex = this.#raft;
       for (const [, i] of gone) this.#serviceIndex.set(i.service.Service, this.#raft);
     }
-    this.#notify();
+    // Check rows went: the node's serfHealth (an agent's node), its instances' checks.
+    this.#notify(!node.external || gone.some(([, i]) => i.checked || i.maintenance !== undefined));
   }
 
   deregister(nodeName: string, serviceId: string): void {
@@ -343,7 +358,9 @@ export class ConsulSim {
     const existing = this.#instances.get(key);
     if (!existing) return;
     this.#instances.delete(key);
-    this.#bump(existing.service.Service, { catalog: true, checks: true });
+    // As Consul: the checks table's index moves even for an instance without checks, but no check
+    // row changes then, so no held health/state query wakes.
+    this.#bump(existing.service.Service, { catalog: true, checks: true, checkRows: existing.checked || existing.maintenance !== undefined });
   }
 
   setStatus(nodeName: string, serviceId: string, status: SimStatus): void {
@@ -388,7 +405,7 @@ export class ConsulSim {
     this.#nodesIndex = Math.min(this.#nodesIndex, to);
     for (const k of this.#serviceIndex.keys()) this.#serviceIndex.set(k, to);
     this.#notify();
-    for (const w of [...this.#waiters]) w.wake();
+    for (const w of [...this.#waiters]) w.answer();
   }
 
   /** `consul snapshot save`: the catalog and its table indexes as they are now. */
@@ -562,7 +579,7 @@ export class ConsulSim {
     });
   }
 
-  #route(pathname: string, query: URLSearchParams): { index: () => number; body: () => unknown; error?: { status: number; body: string } } | undefined {
+  #route(pathname: string, query: URLSearchParams): { index: () => number; body: () => unknown; error?: { status: number; body: string }; checkRowsOnly?: boolean } | undefined {
     if (pathname === '/v1/internal/ui/nodes') {
       const raw = query.get('filter');
       const filter = raw === null || raw === '' ? undefined : parseDumpFilter(raw);
@@ -591,6 +608,7 @@ export class ConsulSim {
       return {
         index: () => this.#checksIndex,
         body: () => this.#allChecks().filter((c) => state === 'any' || (c as { Status: string }).Status === state),
+        checkRowsOnly: true,
       };
     }
     return undefined;
@@ -648,15 +666,23 @@ export class ConsulSim {
     if (wantIndex > 0 && route.index() <= wantIndex) {
       const jitter = this.jitter ? Math.random() * (waitMs / 16) : 0;
       let abandoned: { body: unknown; index: number } | undefined;
+      // The index of the query's last run: what it answers when nothing woke it.
+      const startIndex = route.index();
+      let answered = false;
       this.openBlocking += 1;
       try {
         await new Promise<void>((resolve) => {
           const waiter: Waiter = {
             check: () => route.index() > wantIndex || this.#failures.length > 0,
+            checkRowsOnly: route.checkRowsOnly === true,
             wake: () => {
               clearTimeout(timer);
               this.#waiters.delete(waiter);
               resolve();
+            },
+            answer: () => {
+              answered = true;
+              waiter.wake();
             },
             abandon: () => {
               abandoned = { body: route.body(), index: route.index() };
@@ -674,6 +700,9 @@ export class ConsulSim {
       if (abandoned) return send(200, abandoned.body, abandoned.index);
       const late = this.#failures.shift();
       if (late) return send(late.status, late.body);
+      // Not woken: Consul answers its last run. Only index-only moves (no check row changed, so the
+      // body is the same) can lie between it and now.
+      if (route.checkRowsOnly && !answered) return send(200, route.body(), startIndex);
     }
     send(200, route.body(), route.index());
   }
