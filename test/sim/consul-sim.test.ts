@@ -183,3 +183,28 @@ test('node dump: index and blocking (a flip and a weight change wake it), a node
     await sim.stop();
   }
 });
+
+test('an index-only move (an instance without checks deregistered) wakes no held health/state query; it answers its start index at the end of its wait; a check write wakes it', async () => {
+  const sim = await startSim([entry('a', 'a1', [ENABLE])]);
+  try {
+    sim.register({ node: { Node: 'node1', Address: '10.0.0.1' }, service: { ID: 'bare', Service: 'a', Tags: [ENABLE], Port: 1 }, checked: false });
+    const get = async (p: string) => { const r = await fetch(`${sim.url}${p}`); return Number(r.headers.get('x-consul-index')); };
+    const start = await get('/v1/health/state/any');
+    const started = Date.now();
+    const held = get(`/v1/health/state/any?index=${start}&wait=1s`);
+    const dumpHeld = get(`/v1/internal/ui/nodes?index=${await get('/v1/internal/ui/nodes')}&wait=5s`);
+    await new Promise((r) => setTimeout(r, 100));
+    sim.deregister('node1', 'bare');
+    assert.ok(await dumpHeld > start, 'the node dump wakes');
+    assert.equal(await held, start, 'answered at the end of its wait with the index it started at');
+    assert.ok(Date.now() - started >= 950);
+    const moved = await get('/v1/health/state/any');
+    assert.ok(moved > start, 'though the checks index moved');
+    const again = get(`/v1/health/state/any?index=${moved}&wait=5s`);
+    await new Promise((r) => setTimeout(r, 100));
+    sim.setStatus('node1', 'a1', 'critical');
+    assert.ok(await again > moved, 'a check write wakes it');
+  } finally {
+    await sim.stop();
+  }
+});
