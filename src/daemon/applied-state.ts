@@ -2,14 +2,15 @@
 // from, kept in memory and in `<run-dir>/applied-model.json` (versioned, schema-checked when read
 // back), so that a restarted hapilot knows the model of the last good config it serves.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Model } from '../model/model.js';
 import type { GlobalSettings } from '../settings.js';
 import { validateConfigFile } from '../haproxy/validate.js';
 import type { Logger } from '../log.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { commitTemp, tempPathFor } from '../util/atomic-write.js';
+import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
 export interface Applied {
   config: string;
@@ -52,33 +53,73 @@ export function appliedModelSchema(settings: GlobalSettings) {
   });
 }
 
-/** The JSON of each model part (a backend, the routes, …), kept while the part lives: models are never mutated. */
-const jsonOf = new WeakMap<object, string>();
+/** The JSON of each model part (a backend, the routes, …), UTF-8, kept while the part lives: models are never mutated. */
+const jsonOf = new WeakMap<object, Buffer>();
 
-function partJson(v: object): string {
+function partJson(v: object): Buffer {
   let json = jsonOf.get(v);
   if (json === undefined) {
-    json = JSON.stringify(v);
+    json = Buffer.from(JSON.stringify(v));
     jsonOf.set(v, json);
   }
   return json;
 }
 
 /**
- * `JSON.stringify(model)`, byte for byte, from the JSON of its parts kept between calls: a change
- * serializes the backends it touched, not 100,000 servers.
+ * `JSON.stringify(model)` in UTF-8, byte for byte, as pieces: the JSON of each backend is kept
+ * between calls, so a change serializes the backends it touched, and the pieces are written as they
+ * are (no 15 MB string joined and encoded per change).
  */
-export function modelJson(model: Model): string {
-  const fields: string[] = [];
+export function modelJsonParts(model: Model): Buffer[] {
+  const out: Buffer[] = [];
+  const text = (t: string) => out.push(Buffer.from(t));
+  let first = true;
+  text('{');
   for (const [key, value] of Object.entries(model) as Array<[string, unknown]>) {
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
-    let json: string;
+    text(`${first ? '' : ','}${JSON.stringify(key)}:`);
+    first = false;
     if (key === 'backends' && Array.isArray(value)) {
-      json = `[${value.map((b: unknown) => (b !== null && typeof b === 'object' ? partJson(b) : JSON.stringify(b) ?? 'null')).join(',')}]`;
-    } else json = value !== null && typeof value === 'object' ? partJson(value) : JSON.stringify(value);
-    fields.push(`${JSON.stringify(key)}:${json}`);
+      text('[');
+      value.forEach((b: unknown, i) => {
+        if (i > 0) text(',');
+        if (b !== null && typeof b === 'object') out.push(partJson(b));
+        else text(JSON.stringify(b) ?? 'null');
+      });
+      text(']');
+    } else if (value !== null && typeof value === 'object') out.push(partJson(value));
+    else text(JSON.stringify(value));
   }
-  return `{${fields.join(',')}}`;
+  text('}');
+  return out;
+}
+
+/** `JSON.stringify(model)` (for tests and small models). */
+export function modelJson(model: Model): string {
+  return Buffer.concat(modelJsonParts(model)).toString('utf8');
+}
+
+/** writeFileAtomic of pieces: a temp file written piece by piece (writev), fsynced, renamed over `target`. */
+async function writeBuffersAtomic(target: string, parts: readonly Buffer[]): Promise<void> {
+  const temp = tempPathFor(target);
+  try {
+    const handle = await open(temp, 'w', 0o644);
+    try {
+      for (let i = 0; i < parts.length; i += 1024) {
+        const batch = parts.slice(i, i + 1024);
+        const { bytesWritten } = await handle.writev(batch);
+        const want = batch.reduce((n, b) => n + b.length, 0);
+        if (bytesWritten !== want) throw new Error(`short write: ${bytesWritten} of ${want} bytes`);
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await commitTemp(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new HapilotError(ErrorCode.WRITE, `cannot write ${target}: ${messageOf(err)}`, { cause: err });
+  }
 }
 
 export function sha256(text: string): string {
@@ -114,7 +155,7 @@ export class AppliedState {
     this.#persisting = this.#persisting.catch(() => undefined).then(async () => {
       await new Promise((resolve) => setImmediate(resolve));
       if (this.current?.config !== config || this.current.model !== model) return;
-      await writeFileAtomic(this.modelFile, `{"version":1,"configSha256":${JSON.stringify(sha256(config))},"model":${modelJson(model)}}`);
+      await writeBuffersAtomic(this.modelFile, [Buffer.from(`{"version":1,"configSha256":${JSON.stringify(sha256(config))},"model":`), ...modelJsonParts(model), Buffer.from('}')]);
     });
     return this.#persisting;
   }

@@ -6,6 +6,7 @@
 // and takes everything else the usual way.
 import type { CatalogSnapshot } from '../catalog/source.js';
 import { buildModel, type Backend, type Model } from '../model/model.js';
+import { entriesOfServices } from '../model/incremental.js';
 import { render, serverLines as renderedServerLines, type RenderPaths } from '../config/render.js';
 import type { TemplateSet } from '../config/templates.js';
 import type { GlobalSettings } from '../settings.js';
@@ -67,7 +68,7 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   const running = applied.model;
   if (!running || !snapshot.changed?.length) return undefined;
   const changed = new Set(snapshot.changed);
-  const sub = buildModel({ entries: snapshot.entries.filter((e) => changed.has(e.Service.Service)), settings });
+  const sub = buildModel({ entries: entriesOfServices(snapshot.entries, changed), settings });
   const before = new Map(running.backends.map((b) => [b.name, b]));
   const taken = new Map<string, Backend>();
   const routes = (m: Model, s: string) => JSON.stringify([m.httpRoutes.filter((r) => r.backend === s), m.portFrontends.filter((f) => f.backend === s)]);

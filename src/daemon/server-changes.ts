@@ -8,6 +8,7 @@ import type { RenderPaths, RenderedFile } from '../config/render.js';
 import type { Applier } from '../haproxy/applier.js';
 import type { Logger } from '../log.js';
 import type { Model } from '../model/model.js';
+import { entriesOfServices } from '../model/incremental.js';
 import type { PoolReconciler } from '../pool/reconciler.js';
 import type { GlobalSettings } from '../settings.js';
 import type { Applied } from './applied-state.js';
@@ -85,7 +86,7 @@ export class ServerChanges {
     if (!pool) return true;
     const part = onlyServices(change.model, new Set(change.services));
     const services = new Set(part.backends.map((b) => b.service));
-    const adjusted = pool.preview(snapshot.entries.filter((e) => services.has(e.Service.Service)), part);
+    const adjusted = pool.preview(entriesOfServices(snapshot.entries, services), part);
     const agrees = JSON.stringify(adjusted.backends.map((b) => b.servers)) === JSON.stringify(part.backends.map((b) => b.servers));
     if (!agrees) this.#o.log.debug({ services: change.services }, 'runtime-first: pool states change these servers; the full build takes them');
     return agrees;

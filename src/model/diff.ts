@@ -1,5 +1,5 @@
 // What changed between two models, for the log line of every reload and for /status.
-import type { Model } from './model.js';
+import type { Backend, Model } from './model.js';
 
 export interface ModelChanges {
   servicesAdded: string[];
@@ -12,27 +12,34 @@ export interface ModelChanges {
 }
 
 export function diffModels(previous: Model | undefined, next: Model): ModelChanges {
-  const before = new Map((previous?.backends ?? []).map((b) => [b.name, b]));
-  const after = new Map(next.backends.map((b) => [b.name, b]));
   const changes: ModelChanges = { servicesAdded: [], servicesRemoved: [], serversAdded: [], serversRemoved: [], serversChanged: [] };
-  for (const name of after.keys()) if (!before.has(name)) changes.servicesAdded.push(name);
-  for (const name of before.keys()) if (!after.has(name)) changes.servicesRemoved.push(name);
-  for (const name of new Set([...before.keys(), ...after.keys()])) {
-    // Models share the backends a change did not touch (they are never mutated): nothing to compare.
-    const x = before.get(name);
-    const y = after.get(name);
-    if (x !== undefined && (x === y || x.servers === y?.servers)) continue;
-    const a = new Map((x?.servers ?? []).map((s) => [s.name, s]));
-    const b = new Map((after.get(name)?.servers ?? []).map((s) => [s.name, s]));
-    for (const [s, srv] of b) {
-      const old = a.get(s);
-      if (!old) changes.serversAdded.push(`${name}/${s}`);
-      else if (old.address !== srv.address || old.port !== srv.port || old.weight !== srv.weight) changes.serversChanged.push(`${name}/${s}`);
-    }
-    for (const s of a.keys()) if (!b.has(s)) changes.serversRemoved.push(`${name}/${s}`);
+  const x = previous?.backends ?? [];
+  const y = next.backends;
+  // The same backends in the same order (a server change): pairwise, no map of every backend.
+  if (x.length === y.length && x.every((b, i) => b.name === y[i]?.name)) {
+    for (const [i, b] of x.entries()) diffServers(b.name, b, y[i], changes);
+  } else {
+    const before = new Map(x.map((b) => [b.name, b]));
+    const after = new Map(y.map((b) => [b.name, b]));
+    for (const name of after.keys()) if (!before.has(name)) changes.servicesAdded.push(name);
+    for (const name of before.keys()) if (!after.has(name)) changes.servicesRemoved.push(name);
+    for (const name of new Set([...before.keys(), ...after.keys()])) diffServers(name, before.get(name), after.get(name), changes);
   }
   for (const list of Object.values(changes)) list.sort();
   return changes;
+}
+
+function diffServers(name: string, x: Backend | undefined, y: Backend | undefined, changes: ModelChanges): void {
+  // Models share the backends a change did not touch (they are never mutated): nothing to compare.
+  if (x !== undefined && (x === y || x.servers === y?.servers)) return;
+  const a = new Map((x?.servers ?? []).map((s) => [s.name, s]));
+  const b = new Map((y?.servers ?? []).map((s) => [s.name, s]));
+  for (const [s, srv] of b) {
+    const old = a.get(s);
+    if (!old) changes.serversAdded.push(`${name}/${s}`);
+    else if (old.address !== srv.address || old.port !== srv.port || old.weight !== srv.weight) changes.serversChanged.push(`${name}/${s}`);
+  }
+  for (const s of a.keys()) if (!b.has(s)) changes.serversRemoved.push(`${name}/${s}`);
 }
 
 export function isEmptyChange(c: ModelChanges): boolean {

@@ -37,15 +37,12 @@ export class IncrementalModel {
   build({ entries, settings }: { entries: readonly HealthEntry[]; settings: GlobalSettings }): Model {
     // Sources list entries service by service: a run equal to the entries kept for its service is
     // taken as they are (no array per service per change); entries in any other order are grouped.
+    const at = serviceRuns(entries);
+    if (!at) return this.#grouped(entries, settings);
     const runs = new Map<string, readonly HealthEntry[]>();
-    for (let i = 0; i < entries.length;) {
-      const service = (entries[i] as HealthEntry).Service.Service;
-      let j = i + 1;
-      while (j < entries.length && (entries[j] as HealthEntry).Service.Service === service) j++;
-      if (runs.has(service)) return this.#grouped(entries, settings);
+    for (const [service, [i, j]] of at) {
       const kept = this.#parts.get(service)?.entries;
       runs.set(service, kept && sameRun(kept, entries, i, j) ? kept : entries.slice(i, j));
-      i = j;
     }
     return this.buildByService({ services: runs, settings });
   }
@@ -137,6 +134,52 @@ export class IncrementalModel {
     this.#merged = { model, index: merged.index };
     return model;
   }
+}
+
+/** Per entries array (a snapshot's are never changed once handed over; the length is checked all the same). */
+const runsOf = new WeakMap<readonly HealthEntry[], { length: number; runs: ReadonlyMap<string, readonly [number, number]> | null }>();
+
+/**
+ * Where each service's entries lie in `entries` (`[from, to)`, in the order the services come), when
+ * every service's entries are one run (sources list them service by service); undefined otherwise.
+ * Found once per array (a snapshot's entries are looked up by the runtime-first path, the pool check
+ * and the model build of the same sync).
+ */
+export function serviceRuns(entries: readonly HealthEntry[]): ReadonlyMap<string, readonly [number, number]> | undefined {
+  const cached = runsOf.get(entries);
+  let runs = cached?.length === entries.length ? cached.runs : undefined;
+  if (runs === undefined) {
+    const found = new Map<string, readonly [number, number]>();
+    runs = found;
+    for (let i = 0; i < entries.length;) {
+      const service = (entries[i] as HealthEntry).Service.Service;
+      let j = i + 1;
+      while (j < entries.length && (entries[j] as HealthEntry).Service.Service === service) j++;
+      if (found.has(service)) {
+        runs = null;
+        break;
+      }
+      found.set(service, [i, j]);
+      i = j;
+    }
+    runsOf.set(entries, { length: entries.length, runs });
+  }
+  return runs ?? undefined;
+}
+
+/** The entries of `services` (in `entries`' order): from their runs when the entries come service by service. */
+export function entriesOfServices(entries: readonly HealthEntry[], services: ReadonlySet<string>): HealthEntry[] {
+  const runs = serviceRuns(entries);
+  if (!runs) return entries.filter((e) => services.has(e.Service.Service));
+  const spans: Array<readonly [number, number]> = [];
+  for (const s of services) {
+    const span = runs.get(s);
+    if (span) spans.push(span);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  const out: HealthEntry[] = [];
+  for (const [from, to] of spans) for (let i = from; i < to; i++) out.push(entries[i] as HealthEntry);
+  return out;
 }
 
 /** What a service's part brings to the merge besides its servers. */

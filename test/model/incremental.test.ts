@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildModel } from '../../src/model/model.js';
-import { IncrementalModel } from '../../src/model/incremental.js';
+import { entriesOfServices, IncrementalModel, serviceRuns } from '../../src/model/incremental.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 
 test('build(): entries in runs per service or interleaved give buildModel\'s model; an unchanged run is not rebuilt', () => {
@@ -20,4 +20,19 @@ test('build(): entries in runs per service or interleaved give buildModel\'s mod
   const moved = [entry('a', 'a1', [ENABLE], { node: 'n1', port: 9000 }), a[1] as NonNullable<(typeof a)[1]>, ...b];
   assert.deepEqual(inc.build({ entries: moved, settings: s }), buildModel({ entries: moved, settings: s }));
   assert.equal(inc.lastStats.rebuilt, 1);
+});
+
+test('entriesOfServices: the entries of some services, from their runs or (interleaved) by filtering, in the entries\' order', () => {
+  const a = [entry('a', 'a1', [ENABLE], { node: 'n1' }), entry('a', 'a2', [ENABLE], { node: 'n2' })];
+  const b = [entry('b', 'b1', [ENABLE], { node: 'n1' })];
+  const c = [entry('c', 'c1', [ENABLE], { node: 'n1' }), entry('c', 'c2', [ENABLE], { node: 'n3' })];
+  const runs = [...a, ...b, ...c];
+  assert.deepEqual(serviceRuns(runs), new Map([['a', [0, 2]], ['b', [2, 3]], ['c', [3, 5]]]));
+  for (const pick of [['c', 'a'], ['b'], [], ['x', 'c']]) {
+    const want = runs.filter((e) => pick.includes(e.Service.Service));
+    assert.deepEqual(entriesOfServices(runs, new Set(pick)), want, pick.join(','));
+  }
+  const interleaved = [a[0], c[0], a[1], b[0], c[1]].map((e) => e as NonNullable<typeof e>);
+  assert.equal(serviceRuns(interleaved), undefined, 'a service in two runs');
+  assert.deepEqual(entriesOfServices(interleaved, new Set(['a', 'c'])), [a[0], c[0], a[1], c[1]]);
 });
