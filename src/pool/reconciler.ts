@@ -101,8 +101,10 @@ export class PoolReconciler {
   /** Per backend name, the current instances and decisions (a new map per decision; never changed after). */
   #state = new Map<string, BackendState>();
   #lookups: { table: PoolTable; lookups: PoolLookups } | undefined;
-  /** The decisions by backend (a new map per decision). */
+  /** The decisions by backend (a new map when any moved; never changed after). */
   #byBackend: ReadonlyMap<string, readonly ServerDecision[]> | undefined;
+  /** Backends came or went since `#byBackend` was made. */
+  #namesMoved = false;
   /** The decisions as `applyPoolStates` would give them, assembled when asked for. */
   #assembled: PoolDecisions | undefined;
   #instancesList: PoolInstance[] | undefined;
@@ -257,21 +259,24 @@ export class PoolReconciler {
       if (ids) ids.add(q.instance);
       else quarantined.set(q.service, new Set([q.instance]));
     }
-    const next = new Map<string, BackendState>();
+    const changed = new Map<string, BackendState>();
+    let sameNames = model.backends.length === this.#state.size;
     for (const b of model.backends) {
       const entries = entriesOf(b.service) ?? [];
       const ids = quarantined.get(b.service);
       const key = ids ? JSON.stringify([...ids]) : '';
       const kept = this.#state.get(b.name);
-      if (kept && kept.entries === entries && kept.quarantined === key) {
-        next.set(b.name, kept);
-        continue;
-      }
+      if (!kept) sameNames = false;
+      if (kept && kept.entries === entries && kept.quarantined === key) continue;
       const instances = backendInstances(b.name, entries, ids);
       // Not decided for these instances yet: `#decide` does it (the previous decisions are its input).
-      next.set(b.name, { entries, quarantined: key, instances, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary });
+      changed.set(b.name, { entries, quarantined: key, instances, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary });
     }
-    this.#state = next;
+    if (!sameNames) {
+      // Backends came or went: a map of the model's backends only.
+      this.#state = new Map(model.backends.map((b) => [b.name, changed.get(b.name) ?? (this.#state.get(b.name) as BackendState)]));
+      this.#namesMoved = true;
+    } else if (changed.size) this.#state = withEntries(this.#state, changed);
     this.#assembled = undefined;
     this.#instancesList = undefined;
   }
@@ -282,6 +287,7 @@ export class PoolReconciler {
     if (!pool) return;
     const lookups = this.#poolLookups();
     const includeWarning = this.#o.includeWarning ?? false;
+    // The backends whose decisions are made again; the maps are copied only when there are some.
     const next = new Map<string, BackendState>();
     for (const b of model.backends) {
       const st = this.#state.get(b.name);
@@ -290,10 +296,7 @@ export class PoolReconciler {
       const previous = st.decisions;
       const threshold = this.#threshold(b);
       const i = st.inputs;
-      if (i && i.instances === st.instances && i.table === pool.table && i.dockerWeights === pool.dockerWeights && i.threshold === threshold && i.previous === previous) {
-        next.set(b.name, st);
-        continue;
-      }
+      if (i && i.instances === st.instances && i.table === pool.table && i.dockerWeights === pool.dockerWeights && i.threshold === threshold && i.previous === previous) continue;
       let decisions: readonly ServerDecision[] = [];
       let summary: BackendPoolSummary | undefined;
       if (st.instances.length) {
@@ -316,8 +319,12 @@ export class PoolReconciler {
       const inputs = { instances: st.instances, table: pool.table, dockerWeights: pool.dockerWeights, threshold, previous: prevFree ? decisions : previous };
       next.set(b.name, { entries: st.entries, quarantined: st.quarantined, instances: st.instances, inputs, decisions, inactive: decisions.filter((d) => !d.inConfig).length, summary, adjusted: st.adjusted });
     }
-    this.#state = next;
-    this.#byBackend = new Map([...next].map(([name, st]) => [name, st.decisions] as const));
+    // (`#state` holds exactly the model's backends: `#instances` made it from this model.)
+    if (next.size) this.#state = withEntries(this.#state, next);
+    if (this.#namesMoved || !this.#byBackend) {
+      this.#byBackend = new Map([...this.#state].map(([name, st]) => [name, st.decisions] as const));
+      this.#namesMoved = false;
+    } else if (next.size) this.#byBackend = withEntries(this.#byBackend, new Map([...next].map(([name, st]) => [name, st.decisions] as const)));
     this.#decided = true;
     this.#assembled = undefined;
   }
@@ -389,6 +396,13 @@ export class PoolReconciler {
     this.#queue = p;
     return p;
   }
+}
+
+/** A copy of `map` with `changes` set (maps handed out are never changed). */
+function withEntries<K, V>(map: ReadonlyMap<K, V>, changes: ReadonlyMap<K, V>): Map<K, V> {
+  const out = new Map(map);
+  for (const [k, v] of changes) out.set(k, v);
+  return out;
 }
 
 /** Entries grouped by service (arrays kept from call to call are what lets a backend keep its instances). */
