@@ -80,16 +80,17 @@ interface BackendState {
   /** Its service's entries and its quarantined service IDs, as the instances were made from them. */
   entries: readonly HealthEntry[];
   quarantined: string;
-  instances: PoolInstance[];
-  /** What `decisions` were decided from (undefined: not decided for these instances yet). */
-  inputs: { instances: PoolInstance[]; table: PoolTable; dockerWeights: DockerWeights | undefined; threshold: number | undefined; previous: readonly ServerDecision[] } | undefined;
+  /** The quarantined service IDs themselves. */
+  ids: ReadonlySet<string> | undefined;
+  /** What `decisions` were decided from (undefined: not decided for these entries yet). */
+  inputs: { entries: readonly HealthEntry[]; quarantined: string; table: PoolTable; dockerWeights: DockerWeights | undefined; threshold: number | undefined; previous: readonly ServerDecision[] } | undefined;
   /** Sorted by server; empty for a backend without instances (and before the first decision). */
   decisions: readonly ServerDecision[];
   /** How many of them are inactive (left out of the config). */
   inactive: number;
   summary: BackendPoolSummary | undefined;
   /** The model's backend and the one `withPoolDecisions` makes of it with these decisions. */
-  adjusted?: { from: Backend; decisions: readonly ServerDecision[]; instances: PoolInstance[]; out: Backend };
+  adjusted?: { from: Backend; decisions: readonly ServerDecision[]; entries: readonly HealthEntry[]; quarantined: string; out: Backend };
 }
 
 export class PoolReconciler {
@@ -268,9 +269,8 @@ export class PoolReconciler {
       const kept = this.#state.get(b.name);
       if (!kept) sameNames = false;
       if (kept && kept.entries === entries && kept.quarantined === key) continue;
-      const instances = backendInstances(b.name, entries, ids);
-      // Not decided for these instances yet: `#decide` does it (the previous decisions are its input).
-      changed.set(b.name, { entries, quarantined: key, instances, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary });
+      // Not decided for these entries yet: `#decide` does it (the previous decisions are its input).
+      changed.set(b.name, { entries, quarantined: key, ids, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary });
     }
     if (!sameNames) {
       // Backends came or went: a map of the model's backends only.
@@ -296,15 +296,17 @@ export class PoolReconciler {
       const previous = st.decisions;
       const threshold = this.#threshold(b);
       const i = st.inputs;
-      if (i && i.instances === st.instances && i.table === pool.table && i.dockerWeights === pool.dockerWeights && i.threshold === threshold && i.previous === previous) continue;
+      if (i && i.entries === st.entries && i.quarantined === st.quarantined && i.table === pool.table && i.dockerWeights === pool.dockerWeights && i.threshold === threshold && i.previous === previous) continue;
       let decisions: readonly ServerDecision[] = [];
       let summary: BackendPoolSummary | undefined;
-      if (st.instances.length) {
+      // The instances are made again when decided (a PoolInstance per server is not kept between changes).
+      const instances = backendInstances(b.name, st.entries, st.ids);
+      if (instances.length) {
         const input: Omit<ApplyPoolInput, 'instances'> = {
           table: pool.table, dockerWeights: pool.dockerWeights, defaultThreshold: this.#o.defaultThreshold, includeWarning,
           thresholds: threshold === undefined ? undefined : new Map([[b.name, threshold]]), previous: previousMap(previous),
         };
-        const one = decideBackend(b.name, st.instances, input, lookups);
+        const one = decideBackend(b.name, instances, input, lookups);
         decisions = one.servers;
         summary = one.summary;
       }
@@ -316,8 +318,8 @@ export class PoolReconciler {
       // before first): otherwise these decisions are what they would give as the previous ones too.
       // When they are an input, the next decision runs once more with these as the previous ones.
       const prevFree = (summary === undefined || summary.kept.length === 0) && !decisions.some((d) => d.poolSource === 'unreadable');
-      const inputs = { instances: st.instances, table: pool.table, dockerWeights: pool.dockerWeights, threshold, previous: prevFree ? decisions : previous };
-      next.set(b.name, { entries: st.entries, quarantined: st.quarantined, instances: st.instances, inputs, decisions, inactive: decisions.filter((d) => !d.inConfig).length, summary, adjusted: st.adjusted });
+      const inputs = { entries: st.entries, quarantined: st.quarantined, table: pool.table, dockerWeights: pool.dockerWeights, threshold, previous: prevFree ? decisions : previous };
+      next.set(b.name, { entries: st.entries, quarantined: st.quarantined, ids: st.ids, inputs, decisions, inactive: decisions.filter((d) => !d.inConfig).length, summary, adjusted: st.adjusted });
     }
     // (`#state` holds exactly the model's backends: `#instances` made it from this model.)
     if (next.size) this.#state = withEntries(this.#state, next);
@@ -333,12 +335,13 @@ export class PoolReconciler {
   #adjusted(b: Backend): Backend {
     const st = this.#state.get(b.name);
     if (!st) return b;
-    if (st.adjusted?.from === b && st.adjusted.decisions === st.decisions && st.adjusted.instances === st.instances) return st.adjusted.out;
+    if (st.adjusted?.from === b && st.adjusted.decisions === st.decisions && st.adjusted.entries === st.entries && st.adjusted.quarantined === st.quarantined) return st.adjusted.out;
     let ds: Map<string, ServerDecision> | undefined;
     if (st.decisions.length) ds = new Map(st.decisions.map((d) => [d.server, d]));
-    const inst = new Map(st.instances.map((i) => [i.server, i]));
+    // Instances only for servers the threshold puts back (the others come from the model).
+    const inst = st.decisions.some((d) => d.keptByThreshold) ? new Map(backendInstances(b.name, st.entries, st.ids).map((i) => [i.server, i])) : new Map<string, PoolInstance>();
     const out = withBackendDecisions(b, ds, (server) => inst.get(server));
-    st.adjusted = { from: b, decisions: st.decisions, instances: st.instances, out };
+    st.adjusted = { from: b, decisions: st.decisions, entries: st.entries, quarantined: st.quarantined, out };
     return out;
   }
 
@@ -360,7 +363,7 @@ export class PoolReconciler {
   }
 
   instances(): readonly PoolInstance[] {
-    this.#instancesList ??= [...this.#state.values()].flatMap((st) => st.instances);
+    this.#instancesList ??= [...this.#state].flatMap(([name, st]) => backendInstances(name, st.entries, st.ids));
     return this.#instancesList;
   }
 
