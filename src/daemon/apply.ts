@@ -4,7 +4,7 @@
 // Every attempt is recorded (/status, metrics, history).
 import { readFile, rm } from 'node:fs/promises';
 import type { Model } from '../model/model.js';
-import { diffModels, isEmptyChange, type ModelChanges } from '../model/diff.js';
+import { capChanges, diffModels, isEmptyChange, type ModelChanges } from '../model/diff.js';
 import { serverLines, type RenderPaths } from '../config/render.js';
 import { stageConfig, type StagedConfig } from '../config/config-file.js';
 import type { Action, Applier, ApplyResult, ProcessApplier } from '../haproxy/applier.js';
@@ -148,7 +148,8 @@ export class ApplyStep {
       // path of a Runtime API change (the next change need not wait for it), in order. A reload
       // costs far more than this, and its map cleanup needs the history first: done at once.
       const bookkeeping = async () => {
-        const changes = a.model ? diffModels(previous?.model, a.model) : undefined;
+        // Lists cut at CHANGES_SHOWN names (with counts of the rest): the first config adds every server.
+        const changes = a.model ? capChanges(diffModels(previous?.model, a.model)) : undefined;
         record.changes = changes;
         const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
         log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);

@@ -9,6 +9,24 @@ export interface ModelChanges {
   serversRemoved: string[];
   /** Servers whose address, port or weight changed. */
   serversChanged: string[];
+  /** Names left out of a list cut by `capChanges`, by list (absent when none was cut). */
+  omitted?: Partial<Record<'servicesAdded' | 'servicesRemoved' | 'serversAdded' | 'serversRemoved' | 'serversChanged', number>>;
+}
+
+/** Names kept per list of a change in logs and /status (the first config adds 100,000 servers). */
+export const CHANGES_SHOWN = 1000;
+
+/** `c` with each list cut to its first `max` names, and how many were left out of each. */
+export function capChanges(c: ModelChanges, max = CHANGES_SHOWN): ModelChanges {
+  const keys = ['servicesAdded', 'servicesRemoved', 'serversAdded', 'serversRemoved', 'serversChanged'] as const;
+  if (keys.every((k) => c[k].length <= max)) return c;
+  const out: ModelChanges = { ...c, omitted: {} };
+  for (const k of keys) {
+    if (c[k].length <= max) continue;
+    out[k] = c[k].slice(0, max);
+    (out.omitted as Record<string, number>)[k] = c[k].length - max;
+  }
+  return out;
 }
 
 export function diffModels(previous: Model | undefined, next: Model): ModelChanges {
@@ -25,7 +43,7 @@ export function diffModels(previous: Model | undefined, next: Model): ModelChang
     for (const name of before.keys()) if (!after.has(name)) changes.servicesRemoved.push(name);
     for (const name of new Set([...before.keys(), ...after.keys()])) diffServers(name, before.get(name), after.get(name), changes);
   }
-  for (const list of Object.values(changes)) list.sort();
+  for (const list of [changes.servicesAdded, changes.servicesRemoved, changes.serversAdded, changes.serversRemoved, changes.serversChanged]) list.sort();
   return changes;
 }
 
@@ -43,5 +61,5 @@ function diffServers(name: string, x: Backend | undefined, y: Backend | undefine
 }
 
 export function isEmptyChange(c: ModelChanges): boolean {
-  return Object.values(c).every((l) => l.length === 0);
+  return [c.servicesAdded, c.servicesRemoved, c.serversAdded, c.serversRemoved, c.serversChanged].every((l) => l.length === 0);
 }

@@ -1,7 +1,7 @@
 // diffModels: what a reload changed, for its log line and /status.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffModels, isEmptyChange } from '../../src/model/diff.js';
+import { capChanges, diffModels, isEmptyChange } from '../../src/model/diff.js';
 import { buildModel } from '../../src/model/model.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
@@ -26,4 +26,15 @@ test('diffModels: services and servers added, removed and changed (address, port
   assert.deepEqual(diffModels(before, weight).serversChanged, ['web/n1:a'], 'a weight change is a change');
   assert.ok(isEmptyChange(diffModels(before, before)), 'the same model: nothing changed');
   assert.deepEqual(diffModels(undefined, before).servicesAdded, ['old', 'web'], 'from nothing, everything is added');
+});
+
+test('capChanges: lists past the limit cut to their first names, with how many were left out; shorter ones as they are', () => {
+  const many = m(Array.from({ length: 12 }, (_, i) => entry('web', `w${String(i).padStart(2, '0')}`, [ENABLE], { node: 'n1' })));
+  const all = diffModels(undefined, many);
+  assert.equal(capChanges(all, 20), all, 'nothing to cut: the same object');
+  const cut = capChanges(all, 5);
+  assert.deepEqual(cut.serversAdded, all.serversAdded.slice(0, 5));
+  assert.deepEqual(cut.servicesAdded, ['web']);
+  assert.deepEqual(cut.omitted, { serversAdded: 7 });
+  assert.equal(isEmptyChange(cut), false);
 });
