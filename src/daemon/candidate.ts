@@ -2,6 +2,7 @@
 // services bisection found guilty, rendered. Also the server-only part of a candidate: the running
 // structure with the candidate's servers, which the Runtime API applies without waiting.
 import type { Backend, Model } from '../model/model.js';
+import type { HealthEntry } from '../consul/schemas.js';
 import { IncrementalModel } from '../model/incremental.js';
 import { IncrementalRenderer } from '../config/incremental-render.js';
 import type { GlobalSettings } from '../settings.js';
@@ -74,6 +75,11 @@ export class CandidateBuilder {
   constructor(o: { settings: GlobalSettings; templates: TemplateSet; paths: RenderPaths; fdLimit: number | undefined; guard: GuardOptions; now: () => number; pool?: PoolReconciler | undefined }) {
     this.#o = o;
     this.templates = o.templates;
+  }
+
+  /** Finds (and caches) where each service's entries lie in `entries`, from the entries the last build kept: see IncrementalModel.runs. */
+  primeRuns(entries: readonly HealthEntry[]): void {
+    this.#model.runs(entries);
   }
 
   setTemplates(templates: TemplateSet): void {

@@ -43,6 +43,8 @@ export class ServerChanges {
   async first(applied: Applied, snapshot: CatalogSnapshot, trigger: string): Promise<boolean> {
     const started = performance.now();
     const { settings, paths, maxRemovalRatio, builder } = this.#o;
+    // The snapshot's runs of entries per service, found once from the last build's (pointer comparisons).
+    builder.primeRuns(snapshot.entries);
     const change = serverOnlyChange({ applied, snapshot, settings, templates: builder.templates, paths, maxRemovalRatio });
     if (!change || !this.#poolAgrees(change, snapshot)) return false;
     const out = await this.#send({ config: change.config, model: change.model, serverLines: change.serverLines, files: [] }, snapshot, trigger);

@@ -37,7 +37,7 @@ export class IncrementalModel {
   build({ entries, settings }: { entries: readonly HealthEntry[]; settings: GlobalSettings }): Model {
     // Sources list entries service by service: a run equal to the entries kept for its service is
     // taken as they are (no array per service per change); entries in any other order are grouped.
-    const at = serviceRuns(entries);
+    const at = this.runs(entries);
     if (!at) return this.#grouped(entries, settings);
     const runs = new Map<string, readonly HealthEntry[]>();
     for (const [service, [i, j]] of at) {
@@ -55,6 +55,45 @@ export class IncrementalModel {
       else byService.set(e.Service.Service, [e]);
     }
     return this.buildByService({ services: byService, settings });
+  }
+
+  /**
+   * `serviceRuns(entries)`, found from the entries kept by the last build when the services come in
+   * the same order: a pointer comparison per entry, and a property read only along the runs of the
+   * services whose entries changed (and at a run's end when the next service changed). Anything else
+   * (a service added, gone or out of order) is scanned as `serviceRuns` does. Cached per array.
+   */
+  runs(entries: readonly HealthEntry[]): ReadonlyMap<string, readonly [number, number]> | undefined {
+    const cached = runsOf.get(entries);
+    if (cached?.length === entries.length) return cached.runs ?? undefined;
+    const walked = this.#walk(entries);
+    if (walked) {
+      runsOf.set(entries, { length: entries.length, runs: walked });
+      return walked;
+    }
+    return serviceRuns(entries);
+  }
+
+  #walk(entries: readonly HealthEntry[]): Map<string, readonly [number, number]> | undefined {
+    const order = this.#order;
+    if (order.length === 0) return undefined;
+    const n = entries.length;
+    const runs = new Map<string, readonly [number, number]>();
+    let pos = 0;
+    for (let k = 0; k < order.length; k++) {
+      const service = order[k] as string;
+      const kept = (this.#parts.get(service) as Part).entries;
+      let end = pos;
+      if (kept.length > 0 && pos + kept.length <= n && sameRun(kept, entries, pos, pos + kept.length)) end = pos + kept.length;
+      // The next service's first kept entry ends this run without a look inside it; anything else is read.
+      const next = order[k + 1];
+      const nextFirst = next === undefined ? undefined : (this.#parts.get(next) as Part).entries[0];
+      while (end < n && entries[end] !== nextFirst && (entries[end] as HealthEntry).Service.Service === service) end++;
+      if (end === pos) return undefined;
+      runs.set(service, [pos, end]);
+      pos = end;
+    }
+    return pos === n ? runs : undefined;
   }
 
   /** The entries of `service` as of the last build: the same array while they are unchanged. */
