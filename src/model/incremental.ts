@@ -29,6 +29,9 @@ export class IncrementalModel {
   #parts = new Map<string, Part>();
   /** Service names in order, kept while no service comes or goes. */
   #order: string[] = [];
+  /** Each service's kept entries, in `#order` (the walk of `runs` reads them without a lookup per service). */
+  #keptList: Array<readonly HealthEntry[]> = [];
+  #orderIndex = new Map<string, number>();
   /** The last merged model, and where each service's backend sits in it. */
   #merged: { model: Model; index: Map<string, number> } | undefined;
   lastStats: IncrementalStats = { rebuilt: 0, reused: 0, patched: false };
@@ -82,12 +85,11 @@ export class IncrementalModel {
     let pos = 0;
     for (let k = 0; k < order.length; k++) {
       const service = order[k] as string;
-      const kept = (this.#parts.get(service) as Part).entries;
+      const kept = this.#keptList[k] as readonly HealthEntry[];
       let end = pos;
       if (kept.length > 0 && pos + kept.length <= n && sameRun(kept, entries, pos, pos + kept.length)) end = pos + kept.length;
       // The next service's first kept entry ends this run without a look inside it; anything else is read.
-      const next = order[k + 1];
-      const nextFirst = next === undefined ? undefined : (this.#parts.get(next) as Part).entries[0];
+      const nextFirst = this.#keptList[k + 1]?.[0];
       while (end < n && entries[end] !== nextFirst && (entries[end] as HealthEntry).Service.Service === service) end++;
       if (end === pos) return undefined;
       runs.set(service, [pos, end]);
@@ -110,6 +112,8 @@ export class IncrementalModel {
     if (settings !== this.#settings) {
       this.#parts = new Map();
       this.#order = [];
+      this.#keptList = [];
+      this.#orderIndex = new Map();
       this.#merged = undefined;
       this.#settings = settings;
     }
@@ -138,7 +142,13 @@ export class IncrementalModel {
       for (const [service, entries] of services) visit(service, entries);
       if (this.#parts.size > services.size) for (const service of [...this.#parts.keys()]) if (!services.has(service)) visit(service, undefined);
     }
-    if (added || removed) this.#order = [...this.#parts.keys()].sort(cmp);
+    if (added || removed) {
+      this.#order = [...this.#parts.keys()].sort(cmp);
+      this.#orderIndex = new Map(this.#order.map((service, i) => [service, i]));
+      this.#keptList = this.#order.map((service) => (this.#parts.get(service) as Part).entries);
+    } else {
+      for (const { service } of replaced) this.#keptList[this.#orderIndex.get(service) as number] = (this.#parts.get(service) as Part).entries;
+    }
     const patched = !added && !removed ? this.#patch(replaced) : undefined;
     this.lastStats = { rebuilt, reused: this.#parts.size - rebuilt, patched: patched !== undefined };
     if (patched) return patched;
