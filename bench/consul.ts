@@ -5,7 +5,8 @@
 // - time to first config (daemon start → the first config applied in HAProxy);
 // - single-change convergence p50/p99: a write through Consul's HTTP API → the change applied in
 //   HAProxy (hapilot_consul_index reaches the write's index), for health flips and for an instance
-//   registered/deregistered.
+//   registered/deregistered, and for an instance re-registered with another weight (same tags, same
+//   check: a change that moves the services table only, which no list shows).
 // The daemon is wired as `hapilot run` wires it (test/helpers/daemon.ts) with a real HAProxy, the
 // `runtime` reload strategy where possible, --wait 50ms:300ms, --min-reload-interval 100ms.
 // Usage: npm run bench:consul [-- changes-per-kind (default 30)]
@@ -30,10 +31,12 @@ interface Target {
   register(i: Inst): Promise<void>;
   deregister(i: Inst): Promise<void>;
   setStatus(i: Inst, s: Status): Promise<void>;
-  /** X-Consul-Index of health/state/any now (the index of the last write). */
+  /** Re-registers the instance with this passing weight (its check as it is: passing). */
+  reweight(i: Inst, weight: number): Promise<void>;
+  /** The index of the last write. */
   checksIndex(): Promise<number>;
-  /** health/service + health/state + catalog/services reads answered so far. */
-  reads(): Promise<{ healthService: number; total: number }>;
+  /** health/service + health/state + catalog/services + node dump reads answered so far. */
+  reads(): Promise<{ healthService: number; nodeDump: number; total: number }>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ async function realTarget(): Promise<Target> {
     register: async (i) => { await reg(i); },
     deregister: (i) => c.deregister(i.node, i.id),
     setStatus: (i, s) => c.setStatus(i.node, i.id, s),
+    reweight: async (i, weight) => { await c.register({ node: i.node, id: i.id, service: i.service, tags: ENABLE, port: i.port, weights: { Passing: weight, Warning: 1 } }); },
     // health/checks/:service is not among the endpoints hapilot reads (not counted below), and its
     // index is that service's, i.e. the last write's.
     checksIndex: async () => (await c.api('GET', '/v1/health/checks/flip')).index,
@@ -65,12 +69,15 @@ async function simTarget(): Promise<Target> {
     register: async (i) => reg(i),
     deregister: async (i) => sim.deregister(i.node, i.id),
     setStatus: async (i, s) => sim.setStatus(i.node, i.id, s),
-    checksIndex: async () => Number((await fetch(`${sim.url}/v1/health/state/critical?bench-probe`)).headers.get('x-consul-index')),
+    reweight: async (i, weight) => { sim.register({ node: { Node: i.node, Address: '127.0.0.1', external: true }, service: { ID: i.id, Service: i.service, Tags: ENABLE, Port: i.port, Weights: { Passing: weight, Warning: 1 } }, status: 'passing' }); },
+    // The dump's index is the highest of the nodes, services and checks tables: the last write's.
+    checksIndex: async () => Number((await fetch(`${sim.url}/v1/internal/ui/nodes?bench-probe&filter=${encodeURIComponent('Node == "bench-probe"')}`)).headers.get('x-consul-index')),
     reads: async () => {
       const healthService = reads('/v1/health/service/');
+      const nodeDump = reads('/v1/internal/ui/nodes');
       // The simulator logs a request when it arrives, Consul counts it when it is answered: leave out
       // the long-polls still open, as Consul's count does.
-      return { healthService, total: healthService + reads('/v1/health/state/') + reads('/v1/catalog/services') - sim.openBlocking };
+      return { healthService, nodeDump, total: healthService + nodeDump + reads('/v1/health/state/') + reads('/v1/catalog/services') - sim.openBlocking };
     },
     stop: () => sim.stop(),
   };
@@ -96,6 +103,7 @@ interface Row {
   firstConfigMs: number;
   flipReads: number; flipP50: number; flipP99: number;
   regReads: number; regP50: number; regP99: number;
+  weightReads: number; weightDumps: number; weightP50: number; weightP99: number;
 }
 
 async function measure(make: () => Promise<Target>, services: number): Promise<Row> {
@@ -141,10 +149,23 @@ async function measure(make: () => Promise<Target>, services: number): Promise<R
       regTimes.push(performance.now() - t0);
       await sleep(250);
     }
-    await sleep(2500); // past the 1.5 s settle window: a full re-read would be counted
+    await sleep(2500); // past the settle window: a full re-read would be counted
     const afterRegs = await t.reads();
+
+    const weightTimes: number[] = [];
+    for (let k = 0; k < CHANGES; k++) {
+      const inst = flips[k % FLIP_INSTANCES]!;
+      const t0 = performance.now();
+      await t.reweight(inst, 2 + (k % 5));
+      await waitApplied(d, await t.checksIndex());
+      weightTimes.push(performance.now() - t0);
+      await sleep(250);
+    }
+    await sleep(1000);
+    const afterWeights = await t.reads();
     flipTimes.sort((a, b) => a - b);
     regTimes.sort((a, b) => a - b);
+    weightTimes.sort((a, b) => a - b);
     return {
       target: t.name, services,
       startReads: afterStart.total - before.total, startHealthReads: afterStart.healthService - before.healthService,
@@ -152,6 +173,8 @@ async function measure(make: () => Promise<Target>, services: number): Promise<R
       firstConfigMs,
       flipReads: (afterFlips.total - afterIdle.total) / CHANGES, flipP50: percentile(flipTimes, 50), flipP99: percentile(flipTimes, 99),
       regReads: (afterRegs.total - afterFlips.total) / CHANGES, regP50: percentile(regTimes, 50), regP99: percentile(regTimes, 99),
+      weightReads: (afterWeights.total - afterRegs.total) / CHANGES, weightDumps: (afterWeights.nodeDump - afterRegs.nodeDump) / CHANGES,
+      weightP50: percentile(weightTimes, 50), weightP99: percentile(weightTimes, 99),
     };
   } finally {
     await d?.stop();
@@ -172,8 +195,8 @@ for (const services of [100, 1000]) {
 const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`);
 console.log(`Machine: ${os.cpus().length} vCPU (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; ${CHANGES} changes of each kind`);
 console.log('');
-console.log('| services | Consul | reads at start (health/service) | reads while idle (10 s) | time to first config | reads per flip | flip → HAProxy p50 / p99 | reads per (de)registration | (de)registration → HAProxy p50 / p99 |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| services | Consul | reads at start (health/service) | reads while idle (10 s) | time to first config | reads per flip | flip → HAProxy p50 / p99 | reads per (de)registration | (de)registration → HAProxy p50 / p99 | reads per weight change (dumps) | weight → HAProxy p50 / p99 |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.services} | ${r.target} | ${r.startReads} (${r.startHealthReads}) | ${r.idleReads} | ${ms(r.firstConfigMs)} | ${r.flipReads.toFixed(2)} | ${ms(r.flipP50)} / ${ms(r.flipP99)} | ${r.regReads.toFixed(2)} | ${ms(r.regP50)} / ${ms(r.regP99)} |`);
+  console.log(`| ${r.services} | ${r.target} | ${r.startReads} (${r.startHealthReads}) | ${r.idleReads} | ${ms(r.firstConfigMs)} | ${r.flipReads.toFixed(2)} | ${ms(r.flipP50)} / ${ms(r.flipP99)} | ${r.regReads.toFixed(2)} | ${ms(r.regP50)} / ${ms(r.regP99)} | ${r.weightReads.toFixed(2)} (${r.weightDumps.toFixed(2)}) | ${ms(r.weightP50)} / ${ms(r.weightP99)} |`);
 }

@@ -259,7 +259,11 @@ export class ConsulSource implements CatalogSource {
         return this.#settleThenDecide(target);
       }
       this.#watches.get('health/state/any')?.indexSeen(index);
-      if (!this.#pending.has(target) || index >= target || this.#checksNotice >= target || this.#servicesIndex > target) return;
+      if (!this.#pending.has(target) || this.#checksNotice >= target || this.#servicesIndex > target) return;
+      // The table moved as far: the list should come. It may not: removing an instance without
+      // checks moves the checks index but changes no check, and Consul keeps the long-poll held
+      // (measured on 1.16.6). After the settle time, a list that has not come explains nothing.
+      if (index >= target) return this.#settleThenDecide(target);
       this.#settle.forget(target);
       this.#pending.delete(target);
       this.#unexplained(target);
