@@ -52,10 +52,13 @@ export function applyGuard({ previous, next, nowMs, since, options }: {
   }
   const holds: Hold[] = [];
   const released: Hold[] = [];
-  const nextByName = new Map(next.backends.map((b) => [b.name, b]));
+  // The same backends in the same order (a server change): read pairwise, no map of every backend.
+  const aligned = previous.backends.length === next.backends.length && previous.backends.every((b, i) => b.name === next.backends[i]?.name);
+  let byName: Map<string, Backend> | undefined;
+  const nextByName = (): Map<string, Backend> => (byName ??= new Map(next.backends.map((b) => [b.name, b])));
   const keep: Backend[] = [];
-  for (const prev of previous.backends) {
-    const cand = nextByName.get(prev.name);
+  for (const [i, prev] of previous.backends.entries()) {
+    const cand = aligned ? next.backends[i] : nextByName().get(prev.name);
     const to = cand?.servers.length ?? 0;
     if (!tripsGuard(prev.servers.length, to, options.maxRemovalRatio)) {
       since.delete(prev.name);
@@ -73,7 +76,10 @@ export function applyGuard({ previous, next, nowMs, since, options }: {
     holds.push(hold);
     keep.push(prev);
   }
-  for (const name of since.keys()) if (!previous.backends.some((b) => b.name === name)) since.delete(name);
+  if (since.size) {
+    const names = new Set(previous.backends.map((b) => b.name));
+    for (const name of since.keys()) if (!names.has(name)) since.delete(name);
+  }
   if (holds.length === 0) return { model: next, holds, released };
 
   // Held backends keep their previous definition, and, when the render dropped them, their routes.
@@ -84,7 +90,7 @@ export function applyGuard({ previous, next, nowMs, since, options }: {
   const httpRoutes = [...next.httpRoutes];
   const portFrontends = [...next.portFrontends];
   for (const name of held) {
-    if (nextByName.has(name)) continue;
+    if (nextByName().has(name)) continue;
     for (const r of previous.httpRoutes) if (r.backend === name && !hosts.has(r.host)) httpRoutes.push(r);
     for (const f of previous.portFrontends) if (f.backend === name && !ports.has(f.port)) portFrontends.push(f);
   }
