@@ -3,12 +3,15 @@
 // real HAProxy, and backends that answer their own name (one HAProxy farm, a frontend per instance).
 // Each change is timed from the Consul write to the first request HAProxy routes accordingly (for a
 // weight: to `show stat`):
-// - server-only: 100 each of instance added, instance removed, health passing → critical, weight changed;
+// - server-only: 100 each of instance added, instance removed, health passing → critical, weight changed
+//   (re-registered with another weight, same tags and check);
 // - structural: 50 new services, each registered at least --min-reload-interval after the previous
 //   reload (the interval is a deliberate rate limit; the target is the --wait minimum plus 1 s);
 // - a churn trace of 500 changes (instance churn and health flips, some new services): the share
 //   applied without a reload, and the reloads against consul-template's one reload per change that
 //   passes its wait.
+// The instances are spread over about 250 nodes (the fillers ~9 per node, the weight-changed ones 5
+// per node); those of the added/removed/flipped services share 3 nodes (node0..node2).
 // Options: --per-kind N (100), --structural N (50), --churn N (500), --poll-ms N (2; 0: back to back),
 // --same-thread (the daemon on the probes' thread, as before 2026-11-23 16:00), --json.
 // HAPILOT_BENCH_LOG=debug logs the daemon; HAPILOT_BENCH_TRACE=1 adds one line per measured change
@@ -129,15 +132,16 @@ async function main(): Promise<void> {
   }
   const wt: Instance[] = [];
   for (let k = 0; k < kinds.wt; k++) {
-    const i = take(`wt-${pad(k)}`, 'node1', `wt-${pad(k)}-a`);
+    const i = take(`wt-${pad(k)}`, `wt-node${k % 20}`, `wt-${pad(k)}-a`);
     setup.push(register(i));
     wt.push(i);
   }
   // Fillers have two instances, so a health flip of one never empties a backend (the guard would hold it).
   const fill: Instance[] = [];
   for (let k = 0; k < filler; k++) {
-    const a = take(`svc-${pad(k)}`, 'node1', `svc-${pad(k)}-a`);
-    const b = take(`svc-${pad(k)}`, 'node2', `svc-${pad(k)}-b`);
+    // Spread over 200 nodes (about 9 instances each), as in a datacenter, not all on one or two.
+    const a = take(`svc-${pad(k)}`, `fill-a${k % 100}`, `svc-${pad(k)}-a`);
+    const b = take(`svc-${pad(k)}`, `fill-b${k % 100}`, `svc-${pad(k)}-b`);
     setup.push(register(a), register(b));
     fill.push(a);
     farmInstances.push(b);

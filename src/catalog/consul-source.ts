@@ -237,13 +237,17 @@ export class ConsulSource implements CatalogSource {
     const target = index;
     const seen = this.#listCovering(target);
     if (seen) {
+      this.#settle.ahead();
       if (!seen.explains(target)) this.#unexplained(target);
       return;
     }
     if (this.#checksIndex >= target) return this.#unexplained(target); // no checks list covered it
     this.#pending.add(target);
     // The checks table moved as far (the list's header came): the list will tell.
-    if (this.#checksNotice >= target) return;
+    if (this.#checksNotice >= target) {
+      this.#settle.ahead();
+      return;
+    }
     // Did this write move the checks table at all? The list's header most often comes within
     // milliseconds (both lists move for a registration); if it has not come by then, one request that
     // matches no check answers with the table's index: below the target, no check changed by this

@@ -10,6 +10,8 @@ export class SettleClock {
   readonly #minMs: number;
   readonly #now: () => number;
   #delays: number[] = [];
+  /** The same with the moves whose checks header came first (0): how the two lists' answers race. */
+  #probeDelays: number[] = [];
   #firstDelay = 0;
   /** Services indexes waiting for the checks list's header, and since when. */
   #waiting = new Map<number, number>();
@@ -22,6 +24,12 @@ export class SettleClock {
   /** A services-index move at `index` starts waiting for the checks list. */
   wait(index: number): void {
     this.#waiting.set(index, this.#now());
+  }
+
+  /** A services-index move found the checks list's header already there: a delay of 0 (for probeMs only). */
+  ahead(): void {
+    this.#probeDelays.push(0);
+    if (this.#probeDelays.length > 8) this.#probeDelays.shift();
   }
 
   /** It stopped waiting (settled, or explained otherwise). */
@@ -41,6 +49,8 @@ export class SettleClock {
       if (t > index) continue;
       this.#delays.push(now - since);
       if (this.#delays.length > 8) this.#delays.shift();
+      this.#probeDelays.push(now - since);
+      if (this.#probeDelays.length > 8) this.#probeDelays.shift();
       this.#waiting.delete(t);
     }
   }
@@ -52,12 +62,14 @@ export class SettleClock {
 
   /**
    * How long to let the checks list's header come before asking the checks table's index directly:
-   * twice the slowest recent delay (plus 5 ms), with no minimum: milliseconds on a small catalog, so
-   * that a change no list shows is not kept waiting, while a registration (both lists move) is
-   * usually explained by the header first and costs no probe.
+   * twice the slowest of the last 8 services-index moves' waits for it (0 when the header came
+   * first), plus 5 ms, at least 20 ms (20 ms before anything is measured): milliseconds on a small
+   * catalog, so that a change no list shows is not kept waiting, while a registration (both lists
+   * move) is usually explained by the header first and costs no probe.
    */
   probeMs(): number {
-    return Math.min(10_000, 2 * this.#slowest() + 5);
+    const slowest = this.#probeDelays.length ? Math.max(...this.#probeDelays) : 0;
+    return Math.min(10_000, Math.max(20, 2 * slowest + 5));
   }
 
   #slowest(): number {
