@@ -77,9 +77,9 @@ export class CandidateBuilder {
     this.templates = o.templates;
   }
 
-  /** Finds (and caches) where each service's entries lie in `entries`, from the entries the last build kept: see IncrementalModel.runs. */
-  primeRuns(entries: readonly HealthEntry[]): void {
-    this.#model.runs(entries);
+  /** The entries of `services` in a snapshot's `entries`, found from the entries the last build kept (IncrementalModel.pick). */
+  pick(entries: readonly HealthEntry[], services: ReadonlySet<string>): HealthEntry[] {
+    return this.#model.pick(entries, services);
   }
 
   setTemplates(templates: TemplateSet): void {

@@ -5,6 +5,7 @@
 // operations go to the Runtime API. The full render that follows in the same sync checks the result
 // and takes everything else the usual way.
 import type { CatalogSnapshot } from '../catalog/source.js';
+import type { HealthEntry } from '../consul/schemas.js';
 import { buildModel, type Backend, type Model } from '../model/model.js';
 import { entriesOfServices } from '../model/incremental.js';
 import { render, serverLines as renderedServerLines, type RenderPaths } from '../config/render.js';
@@ -57,18 +58,20 @@ export function sectionSpan(config: string, kind: string, name: string): { start
 const definition = (b: Backend) => JSON.stringify({ ...b, servers: undefined });
 
 /** The server-only part of `snapshot` for the services it names as changed, against what HAProxy runs; undefined when there is none. */
-export function serverOnlyChange({ applied, snapshot, settings, templates, paths, maxRemovalRatio }: {
+export function serverOnlyChange({ applied, snapshot, settings, templates, paths, maxRemovalRatio, pick = (services) => entriesOfServices(snapshot.entries, services) }: {
   applied: Applied;
   snapshot: CatalogSnapshot;
   settings: GlobalSettings;
   templates: TemplateSet;
   paths: RenderPaths;
   maxRemovalRatio: number;
+  /** The snapshot's entries of some services (default: from its runs). */
+  pick?: (services: ReadonlySet<string>) => HealthEntry[];
 }): ServerOnlyChange | undefined {
   const running = applied.model;
   if (!running || !snapshot.changed?.length) return undefined;
   const changed = new Set(snapshot.changed);
-  const sub = buildModel({ entries: entriesOfServices(snapshot.entries, changed), settings });
+  const sub = buildModel({ entries: pick(changed), settings });
   const before = new Map(running.backends.map((b) => [b.name, b]));
   const taken = new Map<string, Backend>();
   const routes = (m: Model, s: string) => JSON.stringify([m.httpRoutes.filter((r) => r.backend === s), m.portFrontends.filter((f) => f.backend === s)]);

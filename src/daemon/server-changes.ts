@@ -8,7 +8,6 @@ import type { RenderPaths, RenderedFile } from '../config/render.js';
 import type { Applier } from '../haproxy/applier.js';
 import type { Logger } from '../log.js';
 import type { Model } from '../model/model.js';
-import { entriesOfServices } from '../model/incremental.js';
 import type { PoolReconciler } from '../pool/reconciler.js';
 import type { GlobalSettings } from '../settings.js';
 import type { Applied } from './applied-state.js';
@@ -43,9 +42,8 @@ export class ServerChanges {
   async first(applied: Applied, snapshot: CatalogSnapshot, trigger: string): Promise<boolean> {
     const started = performance.now();
     const { settings, paths, maxRemovalRatio, builder } = this.#o;
-    // The snapshot's runs of entries per service, found once from the last build's (pointer comparisons).
-    builder.primeRuns(snapshot.entries);
-    const change = serverOnlyChange({ applied, snapshot, settings, templates: builder.templates, paths, maxRemovalRatio });
+    // The changed services' entries, found from the last build's (pointer comparisons, no scan of every entry).
+    const change = serverOnlyChange({ applied, snapshot, settings, templates: builder.templates, paths, maxRemovalRatio, pick: (services) => builder.pick(snapshot.entries, services) });
     if (!change || !this.#poolAgrees(change, snapshot)) return false;
     const out = await this.#send({ config: change.config, model: change.model, serverLines: change.serverLines, files: [] }, snapshot, trigger);
     this.#o.log.debug({ services: change.services, outcome: out.kind, planMs: ms(started, out.startedAt), writeMs: ms(out.startedAt, out.committedAt), applyMs: ms(out.committedAt) }, 'runtime-first');
@@ -88,7 +86,7 @@ export class ServerChanges {
     if (!pool) return true;
     const part = onlyServices(change.model, new Set(change.services));
     const services = new Set(part.backends.map((b) => b.service));
-    const adjusted = pool.preview(entriesOfServices(snapshot.entries, services), part);
+    const adjusted = pool.preview(this.#o.builder.pick(snapshot.entries, services), part);
     const agrees = JSON.stringify(adjusted.backends.map((b) => b.servers)) === JSON.stringify(part.backends.map((b) => b.servers));
     if (!agrees) this.#o.log.debug({ services: change.services }, 'runtime-first: pool states change these servers; the full build takes them');
     return agrees;

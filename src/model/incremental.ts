@@ -32,12 +32,20 @@ export class IncrementalModel {
   /** Each service's kept entries, in `#order` (the walk of `runs` reads them without a lookup per service). */
   #keptList: Array<readonly HealthEntry[]> = [];
   #orderIndex = new Map<string, number>();
+  /** Bumped whenever `#keptList` changes (the moved runs found against it are then looked for again). */
+  #keptGen = 0;
   /** The last merged model, and where each service's backend sits in it. */
   #merged: { model: Model; index: Map<string, number> } | undefined;
   lastStats: IncrementalStats = { rebuilt: 0, reused: 0, patched: false };
 
   /** `buildModel({ entries, settings })`, rebuilding only the services whose entries changed. */
   build({ entries, settings }: { entries: readonly HealthEntry[]; settings: GlobalSettings }): Model {
+    // The kept services in the same order, some with other entries: only those are looked at.
+    const moved = settings === this.#settings ? this.#movedRuns(entries) : undefined;
+    if (moved) {
+      const services = new Map([...moved].map(([service, [i, j]]) => [service, entries.slice(i, j)] as const));
+      return this.buildByService({ services, settings, changed: services.keys() });
+    }
     // Sources list entries service by service: a run equal to the entries kept for its service is
     // taken as they are (no array per service per change); entries in any other order are grouped.
     const at = this.runs(entries);
@@ -60,42 +68,65 @@ export class IncrementalModel {
     return this.buildByService({ services: byService, settings });
   }
 
-  /**
-   * `serviceRuns(entries)`, found from the entries kept by the last build when the services come in
-   * the same order: a pointer comparison per entry, and a property read only along the runs of the
-   * services whose entries changed (and at a run's end when the next service changed). Anything else
-   * (a service added, gone or out of order) is scanned as `serviceRuns` does. Cached per array.
-   */
+  /** `serviceRuns(entries)` (cached per array). */
   runs(entries: readonly HealthEntry[]): ReadonlyMap<string, readonly [number, number]> | undefined {
-    const cached = runsOf.get(entries);
-    if (cached?.length === entries.length) return cached.runs ?? undefined;
-    const walked = this.#walk(entries);
-    if (walked) {
-      runsOf.set(entries, { length: entries.length, runs: walked });
-      return walked;
-    }
     return serviceRuns(entries);
+  }
+
+  /**
+   * The entries of `services` in `entries` (in the entries' order): the kept arrays for services
+   * whose entries did not move, the runs of the others, when `entries` lists the kept services in
+   * the same order (see `#movedRuns`); else picked from a scan of the runs (`entriesOfServices`).
+   */
+  pick(entries: readonly HealthEntry[], services: ReadonlySet<string>): HealthEntry[] {
+    const moved = this.#movedRuns(entries);
+    if (!moved) return entriesOfServices(entries, services);
+    const wanted = [...services].filter((s) => moved.has(s) || this.#orderIndex.has(s)).sort((a, b) => (this.#orderIndex.get(a) as number) - (this.#orderIndex.get(b) as number));
+    const out: HealthEntry[] = [];
+    for (const service of wanted) {
+      const run = moved.get(service);
+      if (run) for (let i = run[0]; i < run[1]; i++) out.push(entries[i] as HealthEntry);
+      else for (const e of this.#keptList[this.#orderIndex.get(service) as number] ?? []) out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * When `entries` lists exactly the services kept by the last build, in the same order, each in
+   * one run: the services whose run is not their kept entries, with where the run lies (the others'
+   * entries are the kept arrays, entry for entry). Found with a pointer comparison per entry and a
+   * property read only along the moved runs (and at a run's end when the next service moved);
+   * undefined for anything else (a service added or gone, another order). Cached per array.
+   */
+  #movedRuns(entries: readonly HealthEntry[]): ReadonlyMap<string, readonly [number, number]> | undefined {
+    const cached = movedOf.get(entries);
+    if (cached?.length === entries.length && cached.gen === this.#keptGen) return cached.moved ?? undefined;
+    const moved = this.#walk(entries);
+    movedOf.set(entries, { length: entries.length, gen: this.#keptGen, moved: moved ?? null });
+    return moved;
   }
 
   #walk(entries: readonly HealthEntry[]): Map<string, readonly [number, number]> | undefined {
     const order = this.#order;
+    const keptList = this.#keptList;
     if (order.length === 0) return undefined;
     const n = entries.length;
-    const runs = new Map<string, readonly [number, number]>();
+    const moved = new Map<string, readonly [number, number]>();
     let pos = 0;
     for (let k = 0; k < order.length; k++) {
-      const service = order[k] as string;
-      const kept = this.#keptList[k] as readonly HealthEntry[];
+      const kept = keptList[k] as readonly HealthEntry[];
       let end = pos;
-      if (kept.length > 0 && pos + kept.length <= n && sameRun(kept, entries, pos, pos + kept.length)) end = pos + kept.length;
+      const same = kept.length > 0 && pos + kept.length <= n && sameRun(kept, entries, pos, pos + kept.length);
+      if (same) end = pos + kept.length;
       // The next service's first kept entry ends this run without a look inside it; anything else is read.
-      const nextFirst = this.#keptList[k + 1]?.[0];
+      const nextFirst = keptList[k + 1]?.[0];
+      const service = order[k] as string;
       while (end < n && entries[end] !== nextFirst && (entries[end] as HealthEntry).Service.Service === service) end++;
       if (end === pos) return undefined;
-      runs.set(service, [pos, end]);
+      if (!same || end !== pos + kept.length) moved.set(service, [pos, end]);
       pos = end;
     }
-    return pos === n ? runs : undefined;
+    return pos === n ? moved : undefined;
   }
 
   /** The entries of `service` as of the last build: the same array while they are unchanged. */
@@ -114,6 +145,7 @@ export class IncrementalModel {
       this.#order = [];
       this.#keptList = [];
       this.#orderIndex = new Map();
+      this.#keptGen++;
       this.#merged = undefined;
       this.#settings = settings;
     }
@@ -142,6 +174,7 @@ export class IncrementalModel {
       for (const [service, entries] of services) visit(service, entries);
       if (this.#parts.size > services.size) for (const service of [...this.#parts.keys()]) if (!services.has(service)) visit(service, undefined);
     }
+    if (added || removed || replaced.length) this.#keptGen++;
     if (added || removed) {
       this.#order = [...this.#parts.keys()].sort(cmp);
       this.#orderIndex = new Map(this.#order.map((service, i) => [service, i]));
@@ -184,6 +217,9 @@ export class IncrementalModel {
     return model;
   }
 }
+
+/** The moved runs of an entries array, for the kept list they were found against. */
+const movedOf = new WeakMap<readonly HealthEntry[], { length: number; gen: number; moved: ReadonlyMap<string, readonly [number, number]> | null }>();
 
 /** Per entries array (a snapshot's are never changed once handed over; the length is checked all the same). */
 const runsOf = new WeakMap<readonly HealthEntry[], { length: number; runs: ReadonlyMap<string, readonly [number, number]> | null }>();

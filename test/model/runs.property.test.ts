@@ -1,8 +1,8 @@
-// Where each service's entries lie in a snapshot is found from the entries the last build kept
-// (pointer comparisons, a property read only along changed runs): over random catalogs changed one
-// step at a time (services changed, with instances added at the end or the start, added, removed;
-// entries in runs or interleaved), it equals a plain scan of every entry, and the model built from
-// it equals buildModel.
+// A snapshot's entries are found from the entries the last build kept (pointer comparisons, a
+// property read only along the runs that moved): over random catalogs changed one step at a time
+// (services changed, with instances added at the end or the start, added, removed; entries in runs
+// or interleaved), the entries picked for some services equal a filter of every entry, and the model
+// built equals buildModel. serviceRuns equals a plain scan.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -31,9 +31,10 @@ const STEP = fc.record({
   service: fc.constantFrom(...SERVICES),
   kind: fc.constantFrom('replace', 'append', 'prepend', 'remove', 'same', 'interleave'),
   n: fc.integer({ min: 1, max: 3 }),
+  pick: fc.subarray([...SERVICES, 'zz']),
 });
 
-test('property: runs found from the kept entries equal a scan of every entry', () => {
+test('property: entries picked from the kept ones equal a filter of every entry, and the model equals buildModel', () => {
   let serial = 0;
   const make = (service: string, n: number) => Array.from({ length: n }, () => entry(service, `${service}-${serial++}`, [ENABLE], { node: `n${serial % 3}` }));
   fc.assert(fc.property(fc.subarray(SERVICES, { minLength: 1 }), fc.array(STEP, { minLength: 1, maxLength: 10 }), (initial, steps) => {
@@ -50,8 +51,12 @@ test('property: runs found from the kept entries equal a scan of every entry', (
       if (step.kind === 'remove') catalog.delete(step.service);
       let entries = flat();
       if (step.kind === 'interleave' && entries.length > 2) entries = [...entries.slice(1), entries[0] as HealthEntry];
+      const want = new Set(step.pick);
+      // Picked before the build of these entries (as the runtime-first path does), and again after.
+      assert.deepEqual(inc.pick(entries, want), entries.filter((e) => want.has(e.Service.Service)));
       assert.deepEqual(inc.runs(entries), scan(entries));
       assert.deepEqual(inc.build({ entries, settings: s }), buildModel({ entries, settings: s }));
+      assert.deepEqual(inc.pick(entries, want), entries.filter((e) => want.has(e.Service.Service)));
     }
   }), { numRuns: 400 });
 });
