@@ -548,7 +548,10 @@ export class ConsulSim {
     if (this.#empty) return [];
     const nodes = new Map<string, SimNode>([[this.agentNode.Node, this.agentNode], ...this.#nodes]);
     const byNode = new Map<string, Instance[]>();
-    for (const i of this.#instances.values()) byNode.set(i.node.Node, [...byNode.get(i.node.Node) ?? [], i]);
+    for (const i of this.#instances.values()) {
+      const list = byNode.get(i.node.Node);
+      if (list) list.push(i); else byNode.set(i.node.Node, [i]);
+    }
     // The UI endpoint adds `consul-version` to a node whose address is a serf member's (an agent's).
     const agents = new Set([...nodes.values()].filter((n) => !n.external).map((n) => n.Address));
     const consulService = {
@@ -604,10 +607,21 @@ export class ConsulSim {
     }
     m = /^\/v1\/health\/state\/(any|passing|warning|critical)$/.exec(pathname);
     if (m) {
+      // `?filter=` in its simplest form (`Field == "value"` / `!=` on a check field), as hapilot's
+      // probes send it (one that matches nothing answers `[]` with the table's index); anything else
+      // is refused as Consul refuses a filter it cannot evaluate.
+      const raw = query.get('filter');
+      let checkFilter: ((c: Record<string, unknown>) => boolean) | undefined;
+      if (raw !== null && raw !== '') {
+        const f = /^\s*(\w+)\s*(==|!=)\s*"([^"]*)"\s*$/.exec(raw);
+        if (!f) return { index: () => 1, body: () => undefined, error: { status: 400, body: `Failed to create boolean expression evaluator: ${raw} (simulator: only Field ==/!= "value")` } };
+        const [, field, op, value] = f;
+        checkFilter = (c) => (String(c[field!] ?? '') === value) === (op === '==');
+      }
       const state = m[1];
       return {
         index: () => this.#checksIndex,
-        body: () => this.#allChecks().filter((c) => state === 'any' || (c as { Status: string }).Status === state),
+        body: () => this.#allChecks().filter((c) => (state === 'any' || (c as { Status: string }).Status === state) && (!checkFilter || checkFilter(c as Record<string, unknown>))),
         checkRowsOnly: true,
       };
     }
