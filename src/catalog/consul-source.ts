@@ -69,6 +69,9 @@ export interface ConsulSourceOptions {
   verifyMinMs?: number;
 }
 
+/** How long the last node dump is kept to decode the next one against. */
+const DUMP_KEEP_MS = 60_000;
+
 /** Filters that match nothing: the answer is `[]` and its X-Consul-Index is the table's. */
 const PROBE_SERVICES_FILTER = 'ServiceName == "hapilot-index-probe"';
 const PROBE_CHECKS_FILTER = 'CheckID == "hapilot-index-probe"';
@@ -185,6 +188,7 @@ export class ConsulSource implements CatalogSource {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.#dumpRelease);
     this.#abort.abort();
     this.#wake?.();
     await Promise.allSettled(this.#loops);
@@ -502,12 +506,18 @@ export class ConsulSource implements CatalogSource {
     if (r.filteredByAcls) return this.#readEach(names, signal);
     const wanted = this.#candidateSet;
     const { entries, touched } = this.#dump.read(r.data, wanted);
+    // Kept for the next full read while they come close together (a burst of weight changes); let go
+    // after a quiet minute (the last dump's bytes and rows are ~140 MB at 10,000 services × 10).
+    clearTimeout(this.#dumpRelease);
+    this.#dumpRelease = setTimeout(() => this.#dump.release(), DUMP_KEEP_MS);
+    this.#dumpRelease.unref();
     // A service on no node whose bytes changed keeps the entries held (the same array: not compared).
     return names.filter((n) => wanted.has(n)).map((n) => [n, (touched && !touched.has(n) ? this.#entries.get(n) : undefined) ?? entries.get(n) ?? [], r.index] as const);
   }
 
   /** Each dump decoded against the one before (node-dump.ts). */
   readonly #dump = new NodeDumpDecoder();
+  #dumpRelease: NodeJS.Timeout | undefined;
 
   #dumpRefused = false;
   /** The long-polls in flight, by name (for probes and nudges). */

@@ -90,6 +90,16 @@ export class NodeDumpDecoder {
   #wanted: ReadonlySet<string> = new Set();
   #entries = new Map<string, HealthEntry[]>();
 
+  /**
+   * Lets go of the last dump (its bytes and rows: ~140 MB at 10,000 services × 10): the next read
+   * decodes its dump whole. For a catalog where full reads are rare.
+   */
+  release(): void {
+    this.#body = undefined;
+    this.#rows = [];
+    this.#entries = new Map();
+  }
+
   read(bytes: Buffer, wanted: ReadonlySet<string>): DumpRead {
     // Rows hold the wanted services only: another set of them means reading every node again.
     const sameWanted = wanted.size === this.#wanted.size && [...wanted].every((w) => this.#wanted.has(w));

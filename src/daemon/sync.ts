@@ -103,7 +103,9 @@ export class Sync {
     const applied = state.current;
     if (!job.force && applied && state.haproxyRunning && cand.built.config === applied.config) {
       // Byte for byte what HAProxy runs: nothing to do.
-      await state.set({ ...applied, model: applied.model ?? cand.built.model, serverLines: cand.built.serverLines, index: snapshot.index });
+      // The candidate's copy of the (equal) text is kept: the renderer holds it anyway, and the spliced
+      // copy runtime-first left (8.7 MB at 10,000 services) can go.
+      await state.set({ ...applied, config: cand.built.config, model: applied.model ?? cand.built.model, serverLines: cand.built.serverLines, index: snapshot.index });
       this.validationError = undefined;
       this.#inStep(snapshot);
       // A pure pool change (yes ↔ no, drain) leaves the config as it is: HAProxy's admin states still follow.

@@ -112,6 +112,11 @@ test('one instance re-registered with another weight among 1,000 nodes: that nod
   assert.equal(r.entries.get('svc37')!.find((e) => e.Service.ID === 'svc37-437')!.Service.Weights?.Passing, 9);
   const same = decoder.read(Buffer.from(JSON.stringify(dump(nodes, insts))), wanted);
   assert.deepEqual([...(same.touched ?? ['?'])], [], 'an identical dump names no service');
+  decoder.release();
+  const again = decoder.read(body, wanted);
+  assert.equal(again.touched, undefined, 'released: the next dump is decoded whole');
+  assert.equal(again.parsedBytes, body.length);
+  assert.deepEqual(new Map(again.entries), entriesFromDump(body, wanted));
 });
 
 test('an empty catalog and nodes without services give no entries', () => {
