@@ -50,9 +50,10 @@ async function realTarget(): Promise<Target> {
     deregister: (i) => c.deregister(i.node, i.id),
     setStatus: (i, s) => c.setStatus(i.node, i.id, s),
     reweight: async (i, weight) => { await c.register({ node: i.node, id: i.id, service: i.service, tags: ENABLE, port: i.port, weights: { Passing: weight, Warning: 1 } }); },
-    // health/checks/:service is not among the endpoints hapilot reads (not counted below), and its
-    // index is that service's, i.e. the last write's.
-    checksIndex: async () => (await c.api('GET', '/v1/health/checks/flip')).index,
+    // health/checks/:service and catalog/service/:service are not among the endpoints hapilot reads
+    // (not counted below); the first moves with the service's checks, the second with the service
+    // (a weight): the higher of the two is the last write's.
+    checksIndex: async () => Math.max((await c.api('GET', '/v1/health/checks/flip')).index, (await c.api('GET', '/v1/catalog/service/flip')).index),
     reads: () => hapilotReads(c),
     stop: () => c.destroy(),
   };
