@@ -238,6 +238,14 @@ export class ScaleSim {
     return onNode.part;
   }
 
+  #nodeChecksBody(name: string): string {
+    const node = this.#nodes.get(name);
+    if (!node) return '[]';
+    const insts = [...(this.#byNode.get(name)?.instances.values() ?? [])];
+    const rows: Array<[string, string]> = [['serfHealth', JSON.stringify(serfCheck(node))], ...insts.map((i): [string, string] => [`service:${i.service.ID}`, i.checkJson])];
+    return `[${sortLower(rows, ([id]) => id).map(([, json]) => json).join(',')}]`;
+  }
+
   #serviceBody(name: string): string {
     const svc = this.#services.get(name);
     if (!svc) return '[]';
@@ -291,7 +299,11 @@ export class ScaleSim {
     if (url.pathname === '/v1/catalog/services') route = { index: () => this.#servicesIndex, body: () => (filter !== null && pred ? this.#filteredServicesBody(pred) : this.#servicesBody()) };
     else if (url.pathname === '/v1/internal/ui/nodes') route = { index: () => Math.max(this.#servicesIndex, this.#checksIndex), body: () => this.#dumpBody() };
     else if (url.pathname === '/v1/health/state/any') route = { index: () => this.#checksIndex, body: () => (filter !== null && pred ? this.#filteredChecksBody(filter, pred) : this.#checksBody()) };
-    else if (m) {
+    else if (url.pathname.startsWith('/v1/health/node/')) {
+      // One node's checks under the checks table's index (hapilot's index probe asks for a node that does not exist).
+      const name = decodeURIComponent(url.pathname.slice('/v1/health/node/'.length));
+      route = { index: () => this.#checksIndex, body: () => this.#nodeChecksBody(name) };
+    } else if (m) {
       const name = decodeURIComponent(m[1] ?? '');
       route = { index: () => this.#services.get(name)?.index ?? this.#servicesIndex, body: () => this.#serviceBody(name) };
     } else if (url.pathname.startsWith('/v1/kv/')) {

@@ -48,7 +48,7 @@ let callSeq = 0;
 
 /** The client, with every call recorded (endpoint, index asked, start, end, index answered). */
 function traced(c: ConsulApi): ConsulApi {
-  const wrap = <T>(endpoint: string, opts: QueryOptions | undefined, run: (o: QueryOptions) => Promise<QueryResult<T>>): Promise<QueryResult<T>> => {
+  const wrap = <R extends QueryResult<unknown>>(endpoint: string, opts: QueryOptions | undefined, run: (o: QueryOptions) => Promise<R>): Promise<R> => {
     const call: Call = { id: ++callSeq, endpoint, index: opts?.index, started: Date.now() };
     inFlight.set(call.id, call);
     const end = (outcome: string, answered?: number) => {
@@ -64,6 +64,8 @@ function traced(c: ConsulApi): ConsulApi {
     healthService: (s, o) => wrap(`/v1/health/service/${s}`, o, (x) => c.healthService(s, x)),
     healthState: (s, o) => wrap(`/v1/health/state/${s}`, o, (x) => c.healthState(s, x)),
     healthStateBytes: (s, o) => wrap(`/v1/health/state/${s}`, o, (x) => c.healthStateBytes(s, x)),
+    healthNode: (n, o) => wrap(`/v1/health/node/${n}`, o, (x) => c.healthNode(n, x)),
+    ...(c.nodeDumpBytes && { nodeDumpBytes: (o) => wrap('/v1/internal/ui/nodes', o, (x) => c.nodeDumpBytes!.call(c, x)) }),
     close: () => c.close(),
   };
 }

@@ -54,6 +54,12 @@ export interface ConsulApi {
   /** The same answer undecoded: its bytes, for a caller that parses only what changed (catalog/checks-body.ts). */
   healthStateBytes(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<Buffer>>;
   /**
+   * `/v1/health/node/:node`: one node's checks, under the whole checks table's X-Consul-Index (Consul
+   * looks the node up by index, so asking for a node that does not exist costs it nothing and says
+   * how far the checks table has moved).
+   */
+  healthNode(node: string, opts?: QueryOptions): Promise<QueryResult<HealthCheck[]>>;
+  /**
    * `/v1/internal/ui/nodes` undecoded: every node with its services and checks, one request (the
    * endpoint Consul's UI reads; not in the documented API, so callers fall back to
    * `/v1/health/service/:name` reads when it answers 4xx, or when absent). catalog/node-dump.ts decodes it.
@@ -176,7 +182,7 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
 
   const raw = consul as unknown as {
     catalog: { service: { list: RawCall } };
-    health: { service: RawCall; state: RawCall };
+    health: { service: RawCall; state: RawCall; node: RawCall };
     _get(req: Record<string, unknown>, next: (request: PapiRequest, next: (...args: unknown[]) => void) => void): Promise<[PapiResponse, unknown]>;
   };
   // A GET as the package builds its own, but with papi's `buffer`: the body is not decoded.
@@ -201,6 +207,7 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     catalogServices: (opts = {}) => call('/v1/catalog/services', (o) => raw.catalog.service.list(o), servicesShape, {}, opts),
     healthService: (service, opts = {}) => call(`/v1/health/service/${service}`, (o) => raw.health.service(o), checkHealthEntries, { service }, opts),
     healthState: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => raw.health.state(o), checkHealthChecks, { state }, opts),
+    healthNode: (node, opts = {}) => call(`/v1/health/node/${node}`, (o) => raw.health.node(o), checkHealthChecks, { node }, opts),
     healthStateBytes: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => bytesGet('health.state', '/health/state/{state}', { state })(o), bytesShape, { state }, opts),
     nodeDumpBytes: async (opts = {}) => {
       let filteredByAcls = false;

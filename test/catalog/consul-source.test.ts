@@ -120,7 +120,7 @@ test('a node check failing re-reads the services on that node', async () => {
   }
 });
 
-test('an address change that touches neither tags nor checks is seen at once: a zero-byte probe of the checks index, then one dump (no settle wait, no per-service reads)', async () => {
+test('an address change that touches neither tags nor checks is seen at once: a zero-byte probe of the checks index (a node that does not exist), then one dump (no settle wait, no per-service reads)', async () => {
   // setup() with a settle time of 5 s: a change seen well before it was not waiting for it.
   const sim = new ConsulSim();
   sim.jitter = false;
@@ -140,7 +140,8 @@ test('an address change that touches neither tags nor checks is seen at once: a 
     assert.deepEqual(snapshots.at(-1)!.changed, ['svc2']);
     const after = sim.requests.slice(before);
     assert.equal(after.filter((r) => r.path === '/v1/internal/ui/nodes').length, 1, 'one dump');
-    assert.equal(after.filter((r) => r.path === '/v1/health/state/any' && !r.blocking && /filter=/.test(r.query)).length, 1, 'one probe of the checks index');
+    assert.equal(after.filter((r) => r.path === '/v1/health/node/hapilot-index-probe' && !r.blocking).length, 1, 'one probe of the checks index');
+    assert.equal(after.filter((r) => r.path === '/v1/health/state/any' && !r.blocking).length, 0, 'no checks list read outside the long-poll');
     assert.equal(after.filter((r) => r.path.startsWith('/v1/health/service/')).length, 0, 'no service read on its own');
   } finally {
     await source.stop(); consul.close(); await sim.stop();

@@ -445,6 +445,38 @@ describe('conformance: simulator vs real Consul', { concurrency: false }, () => 
     assert.equal(result.flippedCheckModifyIndexIsTheTablesIndex, true);
   });
 
+  test('the checks-index probe: /v1/health/node/<a node that does not exist> answers [] under the checks list\'s own index after every kind of write; a real node gets its checks', async () => {
+    const result = await same('checks-index probe', async (t) => {
+      const probe = '/v1/health/node/hapilot-index-probe';
+      const out: Record<string, unknown> = {};
+      const writes: Record<string, () => Promise<void>> = {
+        register: () => t.register({ node: 'pr-n1', id: 'pr-1', service: 'conf-pr', port: 80 }),
+        flip: () => t.setStatus('pr-n1', 'pr-1', 'critical'),
+        weight: () => t.register({ node: 'pr-n1', id: 'pr-1', service: 'conf-pr', port: 80, status: 'critical', weights: { Passing: 3, Warning: 1 } }),
+        bare: () => t.register({ node: 'pr-n1', id: 'pr-bare', service: 'conf-pr', port: 81, checked: false }),
+        bareGone: () => t.deregister('pr-n1', 'pr-bare'),
+        nodeOnly: () => t.registerNode('pr-n2', '127.0.0.2'),
+        kv: () => t.kvPut('hapilot/conformance/probe', 'x'),
+        deregister: () => t.deregister('pr-n1', 'pr-1'),
+      };
+      for (const [name, write] of Object.entries(writes)) {
+        await write();
+        const [p, list] = [await t.get(probe), await t.get('/v1/health/state/any')];
+        out[name] = { body: p.json(), sameIndexAsTheList: p.index === list.index };
+      }
+      await t.register({ node: 'pr-n3', id: 'pr-3', service: 'conf-pr', port: 80 });
+      type Check = { CheckID: string; Node: string; ServiceName: string };
+      const ids = (cs: Check[]) => cs.map((c) => [c.Node, c.CheckID, c.ServiceName]);
+      const real = ids((await t.get('/v1/health/node/pr-n3')).json() as Check[]);
+      out.realNode = { checks: real, asInTheList: JSON.stringify(real) === JSON.stringify(ids(((await t.get('/v1/health/state/any')).json() as Check[]).filter((c) => c.Node === 'pr-n3'))) };
+      return out;
+    });
+    for (const name of ['register', 'flip', 'weight', 'bare', 'bareGone', 'nodeOnly', 'kv', 'deregister']) {
+      assert.deepEqual(result[name], { body: [], sameIndexAsTheList: true }, name);
+    }
+    assert.deepEqual(result.realNode, { checks: [['pr-n3', 'service:pr-3', 'conf-pr']], asInTheList: true });
+  });
+
   test('an index move no row shows: deregistering an instance without checks moves the checks index, wakes no held health/state query (it answers its start index at the end of its wait), and wakes the others', async () => {
     const result = await same('index-only move', async (t) => {
       await t.register({ node: 'io-n1', id: 'io-1', service: 'conf-io', port: 1 });
@@ -699,5 +731,9 @@ describe('node dump under ACLs (real Consul only)', { concurrency: false }, () =
     assert.deepEqual((nodes.body as Array<[string, string[], string[]]>).filter(([n]) => n.startsWith('acl-')), [['acl-n1', [], []], ['acl-n2', [], []]], 'no service read: nodes without their services or service checks');
     assert.deepEqual(await read(null), { status: 200, filtered: null, body: [] }, 'anonymous (no token): an empty list, no filtered header');
     assert.deepEqual(await read('00000000-0000-4000-8000-000000000000'), { status: 403, filtered: null, body: 'ACL not found' });
+    // The checks-index probe under the minimum policy: the checks list's index, nothing filtered, no 403.
+    const probe = await consul.api('GET', '/v1/health/node/hapilot-index-probe', undefined, { token: minimum });
+    const list = await consul.api('GET', '/v1/health/state/any', undefined, { token: minimum });
+    assert.deepEqual([probe.status, probe.text.trim(), probe.index], [200, '[]', list.index]);
   });
 });

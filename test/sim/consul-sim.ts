@@ -605,11 +605,17 @@ export class ConsulSim {
           .map((i) => this.#healthEntry(i)),
       };
     }
+    m = /^\/v1\/health\/node\/([^/]+)$/.exec(pathname);
+    if (m) {
+      // One node's checks, under the whole checks table's index (Consul's NodeChecks).
+      const node = decodeURIComponent(m[1]!);
+      return { index: () => this.#checksIndex, body: () => this.#allChecks().filter((c) => (c as { Node: string }).Node === node), checkRowsOnly: true };
+    }
     m = /^\/v1\/health\/state\/(any|passing|warning|critical)$/.exec(pathname);
     if (m) {
-      // `?filter=` in its simplest form (`Field == "value"` / `!=` on a check field), as hapilot's
-      // probes send it (one that matches nothing answers `[]` with the table's index); anything else
-      // is refused as Consul refuses a filter it cannot evaluate.
+      // `?filter=` in its simplest form (`Field == "value"` / `!=` on a check field; one that matches
+      // nothing answers `[]` with the table's index); anything else is refused as Consul refuses a
+      // filter it cannot evaluate.
       const raw = query.get('filter');
       let checkFilter: ((c: Record<string, unknown>) => boolean) | undefined;
       if (raw !== null && raw !== '') {
