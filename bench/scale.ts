@@ -405,11 +405,14 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       }));
       const pid = daemon.pid as number;
       const last = n - 1;
-      await until(httpPort, `${svcName(last)}.${DOMAIN}`, instAddr(last, 0), t0, 600_000).catch(async (err: unknown) => {
+      // A daemon that exits (a bad setting, a crash) ends the wait at once, with its exit status.
+      const exited = new Promise<never>((_, reject) => daemon?.once('exit', (code, signal) => reject(new Error(`hapilot exited (${signal ?? `code ${code}`}) before serving; its stderr is above`))));
+      exited.catch(() => undefined);
+      await Promise.race([exited, until(httpPort, `${svcName(last)}.${DOMAIN}`, instAddr(last, 0), t0, 600_000).catch(async (err: unknown) => {
         // Any instance of the last service will do: roundrobin may start elsewhere.
         for (let i = 1; i < INSTANCES; i++) if ((await through(httpPort, `${svcName(last)}.${DOMAIN}`)).status === 200) return;
         throw err;
-      });
+      })]);
       const firstConfigS = (performance.now() - t0) / 1000;
       const sc = await sim.counters();
       result.startup = { firstConfigS, requests: total(sc.requests), bytesMb: total(sc.bytes) / 1e6, rssMb: await vm(pid, 'VmHWM') };

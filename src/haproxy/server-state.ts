@@ -46,21 +46,31 @@ export function rewriteServerState(dump: string, model: Model, notOperatorMaint:
   for (const b of model.backends) for (const s of b.servers) servers.set(`${b.name}/${s.name}`, s);
   const lines = dump.split('\n');
   const out: string[] = [];
+  // Only the columns up to the port are cut out of a row; the rest is kept as it is.
+  const f = new Array<string>(COL.port + 1);
   for (const line of lines) {
     if (line === '' ) continue;
-    if (/^\d+$/.test(line) || line.startsWith('#')) {
+    if (line.startsWith('#') || (!line.includes(' ') && /^\d+$/.test(line))) {
       out.push(line);
       continue;
     }
-    const f = line.split(' ');
+    let n = 0;
+    let from = 0;
+    while (n <= COL.port && from <= line.length) {
+      const sp = line.indexOf(' ', from);
+      const end = sp < 0 ? line.length : sp;
+      f[n++] = line.slice(from, end);
+      from = end + 1;
+    }
+    if (n <= COL.port) continue;
     const key = `${f[COL.backend]}/${f[COL.server]}`;
     const srv = servers.get(key);
-    if (!srv || srv.hostname || f.length <= COL.port) continue;
+    if (!srv || srv.hostname) continue;
     f[COL.addr] = srv.address.replace(/^\[|\]$/g, '');
     f[COL.port] = String(srv.port);
     const admin = Number(f[COL.admin]);
     if (notOperatorMaint.has(key) && Number.isInteger(admin) && admin & FMAINT) f[COL.admin] = String(admin & ~FMAINT);
-    out.push(f.join(' '));
+    out.push(from <= line.length ? `${f.join(' ')} ${line.slice(from)}` : f.join(' '));
   }
   return out.length ? `${out.join('\n')}\n` : '';
 }

@@ -1,7 +1,7 @@
-// Reading HAProxy's own words: `show proc` on the master CLI and the alerts of `haproxy -c`.
+// Reading HAProxy's own words: `show proc` on the master CLI, `show stat` and the alerts of `haproxy -c`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseShowProc, parseUptime } from '../../src/haproxy/socket.js';
+import { parseShowProc, parseShowStat, parseUptime } from '../../src/haproxy/socket.js';
 import { summarizeHaproxyOutput } from '../../src/haproxy/validate.js';
 
 test('parseShowProc: master with its failed reloads, current and old workers with their reload counts and ages', () => {
@@ -23,6 +23,29 @@ test('parseShowProc: master with its failed reloads, current and old workers wit
   assert.deepEqual(parseShowProc('Unknown command.\n'), []);
   assert.equal(parseUptime('2d03h04m05s'), 2 * 86400 + 3 * 3600 + 4 * 60 + 5);
   assert.equal(parseUptime('garbage'), 0);
+});
+
+test('parseShowStat: server rows only, the columns found by the header wherever they are, the header again skipped, short rows, no final newline', () => {
+  const header = '# pxname,svname,qcur,qmax,scur,smax,status,weight,extra,addr,';
+  const csv = [
+    header,
+    'fe,FRONTEND,,,3,5,OPEN,,x,,',
+    'web,node1:web-1,0,0,2,4,UP,100,x,127.0.0.1:8080,',
+    'web,node2:web-2,0,0,0,1,MAINT (resolution),0,x,[::1]:8081,',
+    'web,BACKEND,0,0,2,4,UP,100,x,,',
+    '',
+    header, // a second answer concatenated
+    'api,node1:api-1,0,0,7,9,DOWN 1/2',
+  ].join('\n');
+  assert.deepEqual(parseShowStat(csv), [
+    { proxy: 'web', server: 'node1:web-1', status: 'UP', weight: 100, addr: '127.0.0.1:8080', sessions: 2 },
+    { proxy: 'web', server: 'node2:web-2', status: 'MAINT (resolution)', weight: 0, addr: '[::1]:8081', sessions: 0 },
+    { proxy: 'api', server: 'node1:api-1', status: 'DOWN 1/2', weight: 0, addr: '', sessions: 7 },
+  ]);
+  // Without weight and addr columns (an older HAProxy): rows still come, with their defaults.
+  assert.deepEqual(parseShowStat('# pxname,svname,scur,status\nb,s,1,UP\n'), [{ proxy: 'b', server: 's', status: 'UP', weight: 0, addr: '', sessions: 1 }]);
+  assert.throws(() => parseShowStat('Unknown command.\n'), /show stat answered without the expected columns \(pxname, svname, status, scur\): "Unknown command."/);
+  assert.deepEqual(parseShowStat(''.concat(header, '\n')), []);
 });
 
 test('summarizeHaproxyOutput: alerts without their prefixes, on one line, the last N, no boilerplate', () => {
