@@ -117,6 +117,16 @@ export class ConsulSource implements CatalogSource {
   #fullResync = false;
   #sortedNames: string[] | undefined;
   #loops: Promise<void>[] = [];
+  /** The last services answer, its candidates and its fingerprint. */
+  #servicesPrint: { data: CatalogServices; candidates: string[]; print: string } | undefined;
+
+  #servicesOf(data: CatalogServices): { candidates: string[]; print: string } {
+    if (this.#servicesPrint?.data !== data) {
+      const candidates = candidateServices(data);
+      this.#servicesPrint = { data, candidates, print: JSON.stringify(candidates.map((n) => [n, [...(data[n] ?? [])].sort()])) };
+    }
+    return this.#servicesPrint;
+  }
   /** How long a services-index move waits for the checks list (settle-clock.ts). */
   readonly #settle: SettleClock;
 
@@ -156,7 +166,10 @@ export class ConsulSource implements CatalogSource {
     this.#loops.push(runBlockingLoop<CatalogServices>({
       name: 'catalog/services', signal, notifyIndexOnly: true,
       fetch: (index, s) => this.#o.consul.catalogServices({ index, wait: this.#o.wait, signal: s }),
-      fingerprint: (d) => JSON.stringify(candidateServices(d).map((n) => [n, [...(d[n] ?? [])].sort()])),
+      // An answer identical to the last one is the same object (client.ts): its fingerprint is known.
+      fingerprint: (d) => {
+        return this.#servicesOf(d).print;
+      },
       onContact: (index) => { this.#contact('catalog/services'); nudge('health/state/any', index); },
       onError: onError('catalog/services'),
       onData: (data, index, changed) => this.#onServices(data, index, changed),
@@ -215,7 +228,6 @@ export class ConsulSource implements CatalogSource {
 
   #onServices(data: CatalogServices, index: number, contentChanged: boolean): void {
     const previous = this.#candidateSet;
-    const next = candidateServices(data);
     if (index < this.#servicesIndex) {
       // An index that went backwards (a snapshot restore): the indexes of our earlier reads say
       // nothing about the restored state, and a restore can change what no list shows (addresses,
@@ -228,6 +240,7 @@ export class ConsulSource implements CatalogSource {
     this.#servicesIndex = index;
     if (this.#synced && index > before + 1) this.#suspectGap(before, index);
     if (!this.#servicesSeen || contentChanged) {
+      const next = this.#servicesOf(data).candidates;
       this.#servicesSeen = true;
       const prevTags = this.#tags;
       this.#tags = new Map(next.map((n) => [n, JSON.stringify([...(data[n] ?? [])].sort())]));
