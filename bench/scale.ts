@@ -439,7 +439,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
         const k = await (sim as Sim).counters();
         const row = { ms, requests: total(k.requests), bytes: total(k.bytes), cpu: (await cpuMs(pid)) - cpu0 };
         // Each change as it is measured: a run stopped early still says what it saw.
-        log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests, ${row.bytes} bytes, ${row.cpu} ms CPU`);
+        log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests (${Object.entries(k.requests).map(([e, c]) => `${e} ${c}`).join(', ')}), ${row.bytes} bytes, ${row.cpu} ms CPU`);
         return row;
       };
       // A change that does not converge within --change-timeout ends its phase (the next ones would

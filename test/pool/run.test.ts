@@ -41,7 +41,7 @@ test('hapilot run with a real Consul: depool under load, status page, unusable r
   const runDir = path.join(dir, 'run');
   const proc = execa(process.execPath, [CLI, 'run', '--consul', consul.url, '--run-dir', runDir, '--status-listen', `127.0.0.1:${statusPort}`,
     '--wait', '50ms:300ms', '--min-reload-interval', '100ms', '--consul-wait', '30s', '--depool-threshold', '0.5', '--stop-haproxy-on-exit'], {
-    env: { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000', HAPROXY_MAXCONN: '1000', HAPILOT_LOG_LEVEL: 'warn' },
+    env: { HAPROXY_DOM: 'example.test', HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '2000', HAPROXY_MAXCONN: '1000', HAPILOT_LOG_LEVEL: 'info' },
     reject: false, all: true, stdin: 'ignore',
   });
   const base = `http://127.0.0.1:${statusPort}`;
@@ -140,6 +140,12 @@ test('hapilot run with a real Consul: depool under load, status page, unusable r
     proc.kill('SIGTERM');
     const done = await proc;
     assert.equal(done.exitCode, 0, String(done.all));
+  } catch (err) {
+    // What hapilot logged explains a failure better than the step that timed out.
+    if (proc.exitCode === null) proc.kill('SIGTERM');
+    const done = await proc;
+    if (err instanceof Error) err.message += `\nhapilot's output:\n${String(done.all).slice(-20_000)}`;
+    throw err;
   } finally {
     if (proc.exitCode === null) proc.kill('SIGKILL');
     await proc.catch(() => undefined);
