@@ -97,6 +97,13 @@ export class ConsulSource implements CatalogSource {
   #onNode = new Map<string, Map<string, number>>();
   /** X-Consul-Index of each service's last read. */
   #fetchedIndex = new Map<string, number>();
+  /**
+   * Services being read now, with the highest index of a checks list that touched them meanwhile:
+   * the read's own index says whether it already holds that change (a new service is read on the
+   * services answer, and its checks list most often arrives during that read: a second read for
+   * nothing), so it is decided when the read returns.
+   */
+  #reading = new Map<string, number>();
   #dirty = new Set<string>();
   #servicesIndex = 0;
   #checksIndex = 0;
@@ -233,6 +240,7 @@ export class ConsulSource implements CatalogSource {
       // nothing about the restored state, and a restore can change what no list shows (addresses,
       // weights): read everything again once.
       this.#fetchedIndex.clear();
+      for (const n of this.#reading.keys()) this.#reading.set(n, Infinity); // reads under way: read again
       this.#checksNotice = 0;
       if (this.#synced) this.#fullResync = true;
     }
@@ -381,6 +389,7 @@ export class ConsulSource implements CatalogSource {
     if (index < this.#checksIndex) {
       // Restored (see #onServices): earlier indexes say nothing any more.
       this.#fetchedIndex.clear();
+      for (const n of this.#reading.keys()) this.#reading.set(n, Infinity); // reads under way: read again
       this.#explanations = [];
       this.#lastListIndex = 0;
     }
@@ -436,7 +445,9 @@ export class ConsulSource implements CatalogSource {
     if (!this.#candidateSet.has(service)) return;
     // Our copy was read after this view of the checks: it already holds the change.
     if ((this.#fetchedIndex.get(service) ?? 0) >= index) return;
-    this.#dirty.add(service);
+    const reading = this.#reading.get(service);
+    if (reading !== undefined) this.#reading.set(service, Math.max(reading, index));
+    else this.#dirty.add(service);
   }
 
   /**
@@ -556,9 +567,15 @@ export class ConsulSource implements CatalogSource {
       const full = !this.#synced || this.#fullResync;
       const names = full ? [...this.#candidates] : [...this.#dirty].sort();
       this.#fullResync = false;
-      for (const n of names) this.#dirty.delete(n);
+      for (const n of names) {
+        this.#dirty.delete(n);
+        this.#reading.set(n, 0);
+      }
       try {
         const results = full ? await this.#readAll(names, signal) : await this.#readEach(names, signal);
+        // A checks list that touched a service during its read and is newer than the read: read it again.
+        for (const [name, , index] of results) if ((this.#reading.get(name) ?? 0) > index) this.#dirty.add(name);
+        this.#reading.clear();
         changed.clear();
         for (const n of [...this.#entries.keys()]) if (!this.#candidateSet.has(n)) { this.#setEntries(n, undefined); changed.add(n); }
         for (const [name, entries, index] of results) {
@@ -573,6 +590,7 @@ export class ConsulSource implements CatalogSource {
         this.#errors.delete('health/service');
         failures = 0;
       } catch (err) {
+        this.#reading.clear();
         if (signal.aborted) return;
         for (const n of names) this.#dirty.add(n);
         if (full && this.#synced) this.#fullResync = true;

@@ -269,3 +269,51 @@ test('a weight change answered together with a registration (one services answer
     await source.stop(); consul.close(); await sim.stop();
   }
 });
+
+test('a checks list that arrives while its service is being read costs no second read unless it is newer than the read', async () => {
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  for (let s = 0; s < 5; s++) sim.register({ node: { Node: 'n1', Address: '10.0.0.1' }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
+  await sim.start();
+  const real = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
+  // Each read of a service answers 300 ms after Consul served it, each checks list 100 ms after: the
+  // services answer comes first, and the checks list of the same write (and, below, of a later one)
+  // during the read.
+  let afterServed: (() => void) | undefined;
+  const consul = {
+    ...real,
+    healthStateBytes: async (...args: Parameters<typeof real.healthStateBytes>) => {
+      const r = await real.healthStateBytes(...args);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return r;
+    },
+    healthService: async (name: string, o?: Parameters<typeof real.healthService>[1]) => {
+      const r = await real.healthService(name, o);
+      afterServed?.();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return r;
+    },
+  };
+  const snapshots: CatalogSnapshot[] = [];
+  const source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 200 });
+  source.start((s) => snapshots.push(s));
+  const reads = (name: string) => sim.requests.filter((r) => r.path === `/v1/health/service/${name}`).length;
+  try {
+    await eventually(() => snapshots.length === 1, 10_000, 'initial snapshot');
+    await eventually(() => sim.openBlocking === 2, 5000, 'two long-polls open');
+
+    // A new service: read on the services answer; its check's list arrives during that read, which holds it.
+    sim.register({ node: { Node: 'n1', Address: '10.0.0.1' }, service: { ID: 'fresh-0', Service: 'fresh', Tags: ENABLE, Port: 9000 } });
+    await eventually(() => servers(snapshots.at(-1), 'fresh').length === 1, 5000, 'new service seen');
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(reads('fresh'), 1, 'one read for a new service');
+
+    // A check that fails after the read was served, while its answer is still on its way: read again.
+    sim.register({ node: { Node: 'n2', Address: '10.0.0.2' }, service: { ID: 'later-0', Service: 'later', Tags: ENABLE, Port: 9001 } });
+    afterServed = () => { afterServed = undefined; sim.setStatus('n2', 'later-0', 'critical'); };
+    await eventually(() => servers(snapshots.at(-1), 'later')[0]?.endsWith('/critical') ?? false, 5000, 'the failure after the read is seen');
+    assert.equal(reads('later'), 2, 'read again: the checks list was newer than the read');
+  } finally {
+    await source.stop(); real.close(); await sim.stop();
+  }
+});
