@@ -35,7 +35,7 @@ interface Target {
   reweight(i: Inst, weight: number): Promise<void>;
   /** The index of the last write. */
   checksIndex(): Promise<number>;
-  /** health/service + health/state + catalog/services + node dump reads answered so far. */
+  /** health/service + health/state + catalog/services + node dump + index probe reads answered so far. */
   reads(): Promise<{ healthService: number; nodeDump: number; total: number }>;
   stop(): Promise<void>;
 }
@@ -78,7 +78,7 @@ async function simTarget(): Promise<Target> {
       const nodeDump = reads('/v1/internal/ui/nodes');
       // The simulator logs a request when it arrives, Consul counts it when it is answered: leave out
       // the long-polls still open, as Consul's count does.
-      return { healthService, nodeDump, total: healthService + nodeDump + reads('/v1/health/state/') + reads('/v1/catalog/services') - sim.openBlocking };
+      return { healthService, nodeDump, total: healthService + nodeDump + reads('/v1/health/state/') + reads('/v1/catalog/services') + reads('/v1/health/node/') - sim.openBlocking };
     },
     stop: () => sim.stop(),
   };

@@ -2,7 +2,7 @@
 // one. The one definition of these rules: `buildModel` and the incremental model both merge through
 // `mergeParts`.
 import type { GlobalSettings } from '../settings.js';
-import type { Backend, HttpRoute, Model, PortFrontend, Quarantined, ServicePart } from './model.js';
+import type { Backend, HttpRoute, Model, PortFrontend, Quarantined, ServicePart } from './types.js';
 import { showName } from './names.js';
 import { isHostName } from './tags.js';
 

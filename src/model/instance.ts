@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import type { HealthEntry } from '../consul/schemas.js';
 import type { GlobalSettings } from '../settings.js';
-import type { Quarantined, Server } from './model.js';
+import type { Quarantined, Server } from './types.js';
 import { serverName } from './names.js';
 import { showTag } from './tags.js';
 

@@ -298,7 +298,7 @@ export async function registerMany(consul: RealConsul, regs: Array<Parameters<Re
   }));
 }
 
-export interface ReadCounts { catalogServices: number; healthState: number; healthService: number; nodeDump: number; total: number }
+export interface ReadCounts { catalogServices: number; healthState: number; healthService: number; nodeDump: number; indexProbe: number; total: number }
 
 /**
  * The reads hapilot makes, as Consul counts them (telemetry `consul.api.http` by path): a request is
@@ -311,5 +311,7 @@ export async function hapilotReads(consul: RealConsul): Promise<ReadCounts> {
   const healthState = get('v1_health_state_');
   const healthService = get('v1_health_service_');
   const nodeDump = get('v1_internal_ui_nodes');
-  return { catalogServices, healthState, healthService, nodeDump, total: catalogServices + healthState + healthService + nodeDump };
+  // The zero-byte probe of the checks index (`/v1/health/node/` of a node that does not exist).
+  const indexProbe = get('v1_health_node_');
+  return { catalogServices, healthState, healthService, nodeDump, indexProbe, total: catalogServices + healthState + healthService + nodeDump + indexProbe };
 }
