@@ -1,7 +1,7 @@
 // The daemon: follows a catalog source and keeps HAProxy in step with it, by composing the modules
 // next to it (snapshot intake, sync queue, sync, server changes, candidate, validation, apply, map
-// cleanup, supervision, status). It never renders half a catalog, never replaces the running config
-// with one HAProxy rejects, and never stops serving because Consul is down.
+// cleanup, lingering servers, supervision, status). It never renders half a catalog, never replaces
+// the running config with one HAProxy rejects, and never stops serving because Consul is down.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathsFor } from '../config/render.js';
@@ -9,6 +9,7 @@ import type { TemplateSet } from '../config/templates.js';
 import type { Applier, ProcessApplier } from '../haproxy/applier.js';
 import { haproxyTimeMs } from '../settings.js';
 import { createAppliers } from './appliers.js';
+import { LingeringSweep } from './lingering.js';
 import { AppliedState } from './applied-state.js';
 import { ApplyStep } from './apply.js';
 import { CandidateBuilder } from './candidate.js';
@@ -44,6 +45,7 @@ export class Daemon {
   readonly #apply: ApplyStep;
   readonly #supervisor: Supervisor;
   readonly #report: StatusReport;
+  readonly #lingering: LingeringSweep;
 
   constructor(c: DaemonConfig) {
     const configPath = path.resolve(c.configPath);
@@ -70,7 +72,8 @@ export class Daemon {
       servers: runtime ? { runtime, step: new ServerChanges({ configPath, runtime, apply, builder, log, pool, settings: c.settings, paths, maxRemovalRatio: c.guard.maxRemovalRatio }) } : undefined,
       validator: new Validator({ haproxy: c.haproxyBin, configPath, log, metrics }), wait: c.wait,
     }));
-    this.#queue = new SyncQueue((job) => sync.run(job));
+    const lingering = (this.#lingering = new LingeringSweep({ runtime, request, log }));
+    this.#queue = new SyncQueue((job) => lingering.around(() => sync.run(job)));
     this.#intake = new SnapshotIntake({
       state, convergence, log, request, coalesceMs: c.coalesceMs ?? 0, waitForPool: pool !== undefined,
       keep: (snapshot) => { [sync.snapshot, sync.snapshotAtMs] = [snapshot, now()]; }, latest: () => sync.snapshot,
@@ -141,6 +144,7 @@ export class Daemon {
     this.#intake.stop();
     this.#supervisor.stop();
     this.#sync.stop();
+    this.#lingering.stop();
     await this.#c.source.stop();
     this.#queue.stop();
     await this.idle();

@@ -9,7 +9,8 @@
 //   `serverLines`), so the template stays the one definition of a server.
 // - backends balancing with `static-rr` or map-based hashing (source, uri, hdr) refuse dynamic servers.
 // - `del server` needs the server in maintenance and without connections; until then it stays in
-//   maintenance (not in the config file, so the next reload removes it).
+//   maintenance (not in the config file, so a reload removes it) and is asked again until its
+//   connections have ended (`retryRemovals`, from daemon/lingering.ts).
 // - Host routing goes through one map (the config's `map(<file>)`): `add map`, `set map` and
 //   `del map` change HAProxy's copy in memory, so a host added, moved or removed for a backend that
 //   exists already needs no reload. The commands name the map file HAProxy loaded (`show map`):
@@ -223,6 +224,22 @@ export function relinkCommands(id: string, addCommand: string): string[] {
   const w = words.indexOf('weight');
   if (w >= 0 && words[w + 1] !== undefined) commands.push(`set server ${id} weight ${words[w + 1]}`);
   return commands;
+}
+
+/**
+ * `del server` again for servers left in maintenance because they still held connections. Returns
+ * the ones HAProxy still refuses. A server no longer marked for removal (its instance came back and
+ * an apply put it back in service) is left alone; one HAProxy no longer has (a reload took it) is done.
+ */
+export async function retryRemovals(socket: string, ids: readonly string[]): Promise<string[]> {
+  const left: string[] = [];
+  for (const id of ids) {
+    if (!isRemoving(socket, id)) continue;
+    const answer = (await socketCommand(socket, `del server ${id}`, 5000)).trim();
+    if (!failed(answer) || /no such/i.test(answer)) markRemoving(socket, id, false);
+    else left.push(id);
+  }
+  return left;
 }
 
 export async function applyRuntimePlan({ socket, plan }: { socket: string; plan: RuntimePlan }): Promise<RuntimeResult> {

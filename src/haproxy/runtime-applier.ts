@@ -2,13 +2,13 @@
 // worker through the Runtime API (stats socket), with no reload; anything else is declined with the
 // reason, and the next applier (a reload) takes it. The plan itself lives in runtime-api.ts.
 import type { ApplyResult, Applier, Change } from './applier.js';
-import { applyRuntimePlan, planRuntime } from './runtime-api.js';
+import { applyRuntimePlan, planRuntime, retryRemovals } from './runtime-api.js';
 
 export class RuntimeApplier implements Applier {
   readonly strategy = 'runtime';
   readonly #statsSocket: string;
-  /** Servers removed from the config that still had connections at the last apply (left in maintenance). */
-  lingering: string[] = [];
+  /** Servers removed from the config that still had connections (left in maintenance until they have none). */
+  #lingering = new Set<string>();
 
   constructor({ statsSocket }: { statsSocket: string }) {
     this.#statsSocket = statsSocket;
@@ -21,9 +21,21 @@ export class RuntimeApplier implements Applier {
     if ('reason' in plan) return { kind: 'declined', strategy, reason: plan.reason };
     if (plan.ops.length === 0) return { kind: 'declined', strategy, reason: 'no server operation to send' };
     const r = await applyRuntimePlan({ socket: this.#statsSocket, plan });
-    this.lingering = r.lingering;
+    for (const id of r.lingering) this.#lingering.add(id);
     return r.ok
       ? { kind: 'applied', strategy, action: 'runtime', message: r.message }
       : { kind: 'failed', strategy, action: 'runtime', message: `Runtime API: ${r.message}` };
+  }
+
+  get lingering(): string[] {
+    return [...this.#lingering];
+  }
+
+  /** Asks HAProxy again to delete the lingering servers: which ones are done, which are left. */
+  async sweep(): Promise<{ done: string[]; left: string[] }> {
+    const before = [...this.#lingering];
+    const left = before.length ? await retryRemovals(this.#statsSocket, before) : [];
+    this.#lingering = new Set(left);
+    return { done: before.filter((id) => !this.#lingering.has(id)), left };
   }
 }

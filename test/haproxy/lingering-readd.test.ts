@@ -1,7 +1,8 @@
 // A server removed while it still holds a connection lingers in maintenance (`del server` refused).
 // When its instance comes back, it serves again: through the Runtime API (the lingering server gets
 // the new address, weight and ready state instead of a failing `add server`), and after a reload in
-// between (the state file does not carry the maintenance hapilot set only to delete the server).
+// between (the state file does not carry the maintenance hapilot set only to delete the server). Once
+// its connections end it is deleted, with no reload and no catalog change (daemon/lingering.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -13,8 +14,10 @@ import { socketCommand, parseShowStat } from '../../src/haproxy/socket.js';
 const ENABLE = ['HAPROXY.ENABLE=true'];
 const node2 = { Node: 'node2', Address: '127.0.0.1' };
 
-async function lingeringThenBack(reload: boolean): Promise<void> {
-  const { backends, sim, d, dir, teardown } = await webFixture({ backends: 2, registered: 1 });
+/** web-2 removed from Consul while a request to it is in flight: it lingers in maintenance. */
+async function lingering() {
+  const fixture = await webFixture({ backends: 2, registered: 1 });
+  const { sim, d, dir } = fixture;
   const sock = path.join(dir, 'haproxy.sock');
   const stat = async () => parseShowStat(await socketCommand(sock, 'show stat'));
   // web-2 first points at a server that accepts and never answers: a request to it stays in flight.
@@ -22,6 +25,12 @@ async function lingeringThenBack(reload: boolean): Promise<void> {
   const hang = net.createServer((s) => { held.push(s); });
   await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
   const clients: net.Socket[] = [];
+  const teardown = async () => {
+    for (const c of clients) c.destroy();
+    for (const s of held) s.destroy();
+    hang.close();
+    await fixture.teardown();
+  };
   try {
     sim.register({ node: node2, service: { ID: 'web-2', Service: 'web', Tags: ENABLE, Port: (hang.address() as net.AddressInfo).port } });
     await eventually(async () => (await stat()).some((r) => r.server === 'node2:web-2' && /UP|no check/.test(r.status)), 10_000, 'web-2 added');
@@ -35,6 +44,16 @@ async function lingeringThenBack(reload: boolean): Promise<void> {
     await eventually(() => held.length > 0, 5000, 'a request in flight on web-2');
     sim.deregister('node2', 'web-2');
     await eventually(async () => /MAINT/.test((await stat()).find((r) => r.server === 'node2:web-2')?.status ?? ''), 10_000, 'web-2 lingers in maintenance');
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+  return { ...fixture, stat, held, clients, teardown };
+}
+
+async function lingeringThenBack(reload: boolean): Promise<void> {
+  const { backends, sim, d, stat, teardown } = await lingering();
+  try {
     if (reload) {
       // A reload while it lingers: the new worker loads the server-state file dumped from this one.
       await d.daemon.requestSync({ trigger: 'test reload', structural: true, force: true });
@@ -62,12 +81,25 @@ async function lingeringThenBack(reload: boolean): Promise<void> {
     assert.equal(r?.ok, true, JSON.stringify(r));
     assert.equal(r?.action, 'runtime', JSON.stringify(r));
   } finally {
-    for (const c of clients) c.destroy();
-    for (const s of held) s.destroy();
-    hang.close();
     await teardown();
   }
 }
 
 test('a lingering server whose instance comes back serves again (Runtime API)', () => lingeringThenBack(false));
 test('a lingering server whose instance comes back serves again (with a reload in between)', () => lingeringThenBack(true));
+
+test('a lingering server is deleted once its last connection ends, without a reload and with no catalog change', async () => {
+  const { d, stat, held, teardown } = await lingering();
+  try {
+    const reloads = async () => ((await d.daemon.status()) as unknown as { reloads: Array<{ action: string }> }).reloads.filter((r) => r.action !== 'runtime').length;
+    const before = await reloads();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.match((await stat()).find((r) => r.server === 'node2:web-2')?.status ?? '', /MAINT/, 'kept while the request is in flight');
+    for (const s of held) s.destroy(); // the backend ends it: HAProxy lets go of web-2
+    await eventually(async () => !(await stat()).some((r) => r.server === 'node2:web-2'), 10_000, 'web-2 deleted');
+    assert.equal(await reloads(), before, 'no reload');
+    assert.ok((await stat()).some((r) => r.server === 'node1:web-1'), 'web-1 still there');
+  } finally {
+    await teardown();
+  }
+});
