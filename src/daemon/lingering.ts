@@ -43,8 +43,8 @@ export class LingeringSweep {
     const { runtime, log } = this.#o;
     if (!runtime || runtime.lingering.length === 0) return;
     try {
-      const { done, left } = await runtime.sweep();
-      if (done.length) log.info({ servers: done, left }, 'servers removed while they held connections are gone from HAProxy');
+      const { deleted, left } = await runtime.sweep();
+      if (deleted.length) log.info({ servers: deleted, left }, 'servers removed while they held connections are gone from HAProxy');
       if (left.length === 0) this.#delayMs = FIRST_MS;
     } catch (err) {
       log.debug({ err: messageOf(err) }, 'asking HAProxy again to delete lingering servers failed; trying later');

@@ -227,19 +227,25 @@ export function relinkCommands(id: string, addCommand: string): string[] {
 }
 
 /**
- * `del server` again for servers left in maintenance because they still held connections. Returns
- * the ones HAProxy still refuses. A server no longer marked for removal (its instance came back and
- * an apply put it back in service) is left alone; one HAProxy no longer has (a reload took it) is done.
+ * `del server` again for servers left in maintenance because they still held connections: `deleted`
+ * (or gone already: a reload took them), and `left`, the ones HAProxy still refuses. A server no
+ * longer marked for removal (its instance came back and an apply put it back in service) is in
+ * neither: it is not asked.
  */
-export async function retryRemovals(socket: string, ids: readonly string[]): Promise<string[]> {
+export async function retryRemovals(socket: string, ids: readonly string[]): Promise<{ deleted: string[]; left: string[] }> {
+  const deleted: string[] = [];
   const left: string[] = [];
   for (const id of ids) {
     if (!isRemoving(socket, id)) continue;
     const answer = (await socketCommand(socket, `del server ${id}`, 5000)).trim();
-    if (!failed(answer) || /no such/i.test(answer)) markRemoving(socket, id, false);
-    else left.push(id);
+    if (failed(answer) && !/no such/i.test(answer)) {
+      left.push(id);
+      continue;
+    }
+    markRemoving(socket, id, false);
+    deleted.push(id);
   }
-  return left;
+  return { deleted, left };
 }
 
 export async function applyRuntimePlan({ socket, plan }: { socket: string; plan: RuntimePlan }): Promise<RuntimeResult> {

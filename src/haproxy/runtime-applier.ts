@@ -31,11 +31,10 @@ export class RuntimeApplier implements Applier {
     return [...this.#lingering];
   }
 
-  /** Asks HAProxy again to delete the lingering servers: which ones are done, which are left. */
-  async sweep(): Promise<{ done: string[]; left: string[] }> {
-    const before = [...this.#lingering];
-    const left = before.length ? await retryRemovals(this.#statsSocket, before) : [];
-    this.#lingering = new Set(left);
-    return { done: before.filter((id) => !this.#lingering.has(id)), left };
+  /** Asks HAProxy again to delete the lingering servers: which ones it deleted, which are left. */
+  async sweep(): Promise<{ deleted: string[]; left: string[] }> {
+    const r = await retryRemovals(this.#statsSocket, [...this.#lingering]);
+    this.#lingering = new Set(r.left);
+    return r;
   }
 }

@@ -12,8 +12,8 @@ function walk(dir: string): string[] {
   });
 }
 
-/** Relative imports and re-exports of a file, as the .ts files they name. */
-export function importsOf(file: string, text: string): string[] {
+/** Relative imports and re-exports of a file, as the .ts files they name (src/ has no dynamic imports). */
+function importsOf(file: string, text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(/^\s*(?:import|export)\b[^'";]*?\bfrom\s+['"](\.[^'"]+)['"]|^\s*import\s+['"](\.[^'"]+)['"]/gm)) {
     const spec = (m[1] ?? m[2])!;
@@ -22,8 +22,11 @@ export function importsOf(file: string, text: string): string[] {
   return out;
 }
 
-/** Every elementary cycle found by a depth-first walk (each reported once, from its first file in walk order). */
-export function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+/**
+ * The cycles a depth-first walk meets, one per edge back to a file still on its path: none exactly
+ * when the graph has no cycle (not every cycle of a tangle is listed, each closes at least one).
+ */
+function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];
   const cycles: string[][] = [];
