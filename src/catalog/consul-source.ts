@@ -33,6 +33,7 @@ import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay, type LostLongPoll, type PollWatch } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
 import type { CatalogServices, HealthCheck, HealthEntry } from '../consul/schemas.js';
+import { AnswerBuffers } from '../consul/answer-buffers.js';
 import { candidateServices, mapLimit } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
 import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body.js';
@@ -194,6 +195,7 @@ export class ConsulSource implements CatalogSource {
         const r = await this.#o.consul.healthStateBytes('any', {
           index, wait: this.#o.wait, signal: s,
           onIndex: (i) => this.#onChecksHeader(i, index === 0 ? started : undefined),
+          into: { buffers: this.#checksAnswers, keep: this.#checksBody?.bytes },
         });
         // Decoded here, against the last answer taken, so that a malformed answer is retried as an error.
         return { ...r, data: decodeChecks(this.#checksBody, r.data, this.#checkRows?.length ?? 0) };
@@ -408,7 +410,11 @@ export class ConsulSource implements CatalogSource {
       if (!check) vanished = true;
       else if (typeof check.ModifyIndex === 'number') modified.add(check.ModifyIndex);
     });
-    this.#checkRows = from === 0 && to === previous.length ? middle : [...previous.slice(0, from), ...middle, ...previous.slice(to)];
+    // A change's few rows are spliced in place, not copied with the 100,000 others (10,000 services);
+    // many rows (more than a call takes as arguments) make a new array.
+    if (from === 0 && to === previous.length) this.#checkRows = middle;
+    else if (middle.length <= 10_000) previous.splice(from, to - from, ...middle);
+    else this.#checkRows = previous.slice(0, from).concat(middle, previous.slice(to));
     if (reconcile) {
       if (this.#synced) this.#reconcileEntries();
       // No list before this one to tell what changed: moves of the services index cannot be explained.
@@ -544,6 +550,8 @@ export class ConsulSource implements CatalogSource {
     return names.filter((n) => wanted.has(n)).map((n) => [n, (touched && !touched.has(n) ? this.#entries.get(n) : undefined) ?? entries.get(n) ?? [], r.index] as const);
   }
 
+  /** The checks lists are received into these in turn (the last one is kept to decode the next against). */
+  readonly #checksAnswers = new AnswerBuffers();
   /** Each dump decoded against the one before (node-dump.ts). */
   readonly #dump = new NodeDumpDecoder();
   #dumpRelease: NodeJS.Timeout | undefined;

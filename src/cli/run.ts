@@ -16,6 +16,7 @@ import type { ReloadMode } from '../daemon/appliers.js';
 import { Metrics } from '../daemon/metrics.js';
 import { parseWait } from '../daemon/debounce.js';
 import { parseDurationMs } from '../util/duration.js';
+import { boundHeapGrowth } from '../util/heap.js';
 import { ConsulSource } from '../catalog/consul-source.js';
 import { FileSource } from '../catalog/file-source.js';
 import type { CatalogSource } from '../catalog/source.js';
@@ -87,6 +88,7 @@ export function addRunCommand(program: Command): void {
     .addOption(new Option('--no-self-check', 'skip the checks after each reload (frontend ports accept, backends have their servers)').env('HAPILOT_NO_SELF_CHECK'))
     .action(async (opts: RunOptions, command: Command) => {
       const log = createLogger({ level: opts.logLevel as 'info', destination: 1 });
+      boundHeapGrowth();
       await run(opts, log, inputNames(command));
     });
 }

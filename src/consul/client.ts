@@ -8,6 +8,7 @@ import https from 'node:https';
 import Consul from 'consul';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { parseDurationMs } from '../util/duration.js';
+import { AnswerSink, type AnswerBuffers } from './answer-buffers.js';
 import type { ConsulConfig, Consistency } from './config.js';
 import { CatalogServices, checkHealthChecks, checkHealthEntries, zodShape, type HealthCheck, type HealthEntry, type ShapeResult } from './schemas.js';
 
@@ -24,6 +25,16 @@ export interface QueryOptions {
    * 32 MB checks list takes hundreds of milliseconds to arrive and parse, its index a millisecond.
    */
   onIndex?: ((index: number) => void) | undefined;
+}
+
+/** Options of an answer taken as bytes. */
+export interface BytesQueryOptions extends QueryOptions {
+  /**
+   * Receive the answer into these buffers (answer-buffers.ts) rather than a new one: the bytes
+   * returned are a view that stays valid until the answer after next. `keep` is the answer the
+   * caller still holds (it is not overwritten).
+   */
+  into?: { buffers: AnswerBuffers; keep: Buffer | undefined } | undefined;
 }
 
 export interface QueryResult<T> {
@@ -52,7 +63,7 @@ export interface ConsulApi {
   healthService(service: string, opts?: QueryOptions): Promise<QueryResult<HealthEntry[]>>;
   healthState(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<HealthCheck[]>>;
   /** The same answer undecoded: its bytes, for a caller that parses only what changed (catalog/checks-body.ts). */
-  healthStateBytes(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<Buffer>>;
+  healthStateBytes(state: 'any' | 'passing' | 'warning' | 'critical', opts?: BytesQueryOptions): Promise<QueryResult<Buffer>>;
   /**
    * `/v1/health/node/:node`: one node's checks, under the whole checks table's X-Consul-Index (Consul
    * looks the node up by index, so asking for a node that does not exist costs it nothing and says
@@ -184,22 +195,28 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     health: { service: RawCall; state: RawCall; node: RawCall };
     _get(req: Record<string, unknown>, next: (request: PapiRequest, next: (...args: unknown[]) => void) => void): Promise<[PapiResponse, unknown]>;
   };
-  // A GET as the package builds its own, but with papi's `buffer`: the body is not decoded.
-  const bytesGet = (name: string, path: string, params: Record<string, unknown>): RawCall => (o) => raw._get({
-    name, path, params,
-    query: Object.fromEntries(Object.entries({
-      index: o.index, wait: o.wait, filter: o.filter, dc: o.dc,
-      ...(o.consistent ? { consistent: '1' } : o.stale ? { stale: '1' } : {}),
-    }).filter(([, v]) => v !== undefined)),
-    headers: typeof o.token === 'string' ? { 'x-consul-token': o.token } : {},
-    ctx: o.ctx, timeout: o.timeout, buffer: true,
-  }, (request, next) => {
-    if (request.err) {
-      request.err.response = request.res;
-      return next(false, request.err);
-    }
-    next(false, undefined, [request.res, request.res?.body ?? Buffer.alloc(0)]);
-  });
+  // A GET as the package builds its own, but with papi's `buffer`: the body is not decoded. With a
+  // sink (`o.sink`), the body is piped into it rather than joined into a new buffer.
+  const bytesGet = (name: string, path: string, params: Record<string, unknown>): RawCall => (o) => {
+    const sink = o.sink instanceof AnswerSink ? o.sink : undefined;
+    return raw._get({
+      name, path, params,
+      query: Object.fromEntries(Object.entries({
+        index: o.index, wait: o.wait, filter: o.filter, dc: o.dc,
+        ...(o.consistent ? { consistent: '1' } : o.stale ? { stale: '1' } : {}),
+      }).filter(([, v]) => v !== undefined)),
+      headers: typeof o.token === 'string' ? { 'x-consul-token': o.token } : {},
+      ctx: o.ctx, timeout: o.timeout, ...(sink ? { pipe: sink } : { buffer: true }),
+    }, (request, next) => {
+      if (request.err) {
+        // An error answer's text (for its message) is copied out: the sink's buffer is reused.
+        if (sink && request.res) request.res.body = Buffer.from(sink.bytes());
+        request.err.response = request.res;
+        return next(false, request.err);
+      }
+      next(false, undefined, [request.res, sink ? sink.bytes() : request.res?.body ?? Buffer.alloc(0)]);
+    });
+  };
 
   // The last unfiltered /v1/catalog/services answer. Registering an instance of an existing service
   // moves the list's index, not its bytes: an identical answer is not parsed nor checked again, and
@@ -225,7 +242,11 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     healthService: (service, opts = {}) => call(`/v1/health/service/${service}`, (o) => raw.health.service(o), checkHealthEntries, { service }, opts),
     healthState: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => raw.health.state(o), checkHealthChecks, { state }, opts),
     healthNode: (node, opts = {}) => call(`/v1/health/node/${node}`, (o) => raw.health.node(o), checkHealthChecks, { node }, opts),
-    healthStateBytes: (state, opts = {}) => call(`/v1/health/state/${state}`, (o) => bytesGet('health.state', '/health/state/{state}', { state })(o), bytesShape, { state }, opts),
+    healthStateBytes: (state, opts = {}) => {
+      const { into, ...query } = opts;
+      const sink = into?.buffers.open(into.keep);
+      return call(`/v1/health/state/${state}`, (o) => bytesGet('health.state', '/health/state/{state}', { state })(sink ? { ...o, sink } : o), bytesShape, { state }, query);
+    },
     nodeDumpBytes: async (opts = {}) => {
       let filteredByAcls = false;
       const r = await call('/v1/internal/ui/nodes', async (o) => {
