@@ -11,7 +11,7 @@ import type { Action, Applier, ApplyResult, ProcessApplier } from '../haproxy/ap
 import { selfCheck } from '../haproxy/self-check.js';
 import { saveServerState } from '../haproxy/server-state.js';
 import type { Logger } from '../log.js';
-import type { AppliedState } from './applied-state.js';
+import type { Applied, AppliedState } from './applied-state.js';
 import type { ConfigHistory } from './history.js';
 import type { Metrics } from './metrics.js';
 
@@ -90,10 +90,22 @@ export class ApplyStep {
   }
 
   async apply(a: ApplyInput): Promise<ApplyOutcome> {
-    const { state, process: proc, log, metrics } = this.#o;
-    const previous = state.current;
+    const previous = this.#o.state.current;
     // The file first: from now on a reload at any moment loads this state.
     await a.staged.commit();
+    // The history keeps this very file (a link) if it is applied.
+    const captured = this.#o.history.capture(this.#o.configPath);
+    let outcome: ApplyOutcome | undefined;
+    try {
+      outcome = await this.#applyCommitted(a, previous, captured);
+      return outcome;
+    } finally {
+      if (outcome?.kind !== 'applied') await this.#o.history.discard(captured);
+    }
+  }
+
+  async #applyCommitted(a: ApplyInput, previous: Applied | undefined, captured: string | undefined): Promise<ApplyOutcome> {
+    const { state, process: proc, log, metrics } = this.#o;
     const started = performance.now();
     let result: ApplyResult | undefined;
     let prepareMs = 0;
@@ -154,7 +166,7 @@ export class ApplyStep {
         const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
         log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);
         await persisted;
-        await this.#o.history.record({ previous: previous?.config, next: a.config, label: `${a.trigger}: ${a.cause}` });
+        await this.#o.history.record({ previous: previous?.config, next: a.config, label: `${a.trigger}: ${a.cause}`, captured });
       };
       this.#background = this.#background
         .then(async () => {

@@ -4,7 +4,7 @@
 // used as staged only when it is the very config the sync applies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildModel } from '../../src/model/model.js';
@@ -51,9 +51,11 @@ test('a server change is renamed into the config before the Runtime API commands
     const apply = new ApplyStep({ configPath, paths, process: new NoProcess(), state, history, metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
     // The Runtime API, as HAProxy would see the file at the moment of the first command.
     const seen: string[] = [];
+    let decline = false;
     const runtime: Applier = {
       strategy: 'runtime',
       async apply(change: Change): Promise<ApplyResult> {
+        if (decline) return { kind: 'declined', reason: 'not this one' };
         seen.push(readFileSync(configPath, 'utf8'));
         assert.equal(change.config, seen[0]);
         return { kind: 'applied', strategy: 'runtime', action: 'runtime', message: '1 runtime operation' };
@@ -75,6 +77,20 @@ test('a server change is renamed into the config before the Runtime API commands
     assert.ok((await readdir(history.dir)).some((f) => f.endsWith('.diff')), 'the history follows');
     assert.equal(await readFile(configPath, 'utf8'), seen[0]);
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
+    const cfgs = (await readdir(history.dir)).filter((f) => f.endsWith('.cfg'));
+    assert.equal(cfgs.length, 1);
+    const kept = path.join(history.dir, cfgs[0]!);
+    assert.equal(await readFile(kept, 'utf8'), seen[0], 'the history keeps the applied config');
+    assert.equal(statSync(kept).ino, statSync(configPath).ino, 'as a link to the file HAProxy was given, not a copy');
+
+    // A change no applier takes: its file is put back, and the history neither records it nor keeps a link.
+    decline = true;
+    const more = [...after, entry('web', 'd', [ENABLE], { node: 'n4', port: 9004 })];
+    assert.equal(await step.first(state.current!, { entries: more, index: 3, cause: 'test', changed: ['web'] }, 'catalog change'), false);
+    await apply.flush();
+    assert.equal(await readFile(configPath, 'utf8'), seen[0], 'the file says what HAProxy runs');
+    assert.deepEqual((await readdir(history.dir)).filter((f) => !f.endsWith('.diff')), cfgs, 'nothing captured is left behind');
+    assert.equal(await readFile(kept, 'utf8'), seen[0], 'the kept config is not the file written after it');
   } finally {
     await cleanup();
   }
