@@ -7,7 +7,7 @@ import { open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { validateConfigFile, type ValidateResult } from '../haproxy/validate.js';
-import { commitTemp, tempPathFor, writeDurable, writeFileAtomic } from '../util/atomic-write.js';
+import { commitTemp, encodeText, tempPathFor, writeDurable, writeFileAtomic } from '../util/atomic-write.js';
 import { HOST_MAP_PREFIX, type RenderedFile } from './render.js';
 
 export interface StagedConfig {
@@ -60,7 +60,7 @@ export async function stageConfig({ configPath, config, files, haproxy, durable 
   const tempPath = tempPathFor(configPath);
   try {
     if (durable) await writeDurable(tempPath, config);
-    else writeFileSync(tempPath, config, { mode: 0o644 });
+    else writeFileSync(tempPath, encodeText(config), { mode: 0o644 });
   } catch (err) {
     await rm(tempPath, { force: true });
     throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });

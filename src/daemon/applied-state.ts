@@ -9,7 +9,7 @@ import type { Model } from '../model/model.js';
 import type { GlobalSettings } from '../settings.js';
 import { validateConfigFile } from '../haproxy/validate.js';
 import type { Logger } from '../log.js';
-import { commitTemp, tempPathFor } from '../util/atomic-write.js';
+import { commitTemp, encodeText, tempPathFor } from '../util/atomic-write.js';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
 export interface Applied {
@@ -123,7 +123,7 @@ async function writeBuffersAtomic(target: string, parts: readonly Buffer[]): Pro
 }
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return createHash('sha256').update(encodeText(text)).digest('hex');
 }
 
 export class AppliedState {

@@ -55,7 +55,7 @@ test('a server change is renamed into the config before the Runtime API commands
     const runtime: Applier = {
       strategy: 'runtime',
       async apply(change: Change): Promise<ApplyResult> {
-        if (decline) return { kind: 'declined', reason: 'not this one' };
+        if (decline) return { kind: 'declined', strategy: 'runtime', reason: 'not this one' };
         seen.push(readFileSync(configPath, 'utf8'));
         assert.equal(change.config, seen[0]);
         return { kind: 'applied', strategy: 'runtime', action: 'runtime', message: '1 runtime operation' };
