@@ -8,6 +8,7 @@
 import { Writable } from 'node:stream';
 
 const MIN_CAPACITY = 64 * 1024;
+const SHRINK_SLACK = 1024 * 1024;
 
 /** One answer being received (a writable stream for the HTTP client to pipe into). */
 export class AnswerSink extends Writable {
@@ -34,10 +35,19 @@ export class AnswerSink extends Writable {
     callback();
   }
 
-  /** The bytes received so far: a view of the shared buffer, valid until the answer after next is received into it. */
+  /** A newer answer was opened on the same buffers: this one's bytes may be gone. */
+  get stale(): boolean {
+    return this.#owner.generation !== this.#generation;
+  }
+
+  /**
+   * The answer received: a view of the shared buffer, valid until the answer after next is received
+   * into it. A buffer far larger than its answer (grown by an earlier, larger one) is let go for one
+   * of the answer's size first.
+   */
   bytes(): Buffer {
-    if (this.#owner.generation !== this.#generation) throw new Error('answer buffer reused: a newer answer is being received into it');
-    return this.#owner.slot(this.#slot).subarray(0, this.#length);
+    if (this.stale) throw new Error('answer buffer reused: a newer answer is being received into it');
+    return this.#owner.fit(this.#slot, this.#length).subarray(0, this.#length);
   }
 }
 
@@ -68,8 +78,13 @@ export class AnswerBuffers {
     return grown;
   }
 
-  /** @internal */
-  slot(slot: number): Buffer {
-    return this.#slots[slot as 0 | 1];
+  /** @internal The buffer of `slot` holding `used` bytes, replaced by a smaller one when it is over twice as large (and 1 MB more). */
+  fit(slot: number, used: number): Buffer {
+    const current = this.#slots[slot as 0 | 1];
+    if (current.length <= 2 * used + SHRINK_SLACK) return current;
+    const smaller = Buffer.allocUnsafeSlow(Math.max(Math.ceil(used * 1.125), MIN_CAPACITY));
+    current.copy(smaller, 0, 0, used);
+    this.#slots[slot as 0 | 1] = smaller;
+    return smaller;
   }
 }

@@ -209,11 +209,13 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
       ctx: o.ctx, timeout: o.timeout, ...(sink ? { pipe: sink } : { buffer: true }),
     }, (request, next) => {
       if (request.err) {
-        // An error answer's text (for its message) is copied out: the sink's buffer is reused.
-        if (sink && request.res) request.res.body = Buffer.from(sink.bytes());
+        // An error answer's text (its first line makes the message) is copied out: the sink's buffer is reused.
+        if (sink && request.res && !sink.stale) request.res.body = Buffer.from(sink.bytes().subarray(0, 4096));
         request.err.response = request.res;
         return next(false, request.err);
       }
+      // An answer whose buffer went to a newer request (this one was given up on) is an error, not a crash.
+      if (sink?.stale) return next(false, new Error('answer abandoned: its buffer went to a newer request'));
       next(false, undefined, [request.res, sink ? sink.bytes() : request.res?.body ?? Buffer.alloc(0)]);
     });
   };

@@ -1,5 +1,6 @@
 // A small history of the configs hapilot applied, each with its diff from the one before, in
 // `<run-dir>/history/`: what an operator reads after the fact ("what changed at 03:12?").
+import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +17,8 @@ export class ConfigHistory {
   }
 
   #captures = 0;
+  /** This history's own captures: random, as a pid is reused (hapilot is often pid 1 in a container). */
+  readonly #capturePrefix = `.capture-${randomBytes(6).toString('hex')}-`;
 
   /**
    * A hard link to the config file as it is now (call it right after committing the config that
@@ -24,7 +27,7 @@ export class ConfigHistory {
    * then writes the copy.
    */
   capture(configPath: string): string | undefined {
-    const link = path.join(this.dir, `.capture-${process.pid}-${++this.#captures}`);
+    const link = path.join(this.dir, `${this.#capturePrefix}${++this.#captures}`);
     try {
       mkdirSync(this.dir, { recursive: true });
       linkSync(configPath, link);
@@ -55,8 +58,7 @@ export class ConfigHistory {
   async #prune(): Promise<void> {
     const names = await readdir(this.dir);
     // Links an earlier hapilot captured and never recorded (it was stopped in between).
-    const mine = `.capture-${process.pid}-`;
-    for (const f of names) if (f.startsWith('.capture-') && !f.startsWith(mine)) await rm(path.join(this.dir, f), { force: true });
+    for (const f of names) if (f.startsWith('.capture-') && !f.startsWith(this.#capturePrefix)) await rm(path.join(this.dir, f), { force: true });
     const cfgs = names.filter((f) => f.endsWith('.cfg')).sort();
     for (const f of cfgs.slice(0, Math.max(0, cfgs.length - this.#keep))) {
       await rm(path.join(this.dir, f), { force: true });

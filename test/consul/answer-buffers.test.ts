@@ -45,6 +45,17 @@ test('a buffer grows keeping what it received, and is reused at its size after',
   assert.equal(buffers.capacity, capacity, 'no new buffer for an answer that fits');
 });
 
+test('a buffer grown by a spike is let go for one of the answer\'s size', () => {
+  const buffers = new AnswerBuffers();
+  const spike = receive(buffers.open(undefined), 'x'.repeat(4_000_000), 65_536);
+  const other = receive(buffers.open(spike), 'y'.repeat(100_000), 65_536);
+  const grown = buffers.capacity;
+  const small = receive(buffers.open(other), 'z'.repeat(100_000), 65_536);
+  assert.equal(small.toString(), 'z'.repeat(100_000));
+  assert.equal(other.toString(), 'y'.repeat(100_000), 'the kept answer is untouched');
+  assert.ok(buffers.capacity < grown / 10, `capacity ${buffers.capacity} after ${grown}`);
+});
+
 test('an abandoned answer writes nothing into a buffer handed to a newer one', () => {
   const buffers = new AnswerBuffers();
   const stale = buffers.open(undefined);
@@ -56,10 +67,12 @@ test('an abandoned answer writes nothing into a buffer handed to a newer one', (
   assert.throws(() => stale.bytes(), /reused/);
 });
 
-test('through the client: a chunked answer arrives whole, the kept one intact; an error answer keeps its text', async () => {
+test('through the client: a chunked answer arrives whole, the kept one intact; an overtaken one fails; an error answer keeps its text', { timeout: 20_000 }, async () => {
   let body = '';
   let status = 200;
-  const server = http.createServer((req, res) => {
+  let slowIndex = 0;
+  const server = http.createServer(async (req, res) => {
+    if (slowIndex && req.url?.includes(`index=${slowIndex}`)) await new Promise((r) => setTimeout(r, 300));
     res.statusCode = status;
     res.setHeader('content-type', status === 200 ? 'application/json' : 'text/plain');
     res.setHeader('x-consul-index', '42');
@@ -89,6 +102,15 @@ test('through the client: a chunked answer arrives whole, the kept one intact; a
     const second = await consul.healthStateBytes('any', { into: { buffers, keep: first.data } });
     assert.equal(second.data.toString(), body);
     assert.equal(first.data.toString(), kept, 'the kept answer is untouched by the next');
+
+    // A request overtaken by a newer one on the same buffers (the loop gave up on it) fails; nothing crashes.
+    slowIndex = 9;
+    const overtaken = consul.healthStateBytes('any', { index: 9, into: { buffers, keep: second.data } });
+    await new Promise((r) => setTimeout(r, 50));
+    const third = await consul.healthStateBytes('any', { into: { buffers, keep: second.data } });
+    await assert.rejects(overtaken, /abandoned/);
+    assert.equal(third.data.toString(), body, 'the late answer wrote nothing into the newer one\'s buffer');
+    assert.equal(second.data.toString(), list('critical'), 'the kept answer is untouched');
 
     status = 500;
     body = 'rpc error making call: No cluster leader';

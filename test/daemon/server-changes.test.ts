@@ -52,12 +52,14 @@ test('a server change is renamed into the config before the Runtime API commands
     // The Runtime API, as HAProxy would see the file at the moment of the first command.
     const seen: string[] = [];
     let decline = false;
+    let fail = false;
     const runtime: Applier = {
       strategy: 'runtime',
       async apply(change: Change): Promise<ApplyResult> {
         if (decline) return { kind: 'declined', strategy: 'runtime', reason: 'not this one' };
+        if (fail) return { kind: 'failed', strategy: 'runtime', action: 'runtime', message: 'refused' };
         seen.push(readFileSync(configPath, 'utf8'));
-        assert.equal(change.config, seen[0]);
+        assert.equal(change.config, seen[seen.length - 1]);
         return { kind: 'applied', strategy: 'runtime', action: 'runtime', message: '1 runtime operation' };
       },
     };
@@ -91,6 +93,27 @@ test('a server change is renamed into the config before the Runtime API commands
     assert.equal(await readFile(configPath, 'utf8'), seen[0], 'the file says what HAProxy runs');
     assert.deepEqual((await readdir(history.dir)).filter((f) => !f.endsWith('.diff')), cfgs, 'nothing captured is left behind');
     assert.equal(await readFile(kept, 'utf8'), seen[0], 'the kept config is not the file written after it');
+
+    // Two changes applied back to back, the first one's bookkeeping not done when the second is
+    // committed: each history entry holds its own config.
+    decline = false;
+    const e = [...after, entry('web', 'e', [ENABLE], { node: 'n5', port: 9005 })];
+    const f = [...e, entry('web', 'f', [ENABLE], { node: 'n6', port: 9006 })];
+    assert.equal(await step.first(state.current!, { entries: e, index: 4, cause: 'test', changed: ['web'] }, 'catalog change'), true);
+    assert.equal(await step.first(state.current!, { entries: f, index: 5, cause: 'test', changed: ['web'] }, 'catalog change'), true);
+    await apply.flush();
+    const entries = (await readdir(history.dir)).filter((x) => x.endsWith('.cfg')).sort();
+    assert.equal(entries.length, 3);
+    assert.deepEqual(await Promise.all(entries.slice(1).map((x) => readFile(path.join(history.dir, x), 'utf8'))), seen.slice(1, 3), 'each entry is the config of its change');
+    assert.match(seen[1]!, /n5:e/);
+    assert.doesNotMatch(seen[1]!, /n6:f/);
+
+    // A change the Runtime API fails: not recorded, nothing captured left.
+    fail = true;
+    const g = [...f, entry('web', 'g', [ENABLE], { node: 'n7', port: 9007 })];
+    await assert.rejects(step.first(state.current!, { entries: g, index: 6, cause: 'test', changed: ['web'] }, 'catalog change'));
+    await apply.flush();
+    assert.deepEqual((await readdir(history.dir)).filter((x) => !x.endsWith('.diff')), entries, 'a failed change leaves no capture and no entry');
   } finally {
     await cleanup();
   }
