@@ -48,8 +48,11 @@ export class ConfigHistory {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const base = path.join(this.dir, `${stamp}-${String(++this.#seq).padStart(4, '0')}`);
     const patch = configPatch(previous ?? '', next, label);
-    if (captured) await rename(captured, `${base}.cfg`);
-    else await writeFile(`${base}.cfg`, next);
+    const moved = captured !== undefined && await rename(captured, `${base}.cfg`).then(() => true, async () => {
+      await rm(captured, { force: true });
+      return false;
+    });
+    if (!moved) await writeFile(`${base}.cfg`, next);
     await writeFile(`${base}.diff`, patch);
     await this.#prune();
     return patch;
