@@ -8,7 +8,8 @@
 //   worker RSS, the floor under a first config and a structural change;
 // - in-process, the full model + render, and the incremental path (src/model/incremental.ts +
 //   src/config/incremental-render.ts) for one instance change;
-// - the floor of any design that reads the whole checks list on each change: JSON.parse of the
+// - the floor of any design that reads the whole checks list on each change: the CPU to receive it
+//   over HTTP and drop it, and JSON.parse of the
 //   simulator's /v1/health/state/any answer at this size;
 // - the daemon: time from starting hapilot to HAProxy serving the last service, Consul requests and
 //   bytes during it, hapilot's peak RSS (VmHWM); idle CPU and requests over 10 s; server-only changes
@@ -231,6 +232,29 @@ class Sim {
     return (await fetch(`${this.url}${p}`)).text();
   }
 
+  /** CPU time of this process (all threads, user + system) to receive `p` and drop it, in ms: median of `runs`. */
+  async receiveCpuMs(p: string, runs = 7): Promise<number> {
+    const agent = new http.Agent({ keepAlive: true });
+    const t: number[] = [];
+    try {
+      for (let k = 0; k < runs; k++) {
+        const before = process.cpuUsage();
+        await new Promise<void>((resolve, reject) => {
+          http.get(`${this.url}${p}`, { agent }, (res) => {
+            res.on('data', () => undefined);
+            res.on('end', resolve);
+            res.on('error', reject);
+          }).on('error', reject);
+        });
+        const used = process.cpuUsage(before);
+        t.push((used.user + used.system) / 1000);
+      }
+    } finally {
+      agent.destroy();
+    }
+    return pct(t, 50);
+  }
+
   stop(): Promise<void> {
     return endChild(this.proc);
   }
@@ -388,7 +412,10 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
     {
       const checksBody = await sim.body('/v1/health/state/any');
       const serviceBody = await sim.body(`/v1/health/service/${svcName(0)}`);
-      result.floor = { checksBytes: Buffer.byteLength(checksBody), checksParseMs: medianMs(() => JSON.parse(checksBody)), serviceBytes: Buffer.byteLength(serviceBody), serviceParseMs: medianMs(() => JSON.parse(serviceBody), 21) };
+      result.floor = {
+        checksBytes: Buffer.byteLength(checksBody), checksParseMs: medianMs(() => JSON.parse(checksBody)), checksReceiveCpuMs: await sim.receiveCpuMs('/v1/health/state/any'),
+        serviceBytes: Buffer.byteLength(serviceBody), serviceParseMs: medianMs(() => JSON.parse(serviceBody), 21),
+      };
       log(`size ${n}: /v1/health/state/any ${(result.floor.checksBytes / 1e6).toFixed(1)} MB, JSON.parse ${result.floor.checksParseMs.toFixed(1)} ms`);
     }
     await sim.reset();
