@@ -29,16 +29,15 @@
 // zero bytes, but learning *which* service registered takes a listing of every check.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from '../log.js';
-import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+import { messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay, type LostLongPoll, type PollWatch } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
 import type { CatalogServices, HealthCheck, HealthEntry } from '../consul/schemas.js';
 import { AnswerBuffers } from '../consul/answer-buffers.js';
-import { candidateServices, mapLimit } from './fetch-catalog.js';
+import { candidateServices } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
 import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body.js';
-import { heldEntries } from './held-entry.js';
-import { NodeDumpDecoder } from './node-dump.js';
+import { ServiceReads } from './service-reads.js';
 import { SettleClock } from './settle-clock.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 
@@ -69,9 +68,6 @@ export interface ConsulSourceOptions {
    */
   verifyMinMs?: number;
 }
-
-/** How long the last node dump is kept to decode the next one against. */
-const DUMP_KEEP_MS = 60_000;
 
 /** A filter that matches nothing: the answer is `[]` and its X-Consul-Index is the services table's. */
 const PROBE_SERVICES_FILTER = 'ServiceName == "hapilot-index-probe"';
@@ -137,10 +133,13 @@ export class ConsulSource implements CatalogSource {
   }
   /** How long a services-index move waits for the checks list (settle-clock.ts). */
   readonly #settle: SettleClock;
+  /** Services read one by one, or all at once from the node dump (service-reads.ts). */
+  readonly #reads: ServiceReads;
 
   constructor(o: ConsulSourceOptions) {
     this.#o = { wait: '5m', settleMs: 250, concurrency: 32, probeMs: 15_000, verifyMinMs: 300_000, ...o };
     this.#settle = new SettleClock(this.#o.settleMs);
+    this.#reads = new ServiceReads({ consul: this.#o.consul, concurrency: this.#o.concurrency, log: this.#o.log });
     // Every request of a full re-read listens on this one signal (three long-polls, `concurrency` reads, sleeps).
     setMaxListeners(this.#o.concurrency * 4 + 16, this.#abort.signal);
   }
@@ -215,7 +214,7 @@ export class ConsulSource implements CatalogSource {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.#dumpRelease);
+    this.#reads.stop();
     this.#abort.abort();
     this.#wake?.();
     await Promise.allSettled(this.#loops);
@@ -511,52 +510,8 @@ export class ConsulSource implements CatalogSource {
     }
   }
 
-  /** `/v1/health/service/:name` for each service, `concurrency` at a time. */
-  #readEach(names: readonly string[], signal: AbortSignal): Promise<Array<readonly [string, HealthEntry[], number]>> {
-    const wanted = this.#candidateSet;
-    return mapLimit(names.filter((n) => wanted.has(n)), this.#o.concurrency, async (name) => {
-      const r = await this.#o.consul.healthService(name, { signal });
-      return [name, heldEntries(r.data), r.index] as const;
-    });
-  }
-
-  /**
-   * Every service at once: the node dump (node-dump.ts), one request, all of it as of its index. When
-   * Consul refuses it (a 4xx: an agent without the endpoint, a proxy allowing only the documented
-   * API) it is not asked again and each service is read on its own from then on; when the token may
-   * not read every node, this read is done service by service, whose answers name the denial.
-   */
-  async #readAll(names: readonly string[], signal: AbortSignal): Promise<Array<readonly [string, HealthEntry[], number]>> {
-    const dump = this.#o.consul.nodeDumpBytes;
-    if (!dump || this.#dumpRefused) return this.#readEach(names, signal);
-    let r: Awaited<ReturnType<NonNullable<ConsulApi['nodeDumpBytes']>>>;
-    try {
-      r = await dump.call(this.#o.consul, { signal });
-    } catch (err) {
-      if (!(err instanceof HapilotError) || err.code !== ErrorCode.CONSUL_HTTP || !/answered HTTP 4\d\d/.test(err.message)) throw err;
-      this.#dumpRefused = true;
-      this.#o.log.warn({ err: err.message }, 'Consul refused the node dump: every service is read on its own from now on');
-      return this.#readEach(names, signal);
-    }
-    if (r.filteredByAcls) return this.#readEach(names, signal);
-    const wanted = this.#candidateSet;
-    const { entries, touched } = this.#dump.read(r.data, wanted);
-    // Kept for the next full read while they come close together (a burst of weight changes); let go
-    // after a quiet minute (the last dump's bytes and rows are ~140 MB at 10,000 services × 10).
-    clearTimeout(this.#dumpRelease);
-    this.#dumpRelease = setTimeout(() => this.#dump.release(), DUMP_KEEP_MS);
-    this.#dumpRelease.unref();
-    // A service on no node whose bytes changed keeps the entries held (the same array: not compared).
-    return names.filter((n) => wanted.has(n)).map((n) => [n, (touched && !touched.has(n) ? this.#entries.get(n) : undefined) ?? entries.get(n) ?? [], r.index] as const);
-  }
-
   /** The checks lists are received into these in turn (the last one is kept to decode the next against). */
   readonly #checksAnswers = new AnswerBuffers();
-  /** Each dump decoded against the one before (node-dump.ts). */
-  readonly #dump = new NodeDumpDecoder();
-  #dumpRelease: NodeJS.Timeout | undefined;
-
-  #dumpRefused = false;
   /** The long-polls in flight, by name (for probes and nudges). */
   readonly #watches = new Map<string, PollWatch>();
 
@@ -580,7 +535,9 @@ export class ConsulSource implements CatalogSource {
         this.#reading.set(n, 0);
       }
       try {
-        const results = full ? await this.#readAll(names, signal) : await this.#readEach(names, signal);
+        const results = full
+          ? await this.#reads.all(names, this.#candidateSet, (n) => this.#entries.get(n), signal)
+          : await this.#reads.each(names, this.#candidateSet, signal);
         // A checks list that touched a service during its read and is newer than the read: read it again.
         for (const [name, , index] of results) if ((this.#reading.get(name) ?? 0) > index) this.#dirty.add(name);
         this.#reading.clear();
