@@ -72,19 +72,21 @@ export class AnswerBuffers {
   reserve(slot: number, used: number, needed: number): Buffer {
     const current = this.#slots[slot as 0 | 1];
     if (needed <= current.length) return current;
-    const grown = Buffer.allocUnsafeSlow(Math.max(needed, Math.ceil(current.length * 1.5), MIN_CAPACITY));
-    current.copy(grown, 0, 0, used);
-    this.#slots[slot as 0 | 1] = grown;
-    return grown;
+    return this.#replace(slot, used, Math.max(needed, Math.ceil(current.length * 1.5)));
   }
 
   /** @internal The buffer of `slot` holding `used` bytes, replaced by a smaller one when it is over twice as large (and 1 MB more). */
   fit(slot: number, used: number): Buffer {
     const current = this.#slots[slot as 0 | 1];
     if (current.length <= 2 * used + SHRINK_SLACK) return current;
-    const smaller = Buffer.allocUnsafeSlow(Math.max(Math.ceil(used * 1.125), MIN_CAPACITY));
-    current.copy(smaller, 0, 0, used);
-    this.#slots[slot as 0 | 1] = smaller;
-    return smaller;
+    return this.#replace(slot, used, Math.ceil(used * 1.125));
+  }
+
+  /** A new buffer of at least `capacity` for `slot`, holding its first `used` bytes. */
+  #replace(slot: number, used: number, capacity: number): Buffer {
+    const next = Buffer.allocUnsafeSlow(Math.max(capacity, MIN_CAPACITY));
+    this.#slots[slot as 0 | 1].copy(next, 0, 0, used);
+    this.#slots[slot as 0 | 1] = next;
+    return next;
   }
 }
