@@ -10,6 +10,7 @@ import { stageConfig, type StagedConfig } from '../config/config-file.js';
 import type { Action, Applier, ApplyResult, ProcessApplier } from '../haproxy/applier.js';
 import { selfCheck } from '../haproxy/self-check.js';
 import { saveServerState } from '../haproxy/server-state.js';
+import type { StatRow } from '../haproxy/socket.js';
 import type { Logger } from '../log.js';
 import type { Applied, AppliedState } from './applied-state.js';
 import type { ConfigHistory } from './history.js';
@@ -49,12 +50,6 @@ export type ApplyOutcome =
   | { kind: 'delayed'; reason: string }
   | { kind: 'failed'; action: Action; message: string };
 
-/** `model` with only the servers `other` has too (same backend and name). */
-function serversAlsoIn(model: Model, other: Model): Model {
-  const known = new Set(other.backends.flatMap((b) => b.servers.map((s) => `${b.name}/${s.name}`)));
-  return { ...model, backends: model.backends.map((b) => ({ ...b, servers: b.servers.filter((s) => known.has(`${b.name}/${s.name}`)) })) };
-}
-
 export interface ApplyStepOptions {
   configPath: string;
   paths: RenderPaths;
@@ -69,8 +64,11 @@ export interface ApplyStepOptions {
   maxOldWorkers: number | undefined;
   /** After every successful apply (map cleanup). */
   afterApply: () => Promise<void>;
-  /** After every successful apply, the Runtime API's included, with what was done (pool states back in step). */
-  onApplied?: (action: Action) => Promise<void>;
+  /**
+   * After every successful apply, the Runtime API's included, with what was done (pool states back
+   * in step) and the `show stat` rows the self-check read just after a start or reload, if it did.
+   */
+  onApplied?: (action: Action, stat?: readonly StatRow[]) => Promise<void>;
 }
 
 /** Lets pending I/O callbacks (a status request, a socket answer) run before more work on this thread. */
@@ -134,8 +132,10 @@ export class ApplyStep {
     let ok = result.kind === 'applied';
     let message = result.message;
     const checking = performance.now();
+    let stat: StatRow[] | undefined;
     if (ok && result.action !== 'runtime' && this.#o.selfCheck) {
       const check = await selfCheck({ config: a.config, model: a.model, statsSocket: this.#o.paths.statsSocket });
+      stat = check.rows;
       if (!check.ok) {
         metrics.selfCheckFailures.inc();
         ok = false;
@@ -179,7 +179,7 @@ export class ApplyStep {
         await this.flush();
         await this.#o.afterApply();
       }
-      await this.#o.onApplied?.(result.action);
+      await this.#o.onApplied?.(result.action, stat);
       return { kind: 'applied', action: result.action };
     }
     log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, error: message }, `HAProxy ${result.action} failed`);
@@ -240,7 +240,7 @@ export class ApplyStep {
    */
   async #prepareReload(model: Model | undefined, running: Model | undefined): Promise<void> {
     if (!this.#o.state.haproxyRunning) return rm(this.#o.paths.serverState, { force: true });
-    await saveServerState({ statsSocket: this.#o.paths.statsSocket, file: this.#o.paths.serverState, model: model && running ? serversAlsoIn(model, running) : model });
+    await saveServerState({ statsSocket: this.#o.paths.statsSocket, file: this.#o.paths.serverState, model, running });
   }
 
   async #restoreFile(config: string): Promise<void> {
