@@ -3,7 +3,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Model } from '../model/model.js';
-import { parseShowStat, socketCommand } from './socket.js';
+import { parseShowStat, socketCommand, type StatRow } from './socket.js';
 
 /** `bind` lines → the address to connect to for a check (wildcards → loopback). */
 export function bindTargets(config: string): Array<{ host: string; port: number }> {
@@ -30,13 +30,17 @@ function canConnect(host: string, port: number, timeoutMs: number): Promise<bool
   });
 }
 
-export async function selfCheck({ config, model, statsSocket, timeoutMs = 2000 }: { config: string; model: Model | undefined; statsSocket: string; timeoutMs?: number }): Promise<{ ok: boolean; problems: string[] }> {
+/**
+ * `rows`: the `show stat` read for the check (when there was a model), for the pool reconciliation
+ * that follows a reload: one listing of 100,000 servers instead of two.
+ */
+export async function selfCheck({ config, model, statsSocket, timeoutMs = 2000 }: { config: string; model: Model | undefined; statsSocket: string; timeoutMs?: number }): Promise<{ ok: boolean; problems: string[]; rows?: StatRow[] }> {
   const problems: string[] = [];
   for (const t of bindTargets(config)) {
     if (!(await canConnect(t.host, t.port, timeoutMs))) problems.push(`frontend port ${t.host}:${t.port} refuses connections`);
   }
   if (model) {
-    let rows;
+    let rows: StatRow[] | undefined;
     try {
       rows = parseShowStat(await socketCommand(statsSocket, 'show stat', timeoutMs));
     } catch (err) {
@@ -57,6 +61,7 @@ export async function selfCheck({ config, model, statsSocket, timeoutMs = 2000 }
         if (missing.length) problems.push(`backend ${b.name} lacks ${missing.join(', ')}`);
       }
     }
+    return { ok: problems.length === 0, problems, ...(rows ? { rows } : {}) };
   }
   return { ok: problems.length === 0, problems };
 }

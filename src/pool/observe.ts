@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
-import { parseShowStat, socketCommand } from '../haproxy/socket.js';
+import { parseShowStat, socketCommand, type StatRow } from '../haproxy/socket.js';
 import { describeZodError } from '../consul/schemas.js';
 
 export interface ObservedServer {
@@ -25,7 +25,12 @@ export interface ObservedServer {
 
 /** Server rows of `show stat` CSV (FRONTEND/BACKEND summary rows left out), as observed servers. */
 export function parseStatCsv(csv: string): ObservedServer[] {
-  return parseShowStat(csv).map((r) => ({ backend: r.proxy, server: r.server, status: r.status, sessions: r.sessions, weight: r.weight, keptByThreshold: undefined }));
+  return observedFromStat(parseShowStat(csv));
+}
+
+/** `show stat` server rows (parseShowStat) as observed servers. */
+export function observedFromStat(rows: readonly StatRow[]): ObservedServer[] {
+  return rows.map((r) => ({ backend: r.proxy, server: r.server, status: r.status, sessions: r.sessions, weight: r.weight, keptByThreshold: undefined }));
 }
 
 /** The part of a hapilot /status answer read here (the page view's backends, src/server/page.ts). */

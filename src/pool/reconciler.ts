@@ -13,7 +13,7 @@ import type { PoolInstance } from './instances.js';
 import type { KvApi } from './kv.js';
 import type { DockerWeights } from './docker-weights.js';
 import { backendInstances, poolInstancesFor, withBackendDecisions, withPoolDecisions } from './model-adapter.js';
-import { observeBackends, observeServers } from './observe.js';
+import { observeBackends, observeServers, type ObservedServer } from './observe.js';
 import { cmp, decideBackend, decisionKey, invalidOf, poolLookups, type ApplyPoolInput, type BackendPoolSummary, type PoolDecisions, type PoolLookups, type ServerDecision } from './rules.js';
 import { changedBackendsBy, poolRuntimeCommandsFor } from './runtime.js';
 import type { PoolTable } from './table.js';
@@ -370,8 +370,10 @@ export class PoolReconciler {
   /**
    * Brings HAProxy's admin states and weights in step with the decisions. `full` looks at every
    * backend (after a start or a reload); otherwise only at backends whose decisions moved.
+   * `observed`: every server as HAProxy showed it a moment ago (the self-check's `show stat` after a
+   * reload), looked at instead of asking again when every backend is to be looked at.
    */
-  reconcile({ full = false }: { full?: boolean } = {}): Promise<string[]> {
+  reconcile({ full = false, observed }: { full?: boolean; observed?: readonly ObservedServer[] } = {}): Promise<string[]> {
     const run = async (): Promise<string[]> => {
       const d = this.#byBackend;
       if (!this.#decided || !d) return [];
@@ -381,8 +383,8 @@ export class PoolReconciler {
         this.#applied = d;
         return [];
       }
-      const observed = changed ? await observeBackends(socket, changed) : await observeServers(socket);
-      const commands = poolRuntimeCommandsFor(d, observed);
+      const seen = changed ? await observeBackends(socket, changed) : observed ?? await observeServers(socket);
+      const commands = poolRuntimeCommandsFor(d, seen);
       for (const c of commands) {
         const answer = (await socketCommand(socket, c)).trim();
         if (answer) this.#o.log.warn({ command: c, answer }, 'pool: HAProxy did not take a runtime command');

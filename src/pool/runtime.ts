@@ -3,7 +3,7 @@
 // `set server <b>/<s> weight <w>`). Servers to add or remove (inactive, new instances) are the
 // engine's runtime plan, not this one. Pure: compares with what HAProxy shows now.
 import type { ObservedServer } from './observe.js';
-import type { AdminState, PoolDecisions, ServerDecision } from './rules.js';
+import { cmp, type AdminState, type PoolDecisions, type ServerDecision } from './rules.js';
 
 /** HAProxy's admin state as `show stat` shows it: MAINT…, DRAIN…, else ready (UP, DOWN, no check). */
 export function observedAdmin(status: string): AdminState {
@@ -31,15 +31,26 @@ export function poolRuntimeCommands(decisions: PoolDecisions, observed: readonly
 
 /** The same, from decisions by backend: only the observed backends' decisions are looked at. */
 export function poolRuntimeCommandsFor(decisions: DecisionsByBackend, observed: readonly ObservedServer[]): string[] {
-  const now = new Map(observed.map((o) => [`${o.backend}/${o.server}`, o]));
-  const backends = [...new Set(observed.map((o) => o.backend))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  // Observed servers by backend, then by name: `show stat` lists a backend's servers together, and
+  // no `backend/server` key is built for each of 100,000 rows at scale.
+  const now = new Map<string, Map<string, ObservedServer>>();
+  let last: { backend: string; servers: Map<string, ObservedServer> } | undefined;
+  for (const o of observed) {
+    if (last?.backend !== o.backend) {
+      let servers = now.get(o.backend);
+      if (!servers) now.set(o.backend, (servers = new Map()));
+      last = { backend: o.backend, servers };
+    }
+    last.servers.set(o.server, o);
+  }
   const commands: string[] = [];
-  for (const backend of backends) {
+  for (const backend of [...now.keys()].sort(cmp)) {
+    const servers = now.get(backend) as Map<string, ObservedServer>;
     for (const d of decisions.get(backend) ?? []) {
       if (!d.inConfig) continue;
-      const id = `${d.backend}/${d.server}`;
-      const seen = now.get(id);
+      const seen = servers.get(d.server);
       if (!seen) continue;
+      const id = `${d.backend}/${d.server}`;
       // Weight first: a server coming back from maint gets its new weight before its first request.
       if (seen.weight !== d.weight) commands.push(`set server ${id} weight ${d.weight}`);
       if (observedAdmin(seen.status) !== d.admin) commands.push(`set server ${id} state ${d.admin}`);
