@@ -12,7 +12,7 @@ import type { PoolReconciler } from '../pool/reconciler.js';
 import type { GlobalSettings } from '../settings.js';
 import type { Applied } from './applied-state.js';
 import type { ApplyStep } from './apply.js';
-import { onlyServices, serverOnlyPart, structureKey, type Candidate, type CandidateBuilder } from './candidate.js';
+import { onlyServices, sameStructure, serverOnlyPart, type Candidate, type CandidateBuilder } from './candidate.js';
 import { StageError, writeStage } from './convergence.js';
 import { serverOnlyChange, type ServerOnlyChange } from './runtime-first.js';
 
@@ -55,7 +55,7 @@ export class ServerChanges {
    * Returns whether a structural part remains for a reload.
    */
   async rest(applied: Applied & { model: Model }, cand: Candidate, snapshot: CatalogSnapshot, trigger: string): Promise<{ structural: boolean }> {
-    const structural = structureKey(applied.model) !== structureKey(cand.built.model);
+    const structural = !sameStructure(applied.model, cand.built.model);
     // No `haproxy -c` here: only server lines differ from the validated config, and each added
     // server's keywords pass HAProxy's own `add server` parser (or the change is declined).
     const part = structural ? this.#o.builder.render(serverOnlyPart(applied.model, cand.built.model)) : cand.built;
