@@ -191,42 +191,55 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Runs until `signal` aborts. Never throws: errors are reported and retried with backoff. */
 export async function runBlockingLoop<T>(o: BlockingLoopOptions<T>): Promise<void> {
+  const state: LoopState = { index: 0, last: undefined, failures: 0 };
+  while (!o.signal.aborted) if (await askOnce(o, state) === 'stopped') return;
+}
+
+/** What the loop carries from one answer to the next: numbers and a fingerprint, never an answer. */
+interface LoopState {
+  index: number;
+  last: string | undefined;
+  failures: number;
+}
+
+/**
+ * One request and what follows from its answer. Its own call, so that the answer dies with it: a
+ * loop body that kept `result` in a variable kept the last answer alive while the next long-poll
+ * waited (after startup, the whole first checks list decoded: ~35 MB at 10,000 services).
+ */
+async function askOnce<T>(o: BlockingLoopOptions<T>, state: LoopState): Promise<'stopped' | 'asked'> {
   const sleep = o.sleep ?? abortableSleep;
-  let index = 0;
-  let last: string | undefined;
-  let failures = 0;
-  while (!o.signal.aborted) {
-    let result: QueryResult<T>;
-    try {
-      const got = await watchedFetch(o, index);
-      if ('lost' in got) {
-        o.onLost?.(got.lost);
-        continue; // same index: Consul answers at once, the index having moved past it
-      }
-      result = got.result;
-    } catch (err) {
-      if (o.signal.aborted || isHapilotError(err, ErrorCode.ABORTED)) return;
-      const delay = backoffDelay(failures, o.backoff);
-      failures += 1;
-      o.onError(err, failures, delay);
-      await sleep(delay, o.signal);
-      // After an error, ask without an index: the answer comes at once, so recovery is known (and
-      // reported) now rather than at the end of a long wait; content comparison hides the repeat.
-      index = 0;
-      continue;
+  let result: QueryResult<T>;
+  try {
+    const got = await watchedFetch(o, state.index);
+    if ('lost' in got) {
+      o.onLost?.(got.lost);
+      return 'asked'; // same index: Consul answers at once, the index having moved past it
     }
-    failures = 0;
-    const decision = decideIndex(index, result.index);
-    o.onContact?.(decision.next);
-    const fp = o.fingerprint ? o.fingerprint(result.data) : decision.kind === 'unchanged' ? last : undefined;
-    if (decision.kind === 'unchanged' && fp === last) {
-      // Abandoned by Consul (snapshot restore): the restored state is only seen by a new query.
-      index = result.abandoned ? 0 : decision.next;
-      continue;
-    }
-    index = decision.next;
-    const contentChanged = fp === undefined || fp !== last;
-    last = fp;
-    if (contentChanged || o.notifyIndexOnly) await o.onData(result.data, Math.max(1, result.index), contentChanged);
+    result = got.result;
+  } catch (err) {
+    if (o.signal.aborted || isHapilotError(err, ErrorCode.ABORTED)) return 'stopped';
+    const delay = backoffDelay(state.failures, o.backoff);
+    state.failures += 1;
+    o.onError(err, state.failures, delay);
+    await sleep(delay, o.signal);
+    // After an error, ask without an index: the answer comes at once, so recovery is known (and
+    // reported) now rather than at the end of a long wait; content comparison hides the repeat.
+    state.index = 0;
+    return 'asked';
   }
+  state.failures = 0;
+  const decision = decideIndex(state.index, result.index);
+  o.onContact?.(decision.next);
+  const fp = o.fingerprint ? o.fingerprint(result.data) : decision.kind === 'unchanged' ? state.last : undefined;
+  if (decision.kind === 'unchanged' && fp === state.last) {
+    // Abandoned by Consul (snapshot restore): the restored state is only seen by a new query.
+    state.index = result.abandoned ? 0 : decision.next;
+    return 'asked';
+  }
+  state.index = decision.next;
+  const contentChanged = fp === undefined || fp !== state.last;
+  state.last = fp;
+  if (contentChanged || o.notifyIndexOnly) await o.onData(result.data, Math.max(1, result.index), contentChanged);
+  return 'asked';
 }

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { backoffDelay, decideIndex, runBlockingLoop } from '../../src/consul/blocking-query.js';
 import { ErrorCode, HapilotError } from '../../src/errors.js';
@@ -79,3 +81,46 @@ test('notifyIndexOnly reports index moves without content changes', async () => 
   });
   assert.deepEqual(seen, [['a', 10, true], ['a', 11, false]]);
 });
+
+/** V8's collector, reachable without starting node with --expose-gc. */
+function collector(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+for (const probing of [false, true]) {
+  test(`the loop lets go of an answer once it is handed over: nothing of it is held while the next long-poll waits${probing ? ' (watched by a probe)' : ''}`, async () => {
+    const gc = collector();
+    const ac = new AbortController();
+    let first: WeakRef<object> | undefined;
+    let waiting: (() => void) | undefined;
+    const waitingNow = new Promise<void>((resolve) => { waiting = resolve; });
+    const loop = runBlockingLoop<{ rows: number[] }>({
+      name: 't', signal: ac.signal,
+      fetch: async (index, signal) => {
+        if (index === 0) {
+          const data = { rows: Array.from({ length: 1000 }, (_, i) => i) };
+          first = new WeakRef(data);
+          return { data, index: 10, knownLeader: true, lastContactMs: 0 };
+        }
+        // The next long-poll: held until the loop is stopped.
+        waiting?.();
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        throw new HapilotError(ErrorCode.ABORTED, 'stopped');
+      },
+      onData: (d) => { assert.equal(d.rows.length, 1000); },
+      onError: () => undefined,
+      ...(probing ? { probe: async () => 10, probeAfterMs: 60_000 } : {}),
+    });
+    try {
+      await waitingNow;
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      assert.ok(first, 'the first answer was fetched');
+      assert.equal(first.deref(), undefined, 'the first answer is still reachable while the next long-poll waits');
+    } finally {
+      ac.abort();
+      await loop;
+    }
+  });
+}
