@@ -147,9 +147,10 @@ export class Sync {
     });
     this.validationError = undefined;
     log.debug({ validateMs: Math.round(performance.now() - validating), early: early !== undefined, culprits: valid.culprits.length }, 'validated');
-    const entries = entriesByService(snapshot.entries);
+    // Grouped only when there is a culprit to remember (a pass over every entry: 100,000 at scale).
+    const entries = valid.culprits.length ? entriesByService(snapshot.entries) : undefined;
     for (const c of valid.culprits) {
-      const list = entries.get(c.service);
+      const list = entries?.get(c.service);
       if (list) memory.remember(c.service, list, builder.templatesGeneration, c.message);
     }
     for (const w of valid.built.model.warnings) log.warn({ stage: 'model' }, w);
