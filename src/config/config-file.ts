@@ -108,9 +108,9 @@ export function referencedFiles(config: string): string[] {
   return [...config.matchAll(new RegExp(`${HOST_MAP_PREFIX}[0-9a-f]+\\.map`, 'g'))].map((m) => m[0]);
 }
 
-/** Removes the host-map files in `dir` that none of the `keep` config texts refers to. */
-export async function removeUnreferencedFiles({ dir, keep }: { dir: string; keep: readonly string[] }): Promise<void> {
-  const referenced = new Set(keep.flatMap(referencedFiles));
+/** Removes the host maps in `dir` that neither a config in `keep` nor `referenced` (names) refers to. */
+export async function removeUnreferencedFiles({ dir, keep, referenced: names = [] }: { dir: string; keep: readonly string[]; referenced?: readonly string[] }): Promise<void> {
+  const referenced = new Set([...keep.flatMap(referencedFiles), ...names]);
   for (const name of await readdir(dir)) {
     if (name.startsWith(HOST_MAP_PREFIX) && name.endsWith('.map') && !referenced.has(name)) await rm(path.join(dir, name), { force: true });
   }
