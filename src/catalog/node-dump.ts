@@ -10,26 +10,31 @@
 // ID), so each answer is decoded against the previous one's bytes (checks-body.ts's decodeArray):
 // only the nodes whose bytes differ are parsed, and only the services on those nodes are rebuilt. A
 // weight changed on one instance costs the parse of one node, not of 10,000. The first answer is
-// split into nodes at the byte level and each node is parsed on its own, so a 60 MB dump never
-// exists as one object graph.
+// split into nodes at the byte level and each node is parsed on its own and trimmed to its held
+// entries before the next, so a 60 MB dump never exists as one object graph.
 import { ErrorCode, HapilotError } from '../errors.js';
 import { checkDumpNode, type DumpNode, type HealthCheck, type HealthEntry } from '../consul/schemas.js';
 import { decodeArray, elementStarts, type ArrayBody } from './checks-body.js';
-import { byNodeAndId, heldEntry } from './held-entry.js';
+import { byNodeAndId, heldEntry, Interner } from './held-entry.js';
 
 const ENDPOINT = '/v1/internal/ui/nodes';
 
 const malformed = (why: string) => new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${ENDPOINT} answered ${why}: expected a JSON array of nodes`);
 
-/** The nodes of a JSON array, each parsed and shape-checked on its own; with the body kept for the next answer. */
-function parseNodeBytes(bytes: Buffer): { nodes: DumpNode[]; body: ArrayBody } {
+/**
+ * The nodes of a JSON array, each parsed, shape-checked and turned into what is kept of it (`keep`)
+ * before the next is parsed: the parsed nodes of a 60 MB dump never exist all at once (at 10,000
+ * services the full objects of every instance, TaggedAddresses, Meta, Proxy…, are several times the
+ * answer's size); with the body kept for the next answer.
+ */
+function parseNodeBytes<T>(bytes: Buffer, keep: (node: DumpNode) => T): { nodes: T[]; body: ArrayBody } {
   const open = bytes.indexOf(0x5b);
   const close = bytes.lastIndexOf(0x5d);
   if (open < 0 || close < open || bytes.subarray(0, open).toString('latin1').trim() !== '' || bytes.subarray(close + 1).toString('latin1').trim() !== '') throw malformed('something other than an array');
   const starts = elementStarts(bytes, open + 1, close);
   if (!starts) throw malformed('malformed JSON (unbalanced brackets or an unterminated string)');
   if (starts.length === 0 && bytes.subarray(open + 1, close).toString('latin1').trim() !== '') throw malformed('an array of something other than nodes');
-  const nodes: DumpNode[] = [];
+  const nodes: T[] = [];
   for (let i = 0; i < starts.length; i++) {
     let piece = bytes.toString('utf8', starts[i] as number, i + 1 < starts.length ? (starts[i + 1] as number) : close).trimEnd();
     if (i + 1 < starts.length) {
@@ -44,18 +49,15 @@ function parseNodeBytes(bytes: Buffer): { nodes: DumpNode[]; body: ArrayBody } {
     }
     const shape = checkDumpNode(parsed, String(i));
     if (!shape.ok) throw new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${ENDPOINT} answered an unexpected shape ${shape.message}`);
-    nodes.push(shape.data);
+    nodes.push(keep(shape.data));
   }
   return { nodes, body: { bytes, starts, close } };
 }
 
-/** decodeArray's parser: the stretch of nodes that differs (or, rarely, the whole answer again). */
-const parseNodeText = (text: string): DumpNode[] => parseNodeBytes(Buffer.from(text, 'utf8')).nodes;
-
 /** One node's instances of the wanted services, as held entries by service. */
 type NodeRow = ReadonlyMap<string, HealthEntry[]>;
 
-function nodeRow(node: DumpNode, wanted: ReadonlySet<string>): NodeRow {
+function nodeRow(node: DumpNode, wanted: ReadonlySet<string>, strings: Interner): NodeRow {
   const row = new Map<string, HealthEntry[]>();
   const services = (node.Services ?? []).filter((s) => wanted.has(s.Service));
   if (services.length === 0) return row;
@@ -69,7 +71,7 @@ function nodeRow(node: DumpNode, wanted: ReadonlySet<string>): NodeRow {
   for (const s of services) {
     let list = row.get(s.Service);
     if (!list) row.set(s.Service, (list = []));
-    list.push(heldEntry({ Node: { Node: node.Node, Address: node.Address }, Service: s, Checks: [...nodeChecks, ...(own.get(s.ID) ?? [])] }, list[list.length - 1]));
+    list.push(heldEntry({ Node: { Node: node.Node, Address: node.Address }, Service: s, Checks: [...nodeChecks, ...(own.get(s.ID) ?? [])] }, strings));
   }
   return row;
 }
@@ -89,6 +91,7 @@ export class NodeDumpDecoder {
   #rows: NodeRow[] = [];
   #wanted: ReadonlySet<string> = new Set();
   #entries = new Map<string, HealthEntry[]>();
+  #strings = new Interner();
 
   /**
    * Lets go of the last dump (its bytes and rows: ~140 MB at 10,000 services × 10): the next read
@@ -96,6 +99,7 @@ export class NodeDumpDecoder {
    */
   release(): void {
     this.#body = undefined;
+    this.#strings = new Interner();
     this.#rows = [];
     this.#entries = new Map();
   }
@@ -105,9 +109,15 @@ export class NodeDumpDecoder {
     const sameWanted = wanted.size === this.#wanted.size && [...wanted].every((w) => this.#wanted.has(w));
     const previous = sameWanted && this.#body?.starts.length ? this.#body : undefined;
     this.#wanted = wanted;
+    // The entries share their strings and tag arrays (a node holds one instance of each service:
+    // the entries of one service come from as many nodes), those of every dump decoded against this
+    // one too; a dump read whole starts afresh.
+    if (!previous) this.#strings = new Interner();
+    const strings = this.#strings;
+    const row = (n: DumpNode) => nodeRow(n, wanted, strings);
     if (!previous) {
-      const whole = parseNodeBytes(bytes);
-      const fresh = whole.nodes.map((n) => nodeRow(n, wanted));
+      const whole = parseNodeBytes(bytes, row);
+      const fresh = whole.nodes;
       this.#body = whole.body;
       this.#rows = fresh;
       this.#entries = new Map();
@@ -118,8 +128,9 @@ export class NodeDumpDecoder {
       for (const list of this.#entries.values()) list.sort(byNodeAndId);
       return { entries: this.#entries, touched: undefined, parsedBytes: bytes.length };
     }
-    const d = decodeArray(previous, bytes, this.#rows.length, parseNodeText);
-    const fresh = d.items.map((n) => nodeRow(n, wanted));
+    // The stretch of nodes that differs (or, rarely, the whole answer again).
+    const d = decodeArray(previous, bytes, this.#rows.length, (text) => parseNodeBytes(Buffer.from(text, 'utf8'), row).nodes);
+    const fresh = d.items;
     this.#body = d.body;
     const touched = new Set<string>();
     for (let i = d.from; i < d.to; i++) for (const service of (this.#rows[i] as NodeRow).keys()) touched.add(service);

@@ -6,6 +6,8 @@
 // parse only the nodes that changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { entriesFromDump, NodeDumpDecoder } from '../../src/catalog/node-dump.js';
 import { heldEntries } from '../../src/catalog/held-entry.js';
@@ -144,4 +146,50 @@ test('a malformed or misshapen dump is a CONSUL_SHAPE error naming where', () =>
       return true;
     }, what);
   }
+});
+
+test('the instances of one service, each on another node, share one tags array and one name; another tag list gets its own array', () => {
+  const nodes: Node[] = Array.from({ length: 4 }, (_, n) => ({ name: `node-${n}`, address: `10.0.0.${n}`, serf: 'passing', nodeMaint: undefined }));
+  const tags = ['HAPROXY.ENABLE=true', 'HAPROXY.BACKEND.CHECK.INTER=30s'];
+  const insts: Inst[] = nodes.flatMap((n, k) => ['web.service.example', 'api.service.example'].map((service) => ({ node: n.name, id: `${service}-${k}`, service, tags: service === 'api.service.example' && k === 3 ? [...tags, 'v2'] : tags, port: 80, weight: 1, status: 'passing' as const, maint: undefined })));
+  const decoder = new NodeDumpDecoder();
+  const first = decoder.read(Buffer.from(JSON.stringify(dump(nodes, insts))), new Set(['web.service.example', 'api.service.example']));
+  const web = first.entries.get('web.service.example')!;
+  const api = first.entries.get('api.service.example')!;
+  assert.equal(web.length, 4);
+  for (const e of [...web, ...api.slice(0, 3)]) assert.equal(e.Service.Tags, web[0]!.Service.Tags, `${e.Service.ID}: its own tags array`);
+  for (const e of web) assert.ok(Object.is(e.Service.Service, web[0]!.Service.Service));
+  assert.notEqual(api[3]!.Service.Tags, web[0]!.Service.Tags);
+  assert.deepEqual(api[3]!.Service.Tags, [...tags, 'v2']);
+  // A dump decoded against this one: the rebuilt service's entries share the arrays of the others.
+  insts[2] = { ...insts[2]!, weight: 5 };
+  const next = decoder.read(Buffer.from(JSON.stringify(dump(nodes, insts))), new Set(['web.service.example', 'api.service.example']));
+  assert.deepEqual([...(next.touched ?? [])].sort(), ['api.service.example', 'web.service.example']);
+  for (const e of next.entries.get('web.service.example')!) assert.equal(e.Service.Tags, web[0]!.Service.Tags);
+});
+
+test('a dump read whole: each node is trimmed to its entries before the next is parsed (the parsed nodes never exist all at once)', () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // Six nodes, each with 300 instances of services not wanted (parsed, then dropped) and one of `web`.
+  const nodes: Node[] = Array.from({ length: 6 }, (_, n) => ({ name: `node-${n}`, address: `10.0.0.${n}`, serf: 'passing', nodeMaint: undefined }));
+  const insts: Inst[] = nodes.flatMap((n, k) => Array.from({ length: 301 }, (_, i) => ({ node: n.name, id: `${i ? 'other' : 'web'}-${k}-${i}`, service: i ? `other-${i}` : 'web', tags: ['HAPROXY.ENABLE=true'], port: 80, weight: 1, status: 'passing' as const, maint: undefined })));
+  const body = Buffer.from(JSON.stringify(dump(nodes, insts)));
+  // The heap at each node's parse, after a collection.
+  const heap: number[] = [];
+  const parse = JSON.parse;
+  JSON.parse = (text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
+    gc();
+    heap.push(process.memoryUsage().heapUsed);
+    return parse(text, reviver) as unknown;
+  };
+  try {
+    assert.equal(new NodeDumpDecoder().read(body, new Set(['web'])).entries.get('web')?.length, 6);
+  } finally {
+    JSON.parse = parse;
+  }
+  assert.equal(heap.length, 6, 'one parse per node');
+  // Kept until the end, the parsed nodes would add one node's objects (more than its bytes) per parse.
+  const grown = heap[5]! - heap[1]!;
+  assert.ok(grown < body.length / 6, `the heap grew by ${grown} bytes over four nodes of ${Math.round(body.length / 6)} bytes each`);
 });
