@@ -103,9 +103,12 @@ export async function stageConfig({ configPath, config, files, haproxy, durable 
   };
 }
 
-/** Host-map file names a config text refers to. */
+/**
+ * Host-map file names a config text refers to, each its own copy: a match is a slice of the text,
+ * and V8 keeps the whole text (9 MB at 10,000 services) alive for as long as a slice of it is kept.
+ */
 export function referencedFiles(config: string): string[] {
-  return [...config.matchAll(new RegExp(`${HOST_MAP_PREFIX}[0-9a-f]+\\.map`, 'g'))].map((m) => m[0]);
+  return [...config.matchAll(new RegExp(`${HOST_MAP_PREFIX}[0-9a-f]+\\.map`, 'g'))].map((m) => Buffer.from(m[0], 'latin1').toString('latin1'));
 }
 
 /** Removes the host maps in `dir` that neither a config in `keep` nor `referenced` (names) refers to. */

@@ -13,7 +13,7 @@ import { referencedFiles, removeUnreferencedFiles } from '../config/config-file.
 const historyRefs = new Map<string, { size: number; mtimeMs: number; refs: string[] }>();
 
 export async function cleanUnreferencedMaps({ filesDir, applied, historyDir }: { filesDir: string; applied: string | undefined; historyDir: string }): Promise<void> {
-  const referenced = applied === undefined ? [] : referencedFiles(applied);
+  const referenced: string[] = [];
   const present = new Set<string>();
   for (const f of await readdir(historyDir).catch(() => [] as string[])) {
     if (!f.endsWith('.cfg')) continue;
@@ -28,6 +28,9 @@ export async function cleanUnreferencedMaps({ filesDir, applied, historyDir }: {
     }
     referenced.push(...known.refs);
   }
+  // The applied config last: a regular expression keeps the last text it ran on (RegExp.input), and
+  // that one is held anyway.
+  if (applied !== undefined) referenced.push(...referencedFiles(applied));
   // Entries pruned from this history are forgotten.
   for (const file of historyRefs.keys()) if (path.dirname(file) === historyDir && !present.has(file)) historyRefs.delete(file);
   await removeUnreferencedFiles({ dir: filesDir, keep: [], referenced });

@@ -5,6 +5,7 @@
 import type { CatalogSnapshot } from '../catalog/source.js';
 import { stageConfig } from '../config/config-file.js';
 import type { RenderPaths, RenderedFile } from '../config/render.js';
+import { sameValue } from '../config/backend-pieces.js';
 import type { Applier } from '../haproxy/applier.js';
 import type { Logger } from '../log.js';
 import type { Model } from '../model/model.js';
@@ -31,6 +32,14 @@ export interface ServerChangesOptions {
 
 const ms = (from: number, to = performance.now()) => Math.round((to - from) * 10) / 10;
 
+/** `part` (serverOnlyPart of `applied`: the same backends, in order) has `applied`'s servers in every backend. */
+function sameServers(part: Model, applied: Model): boolean {
+  return part.backends.length === applied.backends.length && part.backends.every((b, i) => {
+    const a = applied.backends[i];
+    return a !== undefined && (b === a || b.servers === a.servers || sameValue(b.servers, a.servers));
+  });
+}
+
 export class ServerChanges {
   readonly #o: ServerChangesOptions;
 
@@ -56,9 +65,16 @@ export class ServerChanges {
    */
   async rest(applied: Applied & { model: Model }, cand: Candidate, snapshot: CatalogSnapshot, trigger: string): Promise<{ structural: boolean }> {
     const structural = !sameStructure(applied.model, cand.built.model);
+    let part = cand.built;
+    if (structural) {
+      const only = serverOnlyPart(applied.model, cand.built.model);
+      // No backend's servers moved: the reload takes the whole change, and there is nothing to render
+      // (a render of 10,000 backends, and a 9 MB text the renderer's kept pieces would then slice).
+      if (sameServers(only, applied.model)) return { structural };
+      part = this.#o.builder.render(only);
+    }
     // No `haproxy -c` here: only server lines differ from the validated config, and each added
     // server's keywords pass HAProxy's own `add server` parser (or the change is declined).
-    const part = structural ? this.#o.builder.render(serverOnlyPart(applied.model, cand.built.model)) : cand.built;
     if (part.config === applied.config) return { structural };
     const out = await this.#send(part, snapshot, trigger);
     this.#o.log.debug({ outcome: out.kind, writeMs: ms(out.startedAt, out.committedAt), applyMs: ms(out.committedAt) }, 'server-only part');

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { cleanUnreferencedMaps } from '../../src/daemon/map-cleanup.js';
 import { tempDir } from '../helpers/haproxy.js';
 
@@ -37,6 +39,29 @@ test('cleanUnreferencedMaps: keeps what the applied config and the history name;
     await rm(path.join(historyDir, 'e1.cfg'));
     await cleanUnreferencedMaps({ filesDir, applied: undefined, historyDir });
     assert.deepEqual(present(), [1], 'only e2 (map 1) is left to name a map');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('cleanUnreferencedMaps: the names it keeps of each history entry do not keep the entry\'s text alive', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const { dir, cleanup } = await tempDir();
+  try {
+    const filesDir = path.join(dir, 'files');
+    const historyDir = path.join(dir, 'history');
+    await mkdir(filesDir);
+    await mkdir(historyDir);
+    // Five 4 MB configs, as history entries are at scale (9 MB at 10,000 services).
+    const filler = `${'#'.repeat(99)}\n`.repeat(40_000);
+    for (const n of [1, 2, 3, 4, 5]) await writeFile(path.join(historyDir, `e${n}.cfg`), cfg(n) + filler);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    await cleanUnreferencedMaps({ filesDir, applied: cfg(9), historyDir });
+    gc();
+    const grew = process.memoryUsage().heapUsed - before;
+    assert.ok(grew < 4_000_000, `the heap grew by ${(grew / 1e6).toFixed(1)} MB after reading 20 MB of history: the texts are still held`);
   } finally {
     await cleanup();
   }

@@ -164,3 +164,50 @@ test('early validation: the staged file is used only for the very config it vali
   assert.equal(await rejecting.take(built('F')), undefined, 'a rejected config goes through validation and bisection as usual');
   assert.equal(staged.at(-1)?.discarded, true);
 });
+
+test('a structural change: server changes elsewhere go through the Runtime API first; with none, nothing is rendered or sent before the reload', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const configPath = path.join(dir, 'haproxy.cfg');
+    const paths = pathsFor({ configPath, runDir: dir });
+    const s = settings();
+    const templates = await loadTemplates();
+    const before = [entry('web', 'a', [ENABLE], { node: 'n1', port: 9001 }), entry('api', 'b', [ENABLE], { node: 'n2', port: 9002 })];
+    const builder = new CandidateBuilder({ settings: s, templates, paths, fdLimit: undefined, guard: { maxRemovalRatio: 0.5, holdMs: 60_000 }, now: Date.now });
+    const first = builder.build({ snapshot: { entries: before, index: 1, cause: 'test' }, applied: undefined, guilty: new Set() });
+    await writeFile(configPath, first.built.config);
+    const state = new AppliedState({ runDir: dir, settings: s });
+    await state.set({ config: first.built.config, model: first.built.model, serverLines: first.built.serverLines, index: 1, atMs: 0 });
+    state.haproxyRunning = true;
+    const apply = new ApplyStep({ configPath, paths, process: new NoProcess(), state, history: new ConfigHistory({ runDir: dir }), metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
+    const sent: string[] = [];
+    const runtime: Applier = { strategy: 'runtime', async apply(change: Change): Promise<ApplyResult> { sent.push(change.config); return { kind: 'applied', strategy: 'runtime', action: 'runtime', message: 'ok' }; } };
+    const step = new ServerChanges({ configPath, runtime, apply, builder, log: testLog, settings: s, paths, maxRemovalRatio: 0.5 });
+    // Renders asked for by the step itself (counted from after each candidate's own).
+    let renders = 0;
+    const render = builder.render.bind(builder);
+    builder.render = (m) => { renders += 1; return render(m); };
+    const rest = async (entries: typeof before, index: number) => {
+      const applied = state.current!;
+      const cand = builder.build({ snapshot: { entries, index, cause: 'test' }, applied: applied.model, guilty: new Set() });
+      renders = 0;
+      return step.rest({ ...applied, model: applied.model! }, cand, { entries, index, cause: 'test' }, 'catalog change');
+    };
+
+    // A new service only: a reload's work, nothing for the Runtime API.
+    const withDb = [...before, entry('db', 'c', [ENABLE], { node: 'n3', port: 9003 })];
+    assert.deepEqual(await rest(withDb, 2), { structural: true });
+    assert.equal(sent.length, 0, 'no server of the running backends moved: nothing sent');
+    assert.equal(renders, 0, 'nor rendered');
+
+    // A new service and a new server of web: the server goes out at once, without the new service.
+    const alsoWeb = [...withDb, entry('web', 'd', [ENABLE], { node: 'n4', port: 9004 })];
+    assert.deepEqual(await rest(alsoWeb, 3), { structural: true });
+    assert.equal(sent.length, 1);
+    assert.equal(renders, 1);
+    assert.match(sent[0]!, /server n4:d 10\.0\.0\.1:9004/);
+    assert.doesNotMatch(sent[0]!, /backend db/, 'the new service waits for the reload');
+  } finally {
+    await cleanup();
+  }
+});
