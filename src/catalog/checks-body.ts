@@ -6,9 +6,12 @@
 // and suffix are found with memcmp, widened to whole array elements (element offsets are kept from
 // the previous answer), and only the elements between them are parsed and shape-checked. Anything
 // that does not line up (no previous answer, a difference in the brackets, a stretch that does not
-// parse into whole checks) falls back to parsing the whole answer.
+// parse into whole checks) falls back to parsing the whole answer, a batch of whole elements at a
+// time, each made what is kept of it (a check's row) before the next.
 import { ErrorCode, HapilotError } from '../errors.js';
 import { checkHealthChecks, type HealthCheck } from '../consul/schemas.js';
+import { toRow, type CheckRow } from './checks-diff.js';
+import { Interner } from './held-entry.js';
 
 /** An answer as kept for the next one: its bytes and where each element starts. */
 export interface ArrayBody {
@@ -30,7 +33,12 @@ export interface ArrayDecoded<T> {
 }
 
 export type ChecksBody = ArrayBody;
-export type ChecksDecoded = Omit<ArrayDecoded<HealthCheck>, 'items'> & { checks: HealthCheck[] };
+export type ChecksDecoded = Omit<ArrayDecoded<CheckRow>, 'items'> & { rows: CheckRow[] };
+
+export interface DecodeOptions {
+  /** Text parsed at once when the whole answer is parsed (BATCH_BYTES; smaller in tests). */
+  batchBytes?: number;
+}
 
 /** Parses the text of a JSON array (whole, or a stretch of whole elements in brackets); throws a CONSUL_SHAPE error. */
 export type ParseArray<T> = (text: string) => T[];
@@ -71,15 +79,54 @@ export function parseChecks(text: string, endpoint: string): HealthCheck[] {
   return shape.data;
 }
 
+/**
+ * Text parsed at once when a whole answer is parsed: a batch of elements is parsed and turned into
+ * what is kept of it (`parse`) before the next, so the full objects of a 32 MB answer (100,000
+ * checks with their ServiceTags, Output, Definition…) never exist all at once.
+ */
+const BATCH_BYTES = 1 << 20;
+
 /** The whole answer parsed (first answer, or one that does not line up with the previous). */
-function decodeWhole<T>(bytes: Buffer, parse: ParseArray<T>, previousCount: number): ArrayDecoded<T> {
-  const items = parse(bytes.toString('utf8'));
+function decodeWhole<T>(bytes: Buffer, parse: ParseArray<T>, previousCount: number, batchBytes: number): ArrayDecoded<T> {
   const open = bytes.indexOf(0x5b);
   const close = bytes.lastIndexOf(0x5d);
   const starts = open >= 0 && close > open ? elementStarts(bytes, open + 1, close) : undefined;
-  // Offsets that do not match the parsed elements are not kept: the next answer is parsed whole too.
+  const batched = starts && inBatches(bytes, open, close, starts, parse, batchBytes);
+  // Not whole objects between the brackets (or a batch that does not parse): parsed at once, for the
+  // error it gives or for the elements it holds; its offsets are not kept (the next answer is parsed whole too).
+  const items = batched ?? parse(bytes.toString('utf8'));
   const ok = starts !== undefined && starts.length === items.length;
   return { body: { bytes: ok ? bytes : Buffer.alloc(0), starts: ok ? starts : [], close: ok ? close : -1 }, from: 0, to: previousCount, items, parsedBytes: bytes.length };
+}
+
+const blank = (bytes: Buffer, from: number, to: number) => from >= to || bytes.toString('latin1', from, to).trim() === '';
+
+/**
+ * The elements of the array at bytes[open, close], parsed `batchBytes` at a time; undefined when
+ * anything but whole objects separated by commas lies between the brackets or a batch fails.
+ */
+function inBatches<T>(bytes: Buffer, open: number, close: number, starts: readonly number[], parse: ParseArray<T>, batchBytes: number): T[] | undefined {
+  if (!blank(bytes, 0, open) || !blank(bytes, close + 1, bytes.length) || !blank(bytes, open + 1, starts[0] ?? close)) return undefined;
+  const items: T[] = [];
+  for (let a = 0; a < starts.length;) {
+    let b = a + 1;
+    while (b < starts.length && (starts[b] as number) - (starts[a] as number) < batchBytes) b++;
+    let text = bytes.toString('utf8', starts[a] as number, b < starts.length ? (starts[b] as number) : close).trimEnd();
+    if (b < starts.length) {
+      if (!text.endsWith(',')) return undefined;
+      text = text.slice(0, -1);
+    }
+    let batch: T[];
+    try {
+      batch = parse(`[${text}]`);
+    } catch {
+      return undefined;
+    }
+    if (batch.length !== b - a) return undefined;
+    for (const x of batch) items.push(x);
+    a = b;
+  }
+  return items;
 }
 
 /** Length of the common prefix of a and b (memcmp in blocks, then byte by byte). */
@@ -111,12 +158,15 @@ function lowerBound(xs: readonly number[], v: number): number {
 }
 
 /**
- * The new answer's checks that differ from the previous answer's elements [from, to), parsing only
- * the bytes between the common prefix and suffix (widened to whole elements).
+ * The new answer's checks that differ from the previous answer's elements [from, to), as rows
+ * (checks-diff.ts), parsing only the bytes between the common prefix and suffix (widened to whole
+ * elements).
  */
-export function decodeChecks(previous: ChecksBody | undefined, bytes: Buffer, previousCount: number, endpoint = '/v1/health/state/any'): ChecksDecoded {
-  const { items, ...rest } = decodeArray(previous, bytes, previousCount, (text) => parseChecks(text, endpoint));
-  return { ...rest, checks: items };
+export function decodeChecks(previous: ChecksBody | undefined, bytes: Buffer, previousCount: number, o: DecodeOptions & { endpoint?: string } = {}): ChecksDecoded {
+  const strings = new Interner();
+  const endpoint = o.endpoint ?? '/v1/health/state/any';
+  const { items, ...rest } = decodeArray(previous, bytes, previousCount, (text) => parseChecks(text, endpoint).map((c) => toRow(c, strings)), o);
+  return { ...rest, rows: items };
 }
 
 /**
@@ -124,15 +174,16 @@ export function decodeChecks(previous: ChecksBody | undefined, bytes: Buffer, pr
  * the bytes between the common prefix and suffix (widened to whole elements). An empty previous
  * answer (no starts) means the whole answer is parsed.
  */
-export function decodeArray<T>(previous: ArrayBody | undefined, bytes: Buffer, previousCount: number, parse: ParseArray<T>): ArrayDecoded<T> {
-  if (!previous || previous.starts.length === 0 || previous.starts.length !== previousCount) return decodeWhole(bytes, parse, previousCount);
+export function decodeArray<T>(previous: ArrayBody | undefined, bytes: Buffer, previousCount: number, parse: ParseArray<T>, o: DecodeOptions = {}): ArrayDecoded<T> {
+  const whole = () => decodeWhole(bytes, parse, previousCount, o.batchBytes ?? BATCH_BYTES);
+  if (!previous || previous.starts.length === 0 || previous.starts.length !== previousCount) return whole();
   const old = previous.bytes;
   const p = commonPrefix(old, bytes, Math.min(old.length, bytes.length));
   if (p === old.length && p === bytes.length) return { body: previous, from: 0, to: 0, items: [], parsedBytes: 0 };
   const s = commonSuffix(old, bytes, Math.min(old.length, bytes.length) - p);
   const starts = previous.starts;
   const first = starts[0] as number;
-  if (p <= first || old.length - s > previous.close) return decodeWhole(bytes, parse, previousCount); // a bracket differs
+  if (p <= first || old.length - s > previous.close) return whole(); // a bracket differs
   const from = lowerBound(starts, p + 1) - 1; // the element holding the first differing byte
   const to = Math.max(from, lowerBound(starts, old.length - s)); // the first element wholly in the common suffix
   const delta = bytes.length - old.length;
@@ -140,22 +191,22 @@ export function decodeArray<T>(previous: ArrayBody | undefined, bytes: Buffer, p
   const oldEnd = to < starts.length ? (starts[to] as number) : previous.close;
   const newEnd = oldEnd + delta;
   const newClose = previous.close + delta;
-  if (newEnd < start || bytes[newClose] !== 0x5d) return decodeWhole(bytes, parse, previousCount);
+  if (newEnd < start || bytes[newClose] !== 0x5d) return whole();
   const inner = elementStarts(bytes, start, newEnd);
-  if (inner === undefined) return decodeWhole(bytes, parse, previousCount);
+  if (inner === undefined) return whole();
   // The stretch is whole elements separated by commas (and one trailing comma when more follow).
   let text = bytes.toString('utf8', start, newEnd).trimEnd();
   if (to < starts.length) {
-    if (!text.endsWith(',') && text.length > 0) return decodeWhole(bytes, parse, previousCount);
+    if (!text.endsWith(',') && text.length > 0) return whole();
     text = text.slice(0, -1);
   }
   let items: T[];
   try {
     items = parse(`[${text}]`);
   } catch {
-    return decodeWhole(bytes, parse, previousCount);
+    return whole();
   }
-  if (items.length !== inner.length) return decodeWhole(bytes, parse, previousCount);
+  if (items.length !== inner.length) return whole();
   const nextStarts = starts.slice(0, from);
   for (const x of inner) nextStarts.push(x);
   for (let i = to; i < starts.length; i++) nextStarts.push((starts[i] as number) + delta);

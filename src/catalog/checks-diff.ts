@@ -2,13 +2,15 @@
 // ID): which checks appeared, vanished or changed status, notes or service. At 10,000 services the
 // list holds ~100,000 checks and every change brings all of them, so this runs on every change: it
 // walks both lists in step (Consul answers in the same order each time: its state store iterates
-// the checks table by node, then check ID) and allocates nothing for checks that did not change;
-// where the lists stop lining up (an insertion or deletion of more than a few checks, another
-// order) it falls back to a map of what is left. Output, Name, Definition… are not compared: hapilot
+// the checks table by node, then check ID) and keeps the previous row of each check that did not
+// change; where the lists stop lining up (an insertion or deletion of more than a few checks, another
+// order) it falls back to a map of what is left. Checks become rows as they are parsed
+// (checks-body.ts): Output, Name, Definition, ServiceTags… are neither kept nor compared, hapilot
 // does not use them (a script check's output changes on every run).
 import type { HealthCheck } from '../consul/schemas.js';
+import type { Interner } from './held-entry.js';
 
-/** What is kept of each check between two answers. */
+/** What is kept of each check between two answers (and all that is made of a check as it is parsed). */
 export interface CheckRow {
   readonly node: string;
   readonly id: string;
@@ -17,45 +19,51 @@ export interface CheckRow {
   readonly serviceId: string;
   readonly status: string;
   readonly notes: string;
+  /** The index of the write that last changed the check (what a services-index move is explained by). */
+  readonly modifyIndex: number | undefined;
 }
 
 const LOOKAHEAD = 4;
 
-function sameKey(c: HealthCheck, r: CheckRow): boolean {
-  return c.CheckID === r.id && (c.Node ?? '') === r.node;
+function sameKey(c: CheckRow, r: CheckRow): boolean {
+  return c.id === r.id && c.node === r.node;
 }
 
-function sameValue(c: HealthCheck, r: CheckRow): boolean {
-  return c.Status === r.status && (c.ServiceName ?? '') === r.service && (c.ServiceID ?? '') === r.serviceId && (c.Notes ?? '') === r.notes;
+function sameValue(c: CheckRow, r: CheckRow): boolean {
+  return c.status === r.status && c.service === r.service && c.serviceId === r.serviceId && c.notes === r.notes;
 }
 
-export function toRow(c: HealthCheck): CheckRow {
-  return { node: c.Node ?? '', id: c.CheckID, service: c.ServiceName ?? '', serviceId: c.ServiceID ?? '', status: c.Status, notes: c.Notes ?? '' };
+/** A check as kept; names repeated across the list (nodes, services) are shared through `strings`. */
+export function toRow(c: HealthCheck, strings: Interner): CheckRow {
+  return {
+    node: strings.string(c.Node ?? ''), id: c.CheckID, service: strings.string(c.ServiceName ?? ''), serviceId: c.ServiceID ?? '', status: c.Status, notes: c.Notes ?? '',
+    modifyIndex: typeof c.ModifyIndex === 'number' ? c.ModifyIndex : undefined,
+  };
 }
 
 const keyOf = (node: string, id: string) => `${node}\u0000${id}`;
 
 /**
- * The new answer as rows (the previous rows reused where unchanged), calling `touched` with every
+ * The new answer's rows, the previous rows reused where unchanged, calling `touched` with every
  * row that appeared, vanished or changed (both its old and new row when it changed; `check` is the
- * check of the new answer, undefined for a row that vanished).
+ * row of the new answer, undefined for a row that vanished).
  */
-export function diffChecks(previous: readonly CheckRow[], next: readonly HealthCheck[], touched: (row: CheckRow, check: HealthCheck | undefined) => void): CheckRow[] {
+export function diffChecks(previous: readonly CheckRow[], next: readonly CheckRow[], touched: (row: CheckRow, check: CheckRow | undefined) => void): CheckRow[] {
   const rows: CheckRow[] = new Array(next.length);
   // Checks that appeared or vanished where the lists were out of step; matched by key at the end (a
   // check that only moved is neither).
-  const appeared = new Map<string, { row: CheckRow; check: HealthCheck }>();
+  const appeared = new Map<string, CheckRow>();
   const vanished = new Map<string, CheckRow>();
-  const appear = (x: number) => { const c = next[x] as HealthCheck; const n = toRow(c); rows[x] = n; appeared.set(keyOf(n.node, n.id), { row: n, check: c }); };
+  const appear = (x: number) => { const n = next[x] as CheckRow; rows[x] = n; appeared.set(keyOf(n.node, n.id), n); };
   const vanish = (r: CheckRow) => vanished.set(keyOf(r.node, r.id), r);
   let i = 0;
   let j = 0;
   while (i < next.length && j < previous.length) {
-    const c = next[i] as HealthCheck;
+    const c = next[i] as CheckRow;
     const r = previous[j] as CheckRow;
     if (sameKey(c, r)) {
       if (sameValue(c, r)) rows[i] = r;
-      else { const n = toRow(c); rows[i] = n; touched(r, c); touched(n, c); }
+      else { rows[i] = c; touched(r, c); touched(c, c); }
       i++; j++;
       continue;
     }
@@ -80,30 +88,29 @@ export function diffChecks(previous: readonly CheckRow[], next: readonly HealthC
     const left = new Map<string, CheckRow>();
     for (let x = j; x < previous.length; x++) { const r = previous[x] as CheckRow; left.set(keyOf(r.node, r.id), r); }
     for (; i < next.length; i++) {
-      const c = next[i] as HealthCheck;
-      const key = keyOf(c.Node ?? '', c.CheckID);
+      const c = next[i] as CheckRow;
+      const key = keyOf(c.node, c.id);
       const r = left.get(key);
       if (!r) { appear(i); continue; }
       left.delete(key);
       if (sameValue(c, r)) { rows[i] = r; continue; }
-      const n = toRow(c);
-      rows[i] = n;
+      rows[i] = c;
       touched(r, c);
-      touched(n, c);
+      touched(c, c);
     }
     for (const r of left.values()) vanish(r);
     j = previous.length;
   }
   for (; i < next.length; i++) appear(i);
   for (; j < previous.length; j++) vanish(previous[j] as CheckRow);
-  for (const [key, { row, check }] of appeared) {
+  for (const [key, row] of appeared) {
     const old = vanished.get(key);
     if (old) {
       vanished.delete(key);
-      if (sameValue(check, old)) continue;
-      touched(old, check);
+      if (sameValue(row, old)) continue;
+      touched(old, row);
     }
-    touched(row, check);
+    touched(row, row);
   }
   for (const r of vanished.values()) touched(r, undefined);
   return rows;

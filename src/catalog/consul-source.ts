@@ -32,7 +32,7 @@ import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay, type LostLongPoll, type PollWatch } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
-import type { CatalogServices, HealthCheck, HealthEntry } from '../consul/schemas.js';
+import type { CatalogServices, HealthEntry } from '../consul/schemas.js';
 import { AnswerBuffers } from '../consul/answer-buffers.js';
 import { candidateServices } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
@@ -399,15 +399,15 @@ export class ConsulSource implements CatalogSource {
     this.#checksBody = decoded.body;
     this.#parsedBytes += decoded.parsedBytes;
     const previous = this.#checkRows ?? [];
-    const { from, to, checks } = decoded;
+    const { from, to, rows } = decoded;
     // The first list (or the lists before the initial read is done) is compared with the entries themselves.
     const reconcile = this.#checkRows === undefined || this.#reconcile;
     const modified = new Set<number>();
     let vanished = false;
-    const middle = diffChecks(previous.slice(from, to), checks, reconcile ? () => undefined : (row, check) => {
+    const middle = diffChecks(previous.slice(from, to), rows, reconcile ? () => undefined : (row, check) => {
       this.#touched(row, index);
       if (!check) vanished = true;
-      else if (typeof check.ModifyIndex === 'number') modified.add(check.ModifyIndex);
+      else if (check.modifyIndex !== undefined) modified.add(check.modifyIndex);
     });
     // A change's few rows are spliced in place, not copied with the 100,000 others (10,000 services);
     // many rows (more than a call takes as arguments) make a new array.

@@ -3,16 +3,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { diffChecks, type CheckRow } from '../../src/catalog/checks-diff.js';
+import { diffChecks, toRow, type CheckRow } from '../../src/catalog/checks-diff.js';
+import { Interner } from '../../src/catalog/held-entry.js';
 import type { HealthCheck } from '../../src/consul/schemas.js';
 
 const chk = (node: string, id: string, status: HealthCheck['Status'] = 'passing', service = id.startsWith('service:') ? id.slice(8).replace(/-\d+$/, '') : ''): HealthCheck =>
   ({ Node: node, CheckID: id, Status: status, ServiceName: service, ServiceID: service ? id.slice(8) : '', Notes: '', Output: 'ignored' });
 
+/** The checks as parsed (checks-body.ts makes each one a row as it parses it). */
+const asRows = (checks: HealthCheck[]) => checks.map((c) => toRow(c, new Interner()));
+
 function run(prev: HealthCheck[], next: HealthCheck[]) {
-  const rows0 = diffChecks([], prev, () => undefined);
+  const rows0 = diffChecks([], asRows(prev), () => undefined);
   const touched: string[] = [];
-  const rows = diffChecks(rows0, next, (r, c) => touched.push(`${c ? '' : '-'}${r.node}/${r.id}:${r.status}`));
+  const rows = diffChecks(rows0, asRows(next), (r, c) => touched.push(`${c ? '' : '-'}${r.node}/${r.id}:${r.status}`));
   return { rows, rows0, touched: touched.sort() };
 }
 
@@ -51,8 +55,8 @@ test('property: the checks touched are exactly those whose key is new, gone, or 
     const prev = a.map(toCheck);
     const next = b.map(toCheck);
     const got = new Set<string>();
-    const rows0 = diffChecks([], prev, () => undefined);
-    const rows = diffChecks(rows0, next, (r) => got.add(`${r.node}/${r.id}`));
+    const rows0 = diffChecks([], asRows(prev), () => undefined);
+    const rows = diffChecks(rows0, asRows(next), (r) => got.add(`${r.node}/${r.id}`));
     const m = (l: HealthCheck[]) => new Map(l.map((c) => [`${c.Node}/${c.CheckID}`, `${c.Status}|${c.Notes}`]));
     const pa = m(prev);
     const pb = m(next);

@@ -171,9 +171,9 @@ test('the instances of one service, each on another node, share one tags array a
 test('a dump read whole: each node is trimmed to its entries before the next is parsed (the parsed nodes never exist all at once)', () => {
   v8.setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  // Six nodes, each with 300 instances of services not wanted (parsed, then dropped) and one of `web`.
+  // Six nodes, each with 1,500 instances of services not wanted (parsed, then dropped) and one of `web`.
   const nodes: Node[] = Array.from({ length: 6 }, (_, n) => ({ name: `node-${n}`, address: `10.0.0.${n}`, serf: 'passing', nodeMaint: undefined }));
-  const insts: Inst[] = nodes.flatMap((n, k) => Array.from({ length: 301 }, (_, i) => ({ node: n.name, id: `${i ? 'other' : 'web'}-${k}-${i}`, service: i ? `other-${i}` : 'web', tags: ['HAPROXY.ENABLE=true'], port: 80, weight: 1, status: 'passing' as const, maint: undefined })));
+  const insts: Inst[] = nodes.flatMap((n, k) => Array.from({ length: 1501 }, (_, i) => ({ node: n.name, id: `${i ? 'other' : 'web'}-${k}-${i}`, service: i ? `other-${i}` : 'web', tags: ['HAPROXY.ENABLE=true'], port: 80, weight: 1, status: 'passing' as const, maint: undefined })));
   const body = Buffer.from(JSON.stringify(dump(nodes, insts)));
   // The heap at each node's parse, after a collection.
   const heap: number[] = [];
