@@ -104,6 +104,11 @@ export class NodeDumpDecoder {
     this.#entries = new Map();
   }
 
+  /** Bytes of the dump kept to decode the next one against. */
+  get keptBytes(): number {
+    return this.#body?.bytes.length ?? 0;
+  }
+
   read(bytes: Buffer, wanted: ReadonlySet<string>): DumpRead {
     // Rows hold the wanted services only: another set of them means reading every node again.
     const sameWanted = wanted.size === this.#wanted.size && [...wanted].every((w) => this.#wanted.has(w));

@@ -1,6 +1,8 @@
 // How the Consul source reads services: one `/v1/health/service/:name` each (a few at a time), or
 // all of them at once through Consul's node dump (node-dump.ts), which is decoded against the dump
-// before it and kept a quiet minute for the next full read.
+// before it and kept a quiet minute for the next full read. The first dump (the startup read) is not
+// kept: nothing says another full read is near, and at 10,000 services × 10 its bytes alone are
+// 62 MB; the full reads after it come from changes no list shows (weights, addresses), in bursts.
 import type { Logger } from '../log.js';
 import { ErrorCode, HapilotError } from '../errors.js';
 import type { ConsulApi } from '../consul/client.js';
@@ -23,6 +25,7 @@ export class ServiceReads {
   readonly #dump = new NodeDumpDecoder();
   #dumpRelease: NodeJS.Timeout | undefined;
   #dumpRefused = false;
+  #dumpsRead = 0;
 
   constructor({ consul, concurrency, log }: { consul: ConsulApi; concurrency: number; log: Logger }) {
     this.#consul = consul;
@@ -61,11 +64,20 @@ export class ServiceReads {
     if (r.filteredByAcls) return this.each(names, wanted, signal);
     const { entries, touched } = this.#dump.read(r.data, wanted);
     // Kept for the next full read while they come close together (a burst of weight changes); let go
-    // after a quiet minute (the last dump's bytes and rows are ~140 MB at 10,000 services × 10).
+    // after a quiet minute (the last dump's bytes and rows are ~140 MB at 10,000 services × 10), and
+    // at once after the startup read (see the header).
     clearTimeout(this.#dumpRelease);
-    this.#dumpRelease = setTimeout(() => this.#dump.release(), DUMP_KEEP_MS);
-    this.#dumpRelease.unref();
+    if (this.#dumpsRead++ === 0) this.#dump.release();
+    else {
+      this.#dumpRelease = setTimeout(() => this.#dump.release(), DUMP_KEEP_MS);
+      this.#dumpRelease.unref();
+    }
     return names.filter((n) => wanted.has(n)).map((n) => [n, (touched && !touched.has(n) ? held(n) : undefined) ?? entries.get(n) ?? [], r.index] as const);
+  }
+
+  /** Bytes of the last node dump kept to decode the next one against (0: none kept). */
+  get keptDumpBytes(): number {
+    return this.#dump.keptBytes;
   }
 
   stop(): void {
