@@ -1,6 +1,6 @@
 // The checks list is received into two buffers in turn: the answer the caller keeps is never
 // written over by the next one, a buffer grows without losing what it held, an abandoned request
-// writes nothing into a buffer handed on, and through the client the bytes (and an error answer's
+// writes nothing into a buffer handed on, each is held to about its answer's size, and through the client the bytes (and an error answer's
 // text) are those Consul sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -121,4 +121,18 @@ test('through the client: a chunked answer arrives whole, the kept one intact; a
     consul.close();
     server.close();
   }
+});
+
+test('each buffer is held to about its answer\'s size (an eighth more), and answers a few bytes longer are received with no new buffer', () => {
+  const buffers = new AnswerBuffers();
+  // Just above a size the buffer reaches growing by halves from 64 KB: grown so, it would end ~50% above.
+  const size = Math.ceil(65_536 * 1.5 ** 13) + 1000;
+  const a = receive(buffers.open(undefined), 'a'.repeat(size), 65_536);
+  const b = receive(buffers.open(a), 'b'.repeat(size + 100), 65_536);
+  assert.ok(buffers.capacity <= 2 * Math.ceil(size * 1.13), `capacity ${buffers.capacity} for two answers of ${size} bytes`);
+  const capacity = buffers.capacity;
+  let last = b;
+  for (let k = 1; k <= 4; k++) last = receive(buffers.open(last), 'c'.repeat(size + 100 * k), 65_536);
+  assert.equal(last.toString(), 'c'.repeat(size + 400));
+  assert.equal(buffers.capacity, capacity, 'no new buffer for answers that grew by a few bytes');
 });
