@@ -1,7 +1,7 @@
 // The checks list is received into two buffers in turn: the answer the caller keeps is never
 // written over by the next one, a buffer grows without losing what it held, an abandoned request
-// writes nothing into a buffer handed on, each is held to about its answer's size, and through the client the bytes (and an error answer's
-// text) are those Consul sent.
+// writes nothing into a buffer handed on, each is held to about its answer's size, and through the
+// client the bytes (and an error answer's text) are those Consul sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
