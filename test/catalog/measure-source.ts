@@ -2,11 +2,12 @@
 // indexed simulator bench:scale uses (bench/lib/scale-sim.ts, its own process), with no model, render
 // or HAProxy. Compares implementations side by side in one run: each `--impl DIR` is a tree holding
 // src/ (e.g. `git archive <commit> src package.json | tar -x -C DIR`, node_modules linked); `.` is
-// this tree. For each: time to the first complete snapshot, Consul requests and bytes, heap held
-// after a GC, then one change at a time (register / flip / deregister / address), each timed from the
+// this tree. For each: time to the first complete snapshot, Consul requests and bytes, heap and
+// array buffers held after a GC, the highest RSS until then (VmHWM), then one change at a time (register / flip / deregister / address), each timed from the
 // write to the snapshot naming it, with the worker's CPU time until it has been idle 300 ms.
 //   npx tsx test/catalog/measure-source.ts --size 10000 --changes 10 --impl /tmp/hapilot-base --impl .
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -63,10 +64,13 @@ if (values.worker !== undefined) {
   const firstMs = performance.now() - t0;
   console.error(`${values.worker}: first snapshot after ${Math.round(firstMs)} ms`);
   const startup = await (await fetch(`${url}/bench/counters`)).json() as { requests: Record<string, number>; bytes: Record<string, number> };
+  // The highest RSS so far (the first read's transient) and, after a collection, what stays.
+  const hwmMB = Number(/VmHWM:\s+(\d+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024;
   gc?.();
   const heapMB = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
   const out: Record<string, unknown> = {
-    impl: values.worker, firstMs: Math.round(firstMs), heapMB: Math.round(heapMB), rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+    impl: values.worker, firstMs: Math.round(firstMs), heapMB: Math.round(heapMB), buffersMB: Math.round(process.memoryUsage().arrayBuffers / 2 ** 20),
+    rssMB: Math.round(process.memoryUsage().rss / 2 ** 20), firstHwmMB: Math.round(hwmMB),
     startupRequests: Object.values(startup.requests).reduce((a, b) => a + b, 0), startupMB: +(Object.values(startup.bytes).reduce((a, b) => a + b, 0) / 2 ** 20).toFixed(1),
   };
   const size = Number(values.size);
@@ -126,6 +130,10 @@ if (values.worker !== undefined) {
     out[kind] = { latencyMs: Math.round(median(lat)), cpuMs: Math.round(median(cpu)), requests: median(reqs), KB: Math.round(median(bytes) / 1024), checksParsedKB: Math.round(median(parsed) / 1024), changedExactly: `${exact.filter(Boolean).length}/${exact.length}` };
   }
   void latest;
+  gc?.();
+  const mem = process.memoryUsage();
+  Object.assign(out, { endHeapMB: Math.round((mem.heapUsed - heap0) / 2 ** 20), endBuffersMB: Math.round(mem.arrayBuffers / 2 ** 20), endRssMB: Math.round(mem.rss / 2 ** 20) });
+  out.peakRssMB = Math.round(Number(/VmHWM:\s+(\d+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024);
   process.stdout.write(`${JSON.stringify(out)}\n`);
   await source.stop();
   consul.close();
