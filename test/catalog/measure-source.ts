@@ -3,8 +3,9 @@
 // or HAProxy. Compares implementations side by side in one run: each `--impl DIR` is a tree holding
 // src/ (e.g. `git archive <commit> src package.json | tar -x -C DIR`, node_modules linked); `.` is
 // this tree. For each: time to the first complete snapshot, Consul requests and bytes, heap and
-// array buffers held after a GC, the highest RSS until then (VmHWM), then one change at a time (register / flip / deregister / address), each timed from the
-// write to the snapshot naming it, with the worker's CPU time until it has been idle 300 ms.
+// array buffers held after a GC, the highest RSS until then (VmHWM), then one change at a time
+// (register / flip / deregister / address), each timed from the write to the snapshot naming it,
+// with the worker's CPU time until it has been idle 300 ms.
 //   npx tsx test/catalog/measure-source.ts --size 10000 --changes 10 --impl /tmp/hapilot-base --impl .
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
