@@ -11,13 +11,19 @@
 // only the nodes whose bytes differ are parsed, and only the services on those nodes are rebuilt. A
 // weight changed on one instance costs the parse of one node, not of 10,000. The first answer is
 // split into nodes at the byte level and each node is parsed on its own and trimmed to its held
-// entries before the next, so a 60 MB dump never exists as one object graph.
+// entries before the next, so a 60 MB dump never exists as one object graph; a dump that will not be
+// kept (the startup read's) is parsed so as it arrives (NodeDumpStream), and its bytes never exist whole.
 import { ErrorCode, HapilotError } from '../errors.js';
 import { checkDumpNode, type DumpNode, type HealthCheck, type HealthEntry } from '../consul/schemas.js';
+import { Writable } from 'node:stream';
 import { decodeArray, elementStarts, type ArrayBody } from './checks-body.js';
 import { byNodeAndId, heldEntry, Interner } from './held-entry.js';
 
 const ENDPOINT = '/v1/internal/ui/nodes';
+const OPEN = 0x7b; // {
+const CLOSE = 0x7d; // }
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 const malformed = (why: string) => new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${ENDPOINT} answered ${why}: expected a JSON array of nodes`);
 
@@ -41,17 +47,125 @@ function parseNodeBytes<T>(bytes: Buffer, keep: (node: DumpNode) => T): { nodes:
       if (!piece.endsWith(',')) throw malformed(`malformed JSON between nodes ${i} and ${i + 1}`);
       piece = piece.slice(0, -1);
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(piece);
-    } catch (err) {
-      throw malformed(`malformed JSON in node ${i} (${String((err as Error).message).slice(0, 200)})`);
-    }
-    const shape = checkDumpNode(parsed, String(i));
-    if (!shape.ok) throw new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${ENDPOINT} answered an unexpected shape ${shape.message}`);
-    nodes.push(keep(shape.data));
+    nodes.push(keep(parseNode(piece, i)));
   }
   return { nodes, body: { bytes, starts, close } };
+}
+
+/** The `i`th node of a dump, parsed and shape-checked. */
+function parseNode(text: string, i: number): DumpNode {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw malformed(`malformed JSON in node ${i} (${String((err as Error).message).slice(0, 200)})`);
+  }
+  const shape = checkDumpNode(parsed, String(i));
+  if (!shape.ok) throw new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${ENDPOINT} answered an unexpected shape ${shape.message}`);
+  return shape.data;
+}
+
+const WHITESPACE: ReadonlySet<number> = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/**
+ * A dump read as it arrives, for a read that keeps nothing for the next (the startup read): each
+ * node is parsed and trimmed as soon as its last byte is in, and its bytes are let go, so neither the
+ * answer (62 MB at 10,000 services × 10) nor its chunks ever exist whole. Never emits an error (a
+ * piped stream's error would be unhandled): the first problem is kept and thrown by `finish`.
+ */
+export class NodeDumpStream extends Writable {
+  readonly #row: (node: DumpNode) => NodeRow;
+  readonly #rows: NodeRow[] = [];
+  /** Nesting: 0 outside the array, 1 between nodes, 2 and more inside a node. */
+  #depth = 0;
+  #inString = false;
+  #escaped = false;
+  #ended = false;
+  /** A comma was seen since the last node (one must separate two nodes). */
+  #comma = false;
+  /** The bytes of the node being received, from earlier chunks. */
+  #pieces: Buffer[] = [];
+  #problem: HapilotError | undefined;
+  /** The first bytes received (an error answer's text). */
+  #head = Buffer.alloc(0);
+  #received = 0;
+
+  constructor(row: (node: DumpNode) => NodeRow) {
+    // Writes complete at once: no back-pressure on the piping response.
+    super({ decodeStrings: true, highWaterMark: 1 << 30 });
+    this.#row = row;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.#received += chunk.length;
+    if (this.#head.length < 4096) this.#head = Buffer.concat([this.#head, chunk.subarray(0, 4096 - this.#head.length)]);
+    if (!this.#problem) {
+      try {
+        this.#scan(chunk);
+      } catch (err) {
+        this.#problem = err instanceof HapilotError ? err : malformed(String(err));
+        this.#pieces = [];
+      }
+    }
+    callback();
+  }
+
+  #scan(chunk: Buffer): void {
+    let start = this.#depth >= 2 ? 0 : -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i] as number;
+      if (this.#depth >= 2) {
+        if (this.#inString) {
+          if (this.#escaped) this.#escaped = false;
+          else if (b === BACKSLASH) this.#escaped = true;
+          else if (b === QUOTE) this.#inString = false;
+          continue;
+        }
+        if (b === QUOTE) this.#inString = true;
+        else if (b === OPEN || b === 0x5b) this.#depth++;
+        else if (b === CLOSE || b === 0x5d) {
+          this.#depth--;
+          if (this.#depth === 1) {
+            this.#pieces.push(chunk.subarray(start, i + 1));
+            const text = Buffer.concat(this.#pieces).toString('utf8');
+            this.#pieces = [];
+            this.#rows.push(this.#row(parseNode(text, this.#rows.length)));
+            this.#comma = false;
+            start = -1;
+          }
+        }
+        continue;
+      }
+      if (WHITESPACE.has(b)) continue;
+      if (this.#depth === 0 && !this.#ended && b === 0x5b) { this.#depth = 1; continue; }
+      if (this.#depth === 1) {
+        const n = this.#rows.length;
+        if (b === OPEN && (n === 0 || this.#comma)) { this.#depth = 2; start = i; continue; }
+        if (b === 0x2c && n > 0 && !this.#comma) { this.#comma = true; continue; }
+        if (b === 0x5d && !this.#comma) { this.#depth = 0; this.#ended = true; continue; }
+        throw malformed(n === 0 ? 'an array of something other than nodes' : `malformed JSON between nodes ${n - 1} and ${n}`);
+      }
+      throw malformed('something other than an array');
+    }
+    if (start >= 0) this.#pieces.push(Buffer.from(chunk.subarray(start)));
+  }
+
+  /** Bytes received so far. */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** The first bytes received, for the text of an error answer. */
+  head(): Buffer {
+    return this.#head;
+  }
+
+  /** The nodes' rows, once the whole answer is in; throws the first problem found, or a truncated answer. */
+  finish(): NodeRow[] {
+    if (this.#problem) throw this.#problem;
+    if (!this.#ended) throw malformed(this.#depth === 0 ? 'something other than an array' : 'malformed JSON (unbalanced brackets or an unterminated string)');
+    return this.#rows;
+  }
 }
 
 /** One node's instances of the wanted services, as held entries by service. */
@@ -107,6 +221,28 @@ export class NodeDumpDecoder {
   /** Bytes of the dump kept to decode the next one against. */
   get keptBytes(): number {
     return this.#body?.bytes.length ?? 0;
+  }
+
+  /**
+   * A dump to be read as it arrives and not kept (see NodeDumpStream): pipe the answer into it, then
+   * `readStream` it. The decoder keeps nothing of it for the next dump.
+   */
+  stream(wanted: ReadonlySet<string>): NodeDumpStream {
+    const strings = new Interner();
+    return new NodeDumpStream((n) => nodeRow(n, wanted, strings));
+  }
+
+  /** The entries of a dump received through `stream`. */
+  readStream(stream: NodeDumpStream): DumpRead {
+    const rows = stream.finish();
+    this.release();
+    const entries = new Map<string, HealthEntry[]>();
+    for (const row of rows) for (const [service, list] of row) {
+      const all = entries.get(service);
+      if (all) all.push(...list); else entries.set(service, [...list]);
+    }
+    for (const list of entries.values()) list.sort(byNodeAndId);
+    return { entries, touched: undefined, parsedBytes: stream.received };
   }
 
   read(bytes: Buffer, wanted: ReadonlySet<string>): DumpRead {

@@ -53,8 +53,10 @@ export class ServiceReads {
     const dump = this.#consul.nodeDumpBytes;
     if (!dump || this.#dumpRefused) return this.each(names, wanted, signal);
     let r: Awaited<ReturnType<NonNullable<ConsulApi['nodeDumpBytes']>>>;
+    // The startup dump, kept for nothing, is read as it arrives (node-dump.ts's NodeDumpStream).
+    const stream = this.#dumpsRead === 0 ? this.#dump.stream(wanted) : undefined;
     try {
-      r = await dump.call(this.#consul, { signal });
+      r = await dump.call(this.#consul, { signal, ...(stream && { into: stream }) });
     } catch (err) {
       if (!(err instanceof HapilotError) || err.code !== ErrorCode.CONSUL_HTTP || !/answered HTTP 4\d\d/.test(err.message)) throw err;
       this.#dumpRefused = true;
@@ -62,7 +64,8 @@ export class ServiceReads {
       return this.each(names, wanted, signal);
     }
     if (r.filteredByAcls) return this.each(names, wanted, signal);
-    const { entries, touched } = this.#dump.read(r.data, wanted);
+    // A client that does not stream answers with the bytes.
+    const { entries, touched } = stream && r.data.length === 0 ? this.#dump.readStream(stream) : this.#dump.read(r.data, wanted);
     // Kept for the next full read while they come close together (a burst of weight changes); let go
     // after a quiet minute (the last dump's bytes and rows are ~140 MB at 10,000 services × 10), and
     // at once after the startup read (see the header).

@@ -3,6 +3,7 @@
 // the blocking-query metadata, and errors from our catalogue. Replacing the package means rewriting
 // this file only. The blocking-query loop itself lives in watch code above this adapter.
 import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
 import http from 'node:http';
 import https from 'node:https';
 import Consul from 'consul';
@@ -35,6 +36,23 @@ export interface BytesQueryOptions extends QueryOptions {
    * caller still holds (it is not overwritten).
    */
   into?: { buffers: AnswerBuffers; keep: Buffer | undefined } | undefined;
+}
+
+/**
+ * A stream an answer's body is piped into as it arrives, for a caller that parses it piece by piece
+ * and keeps none of its bytes (catalog/node-dump.ts's NodeDumpStream). It never emits an error
+ * (it keeps its own); `head` gives its first bytes (an error answer's text).
+ */
+export interface BodyStream extends Writable {
+  head(): Buffer;
+}
+
+const isBodyStream = (v: unknown): v is BodyStream => v instanceof Writable && typeof (v as { head?: unknown }).head === 'function';
+
+/** Options of an answer that may be streamed. */
+export interface StreamQueryOptions extends QueryOptions {
+  /** Pipe the body into this as it arrives: the result's bytes are then empty. */
+  into?: BodyStream | undefined;
 }
 
 export interface QueryResult<T> {
@@ -75,7 +93,7 @@ export interface ConsulApi {
    * endpoint Consul's UI reads; not in the documented API, so callers fall back to
    * `/v1/health/service/:name` reads when it answers 4xx, or when absent). catalog/node-dump.ts decodes it.
    */
-  nodeDumpBytes?(opts?: QueryOptions): Promise<QueryResult<Buffer> & { filteredByAcls: boolean }>;
+  nodeDumpBytes?(opts?: StreamQueryOptions): Promise<QueryResult<Buffer> & { filteredByAcls: boolean }>;
   close(): void;
 }
 
@@ -197,8 +215,10 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
   };
   // A GET as the package builds its own, but with papi's `buffer`: the body is not decoded. With a
   // sink (`o.sink`), the body is piped into it rather than joined into a new buffer.
+  // With a stream (`o.stream`), it is piped into that and the bytes returned are empty.
   const bytesGet = (name: string, path: string, params: Record<string, unknown>): RawCall => (o) => {
     const sink = o.sink instanceof AnswerSink ? o.sink : undefined;
+    const stream = isBodyStream(o.stream) ? o.stream : undefined;
     return raw._get({
       name, path, params,
       query: Object.fromEntries(Object.entries({
@@ -206,17 +226,18 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
         ...(o.consistent ? { consistent: '1' } : o.stale ? { stale: '1' } : {}),
       }).filter(([, v]) => v !== undefined)),
       headers: typeof o.token === 'string' ? { 'x-consul-token': o.token } : {},
-      ctx: o.ctx, timeout: o.timeout, ...(sink ? { pipe: sink } : { buffer: true }),
+      ctx: o.ctx, timeout: o.timeout, ...(sink ? { pipe: sink } : stream ? { pipe: stream } : { buffer: true }),
     }, (request, next) => {
       if (request.err) {
         // An error answer's text (its first line makes the message) is copied out: the sink's buffer is reused.
         if (sink && request.res && !sink.stale) request.res.body = Buffer.from(sink.bytes().subarray(0, 4096));
+        if (stream && request.res) request.res.body = Buffer.from(stream.head());
         request.err.response = request.res;
         return next(false, request.err);
       }
       // An answer whose buffer went to a newer request (this one was given up on) is an error, not a crash.
       if (sink?.stale) return next(false, new Error('answer abandoned: its buffer went to a newer request'));
-      next(false, undefined, [request.res, sink ? sink.bytes() : request.res?.body ?? Buffer.alloc(0)]);
+      next(false, undefined, [request.res, sink ? sink.bytes() : stream ? Buffer.alloc(0) : request.res?.body ?? Buffer.alloc(0)]);
     });
   };
 
@@ -250,12 +271,13 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
       return call(`/v1/health/state/${state}`, (o) => bytesGet('health.state', '/health/state/{state}', { state })(sink ? { ...o, sink } : o), bytesShape, { state }, query);
     },
     nodeDumpBytes: async (opts = {}) => {
+      const { into, ...query } = opts;
       let filteredByAcls = false;
       const r = await call('/v1/internal/ui/nodes', async (o) => {
-        const [res, body] = await bytesGet('internal.ui.nodes', '/internal/ui/nodes', {})(o);
+        const [res, body] = await bytesGet('internal.ui.nodes', '/internal/ui/nodes', {})(into ? { ...o, stream: into } : o);
         filteredByAcls = res.headers['x-consul-results-filtered-by-acls'] === 'true';
         return [res, body];
-      }, bytesShape, {}, opts);
+      }, bytesShape, {}, query);
       return { ...r, filteredByAcls };
     },
     close: () => {

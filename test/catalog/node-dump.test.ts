@@ -193,3 +193,57 @@ test('a dump read whole: each node is trimmed to its entries before the next is 
   const grown = heap[5]! - heap[1]!;
   assert.ok(grown < body.length / 6, `the heap grew by ${grown} bytes over four nodes of ${Math.round(body.length / 6)} bytes each`);
 });
+
+/** A dump read as it arrives, cut into chunks at `cuts` (offsets), as NodeDumpStream receives it. */
+function streamed(body: Buffer, wanted: ReadonlySet<string>, cuts: number[]): Map<string, HealthEntry[]> {
+  const decoder = new NodeDumpDecoder();
+  const stream = decoder.stream(wanted);
+  let at = 0;
+  for (const c of [...new Set(cuts.map((x) => x % (body.length + 1)))].sort((a, b) => a - b).concat(body.length)) {
+    stream.write(body.subarray(at, c));
+    at = c;
+  }
+  return new Map(decoder.readStream(stream).entries);
+}
+
+test('property: a dump read as it arrives, in chunks cut anywhere, gives the entries of the dump read whole', () => {
+  const status = fc.constantFrom<HealthCheck['Status']>('passing', 'critical');
+  const nodeArb = fc.record({ address: fc.constantFrom('10.0.0.1', '10.0.0.2'), serf: status, nodeMaint: fc.option(fc.constantFrom('kernel', 'a "quoted" ]} reason \\'), { nil: undefined }) });
+  const instArb = fc.record({
+    node: fc.nat(4), service: fc.constantFrom('web', 'api', 'db'), tags: fc.subarray(['HAPROXY.ENABLE=true', 'v"1', '],{', 'é\\']),
+    port: fc.integer({ min: 1, max: 65535 }), weight: fc.integer({ min: 0, max: 300 }),
+    status: fc.option(status, { nil: undefined }), maint: fc.option(fc.constantFrom('deploy', '}{'), { nil: undefined }),
+  });
+  fc.assert(fc.property(fc.array(nodeArb, { maxLength: 5 }), fc.array(instArb, { maxLength: 15 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 12 }), (ns, is, pretty, cuts) => {
+    const nodes: Node[] = ns.map((n, k) => ({ ...n, name: `node-${k}` }));
+    const insts: Inst[] = nodes.length ? is.map((i, k) => ({ ...i, node: nodes[i.node % nodes.length]!.name, id: `${i.service}-${k}` })) : [];
+    const body = Buffer.from(JSON.stringify(dump(nodes, insts), null, pretty ? 2 : undefined));
+    const wanted = new Set(['web', 'api']);
+    assert.deepEqual(streamed(body, wanted, cuts), entriesFromDump(body, wanted));
+  }), { numRuns: 300 });
+});
+
+test('a malformed or misshapen dump read as it arrives is a CONSUL_SHAPE error naming where, as one read whole', () => {
+  const nodes: Node[] = [{ name: 'n1', address: '10.0.0.1', serf: 'passing', nodeMaint: undefined }, { name: 'n2', address: '10.0.0.2', serf: 'passing', nodeMaint: undefined }];
+  const good = dump(nodes, [{ node: 'n2', id: 'web-1', service: 'web', tags: [], port: 80, weight: 1, status: 'passing', maint: undefined }]);
+  const cases: Array<[string, string, RegExp]> = [
+    ['not an array', '{"a":1}', /answered something other than an array/],
+    ['empty', '', /answered something other than an array/],
+    ['truncated', JSON.stringify(good).slice(0, -40), /malformed JSON|something other than an array/],
+    ['two nodes without a comma', `[${JSON.stringify(good[0])} ${JSON.stringify(good[1])}]`, /malformed JSON between nodes 0 and 1/],
+    ['a node that is not JSON', `[${JSON.stringify(good[0])},{"Node":"n2",}]`, /malformed JSON in node 1/],
+    ['a number among nodes', `[${JSON.stringify(good[0])},3]`, /malformed JSON between nodes 0 and 1/],
+    ['Port a string', JSON.stringify([good[0], { ...good[1], Services: [{ ...good[1]!.Services[0], Port: '80' }] }]), /at 1\.Services\.0\.Port: expected number, received string/],
+    ['text after the array', `${JSON.stringify(good)} x`, /something other than an array/],
+  ];
+  for (const [what, text, message] of cases) {
+    for (const chunk of [1, 7, 1 << 20]) {
+      const cuts = Array.from({ length: Math.ceil(text.length / chunk) }, (_, k) => k * chunk);
+      assert.throws(() => streamed(Buffer.from(text), new Set(['web']), cuts), (err: unknown) => {
+        assert.ok(isHapilotError(err) && err.code === ErrorCode.CONSUL_SHAPE, `${what}: ${String(err)}`);
+        assert.match(err.message, message, what);
+        return true;
+      }, what);
+    }
+  }
+});
