@@ -120,6 +120,7 @@ export class Sync {
       convergence.waiting('a change that needs a reload waits for quiet (--wait)');
       this.#debouncer.notify(this.snapshotAtMs);
       this.#early.start(cand.built);
+      log.debug({ index: snapshot.index, sinceSnapshotMs: this.snapshotAtMs === undefined ? undefined : this.#o.now() - this.snapshotAtMs, syncMs: Math.round(performance.now() - started) }, 'structural: validating during the wait');
       return;
     }
     const last = state.lastReloadMs;
