@@ -5,21 +5,25 @@ import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
 export async function socketCommand(socketPath: string, command: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    // Decoded as it arrives (a character cut between two chunks is kept for the next): the answer
+    // is never held as chunks, a joined buffer and its text at once (`show stat` of 100,000 servers
+    // is 26 MB).
+    const chunks: string[] = [];
     const sock = net.createConnection({ path: socketPath });
+    sock.setEncoding('utf8');
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: no answer to ${JSON.stringify(command)} within ${timeoutMs} ms`));
     }, timeoutMs);
     sock.on('connect', () => sock.end(`${command}\n`));
-    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('data', (c: string) => chunks.push(c));
     sock.on('error', (err) => {
       clearTimeout(timer);
       reject(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`, { cause: err }));
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      resolve(Buffer.concat(chunks).toString('utf8'));
+      resolve(chunks.join(''));
     });
   });
 }
