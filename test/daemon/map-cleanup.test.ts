@@ -13,13 +13,19 @@ import { tempDir } from '../helpers/haproxy.js';
 const map = (n: number) => `hapilot-hosts-${String(n).padStart(12, '0')}.map`;
 const cfg = (...maps: number[]) => maps.map((m) => `    http-request set-var(txn.b) req.hdr(host),map(/etc/hapilot/${map(m)})\n`).join('');
 
-test('cleanUnreferencedMaps: keeps what the applied config and the history name; an entry edited in place is read again', async () => {
+/** A run's files dir and history dir, in a temp dir. */
+async function dirs() {
   const { dir, cleanup } = await tempDir();
+  const filesDir = path.join(dir, 'files');
+  const historyDir = path.join(dir, 'history');
+  await mkdir(filesDir);
+  await mkdir(historyDir);
+  return { filesDir, historyDir, cleanup };
+}
+
+test('cleanUnreferencedMaps: keeps what the applied config and the history name; an entry edited in place is read again', async () => {
+  const { filesDir, historyDir, cleanup } = await dirs();
   try {
-    const filesDir = path.join(dir, 'files');
-    const historyDir = path.join(dir, 'history');
-    await mkdir(filesDir);
-    await mkdir(historyDir);
     for (const m of [1, 2, 3, 4]) await writeFile(path.join(filesDir, map(m)), 'a b\n');
     await writeFile(path.join(filesDir, 'other.pem'), 'x');
     await writeFile(path.join(historyDir, 'e1.cfg'), cfg(2));
@@ -47,12 +53,8 @@ test('cleanUnreferencedMaps: keeps what the applied config and the history name;
 test('cleanUnreferencedMaps: the names it keeps of each history entry do not keep the entry\'s text alive', async () => {
   v8.setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const { dir, cleanup } = await tempDir();
+  const { filesDir, historyDir, cleanup } = await dirs();
   try {
-    const filesDir = path.join(dir, 'files');
-    const historyDir = path.join(dir, 'history');
-    await mkdir(filesDir);
-    await mkdir(historyDir);
     // Five 4 MB configs, as history entries are at scale (9 MB at 10,000 services).
     const filler = `${'#'.repeat(99)}\n`.repeat(40_000);
     for (const n of [1, 2, 3, 4, 5]) await writeFile(path.join(historyDir, `e${n}.cfg`), cfg(n) + filler);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { HealthEntry } from '../../src/consul/schemas.js';
 import { buildModel } from '../../src/model/model.js';
 import { finishConfig, type BuildResult } from '../../src/config/build.js';
 import { pathsFor } from '../../src/config/render.js';
@@ -34,21 +35,28 @@ class NoProcess implements ProcessApplier {
   async stop() { /* nothing */ }
 }
 
+/** HAProxy running the config of `before` (as the state says), an ApplyStep and a CandidateBuilder around it. */
+async function running(dir: string, before: HealthEntry[]) {
+  const configPath = path.join(dir, 'haproxy.cfg');
+  const paths = pathsFor({ configPath, runDir: dir });
+  const s = settings();
+  const templates = await loadTemplates();
+  const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
+  await writeFile(configPath, built.config);
+  const state = new AppliedState({ runDir: dir, settings: s });
+  await state.set({ config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0 });
+  state.haproxyRunning = true;
+  const history = new ConfigHistory({ runDir: dir });
+  const apply = new ApplyStep({ configPath, paths, process: new NoProcess(), state, history, metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
+  const builder = new CandidateBuilder({ settings: s, templates, paths, fdLimit: undefined, guard: { maxRemovalRatio: 0.5, holdMs: 60_000 }, now: Date.now });
+  return { configPath, paths, s, state, history, apply, builder };
+}
+
 test('a server change is renamed into the config before the Runtime API commands; model file and history follow', async () => {
   const { dir, cleanup } = await tempDir();
   try {
-    const configPath = path.join(dir, 'haproxy.cfg');
-    const paths = pathsFor({ configPath, runDir: dir });
-    const s = settings();
-    const templates = await loadTemplates();
     const before = [entry('web', 'a', [ENABLE], { node: 'n1', port: 9001 }), entry('web', 'b', [ENABLE], { node: 'n2', port: 9002 })];
-    const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
-    await writeFile(configPath, built.config);
-    const state = new AppliedState({ runDir: dir, settings: s });
-    await state.set({ config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0 });
-    state.haproxyRunning = true;
-    const history = new ConfigHistory({ runDir: dir });
-    const apply = new ApplyStep({ configPath, paths, process: new NoProcess(), state, history, metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
+    const { configPath, paths, s, state, history, apply, builder } = await running(dir, before);
     // The Runtime API, as HAProxy would see the file at the moment of the first command.
     const seen: string[] = [];
     let decline = false;
@@ -63,7 +71,6 @@ test('a server change is renamed into the config before the Runtime API commands
         return { kind: 'applied', strategy: 'runtime', action: 'runtime', message: '1 runtime operation' };
       },
     };
-    const builder = new CandidateBuilder({ settings: s, templates, paths, fdLimit: undefined, guard: { maxRemovalRatio: 0.5, holdMs: 60_000 }, now: Date.now });
     const step = new ServerChanges({ configPath, runtime, apply, builder, log: testLog, settings: s, paths, maxRemovalRatio: 0.5 });
     const after = [...before, entry('web', 'c', [ENABLE], { node: 'n3', port: 9003 })];
     const applied = state.current!;
@@ -168,18 +175,8 @@ test('early validation: the staged file is used only for the very config it vali
 test('a structural change: server changes elsewhere go through the Runtime API first; with none, nothing is rendered or sent before the reload', async () => {
   const { dir, cleanup } = await tempDir();
   try {
-    const configPath = path.join(dir, 'haproxy.cfg');
-    const paths = pathsFor({ configPath, runDir: dir });
-    const s = settings();
-    const templates = await loadTemplates();
     const before = [entry('web', 'a', [ENABLE], { node: 'n1', port: 9001 }), entry('api', 'b', [ENABLE], { node: 'n2', port: 9002 })];
-    const builder = new CandidateBuilder({ settings: s, templates, paths, fdLimit: undefined, guard: { maxRemovalRatio: 0.5, holdMs: 60_000 }, now: Date.now });
-    const first = builder.build({ snapshot: { entries: before, index: 1, cause: 'test' }, applied: undefined, guilty: new Set() });
-    await writeFile(configPath, first.built.config);
-    const state = new AppliedState({ runDir: dir, settings: s });
-    await state.set({ config: first.built.config, model: first.built.model, serverLines: first.built.serverLines, index: 1, atMs: 0 });
-    state.haproxyRunning = true;
-    const apply = new ApplyStep({ configPath, paths, process: new NoProcess(), state, history: new ConfigHistory({ runDir: dir }), metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
+    const { configPath, paths, s, state, apply, builder } = await running(dir, before);
     const sent: string[] = [];
     const runtime: Applier = { strategy: 'runtime', async apply(change: Change): Promise<ApplyResult> { sent.push(change.config); return { kind: 'applied', strategy: 'runtime', action: 'runtime', message: 'ok' }; } };
     const step = new ServerChanges({ configPath, runtime, apply, builder, log: testLog, settings: s, paths, maxRemovalRatio: 0.5 });
