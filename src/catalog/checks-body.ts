@@ -43,10 +43,11 @@ export interface DecodeOptions {
 /** Parses the text of a JSON array (whole, or a stretch of whole elements in brackets); throws a CONSUL_SHAPE error. */
 export type ParseArray<T> = (text: string) => T[];
 
-const OPEN = 0x7b; // {
-const CLOSE = 0x7d; // }
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+/** JSON's structural bytes, for the byte-level scans here and in node-dump.ts. */
+export const OPEN = 0x7b; // {
+export const CLOSE = 0x7d; // }
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
 
 /** Offsets of the objects that start at depth 0 of bytes[from, to) (outside strings). */
 export function elementStarts(bytes: Buffer, from: number, to: number): number[] | undefined {

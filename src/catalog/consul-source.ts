@@ -32,11 +32,12 @@ import type { Logger } from '../log.js';
 import { messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay, type LostLongPoll, type PollWatch } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
-import type { CatalogServices, HealthEntry } from '../consul/schemas.js';
+import type { CatalogServices } from '../consul/schemas.js';
 import { AnswerBuffers } from '../consul/answer-buffers.js';
 import { candidateServices } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
 import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body.js';
+import { HeldCatalog } from './held-catalog.js';
 import { ServiceReads } from './service-reads.js';
 import { SettleClock } from './settle-clock.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
@@ -78,9 +79,6 @@ const PROBE_SERVICES_FILTER = 'ServiceName == "hapilot-index-probe"';
  */
 const PROBE_NODE = 'hapilot-index-probe';
 
-/** Key of a check as held in an entry (node checks have no service ID). */
-const heldKey = (node: string, id: string, status: string, notes: string) => `${node}\u0000${id}\u0000${status}\u0000${notes}`;
-
 export class ConsulSource implements CatalogSource {
   readonly kind = 'consul';
   readonly #o: Required<Omit<ConsulSourceOptions, 'onFullResync' | 'onLostLongPoll'>> & Pick<ConsulSourceOptions, 'onFullResync' | 'onLostLongPoll'>;
@@ -90,8 +88,7 @@ export class ConsulSource implements CatalogSource {
   #candidateSet = new Set<string>();
   #tags = new Map<string, string>();
   /** Entries of each candidate as held (held-entry.ts), and the services with an instance on each node. */
-  #entries = new Map<string, HealthEntry[]>();
-  #onNode = new Map<string, Map<string, number>>();
+  readonly #held = new HeldCatalog();
   /** X-Consul-Index of each service's last read. */
   #fetchedIndex = new Map<string, number>();
   /**
@@ -119,7 +116,6 @@ export class ConsulSource implements CatalogSource {
   #lastSuccessMs: number | undefined;
   #wake: (() => void) | undefined;
   #fullResync = false;
-  #sortedNames: string[] | undefined;
   #loops: Promise<void>[] = [];
   /** The last services answer, its candidates and its fingerprint. */
   #servicesPrint: { data: CatalogServices; candidates: string[]; print: string } | undefined;
@@ -443,7 +439,7 @@ export class ConsulSource implements CatalogSource {
   /** A check that appeared, vanished or changed: its service, or every service on its node. */
   #touched(row: CheckRow, index: number): void {
     if (row.service) this.#markDirty(row.service, index);
-    else for (const service of this.#onNode.get(row.node)?.keys() ?? []) this.#markDirty(service, index);
+    else for (const service of this.#held.servicesOn(row.node)) this.#markDirty(service, index);
   }
 
   #markDirty(service: string, index: number): void {
@@ -463,51 +459,12 @@ export class ConsulSource implements CatalogSource {
     const rows = this.#checkRows;
     if (!rows) return;
     this.#reconcile = false;
-    const byService = new Map<string, string[]>();
-    const byNode = new Map<string, string[]>();
-    for (const r of rows) {
-      const key = heldKey(r.node, r.id, r.status, r.notes);
-      const map = r.service ? byService : byNode;
-      const k = r.service || r.node;
-      const list = map.get(k);
-      if (list) list.push(key); else map.set(k, [key]);
-    }
-    for (const name of this.#candidates) {
-      if ((this.#fetchedIndex.get(name) ?? 0) >= this.#checksIndex) continue;
-      const held = this.#entries.get(name) ?? [];
-      const live = new Set(byService.get(name) ?? []);
-      const nodes = new Set<string>();
-      for (const e of held) nodes.add(e.Node.Node);
-      for (const n of nodes) for (const k of byNode.get(n) ?? []) live.add(k);
-      const mine = new Set<string>();
-      for (const e of held) for (const c of e.Checks ?? []) mine.add(heldKey(c.Node ?? e.Node.Node, c.CheckID, c.Status, c.Notes ?? ''));
-      if (mine.size !== live.size || [...mine].some((k) => !live.has(k))) this.#dirty.add(name);
-    }
+    const unread = this.#candidates.filter((name) => (this.#fetchedIndex.get(name) ?? 0) < this.#checksIndex);
+    for (const name of this.#held.differFrom(rows, unread)) this.#dirty.add(name);
   }
 
   #kick(): void {
     this.#wake?.();
-  }
-
-  #setEntries(name: string, entries: HealthEntry[] | undefined): void {
-    const old = this.#entries.get(name);
-    for (const e of old ?? []) {
-      const m = this.#onNode.get(e.Node.Node);
-      const n = (m?.get(name) ?? 0) - 1;
-      if (n > 0) m?.set(name, n); else m?.delete(name);
-    }
-    if (entries === undefined) {
-      this.#entries.delete(name);
-      this.#sortedNames = undefined;
-      return;
-    }
-    if (!old) this.#sortedNames = undefined;
-    this.#entries.set(name, entries);
-    for (const e of entries) {
-      let m = this.#onNode.get(e.Node.Node);
-      if (!m) this.#onNode.set(e.Node.Node, (m = new Map()));
-      m.set(name, (m.get(name) ?? 0) + 1);
-    }
   }
 
   /** The checks lists are received into these in turn (the last one is kept to decode the next against). */
@@ -536,20 +493,20 @@ export class ConsulSource implements CatalogSource {
       }
       try {
         const results = full
-          ? await this.#reads.all(names, this.#candidateSet, (n) => this.#entries.get(n), signal)
+          ? await this.#reads.all(names, this.#candidateSet, (n) => this.#held.get(n), signal)
           : await this.#reads.each(names, this.#candidateSet, signal);
         // A checks list that touched a service during its read and is newer than the read: read it again.
         for (const [name, , index] of results) if ((this.#reading.get(name) ?? 0) > index) this.#dirty.add(name);
         this.#reading.clear();
         changed.clear();
-        for (const n of [...this.#entries.keys()]) if (!this.#candidateSet.has(n)) { this.#setEntries(n, undefined); changed.add(n); }
+        for (const n of this.#held.names()) if (!this.#candidateSet.has(n)) { this.#held.set(n, undefined); changed.add(n); }
         for (const [name, entries, index] of results) {
           this.#fetchedIndex.set(name, index);
-          const held = this.#entries.get(name);
+          const held = this.#held.get(name);
           if (held === entries) continue;
           // A full re-read names only the services whose entries really differ (a weight, an address).
           if (!full || JSON.stringify(held) !== JSON.stringify(entries)) changed.add(name);
-          this.#setEntries(name, entries);
+          this.#held.set(name, entries);
         }
         if (full && this.#synced) this.#o.onFullResync?.();
         this.#errors.delete('health/service');
@@ -572,11 +529,8 @@ export class ConsulSource implements CatalogSource {
       // The checks list that arrived before or during the initial read is compared with what was read.
       if (this.#reconcile) this.#reconcileEntries();
       if (!first && full && changed.size === 0) continue; // a full re-read that found nothing new
-      this.#sortedNames ??= [...this.#entries.keys()].sort();
-      const entries: HealthEntry[] = [];
-      for (const n of this.#sortedNames) for (const e of this.#entries.get(n) ?? []) entries.push(e);
       this.#onSnapshot?.({
-        entries,
+        entries: this.#held.all(),
         index: Math.max(this.#servicesIndex, this.#checksIndex),
         cause: first ? `initial read of ${names.length} services` : full ? `full re-read of ${names.length} services` : `re-read ${names.join(', ')}`,
         changed: first ? undefined : [...changed].sort(),

@@ -16,14 +16,10 @@
 import { ErrorCode, HapilotError } from '../errors.js';
 import { checkDumpNode, type DumpNode, type HealthCheck, type HealthEntry } from '../consul/schemas.js';
 import { Writable } from 'node:stream';
-import { decodeArray, elementStarts, type ArrayBody } from './checks-body.js';
+import { BACKSLASH, CLOSE, decodeArray, elementStarts, OPEN, QUOTE, type ArrayBody } from './checks-body.js';
 import { byNodeAndId, heldEntry, Interner } from './held-entry.js';
 
 const ENDPOINT = '/v1/internal/ui/nodes';
-const OPEN = 0x7b; // {
-const CLOSE = 0x7d; // }
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 
 const malformed = (why: string) => new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul ${ENDPOINT} answered ${why}: expected a JSON array of nodes`);
 

@@ -1,0 +1,30 @@
+// HeldCatalog: which services have an instance on a node, and which held services' checks differ
+// from a checks list (their own checks and their nodes').
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HeldCatalog } from '../../src/catalog/held-catalog.js';
+import type { CheckRow } from '../../src/catalog/checks-diff.js';
+import { ENABLE, entry } from '../helpers/entries.js';
+
+const row = (node: string, id: string, service: string, status = 'passing'): CheckRow => ({ node, id, service, serviceId: service ? id.replace('service:', '') : '', status, notes: '', modifyIndex: undefined });
+
+test('HeldCatalog: services by node follow set and unset; checks that differ name their services', () => {
+  const held = new HeldCatalog();
+  held.set('web', [entry('web', 'w1', [ENABLE], { node: 'n1' }), entry('web', 'w2', [ENABLE], { node: 'n2' })]);
+  held.set('api', [entry('api', 'a1', [ENABLE], { node: 'n1' })]);
+  assert.deepEqual([...held.servicesOn('n1')].sort(), ['api', 'web']);
+  assert.deepEqual([...held.servicesOn('n2')], ['web']);
+  assert.deepEqual(held.all().map((e) => e.Service.ID), ['a1', 'w1', 'w2'], 'by service name');
+
+  const list = [row('n1', 'serfHealth', ''), row('n2', 'serfHealth', ''), row('n1', 'service:w1', 'web'), row('n2', 'service:w2', 'web'), row('n1', 'service:a1', 'api')];
+  assert.deepEqual(held.differFrom(list, ['web', 'api']), [], 'the list says what is held');
+  assert.deepEqual(held.differFrom(list.map((r) => (r.id === 'service:w2' ? { ...r, status: 'critical' } : r)), ['web', 'api']), ['web']);
+  assert.deepEqual(held.differFrom(list.map((r) => (r.node === 'n1' && r.id === 'serfHealth' ? { ...r, status: 'critical' } : r)), ['web', 'api']).sort(), ['api', 'web'], 'a node check concerns every service on the node');
+  assert.deepEqual(held.differFrom([...list, row('n3', 'service:w3', 'web')], ['web', 'api']), ['web'], 'a check the held entries lack');
+  assert.deepEqual(held.differFrom(list, ['api']), [], 'only the names asked about');
+
+  held.set('api', undefined);
+  assert.deepEqual([...held.servicesOn('n1')], ['web']);
+  assert.equal(held.get('api'), undefined);
+  assert.deepEqual(held.names(), ['web']);
+});
