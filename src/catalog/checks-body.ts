@@ -103,6 +103,16 @@ function decodeWhole<T>(bytes: Buffer, parse: ParseArray<T>, previousCount: numb
 const blank = (bytes: Buffer, from: number, to: number) => from >= to || bytes.toString('latin1', from, to).trim() === '';
 
 /**
+ * The text of elements [a, b) of an array whose elements start at `starts` and which closes at
+ * `close`: without the comma that separates it from element b; undefined when that comma is missing.
+ */
+export function elementsText(bytes: Buffer, starts: readonly number[], a: number, b: number, close: number): string | undefined {
+  const text = bytes.toString('utf8', starts[a] as number, b < starts.length ? (starts[b] as number) : close).trimEnd();
+  if (b >= starts.length) return text;
+  return text.endsWith(',') ? text.slice(0, -1) : undefined;
+}
+
+/**
  * The elements of the array at bytes[open, close], parsed `batchBytes` at a time; undefined when
  * anything but whole objects separated by commas lies between the brackets or a batch fails.
  */
@@ -112,11 +122,8 @@ function inBatches<T>(bytes: Buffer, open: number, close: number, starts: readon
   for (let a = 0; a < starts.length;) {
     let b = a + 1;
     while (b < starts.length && (starts[b] as number) - (starts[a] as number) < batchBytes) b++;
-    let text = bytes.toString('utf8', starts[a] as number, b < starts.length ? (starts[b] as number) : close).trimEnd();
-    if (b < starts.length) {
-      if (!text.endsWith(',')) return undefined;
-      text = text.slice(0, -1);
-    }
+    const text = elementsText(bytes, starts, a, b, close);
+    if (text === undefined) return undefined;
     let batch: T[];
     try {
       batch = parse(`[${text}]`);

@@ -16,7 +16,7 @@
 import { ErrorCode, HapilotError } from '../errors.js';
 import { checkDumpNode, type DumpNode, type HealthCheck, type HealthEntry } from '../consul/schemas.js';
 import { Writable } from 'node:stream';
-import { BACKSLASH, CLOSE, decodeArray, elementStarts, OPEN, QUOTE, type ArrayBody } from './checks-body.js';
+import { BACKSLASH, CLOSE, decodeArray, elementsText, elementStarts, OPEN, QUOTE, type ArrayBody } from './checks-body.js';
 import { byNodeAndId, heldEntry, Interner } from './held-entry.js';
 
 const ENDPOINT = '/v1/internal/ui/nodes';
@@ -38,11 +38,8 @@ function parseNodeBytes<T>(bytes: Buffer, keep: (node: DumpNode) => T): { nodes:
   if (starts.length === 0 && bytes.subarray(open + 1, close).toString('latin1').trim() !== '') throw malformed('an array of something other than nodes');
   const nodes: T[] = [];
   for (let i = 0; i < starts.length; i++) {
-    let piece = bytes.toString('utf8', starts[i] as number, i + 1 < starts.length ? (starts[i + 1] as number) : close).trimEnd();
-    if (i + 1 < starts.length) {
-      if (!piece.endsWith(',')) throw malformed(`malformed JSON between nodes ${i} and ${i + 1}`);
-      piece = piece.slice(0, -1);
-    }
+    const piece = elementsText(bytes, starts, i, i + 1, close);
+    if (piece === undefined) throw malformed(`malformed JSON between nodes ${i} and ${i + 1}`);
     nodes.push(keep(parseNode(piece, i)));
   }
   return { nodes, body: { bytes, starts, close } };
