@@ -16,6 +16,8 @@
 //   (a new instance of an existing service: Runtime API) and structural ones (a new service: reload):
 //   convergence from the Consul write to the first request HAProxy routes to the new instance, Consul
 //   requests and bytes, hapilot CPU, per change;
+// - Consul's own part of a change: from a write to the first and the last byte of the held
+//   `/v1/health/state/any` long-poll's answer, the floor under any design that reads the whole list;
 // - consul-template's design on the same catalog: one blocking query per service (connections held,
 //   requests and bytes for one change), against the same simulator.
 // Then requests/s and HAProxy CPU per request through the shared HTTP frontend with 10 and with
@@ -29,9 +31,15 @@
 // template set without `check` (HAPILOT_FD_LIMIT and a small maxconn), and says so. Everything the
 // run starts is ended and its temp dirs removed, also on Ctrl-C (bench/lib/scale-procs.ts).
 //
+// `--consul real`: the same run against a real Consul 1.16.6 agent (bench/lib/scale-real-consul.ts)
+// instead of the simulator, its catalog spread over 1,000 nodes (`--nodes`; a real agent takes
+// minutes to fill 10 nodes of 10,000 instances each); no consul-template comparison (10,000
+// connections from one address are past a real agent's limit), bytes not counted.
+//
 // Usage: npm run bench:scale [-- --sizes 100,1000,2000,5000,10000 --changes 50 --structural 50
 //   --changes-large 50 --structural-large 20 --phase-seconds-large 120 --curve-sizes 500,1500
-//   --reloads 5 --skip rps,consul-template --json out.json]; *-large apply to the sizes run without checks.
+//   --reloads 5 --skip rps,consul-template --json out.json --consul sim|real --nodes 10];
+//   *-large apply to the sizes run without checks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -54,7 +62,9 @@ import { runLoad } from './lib/loadgen.js';
 import type { Counters } from './lib/scale-sim.js';
 import { haproxyAlone } from './lib/scale-haproxy.js';
 import { endChild, RunResources } from './lib/scale-procs.js';
-import { report, type ChangeStats, type RpsRow, type SizeResult } from './lib/scale-report.js';
+import { RealConsulCatalog, type Instance } from './lib/scale-real-consul.js';
+import { CONSUL_VERSION } from '../test/helpers/real-consul.js';
+import { report, type ChangeStats, type ConsulAnswer, type RpsRow, type SizeResult } from './lib/scale-report.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -78,6 +88,10 @@ const { values: opts } = parseArgs({
     'rps-seconds': { type: 'string', default: '8' },
     skip: { type: 'string', default: '' },
     json: { type: 'string' },
+    /** Who serves the catalog: the simulator, or a real Consul agent. */
+    consul: { type: 'string', default: 'sim' },
+    /** Nodes the instances are spread over (default 10 with the simulator, 1,000 with a real agent). */
+    nodes: { type: 'string' },
   },
 });
 const SIZES = opts.sizes.split(',').map(Number);
@@ -92,10 +106,18 @@ const IDLE_S = Number(opts['idle-seconds']);
 const PHASE_S = Number(opts['phase-seconds-large']);
 const CHANGE_TIMEOUT_S = Number(opts['change-timeout']);
 const SKIP = new Set(opts.skip.split(',').filter(Boolean));
+if (opts.consul !== 'sim' && opts.consul !== 'real') {
+  console.error(`bench:scale: --consul ${opts.consul}: expected sim or real`);
+  process.exit(2);
+}
+const REAL = opts.consul === 'real';
+const NODES = Number(opts.nodes ?? (REAL ? 1000 : 10));
+/** Writes timed to the answer of the held checks long-poll (Consul's own part of a change). */
+const WAKES = 12;
 const KNOWN_SKIPS = ['cli', 'haproxy', 'inproc', 'daemon', 'server-only', 'structural', 'consul-template', 'rps'];
-for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], 'idle-seconds': [IDLE_S], 'phase-seconds-large': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S] })) {
-  if (v.some((x) => !Number.isInteger(x) || x < 0)) {
-    console.error(`bench:scale: --${name} ${String(opts[name as keyof typeof opts])}: expected non-negative integers`);
+for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], nodes: [NODES], 'idle-seconds': [IDLE_S], 'phase-seconds-large': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S] })) {
+  if (v.some((x) => !Number.isInteger(x) || x < (name === 'nodes' ? 1 : 0))) {
+    console.error(`bench:scale: --${name} ${String(opts[name as keyof typeof opts])}: expected ${name === 'nodes' ? 'a positive integer' : 'non-negative integers'}`);
     process.exit(2);
   }
 }
@@ -216,7 +238,7 @@ class Sim {
     return r.json();
   }
 
-  register(instances: Array<{ node: { Node: string; Address: string }; service: { ID: string; Service: string; Tags: string[]; Address: string; Port: number } }>) {
+  register(instances: Instance[]) {
     return this.post('/bench/register', { instances });
   }
 
@@ -232,38 +254,75 @@ class Sim {
     return (await fetch(`${this.url}${p}`)).text();
   }
 
-  /** CPU time of this process (all threads, user + system) to receive `p` and drop it, in ms: median of `runs`. */
-  async receiveCpuMs(p: string, runs = 7): Promise<number> {
-    const agent = new http.Agent({ keepAlive: true });
-    const t: number[] = [];
-    try {
-      for (let k = 0; k < runs; k++) {
-        const before = process.cpuUsage();
-        await new Promise<void>((resolve, reject) => {
-          http.get(`${this.url}${p}`, { agent }, (res) => {
-            res.on('data', () => undefined);
-            res.on('end', resolve);
-            res.on('error', reject);
-          }).on('error', reject);
-        });
-        const used = process.cpuUsage(before);
-        t.push((used.user + used.system) / 1000);
-      }
-    } finally {
-      agent.destroy();
-    }
-    return pct(t, 50);
-  }
-
   stop(): Promise<void> {
     return endChild(this.proc);
   }
 }
 
+/** What the daemon phase needs of whoever serves the catalog: the simulator or a real agent. */
+type Catalog = Pick<Sim, 'url' | 'register' | 'counters' | 'reset' | 'body' | 'stop'>;
+
+/** CPU time of this process (all threads, user + system) to receive `url` and drop it, in ms: median of `runs`. */
+async function receiveCpuMs(url: string, runs = 7): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true });
+  const t: number[] = [];
+  try {
+    for (let k = 0; k < runs; k++) {
+      const before = process.cpuUsage();
+      await new Promise<void>((resolve, reject) => {
+        http.get(url, { agent }, (res) => {
+          res.on('data', () => undefined);
+          res.on('end', resolve);
+          res.on('error', reject);
+        }).on('error', reject);
+      });
+      const used = process.cpuUsage(before);
+      t.push((used.user + used.system) / 1000);
+    }
+  } finally {
+    agent.destroy();
+  }
+  return pct(t, 50);
+}
+
+/**
+ * Consul's own part of a change, `count` times: a long-poll on `/v1/health/state/any` is held, an
+ * instance is written (`write(k)`), and the time from the write to the answer's headers and to its
+ * last byte is taken. Any design that reads the whole checks list waits at least that long.
+ */
+async function answerAfterWrite(url: string, write: (k: number) => Promise<unknown>, count: number): Promise<ConsulAnswer> {
+  const headers: number[] = [];
+  const complete: number[] = [];
+  for (let k = 0; k < count; k++) {
+    // The checks table's index, as hapilot's own probe reads it: one node's checks (no such node).
+    const index = await new Promise<string>((resolve, reject) => {
+      http.get(`${url}/v1/health/node/hapilot-bench-none`, (r) => { r.resume(); r.on('end', () => resolve(String(r.headers['x-consul-index'] ?? ''))); }).on('error', reject);
+    });
+    let since = 0;
+    const answered = new Promise<void>((resolve, reject) => {
+      http.get(`${url}/v1/health/state/any?index=${index}&wait=60s`, { agent: false }, (r) => {
+        headers.push(performance.now() - since);
+        r.on('data', () => undefined);
+        r.on('end', () => { complete.push(performance.now() - since); resolve(); });
+        r.on('error', reject);
+      }).on('error', reject);
+    });
+    // Held before the write (an answer that came at once would time nothing).
+    await sleep(300);
+    since = performance.now();
+    await write(k);
+    await answered;
+    if (headers[k] as number > 30_000) throw new Error(`the checks long-poll did not return after write ${k}`);
+  }
+  return { headersP50: pct(headers, 50), completeP50: pct(complete, 50), completeMax: Math.max(...complete), n: count };
+}
+
 const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
-function instance(s: number, i: number, port: number, tags: string[], name = svcName(s), addr = instAddr(s, i), id = `${name}-${i}`) {
-  return { node: { Node: `node${i % 10}`, Address: `10.0.0.${1 + (i % 10)}` }, service: { ID: id, Service: name, Tags: tags, Address: addr, Port: port } };
+/** Instance `i` of service `s`, on node (s × instances + i) mod --nodes: node0 … node9 by default, one instance of each service on each. */
+function instance(s: number, i: number, port: number, tags: string[], name = svcName(s), addr = instAddr(s, i), id = `${name}-${i}`): Instance {
+  const k = (s * INSTANCES + i) % NODES;
+  return { node: { Node: `node${k}`, Address: `10.0.${Math.floor(k / 250)}.${1 + (k % 250)}` }, service: { ID: id, Service: name, Tags: tags, Address: addr, Port: port } };
 }
 
 /** The same catalog as health entries (what the CLI reads from a file). */
@@ -366,7 +425,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
     HAPROXY_DOM: DOMAIN, HAPILOT_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     ...(checks ? {} : { HAPILOT_FD_LIMIT: '1000000', ...CLI_MAXCONN }),
   };
-  let sim: Sim | undefined;
+  let sim: Catalog | undefined;
   let daemon: ChildProcess | undefined;
   try {
     const entries = entriesFor(n, farmPort, tags);
@@ -402,7 +461,12 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
     if (curveOnly || (SKIP.has('daemon') && SKIP.has('consul-template'))) return result;
 
     // ---- the daemon, end to end ---------------------------------------------------------------
-    sim = await Sim.start(dir);
+    if (REAL) {
+      const real = await RealConsulCatalog.start();
+      res.adoptDir(real.dir);
+      sim = real;
+    } else sim = await Sim.start(dir);
+    log(`size ${n}: filling ${REAL ? 'the real Consul agent' : 'the simulator'} (${n * INSTANCES} instances on ${Math.min(NODES, n * INSTANCES)} nodes)`);
     for (let s = 0; s < n; s += 500) {
       const batch = [];
       for (let k = s; k < Math.min(n, s + 500); k++) for (let i = 0; i < INSTANCES; i++) batch.push(instance(k, i, farmPort, tags));
@@ -413,10 +477,17 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       const checksBody = await sim.body('/v1/health/state/any');
       const serviceBody = await sim.body(`/v1/health/service/${svcName(0)}`);
       result.floor = {
-        checksBytes: Buffer.byteLength(checksBody), checksParseMs: medianMs(() => JSON.parse(checksBody)), checksReceiveCpuMs: await sim.receiveCpuMs('/v1/health/state/any'),
+        checksBytes: Buffer.byteLength(checksBody), checksParseMs: medianMs(() => JSON.parse(checksBody)), checksReceiveCpuMs: await receiveCpuMs(`${sim.url}/v1/health/state/any`),
         serviceBytes: Buffer.byteLength(serviceBody), serviceParseMs: medianMs(() => JSON.parse(serviceBody), 21),
       };
       log(`size ${n}: /v1/health/state/any ${(result.floor.checksBytes / 1e6).toFixed(1)} MB, JSON.parse ${result.floor.checksParseMs.toFixed(1)} ms`);
+      const catalog = sim;
+      const wake = await answerAfterWrite(sim.url, (k) => {
+        const s = (k * 7919 + 13) % n;
+        return catalog.register([instance(s, 300 + k, farmPort, tags, svcName(s), `127.103.${(k >> 8) & 255}.${k & 255}`, `${svcName(s)}-wake${k}`)]);
+      }, WAKES);
+      result.floor.wake = wake;
+      log(`size ${n}: Consul's answer to a write: headers p50 ${wake.headersP50.toFixed(0)} ms, last byte p50 ${wake.completeP50.toFixed(0)} ms`);
     }
     await sim.reset();
     if (!SKIP.has('daemon')) {
@@ -463,7 +534,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
         await write();
         const ms = await until(httpPort, host, addr, since, CHANGE_TIMEOUT_S * 1000);
         await waitIdle(pid);
-        const k = await (sim as Sim).counters();
+        const k = await (sim as Catalog).counters();
         const row = { ms, requests: total(k.requests), bytes: total(k.bytes), cpu: (await cpuMs(pid)) - cpu0 };
         // Each change as it is measured: a run stopped early still says what it saw.
         log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests (${Object.entries(k.requests).map(([e, c]) => `${e} ${c}`).join(', ')}), ${row.bytes} bytes, ${row.cpu} ms CPU`);
@@ -492,7 +563,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
         await phase('serverOnly', serverOnlyCount, (k) => {
           const s = (k * 7919) % n;
           const addr = `127.100.${(k >> 8) & 255}.${k & 255}`;
-          return measure(() => (sim as Sim).register([instance(s, 100 + k, farmPort, tags, svcName(s), addr, `${svcName(s)}-new${k}`)]), `${svcName(s)}.${DOMAIN}`, addr);
+          return measure(() => (sim as Catalog).register([instance(s, 100 + k, farmPort, tags, svcName(s), addr, `${svcName(s)}-new${k}`)]), `${svcName(s)}.${DOMAIN}`, addr);
         });
       }
       const structuralCount = checks ? STRUCTURAL : STRUCTURAL_LARGE;
@@ -500,7 +571,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
         await phase('structural', structuralCount, (k) => {
           const name = `new${String(k).padStart(3, '0')}`;
           const addr = `127.101.${(k >> 8) & 255}.${k & 255}`;
-          return measure(() => (sim as Sim).register([instance(0, 0, farmPort, tags, name, addr, `${name}-0`)]), `${name}.${DOMAIN}`, addr);
+          return measure(() => (sim as Catalog).register([instance(0, 0, farmPort, tags, name, addr, `${name}-0`)]), `${name}.${DOMAIN}`, addr);
         });
       }
       result.peakRssMb = await vm(pid, 'VmHWM');
@@ -509,7 +580,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
     }
 
     // ---- consul-template's design on the same simulator ---------------------------------------
-    if (!SKIP.has('consul-template')) {
+    if (!SKIP.has('consul-template') && sim instanceof Sim) {
       log(`size ${n}: one blocking query per service`);
       try {
         result.consulTemplate = await perServiceWatches(sim, n, farmPort, tags);
@@ -722,7 +793,7 @@ async function main(): Promise<void> {
       console.error(JSON.stringify(results[results.length - 1]));
     }
     const rps = SKIP.has('rps') ? [] : await measureRps(farm.port);
-    console.log(report(results, rps, INSTANCES));
+    console.log(report(results, rps, INSTANCES, REAL ? `a real Consul ${CONSUL_VERSION} agent (one server on loopback), instances on ${NODES.toLocaleString('en-US')} nodes` : `the simulator (bench/lib/scale-sim.ts), instances on ${NODES.toLocaleString('en-US')} nodes`));
     console.log(`\nTotal ${((performance.now() - t0) / 60_000).toFixed(1)} min; load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
     if (opts.json) await writeFile(opts.json, JSON.stringify({ cli: CLI, results, rps, at: new Date().toISOString() }, null, 2));
   } finally {

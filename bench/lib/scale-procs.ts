@@ -72,6 +72,12 @@ export class RunResources {
     return dir;
   }
 
+  /** A temp dir made by someone else (a real Consul agent's): swept and removed like this run's own. */
+  adoptDir(dir: string): void {
+    this.#allDirs.add(dir);
+    this.#dirs.add(dir);
+  }
+
   /** Ends the masters named by the pid files (all, or those under `dir`). */
   async #masters(dir?: string): Promise<void> {
     for (const f of [...this.#pidFiles]) if (dir === undefined || f.startsWith(`${dir}/`)) {

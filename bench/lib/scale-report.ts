@@ -21,6 +21,9 @@ export interface ChangeStats {
   cpuP99: number;
 }
 
+/** Consul's own part of a change: write → the held checks long-poll's headers and last byte (ms). */
+export interface ConsulAnswer { headersP50: number; completeP50: number; completeMax: number; n: number }
+
 export interface SizeResult {
   services: number;
   servers: number;
@@ -40,7 +43,10 @@ export interface SizeResult {
   haproxy: { checks: HaproxyAlone | undefined; noChecks: HaproxyAlone | undefined; checksError: string | undefined } | undefined;
   inproc: { modelMs: number; renderMs: number; renderNoProxyMs: number; incFirstMs: number; incChangeCpuP50: number; incChangeCpuP99: number } | undefined;
   /** What any design that reads the whole checks list pays per change: JSON.parse of it. */
-  floor: { checksBytes: number; checksParseMs: number; checksReceiveCpuMs?: number; serviceBytes: number; serviceParseMs: number } | undefined;
+  floor: {
+    checksBytes: number; checksParseMs: number; checksReceiveCpuMs?: number; serviceBytes: number; serviceParseMs: number;
+    wake?: ConsulAnswer;
+  } | undefined;
   startup: { firstConfigS: number; requests: number; bytesMb: number; rssMb: number } | undefined;
   /** Also the long-polls hapilot holds while idle, and its connections to the simulator. */
   idle: { cpuMs: number; requests: number; seconds: number; longPolls: number; connections: number; held: Record<string, number> } | undefined;
@@ -106,7 +112,8 @@ function lineCell(l: Line | undefined): string {
   return `${fs(l.a)} ${slope < 0 ? '−' : '+'} ${fs(Math.abs(slope))} per 1,000 services (r² ${l.r2.toFixed(3)}, ${l.points} points)`;
 }
 
-export function report(results: SizeResult[], rps: RpsRow[], instances: number): string {
+/** `consul`: who served the catalog, as the report names it. */
+export function report(results: SizeResult[], rps: RpsRow[], instances: number, consul = 'the simulator'): string {
   const lines: string[] = [];
   const row = (cells: unknown[]) => lines.push(`| ${cells.join(' | ')} |`);
   const head = (cells: string[]) => {
@@ -117,6 +124,7 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
   const sizes = results.map((r) => r.services);
   const largest = Math.max(...sizes);
 
+  lines.push(`Consul: ${consul}.`, '');
   lines.push(`Sizes: ${sizes.map(n).join(', ')} services × ${instances}. Per size: wall time, load average (1 min) at its start and end:`);
   for (const r of results) lines.push(`- ${n(r.services)}: ${r.seconds.toFixed(0)} s, load ${r.loadStart.map((x) => x.toFixed(1)).join(' ')} → ${r.loadEnd.map((x) => x.toFixed(1)).join(' ')}${r.curveOnly ? ', render and HAProxy curves only (no daemon)' : r.checks ? ', daemon with health checks' : ', daemon without health checks (they do not fit the descriptor limit)'}`);
 
@@ -146,6 +154,17 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
   head(['services', '/v1/health/state/any bytes', 'CPU ms to receive it over HTTP and drop it (p50 of 7)', 'its JSON.parse ms (p50 of 7)', 'one service answer bytes / JSON.parse ms', 'hapilot CPU per server-only change p50 ms', 'in-process incremental change CPU p50 ms']);
   for (const r of results) if (r.floor) row([n(r.services), kb(r.floor.checksBytes), f1(r.floor.checksReceiveCpuMs), f1(r.floor.checksParseMs), `${kb(r.floor.serviceBytes)} / ${f2(r.floor.serviceParseMs)}`, f0(r.serverOnly?.cpuP50), f1(r.inproc?.incChangeCpuP50)]);
 
+  // Consul's own part of a server-only change: every design that reads the whole checks list waits
+  // for this answer before it can do anything.
+  const wakes = results.filter((r) => r.floor?.wake);
+  if (wakes.length) {
+    head(['services', 'Consul: write → answer of the held checks long-poll, headers p50 ms', 'last byte p50 / max ms (n)', 'hapilot server-only p50 ms', 'of it after Consul\'s last byte, ms']);
+    for (const r of wakes) {
+      const w = r.floor?.wake as ConsulAnswer;
+      row([n(r.services), f0(w.headersP50), `${f0(w.completeP50)} / ${f0(w.completeMax)} (${w.n})`, f0(r.serverOnly?.p50), r.serverOnly?.n ? f0(r.serverOnly.p50 - w.completeP50) : '–']);
+    }
+  }
+
   // HAProxy's own part of a structural change as the daemon makes it: `haproxy -c` of the new config
   // (hapilot never skips it) and a reload that loads the server-state file. What is left of the p50
   // is hapilot's own (render, write, state dump, waiting on its sockets).
@@ -163,10 +182,10 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number):
   }
 
   const heldBy = results.find((r) => r.idle)?.idle?.held;
-  if (heldBy) lines.push('', `hapilot's long-polls while idle, by endpoint: ${Object.entries(heldBy).map(([e, k]) => `${e} ${k}`).join(', ')}. Connections include the harness's own (about 2).`);
+  if (heldBy && Object.keys(heldBy).length) lines.push('', `hapilot's long-polls while idle, by endpoint: ${Object.entries(heldBy).map(([e, k]) => `${e} ${k}`).join(', ')}. Connections include the harness's own (about 2).`);
   head(['services', 'design', 'long-polls (connections) held', 'startup requests / bytes', 'requests per change', 'bytes per change']);
   for (const r of results) {
-    if (r.startup && r.serverOnly?.n) row([n(r.services), 'hapilot', r.idle ? `${r.idle.longPolls} (${r.idle.connections})` : '–', `${n(r.startup.requests)} / ${f1(r.startup.bytesMb)} MB`, r.serverOnly.requestsP50, kb(r.serverOnly.bytesP50)]);
+    if (r.startup && r.serverOnly?.n) row([n(r.services), 'hapilot', r.idle ? `${f0(r.idle.longPolls)} (${f0(r.idle.connections)})` : '–', `${n(r.startup.requests)} / ${f1(r.startup.bytesMb)} MB`, r.serverOnly.requestsP50, kb(r.serverOnly.bytesP50)]);
     if (r.consulTemplate) row([n(r.services), 'one blocking query per service', n(r.consulTemplate.connections), `${n(r.consulTemplate.startupRequests)} / ${f1(r.consulTemplate.startupBytesMb)} MB`, r.consulTemplate.requestsPerChange, kb(r.consulTemplate.bytesPerChange)]);
     else if (r.consulTemplateError) row([n(r.services), 'one blocking query per service', `could not run: ${r.consulTemplateError}`, '', '', '']);
   }
