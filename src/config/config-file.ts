@@ -21,6 +21,11 @@ export interface StagedConfig {
   sync(): Promise<void>;
   /** Removes the temp file. */
   discard(): Promise<void>;
+  /**
+   * The bytes written, while they are still in memory (held weakly: staging keeps no 9 MB copy alive
+   * through a validation and a reload); undefined once collected.
+   */
+  encoded(): Buffer | undefined;
 }
 
 export interface StageInput {
@@ -58,9 +63,11 @@ export async function stageConfig({ configPath, config, files, haproxy, durable 
   // new one never changes what the running config refers to.
   for (const f of files) if (!existsSync(f.path)) await writeFileAtomic(f.path, f.contents);
   const tempPath = tempPathFor(configPath);
+  const bytes = encodeText(config);
+  const written = new WeakRef(bytes);
   try {
-    if (durable) await writeDurable(tempPath, config);
-    else writeFileSync(tempPath, encodeText(config), { mode: 0o644 });
+    if (durable) await writeDurable(tempPath, bytes);
+    else writeFileSync(tempPath, bytes, { mode: 0o644 });
   } catch (err) {
     await rm(tempPath, { force: true });
     throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });
@@ -100,6 +107,7 @@ export async function stageConfig({ configPath, config, files, haproxy, durable 
       done = true;
       await rm(tempPath, { force: true });
     },
+    encoded: () => written.deref(),
   };
 }
 

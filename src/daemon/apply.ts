@@ -155,7 +155,8 @@ export class ApplyStep {
       state.haproxyRunning = true;
       if (result.action !== 'runtime') state.lastReloadMs = Date.now();
       const applied = { config: a.config, model: a.model, serverLines: a.serverLines, index: a.index, atMs: Date.now() };
-      const persisted = state.set(applied);
+      // The model file's hash of the config from the bytes just written, if still in memory.
+      const persisted = state.set(applied, a.staged.encoded);
       // What changed, the log line, the model file and the history: bookkeeping, off the critical
       // path of a Runtime API change (the next change need not wait for it), in order. A reload
       // costs far more than this, and its map cleanup needs the history first: done at once.

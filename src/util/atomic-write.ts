@@ -10,22 +10,25 @@ export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
+const utf8 = new TextEncoder();
+
 /**
- * `text` in UTF-8. A config is ASCII: its Latin-1 encoding (a plain copy of V8's one-byte string) is
- * then the same bytes, faster to make than through the UTF-8 encoder (8.8 MB at 10,000
- * services, with the count of its UTF-8 bytes: 3.1 ms against 6.2 ms; a spliced string costs its
- * flattening on top, either way).
+ * `text` in UTF-8. A config is ASCII: encoded into a buffer of one byte per character, it fills it
+ * exactly (any other character takes 2 to 4 bytes, and the encoder stops short), in one pass of the
+ * text and without flattening a spliced one first (8.7 MB at 10,000 services, spliced: 6.0 ms,
+ * against 12.9 ms for counting its UTF-8 bytes and then copying its Latin-1 bytes, of which 7 ms
+ * made a flat copy of the text only to count it). Anything else is encoded again, in full.
  */
 export function encodeText(text: string): Buffer {
-  // As many UTF-8 bytes as characters: every character is ASCII (any other takes 2 to 4 bytes).
-  // (The Latin-1 bytes alone cannot tell: U+0100 becomes 0x00 there.)
-  return Buffer.byteLength(text, 'utf8') === text.length ? Buffer.from(text, 'latin1') : Buffer.from(text, 'utf8');
+  const bytes = Buffer.allocUnsafe(text.length);
+  const { read, written } = utf8.encodeInto(text, bytes);
+  return read === text.length && written === text.length ? bytes : Buffer.from(text, 'utf8');
 }
 
-export async function writeDurable(file: string, contents: string, mode = 0o644): Promise<void> {
+export async function writeDurable(file: string, contents: string | Buffer, mode = 0o644): Promise<void> {
   const handle = await open(file, 'w', mode);
   try {
-    await handle.writeFile(encodeText(contents));
+    await handle.writeFile(typeof contents === 'string' ? encodeText(contents) : contents);
     await handle.sync();
   } finally {
     await handle.close();

@@ -1,5 +1,5 @@
-// Configs are written through a Latin-1 fast path when they are ASCII: whatever the text (ASCII,
-// Latin-1, other planes, lone surrogates), the bytes are its UTF-8 encoding.
+// Configs are encoded through a fast path when they are ASCII (one byte per character, filled exactly):
+// whatever the text (ASCII, Latin-1, other planes, lone surrogates), the bytes are its UTF-8 encoding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';

@@ -2,9 +2,11 @@
 // config it was saved with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppliedState, sha256 } from '../../src/daemon/applied-state.js';
+import { stageConfig } from '../../src/config/config-file.js';
 import { buildModel } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { tempDir } from '../helpers/haproxy.js';
@@ -35,6 +37,35 @@ test('applied-model.json round-trips for its config, and anything else is refuse
     }
     await writeFile(file, '{oops');
     assert.equal((await state.loadModel('cfg-1')).reason, 'applied-model.json is not JSON');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the model file hashes the staged bytes when they are at hand, the same hash as of the text, UTF-8 included', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const s = settings();
+    const model = buildModel({ entries: [entry('web', 'a', [ENABLE])], settings: s });
+    const configPath = path.join(dir, 'haproxy.cfg');
+    for (const config of ['global\n  maxconn 10\n', '# café ☕ \u0100\nglobal\n']) {
+      const staged = await stageConfig({ configPath, config, files: [], durable: false });
+      // The bytes kept (weakly) are the file's bytes.
+      assert.deepEqual(staged.encoded(), await readFile(staged.tempPath));
+      await staged.commit();
+      const state = new AppliedState({ runDir: dir, settings: s });
+      let asked = 0;
+      await state.set({ config, model, serverLines: new Map(), index: 1, atMs: 0 }, () => { asked++; return staged.encoded(); });
+      assert.equal(asked, 1, 'the staged bytes are asked for');
+      const saved = JSON.parse(await readFile(path.join(dir, 'applied-model.json'), 'utf8')) as { configSha256: string };
+      assert.equal(saved.configSha256, sha256(config));
+      assert.equal(saved.configSha256, createHash('sha256').update(await readFile(configPath)).digest('hex'));
+      assert.ok((await state.loadModel(config)).model, 'a restarted hapilot takes the model for this config');
+      // Bytes no longer in memory: the text is encoded again, to the same hash.
+      const again = new AppliedState({ runDir: dir, settings: s });
+      await again.set({ config, model: { ...model }, serverLines: new Map(), index: 2, atMs: 0 }, () => undefined);
+      assert.equal((JSON.parse(await readFile(path.join(dir, 'applied-model.json'), 'utf8')) as { configSha256: string }).configSha256, sha256(config));
+    }
   } finally {
     await cleanup();
   }
