@@ -6,7 +6,8 @@
 import type { HealthCheck, HealthEntry } from '../consul/schemas.js';
 
 /**
- * One copy of each string and of each tag list among the entries of one read. JSON.parse gives every
+ * One copy of each string, tag list, node and node check among the entries of one read (held
+ * entries are never changed, so they can share). JSON.parse gives every
  * string longer than about ten characters its own copy: at 10,000 services × 10 a tag such as
  * "HAPROXY.ENABLE=true" existed 100,000 times, in 100,000 arrays, because in the node dump each
  * instance of a service comes from another node.
@@ -14,6 +15,8 @@ import type { HealthCheck, HealthEntry } from '../consul/schemas.js';
 export class Interner {
   readonly #strings = new Map<string, string>();
   readonly #tags = new Map<string, string[]>();
+  readonly #nodes = new Map<string, HealthEntry['Node']>();
+  readonly #nodeChecks = new Map<string, HealthCheck>();
 
   string(s: string): string {
     const had = this.#strings.get(s);
@@ -31,6 +34,25 @@ export class Interner {
     this.#tags.set(key, mine);
     return mine;
   }
+
+  /** One node object per node name and address: every instance on a node has the same. */
+  node(name: string, address: string): HealthEntry['Node'] {
+    const key = `${name}\u0000${address}`;
+    let had = this.#nodes.get(key);
+    if (!had) this.#nodes.set(key, (had = { Node: this.string(name), Address: this.string(address) }));
+    return had;
+  }
+
+  /**
+   * One object per node-level check (serfHealth, node maintenance) as held: every instance on a node
+   * carries its node's checks (100,000 copies of serfHealth at 10,000 services × 10 on 10 nodes).
+   */
+  nodeCheck(c: HealthCheck): HealthCheck {
+    const key = `${c.Node}\u0000${c.CheckID}\u0000${c.Status}\u0000${c.Notes ?? ''}`;
+    let had = this.#nodeChecks.get(key);
+    if (!had) this.#nodeChecks.set(key, (had = c));
+    return had;
+  }
 }
 
 /** The fields of one entry hapilot uses; strings repeated across the entries of one read (`strings`) are shared. */
@@ -45,11 +67,11 @@ export function heldEntry(e: HealthEntry, strings: Interner): HealthEntry {
     const held: HealthCheck = { Node: c.Node === e.Node.Node || c.Node == null ? node : strings.string(c.Node), CheckID: c.CheckID, Status: c.Status, ServiceID: c.ServiceID ? (c.ServiceID === s.ID ? s.ID : c.ServiceID) : '' };
     // Notes carry the reason of `consul maint` (the pool shows it); other checks' notes are unused.
     if (c.Notes) held.Notes = c.Notes;
-    checks.push(held);
+    checks.push(held.ServiceID === '' ? strings.nodeCheck(held) : held);
   }
   // In one order whichever answer they came from (a service's own read, the node dump).
   checks.sort((a, b) => cmp(a.CheckID, b.CheckID));
-  return { Node: { Node: node, Address: strings.string(e.Node.Address) }, Service: service, Checks: checks };
+  return { Node: strings.node(node, e.Node.Address), Service: service, Checks: checks };
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

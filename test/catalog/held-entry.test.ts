@@ -1,30 +1,38 @@
-// heldEntries: what is kept of one service's /v1/health/service answer. Instances with the same tags
-// share one array whatever their order (the model reads tags, never changes them), and nothing
-// Consul adds beyond the fields hapilot reads is kept.
+// What the daemon keeps of a health entry (held-entry.ts): only the fields it reads, with the
+// strings, tag lists, nodes and node checks of one read shared between entries, never changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { heldEntries } from '../../src/catalog/held-entry.js';
+import { heldEntry, Interner } from '../../src/catalog/held-entry.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
 
-const entry = (node: string, id: string, tags: string[]): HealthEntry => ({
-  Node: { ID: 'x', Node: node, Address: '10.0.0.1', Datacenter: 'dc1', TaggedAddresses: { lan: '10.0.0.1' } },
-  Service: { ID: id, Service: 'web.service.example', Tags: tags, Address: '', Port: 80, Meta: { a: 'b' }, Weights: { Passing: 2, Warning: 1 } },
-  Checks: [{ Node: node, CheckID: `service:${id}`, Status: 'passing', ServiceID: id, ServiceName: 'web.service.example', Output: 'long output', Notes: '' }],
-});
+const entry = (node: string, address: string, id: string, nodeStatus = 'passing', notes = ''): HealthEntry => ({
+  Node: { ID: 'x', Node: node, Address: address, Datacenter: 'dc1', TaggedAddresses: { lan: address } },
+  Service: { ID: id, Service: 'web', Tags: ['HAPROXY.ENABLE=true'], Address: '10.1.0.1', Port: 80, Meta: { a: 'b' }, Weights: { Passing: 2, Warning: 1 } },
+  Checks: [
+    { Node: node, CheckID: 'service:' + id, Name: 'svc', Status: 'passing', ServiceID: id, ServiceName: 'web', Output: 'long output', Notes: '' },
+    { Node: node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: nodeStatus, ServiceID: '', ServiceName: '', Output: 'Agent alive', Notes: notes },
+  ],
+} as HealthEntry);
 
-test('instances with equal tags share one array, in any order; other tags get theirs; extra fields are dropped', () => {
-  const a = ['HAPROXY.ENABLE=true', 'HAPROXY.BACKEND.BALANCE=leastconn'];
-  // Parsed from JSON, as Consul's answers are: every array and string its own copy.
-  const answer = JSON.parse(JSON.stringify([entry('n1', 'w1', a), entry('n2', 'w2', [...a, 'v2']), entry('n3', 'w3', a), entry('n4', 'w4', [...a, 'v2'])])) as HealthEntry[];
-  const held = heldEntries(answer);
-  assert.deepEqual(held.map((e) => e.Service.ID), ['w1', 'w2', 'w3', 'w4']);
-  assert.equal(held[0]!.Service.Tags, held[2]!.Service.Tags);
-  assert.equal(held[1]!.Service.Tags, held[3]!.Service.Tags);
-  assert.notEqual(held[0]!.Service.Tags, held[1]!.Service.Tags);
-  assert.deepEqual(held[1]!.Service.Tags, [...a, 'v2']);
-  assert.deepEqual(held[0], {
+test('held entries of one read share their node and node checks, and say exactly what the answer said', () => {
+  const strings = new Interner();
+  const [a, b, c, d] = [entry('n1', '10.0.0.1', 'web-1'), entry('n1', '10.0.0.1', 'web-2'), entry('n2', '10.0.0.2', 'web-3'), entry('n1', '10.0.0.1', 'web-4', 'critical', 'down')].map((e) => heldEntry(e, strings));
+  assert.deepEqual(a, {
     Node: { Node: 'n1', Address: '10.0.0.1' },
-    Service: { ID: 'w1', Service: 'web.service.example', Tags: a, Address: '', Port: 80, Weights: { Passing: 2, Warning: 1 } },
-    Checks: [{ Node: 'n1', CheckID: 'service:w1', Status: 'passing', ServiceID: 'w1' }],
+    Service: { ID: 'web-1', Service: 'web', Tags: ['HAPROXY.ENABLE=true'], Address: '10.1.0.1', Port: 80, Weights: { Passing: 2, Warning: 1 } },
+    Checks: [{ Node: 'n1', CheckID: 'serfHealth', Status: 'passing', ServiceID: '' }, { Node: 'n1', CheckID: 'service:web-1', Status: 'passing', ServiceID: 'web-1' }],
   });
+  assert.equal(a!.Node, b!.Node, 'one node object per node');
+  assert.equal(a!.Checks[0], b!.Checks[0], 'one serfHealth object per node and status');
+  assert.notEqual(a!.Checks[1], b!.Checks[1], 'each instance its own check');
+  assert.notEqual(a!.Node, c!.Node);
+  assert.notEqual(a!.Checks[0], c!.Checks[0]);
+  // The same node with another node-check status (or notes): another object, with that status.
+  assert.equal(d!.Node, a!.Node);
+  assert.deepEqual(d!.Checks[0], { Node: 'n1', CheckID: 'serfHealth', Status: 'critical', ServiceID: '', Notes: 'down' });
+  assert.equal(a!.Checks[0]!.Status, 'passing', 'sharing changed nothing of the others');
+  // Another address for the node (re-registered): its own object.
+  const moved = heldEntry(entry('n1', '10.0.0.9', 'web-5'), strings);
+  assert.deepEqual(moved.Node, { Node: 'n1', Address: '10.0.0.9' });
+  assert.notEqual(moved.Node, a!.Node);
 });
