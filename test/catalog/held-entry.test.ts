@@ -16,23 +16,24 @@ const entry = (node: string, address: string, id: string, nodeStatus = 'passing'
 
 test('held entries of one read share their node and node checks, and say exactly what the answer said', () => {
   const strings = new Interner();
-  const [a, b, c, d] = [entry('n1', '10.0.0.1', 'web-1'), entry('n1', '10.0.0.1', 'web-2'), entry('n2', '10.0.0.2', 'web-3'), entry('n1', '10.0.0.1', 'web-4', 'critical', 'down')].map((e) => heldEntry(e, strings));
+  const [a, b, c, d] = [entry('n1', '10.0.0.1', 'web-1'), entry('n1', '10.0.0.1', 'web-2'), entry('n2', '10.0.0.2', 'web-3'), entry('n1', '10.0.0.1', 'web-4', 'critical', 'down')].map((e) => heldEntry(e, strings)) as [HealthEntry, HealthEntry, HealthEntry, HealthEntry];
+  const checks = (e: HealthEntry) => e.Checks ?? [];
   assert.deepEqual(a, {
     Node: { Node: 'n1', Address: '10.0.0.1' },
     Service: { ID: 'web-1', Service: 'web', Tags: ['HAPROXY.ENABLE=true'], Address: '10.1.0.1', Port: 80, Weights: { Passing: 2, Warning: 1 } },
     Checks: [{ Node: 'n1', CheckID: 'serfHealth', Status: 'passing', ServiceID: '' }, { Node: 'n1', CheckID: 'service:web-1', Status: 'passing', ServiceID: 'web-1' }],
   });
-  assert.equal(a!.Node, b!.Node, 'one node object per node');
-  assert.equal(a!.Checks[0], b!.Checks[0], 'one serfHealth object per node and status');
-  assert.notEqual(a!.Checks[1], b!.Checks[1], 'each instance its own check');
-  assert.notEqual(a!.Node, c!.Node);
-  assert.notEqual(a!.Checks[0], c!.Checks[0]);
+  assert.equal(a.Node, b.Node, 'one node object per node');
+  assert.equal(checks(a)[0], checks(b)[0], 'one serfHealth object per node and status');
+  assert.notEqual(checks(a)[1], checks(b)[1], 'each instance its own check');
+  assert.notEqual(a.Node, c.Node);
+  assert.notEqual(checks(a)[0], checks(c)[0]);
   // The same node with another node-check status (or notes): another object, with that status.
-  assert.equal(d!.Node, a!.Node);
-  assert.deepEqual(d!.Checks[0], { Node: 'n1', CheckID: 'serfHealth', Status: 'critical', ServiceID: '', Notes: 'down' });
-  assert.equal(a!.Checks[0]!.Status, 'passing', 'sharing changed nothing of the others');
+  assert.equal(d.Node, a.Node);
+  assert.deepEqual(checks(d)[0], { Node: 'n1', CheckID: 'serfHealth', Status: 'critical', ServiceID: '', Notes: 'down' });
+  assert.equal(checks(a)[0]?.Status, 'passing', 'sharing changed nothing of the others');
   // Another address for the node (re-registered): its own object.
   const moved = heldEntry(entry('n1', '10.0.0.9', 'web-5'), strings);
   assert.deepEqual(moved.Node, { Node: 'n1', Address: '10.0.0.9' });
-  assert.notEqual(moved.Node, a!.Node);
+  assert.notEqual(moved.Node, a.Node);
 });
