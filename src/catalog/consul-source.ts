@@ -107,6 +107,8 @@ export class ConsulSource implements CatalogSource {
   #checkRows: CheckRow[] | undefined;
   /** Its bytes and element offsets, to parse only what the next answer changes (checks-body.ts). */
   #checksBody: ChecksBody | undefined;
+  /** When the last checks list's headers and body came and when it was decoded (for the next snapshot's timings). */
+  #checksTiming: { headers: number; body: number; decoded: number } | undefined;
   #parsedBytes = 0;
   /** The held entries have not been compared with the checks list yet (first sync, restore). */
   #reconcile = true;
@@ -187,13 +189,17 @@ export class ConsulSource implements CatalogSource {
       name: 'health/state/any', signal,
       fetch: async (index, s) => {
         const started = performance.now();
+        let headers = started;
         const r = await this.#o.consul.healthStateBytes('any', {
           index, wait: this.#o.wait, signal: s,
-          onIndex: (i) => this.#onChecksHeader(i, index === 0 ? started : undefined),
+          onIndex: (i) => { headers = performance.now(); this.#onChecksHeader(i, index === 0 ? started : undefined); },
           into: { buffers: this.#checksAnswers, keep: this.#checksBody?.bytes },
         });
+        const body = performance.now();
         // Decoded here, against the last answer taken, so that a malformed answer is retried as an error.
-        return { ...r, data: decodeChecks(this.#checksBody, r.data, this.#checkRows?.length ?? 0) };
+        const decoded = { ...r, data: decodeChecks(this.#checksBody, r.data, this.#checkRows?.length ?? 0) };
+        this.#checksTiming = { headers, body, decoded: performance.now() };
+        return decoded;
       },
       // No fingerprint: #onChecks diffs the list by key, which also says what changed.
       onContact: (index) => { this.#contact('health/state/any'); nudge('catalog/services', index); },
@@ -399,6 +405,7 @@ export class ConsulSource implements CatalogSource {
     // The first list (or the lists before the initial read is done) is compared with the entries themselves.
     const reconcile = this.#checkRows === undefined || this.#reconcile;
     const modified = new Set<number>();
+    const marked = this.#marked;
     let vanished = false;
     const middle = diffChecks(previous.slice(from, to), rows, reconcile ? () => undefined : (row, check) => {
       this.#touched(row, index);
@@ -428,6 +435,8 @@ export class ConsulSource implements CatalogSource {
       }
     }
     this.#lastListIndex = index;
+    // Its timings go with the snapshot it brings, if it brings one.
+    if (this.#marked === marked) this.#checksTiming = undefined;
     this.#kick();
   }
 
@@ -449,7 +458,11 @@ export class ConsulSource implements CatalogSource {
     const reading = this.#reading.get(service);
     if (reading !== undefined) this.#reading.set(service, Math.max(reading, index));
     else this.#dirty.add(service);
+    this.#marked++;
   }
+
+  /** Services marked for a re-read so far (a checks list that marks none brings no snapshot of its own). */
+  #marked = 0;
 
   /**
    * Services whose held entries' checks differ from the checks list (once, after the initial read
@@ -486,6 +499,11 @@ export class ConsulSource implements CatalogSource {
       }
       const full = !this.#synced || this.#fullResync;
       const names = full ? [...this.#candidates] : [...this.#dirty].sort();
+      // The checks list that made these services dirty: one decoded just now (not one that touched no
+      // service and waited for a later read).
+      const list = this.#checksTiming && performance.now() - this.#checksTiming.decoded < 1000 ? this.#checksTiming : undefined;
+      this.#checksTiming = undefined;
+      const readStart = performance.now();
       this.#fullResync = false;
       for (const n of names) {
         this.#dirty.delete(n);
@@ -529,11 +547,13 @@ export class ConsulSource implements CatalogSource {
       // The checks list that arrived before or during the initial read is compared with what was read.
       if (this.#reconcile) this.#reconcileEntries();
       if (!first && full && changed.size === 0) continue; // a full re-read that found nothing new
+      const round = (x: number) => Math.round(x * 10) / 10;
       this.#onSnapshot?.({
         entries: this.#held.all(),
         index: Math.max(this.#servicesIndex, this.#checksIndex),
         cause: first ? `initial read of ${names.length} services` : full ? `full re-read of ${names.length} services` : `re-read ${names.join(', ')}`,
         changed: first ? undefined : [...changed].sort(),
+        ...(list && !first && { timings: { checksListMs: round(list.body - list.headers), decodeMs: round(list.decoded - list.body), readMs: round(performance.now() - readStart) } }),
       });
     }
   }

@@ -10,6 +10,12 @@ export interface CatalogSnapshot {
   cause: string;
   /** The services whose entries may differ from the previous snapshot; undefined: any of them. */
   changed?: readonly string[];
+  /**
+   * Where the source's time went for a snapshot that a checks list brought (ms, for the debug log):
+   * the list received after its headers, what changed decoded, the services re-read and the
+   * snapshot assembled.
+   */
+  timings?: { checksListMs: number; decodeMs: number; readMs: number };
 }
 
 export interface SourceHealth {

@@ -42,7 +42,7 @@ export class SnapshotIntake {
     const { state, convergence } = this.#o;
     this.#o.keep(snapshot);
     convergence.snapshotSeen();
-    this.#o.log.debug({ index: snapshot.index, cause: snapshot.cause, entries: snapshot.entries.length }, 'snapshot');
+    this.#o.log.debug({ index: snapshot.index, cause: snapshot.cause, entries: snapshot.entries.length, ...snapshot.timings }, 'snapshot');
     if (!this.#poolRead) return;
     if (!state.current?.model) return this.#o.request({ trigger: 'initial sync', structural: true });
     if (convergence.retryNow() || this.#pending !== undefined) return;

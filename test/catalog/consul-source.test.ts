@@ -120,6 +120,21 @@ test('a node check failing re-reads the services on that node', async () => {
   }
 });
 
+test('a snapshot that a checks list brought says where the source\'s time went (for the debug log); the first one does not', async () => {
+  const t = await setup(3, 2);
+  try {
+    await eventually(() => t.snapshots.length === 1, 5000);
+    assert.equal(t.snapshots[0]!.timings, undefined, 'the initial read');
+    t.sim.setStatus('node1', 'svc1-1', 'critical');
+    await eventually(() => servers(t.last(), 'svc1').some((s) => s.includes('critical')), 5000);
+    const timings = t.last()?.timings;
+    assert.ok(timings, 'a flip comes with a checks list');
+    for (const [k, v] of Object.entries(timings)) assert.ok(Number.isFinite(v) && v >= 0 && v < 5000, `${k}: ${v}`);
+  } finally {
+    await t.stop();
+  }
+});
+
 test('an address change that touches neither tags nor checks is seen at once: a zero-byte probe of the checks index (a node that does not exist), then one dump (no settle wait, no per-service reads)', async () => {
   // setup() with a settle time of 5 s: a change seen well before it was not waiting for it.
   const sim = new ConsulSim();
@@ -138,6 +153,7 @@ test('an address change that touches neither tags nor checks is seen at once: a 
     await eventually(() => snapshots.at(-1)?.entries.some((e) => e.Service.Address === '10.9.9.9') ?? false, 5000, 'new address');
     assert.ok(performance.now() - t0 < 2500, `seen after ${Math.round(performance.now() - t0)} ms: it waited for the 5 s settle time`);
     assert.deepEqual(snapshots.at(-1)!.changed, ['svc2']);
+    assert.equal(snapshots.at(-1)!.timings, undefined, 'no checks list brought it');
     const after = sim.requests.slice(before);
     assert.equal(after.filter((r) => r.path === '/v1/internal/ui/nodes').length, 1, 'one dump');
     assert.equal(after.filter((r) => r.path === '/v1/health/node/hapilot-index-probe' && !r.blocking).length, 1, 'one probe of the checks index');
