@@ -499,9 +499,9 @@ export class ConsulSource implements CatalogSource {
       }
       const full = !this.#synced || this.#fullResync;
       const names = full ? [...this.#candidates] : [...this.#dirty].sort();
-      // The checks list that made these services dirty: one decoded just now (not one that touched no
-      // service and waited for a later read).
-      const list = this.#checksTiming && performance.now() - this.#checksTiming.decoded < 1000 ? this.#checksTiming : undefined;
+      // The checks list that marked these services for a re-read, if one did (#onChecks drops the
+      // timings of a list that marked none).
+      const list = this.#checksTiming;
       this.#checksTiming = undefined;
       const readStart = performance.now();
       this.#fullResync = false;
