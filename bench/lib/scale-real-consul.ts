@@ -16,6 +16,7 @@ const TXN_IN_FLIGHT = 8;
 /** The harness's own reads that Consul counts too: the count itself (its other reads come before a reset). */
 const HARNESS_PATHS = new Set(['v1_agent_metrics']);
 
+/** The check RealConsul.register gives an instance, as a transaction's operation carries it. */
 const checkOf = (i: Instance) => ({ Node: i.node.Node, CheckID: `service:${i.service.ID}`, Name: `Service '${i.service.Service}' check`, Status: 'passing', ServiceID: i.service.ID });
 
 export class RealConsulCatalog {
@@ -43,9 +44,9 @@ export class RealConsulCatalog {
    */
   async register(instances: Instance[]): Promise<void> {
     if (instances.length === 1) {
-      const i = instances[0] as Instance;
-      await this.consul.ok('PUT', '/v1/catalog/register', { Node: i.node.Node, Address: i.node.Address, Service: i.service, Check: checkOf(i) });
-      this.#nodes.add(i.node.Node);
+      const { node, service } = instances[0] as Instance;
+      await this.consul.register({ node: node.Node, address: node.Address, id: service.ID, service: service.Service, tags: service.Tags, port: service.Port, serviceAddress: service.Address });
+      this.#nodes.add(node.Node);
       return;
     }
     const nodeOps: unknown[] = [];

@@ -79,6 +79,9 @@ const PROBE_SERVICES_FILTER = 'ServiceName == "hapilot-index-probe"';
  */
 const PROBE_NODE = 'hapilot-index-probe';
 
+/** Milliseconds to a tenth, for the debug log. */
+const round = (ms: number) => Math.round(ms * 10) / 10;
+
 export class ConsulSource implements CatalogSource {
   readonly kind = 'consul';
   readonly #o: Required<Omit<ConsulSourceOptions, 'onFullResync' | 'onLostLongPoll'>> & Pick<ConsulSourceOptions, 'onFullResync' | 'onLostLongPoll'>;
@@ -547,7 +550,6 @@ export class ConsulSource implements CatalogSource {
       // The checks list that arrived before or during the initial read is compared with what was read.
       if (this.#reconcile) this.#reconcileEntries();
       if (!first && full && changed.size === 0) continue; // a full re-read that found nothing new
-      const round = (x: number) => Math.round(x * 10) / 10;
       this.#onSnapshot?.({
         entries: this.#held.all(),
         index: Math.max(this.#servicesIndex, this.#checksIndex),
