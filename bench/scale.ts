@@ -15,7 +15,9 @@
 //   bytes during it, hapilot's peak RSS (VmHWM); idle CPU and requests over 10 s; server-only changes
 //   (a new instance of an existing service: Runtime API) and structural ones (a new service: reload):
 //   convergence from the Consul write to the first request HAProxy routes to the new instance, Consul
-//   requests and bytes, hapilot CPU, per change;
+//   requests and bytes, hapilot CPU, per change; RSS at rest after startup, sampled every second
+//   of the quiet after the first config (--rest-seconds): an idle daemon allocates nothing, and what
+//   startup left is let go by V8's memory reducer, on its own schedule;
 // - Consul's own part of a change: from a write to the first and the last byte of the held
 //   `/v1/health/state/any` long-poll's answer, the floor under any design that reads the whole list;
 // - consul-template's design on the same catalog: one blocking query per service (connections held,
@@ -38,7 +40,8 @@
 //
 // Usage: npm run bench:scale [-- --sizes 100,1000,2000,5000,10000 --changes 50 --structural 50
 //   --changes-large 50 --structural-large 20 --phase-seconds-large 120 --curve-sizes 500,1500
-//   --reloads 5 --skip rps,consul-template --json out.json --consul sim|real --nodes 10];
+//   --reloads 5 --idle-seconds 10 --rest-seconds 40 --skip rps,consul-template --json out.json
+//   --consul sim|real --nodes 10];
 //   *-large apply to the sizes run without checks.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
@@ -85,6 +88,8 @@ const { values: opts } = parseArgs({
     /** Reloads of HAProxy alone per config. */
     reloads: { type: 'string', default: '5' },
     'idle-seconds': { type: 'string', default: '10' },
+    /** The quiet after the first config over which RSS is sampled (0: no rest phase). */
+    'rest-seconds': { type: 'string', default: '40' },
     'rps-seconds': { type: 'string', default: '8' },
     skip: { type: 'string', default: '' },
     json: { type: 'string' },
@@ -103,6 +108,7 @@ const CHANGES_LARGE = Number(opts['changes-large'] ?? opts.changes);
 const STRUCTURAL_LARGE = Number(opts['structural-large'] ?? opts.structural);
 const RELOADS = Number(opts.reloads);
 const IDLE_S = Number(opts['idle-seconds']);
+const REST_S = Number(opts['rest-seconds']);
 const PHASE_S = Number(opts['phase-seconds-large']);
 const CHANGE_TIMEOUT_S = Number(opts['change-timeout']);
 const SKIP = new Set(opts.skip.split(',').filter(Boolean));
@@ -115,7 +121,7 @@ const NODES = Number(opts.nodes ?? (REAL ? 1000 : 10));
 /** Writes timed to the answer of the held checks long-poll (Consul's own part of a change). */
 const WAKES = 12;
 const KNOWN_SKIPS = ['cli', 'haproxy', 'inproc', 'daemon', 'server-only', 'structural', 'consul-template', 'rps'];
-for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], nodes: [NODES], 'idle-seconds': [IDLE_S], 'phase-seconds-large': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S] })) {
+for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], nodes: [NODES], 'idle-seconds': [IDLE_S], 'rest-seconds': [REST_S], 'phase-seconds-large': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S] })) {
   if (v.some((x) => !Number.isInteger(x) || x < (name === 'nodes' ? 1 : 0))) {
     console.error(`bench:scale: --${name} ${String(opts[name as keyof typeof opts])}: expected ${name === 'nodes' ? 'a positive integer' : 'non-negative integers'}`);
     process.exit(2);
@@ -406,7 +412,7 @@ function emptyResult(n: number): SizeResult {
   return {
     services: n, servers, checks: servers <= MAX_CHECKED_SERVERS, curveOnly: false, seconds: 0, loadStart: os.loadavg(), loadEnd: [],
     cli: undefined, haproxy: undefined, inproc: undefined, floor: undefined, startup: undefined, idle: undefined,
-    serverOnly: undefined, structural: undefined, peakRssMb: undefined, consulTemplate: undefined, consulTemplateError: undefined, errors: [],
+    serverOnly: undefined, structural: undefined, peakRssMb: undefined, rest: undefined, consulTemplate: undefined, consulTemplateError: undefined, errors: [],
   };
 }
 
@@ -517,6 +523,19 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       log(`size ${n}: first config in ${firstConfigS.toFixed(2)} s`);
       await waitIdle(pid, 1000);
 
+      // ---- at rest after startup: what stays resident once the daemon has been quiet -------------
+      if (REST_S > 0) {
+        log(`size ${n}: quiet for ${REST_S} s (RSS each second)`);
+        const cpu0 = await cpuMs(pid);
+        const rss: number[] = [];
+        for (let k = 0; k < REST_S; k++) {
+          await sleep(1000);
+          rss.push(await vm(pid, 'VmRSS'));
+        }
+        const at = rss.findIndex((x) => x <= (rss.at(-1) as number) + 5);
+        result.rest = { seconds: REST_S, startMb: rss[0] as number, endMb: rss.at(-1) as number, settledS: at + 1, cpuMs: (await cpuMs(pid)) - cpu0 };
+        log(`size ${n}: at rest RSS ${result.rest.startMb.toFixed(0)} -> ${result.rest.endMb.toFixed(0)} MB (within 5 MB of it from second ${result.rest.settledS}), ${result.rest.cpuMs} ms CPU`);
+      }
       // ---- idle ---------------------------------------------------------------------------------
       await sim.reset();
       const idle0 = await cpuMs(pid);

@@ -53,6 +53,8 @@ export interface SizeResult {
   serverOnly: ChangeStats | undefined;
   structural: ChangeStats | undefined;
   peakRssMb: number | undefined;
+  /** The quiet after the first config (--rest-seconds): RSS 1 s into it and at its end, the second from which it stayed within 5 MB of the end, the CPU of it all. */
+  rest: { seconds: number; startMb: number; endMb: number; settledS: number; cpuMs: number } | undefined;
   consulTemplate: { connections: number; requestsPerChange: number; bytesPerChange: number; startupRequests: number; startupBytesMb: number } | undefined;
   consulTemplateError: string | undefined;
   /** What stopped a phase or the size (each one line). */
@@ -149,6 +151,15 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number, 
     row([n(r.services), r.checks ? 'yes' : 'no', f2(r.startup.firstConfigS), `${n(r.startup.requests)} / ${f1(r.startup.bytesMb)} MB`, f0(r.peakRssMb ?? r.startup.rssMb), r.idle ? `${r.idle.cpuMs} / ${r.idle.requests}` : '–',
       changeCell(so), so?.n ? `${so.requestsP50} / ${kb(so.bytesP50)}` : '–', so?.n ? `${f0(so.cpuP50)} / ${f0(so.cpuP99)}` : '–',
       changeCell(st), st?.n ? `${st.requestsP50} / ${kb(st.bytesP50)}` : '–', st?.n ? `${f0(st.cpuP50)} / ${f0(st.cpuP99)}` : '–']);
+  }
+
+  const rests = results.filter((r) => r.rest);
+  if (rests.length) {
+    head(['services', 'hapilot RSS at first config (VmHWM) MB', 'quiet after it: RSS at 1 s MB', 'at the end MB (s)', 'within 5 MB of the end from second', 'CPU ms of the quiet', 'peak RSS MB (whole run)']);
+    for (const r of rests) {
+      const rest = r.rest as NonNullable<SizeResult['rest']>;
+      row([n(r.services), f0(r.startup?.rssMb), f0(rest.startMb), `${f0(rest.endMb)} (${rest.seconds})`, String(rest.settledS), f0(rest.cpuMs), f0(r.peakRssMb)]);
+    }
   }
 
   head(['services', '/v1/health/state/any bytes', 'CPU ms to receive it over HTTP and drop it (p50 of 7)', 'its JSON.parse ms (p50 of 7)', 'one service answer bytes / JSON.parse ms', 'hapilot CPU per server-only change p50 ms', 'in-process incremental change CPU p50 ms']);
