@@ -532,8 +532,11 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
           await sleep(1000);
           rss.push(await vm(pid, 'VmRSS'));
         }
-        const at = rss.findIndex((x) => x <= (rss.at(-1) as number) + 5);
-        result.rest = { seconds: REST_S, startMb: rss[0] as number, endMb: rss.at(-1) as number, settledS: at + 1, cpuMs: (await cpuMs(pid)) - cpu0 };
+        const endMb = rss.at(-1) as number;
+        // The first second from which every sample is within 5 MB of the last.
+        let settled = rss.length;
+        while (settled > 0 && Math.abs((rss[settled - 1] as number) - endMb) <= 5) settled--;
+        result.rest = { seconds: REST_S, startMb: rss[0] as number, endMb, settledS: settled + 1, cpuMs: (await cpuMs(pid)) - cpu0 };
         log(`size ${n}: at rest RSS ${result.rest.startMb.toFixed(0)} -> ${result.rest.endMb.toFixed(0)} MB (within 5 MB of it from second ${result.rest.settledS}), ${result.rest.cpuMs} ms CPU`);
       }
       // ---- idle ---------------------------------------------------------------------------------
