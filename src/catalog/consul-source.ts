@@ -40,6 +40,7 @@ import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body
 import { HeldCatalog } from './held-catalog.js';
 import { ServiceReads } from './service-reads.js';
 import { SettleClock } from './settle-clock.js';
+import { ExplainedWrites } from './explained-writes.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 
 export interface ConsulSourceOptions {
@@ -271,14 +272,14 @@ export class ConsulSource implements CatalogSource {
     // or moved without such a check, nothing will explain it: re-read all.
     if (!this.#synced) return; // the initial read is under way and reads everything
     const target = index;
-    const seen = this.#listCovering(target);
+    const seen = this.#explained.covering(target);
     if (seen) {
       this.#settle.ahead();
       if (!seen.explains(target)) this.#unexplained(target);
       return;
     }
     if (this.#checksIndex >= target) return this.#unexplained(target); // no checks list covered it
-    this.#pending.add(target);
+    this.#explained.await(target);
     // The checks table moved as far (the list's header came): the list will tell.
     if (this.#checksNotice >= target) {
       this.#settle.ahead();
@@ -291,7 +292,7 @@ export class ConsulSource implements CatalogSource {
     // everything is read now, not after the settle time. Should the probe fail, the settle time decides.
     this.#settle.wait(target);
     void abortableSleep(this.#settle.probeMs(), this.#abort.signal).then(async () => {
-      if (this.#abort.signal.aborted || !this.#pending.has(target) || this.#checksNotice >= target || this.#servicesIndex > target) return;
+      if (this.#abort.signal.aborted || !this.#explained.awaiting(target) || this.#checksNotice >= target || this.#servicesIndex > target) return;
       let index: number;
       try {
         index = (await this.#o.consul.healthNode(PROBE_NODE, { signal: this.#abort.signal })).index;
@@ -299,13 +300,13 @@ export class ConsulSource implements CatalogSource {
         return this.#settleThenDecide(target);
       }
       this.#watches.get('health/state/any')?.indexSeen(index);
-      if (!this.#pending.has(target) || this.#checksNotice >= target || this.#servicesIndex > target) return;
+      if (!this.#explained.awaiting(target) || this.#checksNotice >= target || this.#servicesIndex > target) return;
       // The table moved as far: the list should come. It may not: removing an instance without
       // checks moves the checks index but changes no check, and Consul keeps the long-poll held
       // (measured on 1.16.6). After the settle time, a list that has not come explains nothing.
       if (index >= target) return this.#settleThenDecide(target);
       this.#settle.forget(target);
-      this.#pending.delete(target);
+      this.#explained.drop(target);
       this.#unexplained(target);
     });
   }
@@ -314,10 +315,10 @@ export class ConsulSource implements CatalogSource {
   #settleThenDecide(target: number): void {
     void abortableSleep(this.#settle.ms(), this.#abort.signal).then(() => {
       this.#settle.forget(target);
-      if (this.#abort.signal.aborted || !this.#pending.has(target)) return;
+      if (this.#abort.signal.aborted || !this.#explained.awaiting(target)) return;
       // The checks table moved: the list (slower to come, it is large) will tell.
       if (this.#checksNotice >= target || this.#servicesIndex > target) return;
-      this.#pending.delete(target);
+      this.#explained.drop(target);
       this.#unexplained(target);
     });
   }
@@ -339,26 +340,22 @@ export class ConsulSource implements CatalogSource {
    * bounded, and none when idle): such a lost write is late by at most that much.
    */
   #suspectGap(from: number, to: number): void {
-    this.#gaps.push([from + 1, to - 1]);
-    if (this.#gaps.length > 64) this.#gaps.shift();
+    this.#explained.gap(from, to);
     if (this.#verifying) return;
     this.#verifying = true;
     void abortableSleep(this.#settle.ms(), this.#abort.signal).then(async () => {
-      const unexplained = () => this.#gaps.some(([a, b]) => b - a >= 64 || Array.from({ length: b - a + 1 }, (_, k) => a + k)
-        .some((t) => !this.#listCovering(t)?.explains(t)));
       // Indexes the checks lists have not reached yet wait for them (a slow list at scale).
-      const last = Math.max(...this.#gaps.map(([, b]) => b));
-      if (this.#checksIndex < last) await abortableSleep(this.#settle.ms(), this.#abort.signal);
+      if (this.#checksIndex < this.#explained.lastGapIndex) await abortableSleep(this.#settle.ms(), this.#abort.signal);
       if (this.#abort.signal.aborted) return;
-      if (!unexplained()) {
-        this.#gaps = [];
+      if (!this.#explained.gapsUnexplained()) {
+        this.#explained.clearGaps();
         this.#verifying = false;
         return;
       }
       const wait = Math.max(this.#o.verifyMinMs, this.#candidates.length * 10) - (performance.now() - this.#lastVerify);
       if (wait > 0) await abortableSleep(wait, this.#abort.signal);
       if (this.#abort.signal.aborted) return;
-      this.#gaps = [];
+      this.#explained.clearGaps();
       this.#verifying = false;
       this.#lastVerify = performance.now();
       this.#o.log.debug({ index: this.#servicesIndex }, 'services answers covered writes no checks list explains: re-reading every service once');
@@ -367,37 +364,26 @@ export class ConsulSource implements CatalogSource {
     });
   }
 
-  #gaps: Array<[number, number]> = [];
   #verifying = false;
   #lastVerify = -Infinity;
 
   /** A services-index move at `target` that no list shows: re-read every service. */
   #unexplained(target: number): void {
     this.#o.log.debug({ index: target, checksIndex: Math.max(this.#checksIndex, this.#checksNotice), settleMs: this.#settle.ms() }, 'services index moved without a visible change: re-reading every service');
-    for (const t of this.#pending) if (t <= this.#servicesIndex) this.#pending.delete(t); // the re-read covers them
+    this.#explained.readAllUpTo(this.#servicesIndex); // the re-read covers them
     this.#fullResync = true;
     this.#kick();
   }
 
-  /** The recent checks list whose span holds `index`, if any. */
-  #listCovering(index: number): { explains: (index: number) => boolean } | undefined {
-    return this.#explanations.find((x) => x.from < index && index <= x.to);
-  }
-
-  /** What the recent checks lists showed: the indexes between two lists, and what changed there. */
-  #explanations: Array<{ from: number; to: number; explains: (index: number) => boolean }> = [];
-  /** Services-index moves waiting for the checks list to explain them. */
-  #pending = new Set<number>();
-
-  #lastListIndex = 0;
+  /** Which services-index moves the checks lists explain, and which wait for one. */
+  readonly #explained = new ExplainedWrites();
 
   #onChecks(decoded: ChecksDecoded, index: number): void {
     if (index < this.#checksIndex) {
       // Restored (see #onServices): earlier indexes say nothing any more.
       this.#fetchedIndex.clear();
       for (const n of this.#reading.keys()) this.#reading.set(n, Infinity); // reads under way: read again
-      this.#explanations = [];
-      this.#lastListIndex = 0;
+      this.#explained.restored();
     }
     this.#checksIndex = index;
     this.#checksNotice = Math.max(this.#checksNotice, index);
@@ -420,24 +406,9 @@ export class ConsulSource implements CatalogSource {
     if (from === 0 && to === previous.length) this.#checkRows = middle;
     else if (middle.length <= 10_000) previous.splice(from, to - from, ...middle);
     else this.#checkRows = previous.slice(0, from).concat(middle, previous.slice(to));
-    if (reconcile) {
-      if (this.#synced) this.#reconcileEntries();
-      // No list before this one to tell what changed: moves of the services index cannot be explained.
-      for (const t of [...this.#pending]) if (t <= index) { this.#pending.delete(t); this.#unexplained(t); }
-    } else {
-      const from = this.#lastListIndex;
-      const explains = (t: number) => vanished || modified.has(t);
-      if (from < index) {
-        this.#explanations.push({ from, to: index, explains });
-        if (this.#explanations.length > 32) this.#explanations.shift();
-      }
-      for (const t of [...this.#pending]) {
-        if (t > index) continue;
-        this.#pending.delete(t);
-        if (t <= from || !explains(t)) this.#unexplained(t);
-      }
-    }
-    this.#lastListIndex = index;
+    if (reconcile && this.#synced) this.#reconcileEntries();
+    // A list compared with the entries (no list before it to tell what changed) explains nothing.
+    for (const t of this.#explained.list(index, reconcile ? undefined : (t) => vanished || modified.has(t))) this.#unexplained(t);
     // Its timings go with the snapshot it brings, if it brings one.
     if (this.#marked === marked) this.#checksTiming = undefined;
     this.#kick();
