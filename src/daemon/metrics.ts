@@ -1,11 +1,23 @@
 // hapilot's own Prometheus metrics (HAProxy's are served by its built-in exporter on the stats port).
 // One registry per daemon, so tests can run several.
+import v8 from 'node:v8';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestObserver } from '../consul/client.js';
 
 /** Bounded label values: `/v1/health/service/web` → `/v1/health/service/:service`. */
 export function endpointLabel(endpoint: string): string {
   return endpoint.replace(/^\/v1\/health\/service\/.*$/, '/v1/health/service/:service');
+}
+
+const STARTED_S = Math.round(Date.now() / 1000 - process.uptime());
+
+/** Adds the CPU time used since the counter's last scrape (a counter only goes up). */
+const cpuSeen = new WeakMap<Counter, number>();
+function cpuSince(counter: Counter): void {
+  const { user, system } = process.cpuUsage();
+  const now = (user + system) / 1e6;
+  counter.inc(Math.max(0, now - (cpuSeen.get(counter) ?? 0)));
+  cpuSeen.set(counter, now);
 }
 
 export class Metrics {
@@ -38,6 +50,16 @@ export class Metrics {
   readonly poolKept = new Gauge({ name: 'hapilot_pool_kept_servers', help: 'Servers kept in rotation past the depool threshold although they wanted out, per backend that has any (listed on /status)', labelNames: ['backend'] as const, registers: [this.registry] });
   readonly poolInvalid = new Gauge({ name: 'hapilot_pool_invalid_records', help: 'Unusable pool records (and docker-haproxy weights) in Consul KV, listed with key and reason on /status', registers: [this.registry] });
   readonly oldestWorkerAge = new Gauge({ name: 'hapilot_haproxy_oldest_old_worker_age_seconds', help: 'Age of the oldest draining HAProxy worker (0 when none)', registers: [this.registry] });
+
+  // The process itself, under the names Prometheus clients give them, read when scraped (nothing is
+  // sampled in between: an idle daemon runs no timer for them). prom-client's default set is not
+  // used: its event-loop delay histogram samples every 10 ms.
+  readonly residentMemory = new Gauge({ name: 'process_resident_memory_bytes', help: 'Resident memory size of hapilot in bytes', registers: [this.registry], collect() { this.set(process.memoryUsage.rss()); } });
+  readonly heapUsed = new Gauge({ name: 'nodejs_heap_size_used_bytes', help: 'V8 heap in use in bytes', registers: [this.registry], collect() { this.set(v8.getHeapStatistics().used_heap_size); } });
+  readonly heapTotal = new Gauge({ name: 'nodejs_heap_size_total_bytes', help: 'V8 heap reserved in bytes', registers: [this.registry], collect() { this.set(v8.getHeapStatistics().total_heap_size); } });
+  readonly externalMemory = new Gauge({ name: 'nodejs_external_memory_bytes', help: 'Memory outside the V8 heap held by its objects (buffers) in bytes', registers: [this.registry], collect() { this.set(process.memoryUsage().external); } });
+  readonly cpuSeconds = new Counter({ name: 'process_cpu_seconds_total', help: 'CPU time of hapilot (user and system) in seconds', registers: [this.registry], collect() { cpuSince(this); } });
+  readonly startTime = new Gauge({ name: 'process_start_time_seconds', help: 'When hapilot started, in seconds since the epoch', registers: [this.registry], collect() { this.set(STARTED_S); } });
 
   /** Feeds Consul request metrics from the client adapter. */
   consulObserver(): RequestObserver {

@@ -44,6 +44,13 @@ test('run: /healthz, /ready, /status, /metrics; SIGHUP forces a reload; SIGTERM 
       if (name === 'hapilot_consul_requests_total' || name === 'hapilot_consul_errors_total') assert.match(metrics, new RegExp(`# TYPE ${name} counter`));
       else assert.ok(metrics.includes(name), `metrics lack ${name}`);
     }
+    // The process itself, read when scraped: RSS, heap and CPU in plausible ranges.
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    assert.ok(value('process_resident_memory_bytes') > 20e6 && value('process_resident_memory_bytes') < 2e9, `RSS ${value('process_resident_memory_bytes')}`);
+    assert.ok(value('nodejs_heap_size_used_bytes') > 1e6 && value('nodejs_heap_size_used_bytes') <= value('nodejs_heap_size_total_bytes'));
+    assert.ok(value('nodejs_external_memory_bytes') > 0);
+    assert.ok(value('process_cpu_seconds_total') > 0);
+    assert.ok(Math.abs(value('process_start_time_seconds') - Date.now() / 1000) < 120, 'started within the test');
     assert.equal((await get(httpPort!, 'web.example.test')).status, 200);
 
     proc.kill('SIGHUP');

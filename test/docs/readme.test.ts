@@ -26,3 +26,11 @@ test('the README documents every flag of every command, and each environment twi
     }
   }
 });
+
+test('the README lists every metric of /metrics', async () => {
+  const { Metrics } = await import('../../src/daemon/metrics.js');
+  const readme = await readFile('README.md', 'utf8');
+  const names = new Metrics().registry.getMetricsAsArray().map((m) => m.name);
+  assert.ok(names.length > 30 && names.includes('process_resident_memory_bytes'));
+  for (const name of names) assert.ok(readme.includes(`\`${name}`), `README lacks the metric ${name}`);
+});
