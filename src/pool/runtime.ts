@@ -50,10 +50,13 @@ export function poolRuntimeCommandsFor(decisions: DecisionsByBackend, observed: 
       if (!d.inConfig) continue;
       const seen = servers.get(d.server);
       if (!seen) continue;
-      const id = `${d.backend}/${d.server}`;
       // Weight first: a server coming back from maint gets its new weight before its first request.
-      if (seen.weight !== d.weight) commands.push(`set server ${id} weight ${d.weight}`);
-      if (observedAdmin(seen.status) !== d.admin) commands.push(`set server ${id} state ${d.admin}`);
+      // (The `backend/server` name is built only for a command: after a reload every server is
+      // looked at, 100,000 at 10,000 services, and nearly all are as decided.)
+      const weight = seen.weight !== d.weight;
+      const admin = observedAdmin(seen.status) !== d.admin;
+      if (weight) commands.push(`set server ${d.backend}/${d.server} weight ${d.weight}`);
+      if (admin) commands.push(`set server ${d.backend}/${d.server} state ${d.admin}`);
     }
   }
   return commands;
