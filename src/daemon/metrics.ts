@@ -11,15 +11,6 @@ export function endpointLabel(endpoint: string): string {
 
 const STARTED_S = Math.round(Date.now() / 1000 - process.uptime());
 
-/** Adds the CPU time used since the counter's last scrape (a counter only goes up). */
-const cpuSeen = new WeakMap<Counter, number>();
-function cpuSince(counter: Counter): void {
-  const { user, system } = process.cpuUsage();
-  const now = (user + system) / 1e6;
-  counter.inc(Math.max(0, now - (cpuSeen.get(counter) ?? 0)));
-  cpuSeen.set(counter, now);
-}
-
 export class Metrics {
   readonly registry = new Registry();
   readonly reloads = new Counter({ name: 'hapilot_reloads_total', help: 'Configs applied to HAProxy by result, trigger and action (start, reload, adopt, runtime)', labelNames: ['result', 'trigger', 'action'] as const, registers: [this.registry] });
@@ -58,7 +49,7 @@ export class Metrics {
   readonly heapUsed = new Gauge({ name: 'nodejs_heap_size_used_bytes', help: 'V8 heap in use in bytes', registers: [this.registry], collect() { this.set(v8.getHeapStatistics().used_heap_size); } });
   readonly heapTotal = new Gauge({ name: 'nodejs_heap_size_total_bytes', help: 'V8 heap reserved in bytes', registers: [this.registry], collect() { this.set(v8.getHeapStatistics().total_heap_size); } });
   readonly externalMemory = new Gauge({ name: 'nodejs_external_memory_bytes', help: 'Memory outside the V8 heap held by its objects (buffers) in bytes', registers: [this.registry], collect() { this.set(process.memoryUsage().external); } });
-  readonly cpuSeconds = new Counter({ name: 'process_cpu_seconds_total', help: 'CPU time of hapilot (user and system) in seconds', registers: [this.registry], collect() { cpuSince(this); } });
+  readonly cpuSeconds = new Counter({ name: 'process_cpu_seconds_total', help: 'CPU time of hapilot (user and system) in seconds', registers: [this.registry], collect() { const { user, system } = process.cpuUsage(); this.reset(); this.inc((user + system) / 1e6); } });
   readonly startTime = new Gauge({ name: 'process_start_time_seconds', help: 'When hapilot started, in seconds since the epoch', registers: [this.registry], collect() { this.set(STARTED_S); } });
 
   /** Feeds Consul request metrics from the client adapter. */
