@@ -1,13 +1,15 @@
 // A JSON array answer decoded against the previous answer's bytes: only the stretch that differs is
-// parsed. Used for the checks list of /v1/health/state/any and for the node dump (node-dump.ts). At 10,000 services × 10 instances the answer is ~32 MB and
-// JSON.parse of it alone takes 0.3–1.7 s of CPU on this machine, for a change that touched one
-// check. Consul writes the list in the same order every time (node, then check ID), so the bytes
-// before the first difference and after the last are the same checks as before: the common prefix
-// and suffix are found with memcmp, widened to whole array elements (element offsets are kept from
-// the previous answer), and only the elements between them are parsed and shape-checked. Anything
-// that does not line up (no previous answer, a difference in the brackets, a stretch that does not
-// parse into whole checks) falls back to parsing the whole answer, a batch of whole elements at a
-// time, each made what is kept of it (a check's row) before the next.
+// parsed. Used for the node dump (node-dump.ts); the checks list of /v1/health/state/any is compared
+// with the kept one as it arrives (kept-answer.ts) and decoded whole here when it does not line up.
+// At 10,000 services × 10 instances the checks list is ~32 MB and JSON.parse of it alone takes
+// 0.3–1.7 s of CPU on this machine, for a change that touched one check. Consul writes its lists in
+// the same order every time (node, then ID), so the bytes before the first difference and after the
+// last are the same elements as before: the common prefix and suffix are found with memcmp, widened
+// to whole array elements (element offsets are kept from the previous answer), and only the
+// elements between them are parsed and shape-checked. Anything that does not line up (no previous
+// answer, a difference in the brackets, a stretch that does not parse into whole elements) falls
+// back to parsing the whole answer, a batch of whole elements at a time, each made what is kept of
+// it (a check's row) before the next.
 import { ErrorCode, HapilotError } from '../errors.js';
 import { checkHealthChecks, type HealthCheck } from '../consul/schemas.js';
 import { toRow, type CheckRow } from './checks-diff.js';
@@ -32,8 +34,6 @@ export interface ArrayDecoded<T> {
   parsedBytes: number;
 }
 
-export type ChecksBody = ArrayBody;
-export type ChecksDecoded = Omit<ArrayDecoded<CheckRow>, 'items'> & { rows: CheckRow[] };
 
 export interface DecodeOptions {
   /** Text parsed at once when the whole answer is parsed (BATCH_BYTES; smaller in tests). */
@@ -165,16 +165,10 @@ function lowerBound(xs: readonly number[], v: number): number {
   return lo;
 }
 
-/**
- * The new answer's checks that differ from the previous answer's elements [from, to), as rows
- * (checks-diff.ts), parsing only the bytes between the common prefix and suffix (widened to whole
- * elements).
- */
-export function decodeChecks(previous: ChecksBody | undefined, bytes: Buffer, previousCount: number, o: DecodeOptions & { endpoint?: string } = {}): ChecksDecoded {
+/** Parses a stretch of a checks list into rows (checks-diff.ts), its strings shared within the answer. */
+export function checkRowsParser(endpoint = '/v1/health/state/any'): ParseArray<CheckRow> {
   const strings = new Interner();
-  const endpoint = o.endpoint ?? '/v1/health/state/any';
-  const { items, ...rest } = decodeArray(previous, bytes, previousCount, (text) => parseChecks(text, endpoint).map((c) => toRow(c, strings)), o);
-  return { ...rest, rows: items };
+  return (text) => parseChecks(text, endpoint).map((c) => toRow(c, strings));
 }
 
 /**

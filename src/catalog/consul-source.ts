@@ -33,10 +33,10 @@ import { messageOf } from '../errors.js';
 import { runBlockingLoop, abortableSleep, backoffDelay, type LostLongPoll, type PollWatch } from '../consul/blocking-query.js';
 import type { ConsulApi } from '../consul/client.js';
 import type { CatalogServices } from '../consul/schemas.js';
-import { AnswerBuffers } from '../consul/answer-buffers.js';
 import { candidateServices } from './fetch-catalog.js';
 import { diffChecks, type CheckRow } from './checks-diff.js';
-import { decodeChecks, type ChecksBody, type ChecksDecoded } from './checks-body.js';
+import { checkRowsParser } from './checks-body.js';
+import { KeptAnswer, spliceRegions, type PendingDecode } from './kept-answer.js';
 import { HeldCatalog } from './held-catalog.js';
 import { ServiceReads } from './service-reads.js';
 import { SettleClock } from './settle-clock.js';
@@ -109,8 +109,6 @@ export class ConsulSource implements CatalogSource {
   #checksNotice = 0;
   /** The last checks answer, as diffed against the next one; undefined until the first. */
   #checkRows: CheckRow[] | undefined;
-  /** Its bytes and element offsets, to parse only what the next answer changes (checks-body.ts). */
-  #checksBody: ChecksBody | undefined;
   /** When the last checks list's headers and body came and when it was decoded (for the next snapshot's timings). */
   #checksTiming: { headers: number; body: number; decoded: number } | undefined;
   #parsedBytes = 0;
@@ -189,19 +187,20 @@ export class ConsulSource implements CatalogSource {
         onWatch: watch('catalog/services'),
       }),
     }));
-    this.#loops.push(runBlockingLoop<ChecksDecoded>({
+    this.#loops.push(runBlockingLoop<PendingDecode<CheckRow>>({
       name: 'health/state/any', signal,
       fetch: async (index, s) => {
         const started = performance.now();
         let headers = started;
+        const patch = this.#checksAnswer.open();
         const r = await this.#o.consul.healthStateBytes('any', {
           index, wait: this.#o.wait, signal: s,
           onIndex: (i) => { headers = performance.now(); this.#onChecksHeader(i, index === 0 ? started : undefined); },
-          into: { buffers: this.#checksAnswers, keep: this.#checksBody?.bytes },
+          into: patch,
         });
         const body = performance.now();
         // Decoded here, against the last answer taken, so that a malformed answer is retried as an error.
-        const decoded = { ...r, data: decodeChecks(this.#checksBody, r.data, this.#checkRows?.length ?? 0) };
+        const decoded = { ...r, data: patch.decode(checkRowsParser(), this.#checkRows?.length ?? 0) };
         this.#checksTiming = { headers, body, decoded: performance.now() };
         return decoded;
       },
@@ -378,7 +377,7 @@ export class ConsulSource implements CatalogSource {
   /** Which services-index moves the checks lists explain, and which wait for one. */
   readonly #explained = new ExplainedWrites();
 
-  #onChecks(decoded: ChecksDecoded, index: number): void {
+  #onChecks(decoded: PendingDecode<CheckRow>, index: number): void {
     if (index < this.#checksIndex) {
       // Restored (see #onServices): earlier indexes say nothing any more.
       this.#fetchedIndex.clear();
@@ -387,25 +386,24 @@ export class ConsulSource implements CatalogSource {
     }
     this.#checksIndex = index;
     this.#checksNotice = Math.max(this.#checksNotice, index);
-    this.#checksBody = decoded.body;
+    decoded.commit();
     this.#parsedBytes += decoded.parsedBytes;
     const previous = this.#checkRows ?? [];
-    const { from, to, rows } = decoded;
+    const { regions } = decoded;
     // The first list (or the lists before the initial read is done) is compared with the entries themselves.
     const reconcile = this.#checkRows === undefined || this.#reconcile;
     const modified = new Set<number>();
     const marked = this.#marked;
     let vanished = false;
-    const middle = diffChecks(previous.slice(from, to), rows, reconcile ? () => undefined : (row, check) => {
+    // The regions' rows compared at once, matched by key (a check that moved between them is neither new nor gone).
+    const before = regions.length === 1 ? previous.slice(regions[0]?.from, regions[0]?.to) : regions.flatMap((r) => previous.slice(r.from, r.to));
+    const after = regions.length === 1 ? (regions[0]?.items ?? []) : regions.flatMap((r) => r.items);
+    const middle = diffChecks(before, after, reconcile ? () => undefined : (row, check) => {
       this.#touched(row, index);
       if (!check) vanished = true;
       else if (check.modifyIndex !== undefined) modified.add(check.modifyIndex);
     });
-    // A change's few rows are spliced in place, not copied with the 100,000 others (10,000 services);
-    // many rows (more than a call takes as arguments) make a new array.
-    if (from === 0 && to === previous.length) this.#checkRows = middle;
-    else if (middle.length <= 10_000) previous.splice(from, to - from, ...middle);
-    else this.#checkRows = previous.slice(0, from).concat(middle, previous.slice(to));
+    this.#checkRows = spliceRegions(previous, regions, middle);
     if (reconcile && this.#synced) this.#reconcileEntries();
     // A list compared with the entries (no list before it to tell what changed) explains nothing.
     for (const t of this.#explained.list(index, reconcile ? undefined : (t) => vanished || modified.has(t))) this.#unexplained(t);
@@ -454,8 +452,8 @@ export class ConsulSource implements CatalogSource {
     this.#wake?.();
   }
 
-  /** The checks lists are received into these in turn (the last one is kept to decode the next against). */
-  readonly #checksAnswers = new AnswerBuffers();
+  /** The last checks list taken, each new one compared with it as it arrives (kept-answer.ts). */
+  readonly #checksAnswer = new KeptAnswer();
   /** The long-polls in flight, by name (for probes and nudges). */
   readonly #watches = new Map<string, PollWatch>();
 

@@ -9,7 +9,6 @@ import https from 'node:https';
 import Consul from 'consul';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { parseDurationMs } from '../util/duration.js';
-import { AnswerSink, type AnswerBuffers } from './answer-buffers.js';
 import type { ConsulConfig, Consistency } from './config.js';
 import { CatalogServices, checkHealthChecks, checkHealthEntries, zodShape, type HealthCheck, type HealthEntry, type ShapeResult } from './schemas.js';
 
@@ -28,19 +27,10 @@ export interface QueryOptions {
   onIndex?: ((index: number) => void) | undefined;
 }
 
-/** Options of an answer taken as bytes. */
-export interface BytesQueryOptions extends QueryOptions {
-  /**
-   * Receive the answer into these buffers (answer-buffers.ts) rather than a new one: the bytes
-   * returned are a view that stays valid until the answer after next. `keep` is the answer the
-   * caller still holds (it is not overwritten).
-   */
-  into?: { buffers: AnswerBuffers; keep: Buffer | undefined } | undefined;
-}
-
 /**
  * A stream an answer's body is piped into as it arrives, for a caller that parses it piece by piece
- * and keeps none of its bytes (catalog/node-dump.ts's NodeDumpStream). It never emits an error
+ * (catalog/node-dump.ts's NodeDumpStream) or compares it with the answer it kept
+ * (catalog/kept-answer.ts's AnswerPatch), rather than holding it whole. It never emits an error
  * (it keeps its own); `head` gives its first bytes (an error answer's text).
  */
 export interface BodyStream extends Writable {
@@ -81,7 +71,7 @@ export interface ConsulApi {
   healthService(service: string, opts?: QueryOptions): Promise<QueryResult<HealthEntry[]>>;
   healthState(state: 'any' | 'passing' | 'warning' | 'critical', opts?: QueryOptions): Promise<QueryResult<HealthCheck[]>>;
   /** The same answer undecoded: its bytes, for a caller that parses only what changed (catalog/checks-body.ts). */
-  healthStateBytes(state: 'any' | 'passing' | 'warning' | 'critical', opts?: BytesQueryOptions): Promise<QueryResult<Buffer>>;
+  healthStateBytes(state: 'any' | 'passing' | 'warning' | 'critical', opts?: StreamQueryOptions): Promise<QueryResult<Buffer>>;
   /**
    * `/v1/health/node/:node`: one node's checks, under the whole checks table's X-Consul-Index (Consul
    * looks the node up by index, so asking for a node that does not exist costs it nothing and says
@@ -213,11 +203,9 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     health: { service: RawCall; state: RawCall; node: RawCall };
     _get(req: Record<string, unknown>, next: (request: PapiRequest, next: (...args: unknown[]) => void) => void): Promise<[PapiResponse, unknown]>;
   };
-  // A GET as the package builds its own, but with papi's `buffer`: the body is not decoded. With a
-  // sink (`o.sink`), the body is piped into it rather than joined into a new buffer.
+  // A GET as the package builds its own, but with papi's `buffer`: the body is not decoded.
   // With a stream (`o.stream`), it is piped into that and the bytes returned are empty.
   const bytesGet = (name: string, path: string, params: Record<string, unknown>): RawCall => (o) => {
-    const sink = o.sink instanceof AnswerSink ? o.sink : undefined;
     const stream = isBodyStream(o.stream) ? o.stream : undefined;
     return raw._get({
       name, path, params,
@@ -226,18 +214,14 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
         ...(o.consistent ? { consistent: '1' } : o.stale ? { stale: '1' } : {}),
       }).filter(([, v]) => v !== undefined)),
       headers: typeof o.token === 'string' ? { 'x-consul-token': o.token } : {},
-      ctx: o.ctx, timeout: o.timeout, ...(sink ? { pipe: sink } : stream ? { pipe: stream } : { buffer: true }),
+      ctx: o.ctx, timeout: o.timeout, ...(stream ? { pipe: stream } : { buffer: true }),
     }, (request, next) => {
       if (request.err) {
-        // An error answer's text (its first line makes the message) is copied out: the sink's buffer is reused.
-        if (sink && request.res && !sink.stale) request.res.body = Buffer.from(sink.bytes().subarray(0, 4096));
         if (stream && request.res) request.res.body = Buffer.from(stream.head());
         request.err.response = request.res;
         return next(false, request.err);
       }
-      // An answer whose buffer went to a newer request (this one was given up on) is an error, not a crash.
-      if (sink?.stale) return next(false, new Error('answer abandoned: its buffer went to a newer request'));
-      next(false, undefined, [request.res, sink ? sink.bytes() : stream ? Buffer.alloc(0) : request.res?.body ?? Buffer.alloc(0)]);
+      next(false, undefined, [request.res, stream ? Buffer.alloc(0) : request.res?.body ?? Buffer.alloc(0)]);
     });
   };
 
@@ -267,8 +251,7 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     healthNode: (node, opts = {}) => call(`/v1/health/node/${node}`, (o) => raw.health.node(o), checkHealthChecks, { node }, opts),
     healthStateBytes: (state, opts = {}) => {
       const { into, ...query } = opts;
-      const sink = into?.buffers.open(into.keep);
-      return call(`/v1/health/state/${state}`, (o) => bytesGet('health.state', '/health/state/{state}', { state })(sink ? { ...o, sink } : o), bytesShape, { state }, query);
+      return call(`/v1/health/state/${state}`, (o) => bytesGet('health.state', '/health/state/{state}', { state })(into ? { ...o, stream: into } : o), bytesShape, { state }, query);
     },
     nodeDumpBytes: async (opts = {}) => {
       const { into, ...query } = opts;

@@ -1,10 +1,10 @@
-// decodeChecks: the checks list decoded against the previous answer's bytes (only the stretch that
+// decodeArray: the checks list decoded against the previous answer's bytes (only the stretch that
 // differs is parsed) gives the same checks as parsing the whole answer, compact or indented, for any
 // edit; a malformed answer is a CONSUL_SHAPE error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeChecks, type ChecksBody } from '../../src/catalog/checks-body.js';
+import { checkRowsParser, decodeArray, type ArrayBody, type DecodeOptions } from '../../src/catalog/checks-body.js';
 import { toRow, type CheckRow } from '../../src/catalog/checks-diff.js';
 import { Interner } from '../../src/catalog/held-entry.js';
 import { ErrorCode, isHapilotError } from '../../src/errors.js';
@@ -13,11 +13,17 @@ import type { HealthCheck } from '../../src/consul/schemas.js';
 const check = (node: string, id: string, status: string, output: string): HealthCheck =>
   ({ Node: node, CheckID: id, Name: `n "${id}" {x}`, Status: status as HealthCheck['Status'], Notes: '', Output: output, ServiceID: id, ServiceName: id.split('-')[0] ?? '', ServiceTags: ['HAPROXY.ENABLE=true'], Definition: { Header: { Node: ['v'] } }, CreateIndex: 1, ModifyIndex: 2 });
 
+/** The checks list decoded against the previous answer, as rows. */
+function decodeChecks(previous: ArrayBody | undefined, bytes: Buffer, previousCount: number, o: DecodeOptions = {}) {
+  const { items, ...rest } = decodeArray(previous, bytes, previousCount, checkRowsParser(), o);
+  return { ...rest, rows: items };
+}
+
 /** What a whole parse of the answer gives, as rows. */
 const rowsOf = (checks: HealthCheck[]): CheckRow[] => checks.map((c) => toRow(c, new Interner()));
 
 /** Applies a decoded answer to the previous list, as the source does. */
-function apply(prev: CheckRow[], body: Buffer, state: ChecksBody | undefined) {
+function apply(prev: CheckRow[], body: Buffer, state: ArrayBody | undefined) {
   const d = decodeChecks(state, body, prev.length);
   return { list: [...prev.slice(0, d.from), ...d.rows, ...prev.slice(d.to)], state: d.body, parsed: d.parsedBytes };
 }
@@ -27,7 +33,7 @@ test('property: decoding against the previous answer equals parsing the whole an
   const list = fc.uniqueArray(item, { selector: (c) => `${c.node}/${c.id}`, maxLength: 15 });
   fc.assert(fc.property(fc.array(list, { minLength: 2, maxLength: 5 }), fc.boolean(), (lists, pretty) => {
     let prev: CheckRow[] = [];
-    let state: ChecksBody | undefined;
+    let state: ArrayBody | undefined;
     for (const l of lists) {
       const checks = l.map((c) => check(c.node, c.id, c.status, c.output));
       const body = Buffer.from(JSON.stringify(checks, null, pretty ? 4 : undefined));

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { AnswerBuffers } from '../../src/consul/answer-buffers.js';
+import { KeptAnswer } from '../../src/catalog/kept-answer.js';
+import { checkRowsParser } from '../../src/catalog/checks-body.js';
 import { createConsulClient } from '../../src/consul/client.js';
 import { loadConsulConfig } from '../../src/consul/config.js';
 import { ErrorCode, isHapilotError } from '../../src/errors.js';
@@ -26,11 +27,14 @@ test('TLS: the CA verifies the server; without it the connection is refused; SSL
   try {
     const ok = createConsulClient(loadConsulConfig({ env: { CONSUL_HTTP_ADDR: addr, CONSUL_HTTP_SSL: 'true', CONSUL_CACERT: `${TLS}/ca.pem` } }));
     assert.ok((await ok.catalogServices()).data.web);
-    // The checks list received into reused buffers, as the daemon reads it: the same bytes over TLS.
+    // The checks list received into the kept answer, as the daemon reads it: the same bytes over TLS.
     const whole = await ok.healthStateBytes('any');
-    const into = await ok.healthStateBytes('any', { into: { buffers: new AnswerBuffers(), keep: undefined } });
+    const kept = new KeptAnswer();
+    const patch = kept.open();
+    await ok.healthStateBytes('any', { into: patch });
+    patch.decode(checkRowsParser(), 0).commit();
     assert.ok(whole.data.length > 2);
-    assert.deepEqual(into.data, whole.data);
+    assert.deepEqual(kept.body?.bytes, whole.data);
     ok.close();
     const untrusted = createConsulClient(loadConsulConfig({ env: { CONSUL_HTTP_ADDR: `https://${addr}` } }));
     await assert.rejects(untrusted.catalogServices(), (e) => isHapilotError(e, ErrorCode.CONSUL_UNREACHABLE) && /SELF_SIGNED|UNABLE_TO_VERIFY|certificate/i.test(e.message));
