@@ -9,7 +9,7 @@ import type { PoolReconciler } from '../pool/reconciler.js';
 import { observeServers } from '../pool/observe.js';
 import { buildStatusPageView, renderStatusPage, type StatsServer, type StatusPageView } from '../server/page.js';
 import { probeMonitorUri } from '../haproxy/self-check.js';
-import { showStat, type StatRow } from '../haproxy/socket.js';
+import { parseShowStat, socketCommand, type StatRow } from '../haproxy/socket.js';
 import type { AppliedState } from './applied-state.js';
 import type { ApplyStep } from './apply.js';
 import type { Convergence } from './convergence.js';
@@ -44,7 +44,7 @@ export class StatusReport {
   /** HAProxy's view of every server (stats socket), or undefined when it does not answer. */
   async serverStats(): Promise<StatRow[] | undefined> {
     try {
-      return showStat(this.#s.statsSocket, 2000);
+      return parseShowStat(await socketCommand(this.#s.statsSocket, 'show stat', 2000));
     } catch {
       return undefined;
     }

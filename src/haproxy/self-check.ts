@@ -3,7 +3,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Model } from '../model/model.js';
-import { showStat, type StatRow } from './socket.js';
+import { parseShowStat, socketCommand, type StatRow } from './socket.js';
 
 /** `bind` lines → the address to connect to for a check (wildcards → loopback). */
 export function bindTargets(config: string): Array<{ host: string; port: number }> {
@@ -42,7 +42,7 @@ export async function selfCheck({ config, model, statsSocket, timeoutMs = 2000 }
   if (model) {
     let rows: StatRow[] | undefined;
     try {
-      rows = await showStat(statsSocket, timeoutMs);
+      rows = parseShowStat(await socketCommand(statsSocket, 'show stat', timeoutMs));
     } catch (err) {
       problems.push(`stats socket: ${err instanceof Error ? err.message : String(err)}`);
     }

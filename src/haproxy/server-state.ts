@@ -6,12 +6,11 @@
 // address set at runtime comes back wrong. So every row is rewritten with the address and port of
 // the new config, and rows of servers that are gone or named by host name are dropped: the state
 // file never re-applies a stale address.
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Model } from '../model/model.js';
-import { commitTemp, encodeText, tempPathFor } from '../util/atomic-write.js';
-import { socketLines } from './socket.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { socketCommand } from './socket.js';
 import { ServerLookup } from '../model/server-lookup.js';
 
 const COL = { backend: 1, server: 3, addr: 4, admin: 6, port: 18 } as const;
@@ -49,20 +48,8 @@ export function markRemoving(statsSocket: string, id: string, on: boolean): void
  * address, admin state and port are replaced; the rest of the row is copied as it is.
  */
 export function rewriteServerState(dump: string, model: Model, notOperatorMaint: ReadonlySet<string> = new Set(), running?: Model): string {
-  return serverStateRewriter(model, notOperatorMaint, running)(dump);
-}
-
-/**
- * rewriteServerState for a dump read a piece at a time: each piece of whole lines (only the last may
- * lack its newline) is rewritten on its own, the servers looked up in maps built once.
- */
-export function serverStateRewriter(model: Model, notOperatorMaint: ReadonlySet<string> = new Set(), running?: Model): (dump: string) => string {
   const next = new ServerLookup(model);
   const had = running && new ServerLookup(running);
-  return (dump) => rewritePiece(dump, next, had, notOperatorMaint);
-}
-
-function rewritePiece(dump: string, next: ServerLookup, had: ServerLookup | undefined, notOperatorMaint: ReadonlySet<string>): string {
   const out: string[] = [];
   // Rows kept as they are (most of them: the address and port already the config's) are copied as
   // one stretch of the dump until a row is dropped or changed.
@@ -122,14 +109,13 @@ function rewritePiece(dump: string, next: ServerLookup, had: ServerLookup | unde
  * no file: never a stale one.
  */
 export async function saveServerState({ statsSocket, file, model, running }: { statsSocket: string; file: string; model: Model | undefined; running?: Model | undefined }): Promise<void> {
-  const ours = removing.get(path.resolve(statsSocket));
-  // Rewritten and written as it arrives, a piece of whole lines at a time: the dump of 100,000
-  // servers (~15 MB) and its rewrite are never held whole. Into a temp file moved over `file` once complete.
-  const saved = model && await writeAsRead(file, statsSocket, serverStateRewriter(model, ours, running));
-  if (!saved || !model) {
+  const dump = model ? await socketCommand(statsSocket, 'show servers state', 3000).catch(() => undefined) : undefined;
+  if (dump === undefined || !model) {
     await rm(file, { force: true });
     return;
   }
+  const ours = removing.get(path.resolve(statsSocket));
+  await writeFileAtomic(file, rewriteServerState(dump, model, ours, running));
   // Those back in the config load without that maintenance: from now on a maintenance is an operator's.
   if (ours?.size) {
     const lookup = new ServerLookup(model);
@@ -137,28 +123,5 @@ export async function saveServerState({ statsSocket, file, model, running }: { s
       const slash = id.indexOf('/');
       if (lookup.find(id.slice(0, slash), id.slice(slash + 1))) markRemoving(statsSocket, id, false);
     }
-  }
-}
-
-/** `show servers state`, rewritten by `rewrite`, into `file` (atomically); false when the socket does not answer. */
-async function writeAsRead(file: string, statsSocket: string, rewrite: (dump: string) => string): Promise<boolean> {
-  const temp = tempPathFor(file);
-  const fd = openSync(temp, 'w', 0o644);
-  let closed = false;
-  try {
-    const answered = await socketLines(statsSocket, 'show servers state', (text) => {
-      const out = rewrite(text);
-      // Synchronous: the pieces land in order, each a page-cache copy of ~64 KB.
-      if (out !== '') writeSync(fd, encodeText(out));
-    }, 3000).then(() => true, () => false);
-    if (!answered) return false;
-    fsyncSync(fd);
-    closeSync(fd);
-    closed = true;
-    await commitTemp(temp, file);
-    return true;
-  } finally {
-    if (!closed) closeSync(fd);
-    await rm(temp, { force: true });
   }
 }

@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
-import { parseShowStat, showStat, socketCommand, type StatRow } from '../haproxy/socket.js';
+import { parseShowStat, socketCommand, type StatRow } from '../haproxy/socket.js';
 import { describeZodError } from '../consul/schemas.js';
 
 export interface ObservedServer {
@@ -93,7 +93,7 @@ export async function observeBackends(socket: string, backends: ReadonlySet<stri
 
 /** Every server one HAProxy has, as seen through `source`. */
 export async function observeServers(source: string, timeoutMs = 5000): Promise<ObservedServer[]> {
-  if (!/^https?:\/\//i.test(source)) return observedFromStat(await showStat(source, timeoutMs));
+  if (!/^https?:\/\//i.test(source)) return parseStatCsv(await socketCommand(source, 'show stat', timeoutMs));
   let res: { status: number; type: string; body: string };
   try {
     res = await httpGet(new URL(source), timeoutMs);
