@@ -155,7 +155,7 @@ function commonSuffix(a: Buffer, b: Buffer, limit: number): number {
 }
 
 /** First index i with xs[i] >= v (xs ascending). */
-function lowerBound(xs: readonly number[], v: number): number {
+export function lowerBound(xs: readonly number[], v: number): number {
   let lo = 0;
   let hi = xs.length;
   while (lo < hi) {

@@ -12,7 +12,7 @@
 // Anything that does not line up (no kept answer, a difference outside the elements, a stretch
 // that does not parse into whole elements) is decoded whole, from a buffer holding the new answer.
 import { Writable } from 'node:stream';
-import { decodeArray, elementStarts, BACKSLASH, CLOSE, OPEN, QUOTE, type ArrayBody, type ParseArray } from './checks-body.js';
+import { decodeArray, elementStarts, lowerBound, BACKSLASH, CLOSE, OPEN, QUOTE, type ArrayBody, type ParseArray } from './checks-body.js';
 
 const MIN_CAPACITY = 64 * 1024;
 /** Room left above an answer for the next ones to grow into. */
@@ -104,17 +104,6 @@ function mismatch(a: Buffer, aAt: number, b: Buffer, bAt: number, n: number): nu
   while (i + BLOCK <= n && a.compare(b, bAt + i, bAt + i + BLOCK, aAt + i, aAt + i + BLOCK) === 0) i += BLOCK;
   while (i < n && a[aAt + i] === b[bAt + i]) i++;
   return i;
-}
-
-/** First index i with xs[i] >= v (xs ascending). */
-function lowerBound(xs: readonly number[], v: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((xs[mid] as number) < v) lo = mid + 1; else hi = mid;
-  }
-  return lo;
 }
 
 /** The answer kept (one buffer with room to grow) and the sinks new answers are received into. */
