@@ -115,3 +115,33 @@ export function diffChecks(previous: readonly CheckRow[], next: readonly CheckRo
   for (const r of vanished.values()) touched(r, undefined);
   return rows;
 }
+
+/**
+ * `list` (one row per element of the answer before) with each region's [from, to) replaced by its share of
+ * `next` (every region's new elements, one region after another): a change's few elements are
+ * spliced in place, not copied with the 100,000 others; many make a new array.
+ */
+export function spliceRegions<T>(list: T[], regions: ReadonlyArray<{ from: number; to: number; items: readonly unknown[] }>, next: T[]): T[] {
+  const only = regions[0];
+  if (regions.length === 1 && only && only.from === 0 && only.to === list.length) return next;
+  if (next.length <= 10_000) {
+    let at = next.length;
+    for (let i = regions.length - 1; i >= 0; i--) {
+      const r = regions[i] as { from: number; to: number; items: readonly unknown[] };
+      list.splice(r.from, r.to - r.from, ...next.slice(at - r.items.length, at));
+      at -= r.items.length;
+    }
+    return list;
+  }
+  const out: T[] = [];
+  let k = 0;
+  let at = 0;
+  for (const r of regions) {
+    for (; k < r.from; k++) out.push(list[k] as T);
+    for (let i = 0; i < r.items.length; i++) out.push(next[at + i] as T);
+    at += r.items.length;
+    k = r.to;
+  }
+  for (; k < list.length; k++) out.push(list[k] as T);
+  return out;
+}

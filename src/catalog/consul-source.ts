@@ -34,9 +34,9 @@ import { runBlockingLoop, abortableSleep, backoffDelay, type LostLongPoll, type 
 import type { ConsulApi } from '../consul/client.js';
 import type { CatalogServices } from '../consul/schemas.js';
 import { candidateServices } from './fetch-catalog.js';
-import { diffChecks, type CheckRow } from './checks-diff.js';
+import { diffChecks, spliceRegions, type CheckRow } from './checks-diff.js';
 import { checkRowsParser } from './checks-body.js';
-import { KeptAnswer, spliceRegions, type PendingDecode } from './kept-answer.js';
+import { KeptAnswer, type PendingDecode } from './kept-answer.js';
 import { HeldCatalog } from './held-catalog.js';
 import { ServiceReads } from './service-reads.js';
 import { SettleClock } from './settle-clock.js';

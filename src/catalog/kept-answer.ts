@@ -6,10 +6,10 @@
 // agree (native compares, a block at a time) nothing is kept; where they part, the bytes are kept
 // from the start of the element they part in, and each element that completes is looked for among
 // the kept answer's next elements (MATCH_WINDOW). Once one is found byte for byte, the answers agree
-// again at a new offset and nothing more is kept until they part again. What is kept is the few
-// changed elements; when the answer ends, the stretch from the first changed element to the last
-// is parsed (as decodeArray does) and written into the kept buffer in place (a move of the tail).
-// Anything that does not line up (no kept answer, a difference outside the elements, a stretch
+// again at a new offset and nothing more is kept until they part again. What is kept is the changed
+// elements, in regions; when the answer ends, each region is parsed on its own and written into
+// the kept buffer in place (the kept stretches between regions moved once each).
+// Anything that does not line up (no kept answer, a difference outside the elements, a region
 // that does not parse into whole elements) is decoded whole, from a buffer holding the new answer.
 import { Writable } from 'node:stream';
 import { decodeArray, elementStarts, lowerBound, BACKSLASH, CLOSE, OPEN, QUOTE, type ArrayBody, type ParseArray } from './checks-body.js';
@@ -40,36 +40,6 @@ export interface PendingDecode<T> {
   parsedBytes: number;
   /** Makes the new answer the kept one (in place when it fits) and gives its body. Once. */
   commit(): ArrayBody;
-}
-
-/**
- * `list` (one element per kept element) with each region's [from, to) replaced by its share of
- * `next` (every region's new elements, one region after another): a change's few elements are
- * spliced in place, not copied with the 100,000 others; many make a new array.
- */
-export function spliceRegions<T>(list: T[], regions: ReadonlyArray<{ from: number; to: number; items: readonly unknown[] }>, next: T[]): T[] {
-  const only = regions[0];
-  if (regions.length === 1 && only && only.from === 0 && only.to === list.length) return next;
-  if (next.length <= 10_000) {
-    let at = next.length;
-    for (let i = regions.length - 1; i >= 0; i--) {
-      const r = regions[i] as { from: number; to: number; items: readonly unknown[] };
-      list.splice(r.from, r.to - r.from, ...next.slice(at - r.items.length, at));
-      at -= r.items.length;
-    }
-    return list;
-  }
-  const out: T[] = [];
-  let k = 0;
-  let at = 0;
-  for (const r of regions) {
-    for (; k < r.from; k++) out.push(list[k] as T);
-    for (let i = 0; i < r.items.length; i++) out.push(next[at + i] as T);
-    at += r.items.length;
-    k = r.to;
-  }
-  for (; k < list.length; k++) out.push(list[k] as T);
-  return out;
 }
 
 /** A buffer that grows by half when full. */
@@ -155,6 +125,13 @@ interface Region {
   from: number;
   to: number;
   bytes: Buffer;
+}
+
+/** A kept stretch [from, to) that moves by `shift` in the new answer. */
+interface Gap {
+  from: number;
+  to: number;
+  shift: number;
 }
 
 type Mode = 'prefix' | 'aligned' | 'diff' | 'whole';
@@ -393,14 +370,17 @@ export class AnswerPatch extends Writable {
   /** Each region parsed on its own; undefined when one does not line up (not whole elements, or no closing bracket at the end). */
   #patch<T>(parse: ParseArray<T>, kept: ArrayBody): PendingDecode<T> | undefined {
     const n = kept.starts.length;
-    const keptEnd = (r: Region) => (r.to < n ? (kept.starts[r.to] as number) : kept.bytes.length);
     const decoded: Array<{ from: number; to: number; items: T[] }> = [];
     const starts: number[] = [];
+    /** Each region's bytes and their offset in the new answer; the kept stretch after each, and how far it moves. */
+    const placed: Array<{ bytes: Buffer; at: number }> = [];
+    const gaps: Gap[] = [];
     let shift = 0;
     let k = 0;
     let close = -1;
     let parsedBytes = 0;
-    for (const r of this.#regions) {
+    for (let i = 0; i < this.#regions.length; i++) {
+      const r = this.#regions[i] as Region;
       // Up to the array's closing bracket for the region that ends the answer; the comma before kept element `r.to` for the others.
       let end = r.bytes.length;
       if (r.to === n) {
@@ -424,16 +404,20 @@ export class AnswerPatch extends Writable {
       decoded.push({ from: r.from, to: r.to, items });
       parsedBytes += end;
       for (; k < r.from; k++) starts.push((kept.starts[k] as number) + shift);
-      const at = (kept.starts[r.from] as number) + shift;
-      for (const x of inner) starts.push(at + x);
-      if (r.to === n) close = at + end;
-      shift += r.bytes.length - (keptEnd(r) - (kept.starts[r.from] as number));
+      const start = kept.starts[r.from] as number;
+      const keptEnd = r.to < n ? (kept.starts[r.to] as number) : kept.bytes.length;
+      placed.push({ bytes: r.bytes, at: start + shift });
+      for (const x of inner) starts.push(start + shift + x);
+      if (r.to === n) close = start + shift + end;
+      shift += r.bytes.length - (keptEnd - start);
+      const next = this.#regions[i + 1];
+      gaps.push({ from: keptEnd, to: next ? (kept.starts[next.from] as number) : kept.bytes.length, shift });
       k = r.to;
     }
     for (; k < n; k++) starts.push((kept.starts[k] as number) + shift);
     if (close < 0) close = kept.close + shift;
     const length = kept.bytes.length + shift;
-    return { regions: decoded, parsedBytes, commit: () => this.#commitPatch(kept, keptEnd, { bytes: Buffer.alloc(0), starts, close }, length) };
+    return { regions: decoded, parsedBytes, commit: () => this.#commitPatch(placed, gaps, { starts, close }, length) };
   }
 
   /**
@@ -441,36 +425,22 @@ export class AnswerPatch extends Writable {
    * offsets (those moving left from the left, those moving right from the right: none is written
    * over before it moves), then each region's bytes put in place. A buffer too small is replaced.
    */
-  #commitPatch(kept: ArrayBody, keptEnd: (r: Region) => number, body: ArrayBody, length: number): ArrayBody {
+  #commitPatch(placed: ReadonlyArray<{ bytes: Buffer; at: number }>, gaps: readonly Gap[], body: Omit<ArrayBody, 'bytes'>, length: number): ArrayBody {
     if (this.stale) throw new Error('answer abandoned: another answer was kept');
-    const regions = this.#regions;
-    // The kept stretch after each region, and where it goes.
-    const gaps: Array<{ from: number; to: number; shift: number }> = [];
-    let shift = 0;
-    for (let i = 0; i < regions.length; i++) {
-      const r = regions[i] as Region;
-      shift += r.bytes.length - (keptEnd(r) - (kept.starts[r.from] as number));
-      const next = regions[i + 1];
-      gaps.push({ from: keptEnd(r), to: next ? (kept.starts[next.from] as number) : kept.bytes.length, shift });
-    }
     let buffer = this.#keptBuffer;
     if (length <= buffer.length) {
       for (const g of gaps) if (g.shift < 0 && g.to > g.from) buffer.copyWithin(g.from + g.shift, g.from, g.to);
       for (let i = gaps.length - 1; i >= 0; i--) {
-        const g = gaps[i] as { from: number; to: number; shift: number };
+        const g = gaps[i] as Gap;
         if (g.shift > 0 && g.to > g.from) buffer.copyWithin(g.from + g.shift, g.from, g.to);
       }
     } else {
       const grown = Buffer.allocUnsafeSlow(Math.ceil(length * HEADROOM));
-      buffer.copy(grown, 0, 0, kept.starts[(regions[0] as Region).from] as number);
+      buffer.copy(grown, 0, 0, (placed[0] as { at: number }).at); // before the first region nothing moves
       for (const g of gaps) buffer.copy(grown, g.from + g.shift, g.from, g.to);
       buffer = grown;
     }
-    let before = 0;
-    for (const r of regions) {
-      r.bytes.copy(buffer, (kept.starts[r.from] as number) + before);
-      before += r.bytes.length - (keptEnd(r) - (kept.starts[r.from] as number));
-    }
+    for (const p of placed) p.bytes.copy(buffer, p.at);
     return this.#owner.adopt(buffer, { ...body, bytes: buffer.subarray(0, length) });
   }
 
