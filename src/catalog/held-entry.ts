@@ -17,6 +17,7 @@ export class Interner {
   readonly #tags = new Map<string, string[]>();
   readonly #nodes = new Map<string, HealthEntry['Node']>();
   readonly #nodeChecks = new Map<string, HealthCheck>();
+  readonly #weights = new Map<string, { Passing: number; Warning: number }>();
 
   string(s: string): string {
     const had = this.#strings.get(s);
@@ -43,6 +44,14 @@ export class Interner {
     return had;
   }
 
+  /** One weights object per pair of values (nearly every instance has Consul's default, 1 and 1). */
+  weights(passing: number, warning: number): { Passing: number; Warning: number } {
+    const key = `${passing}/${warning}`;
+    let had = this.#weights.get(key);
+    if (!had) this.#weights.set(key, (had = { Passing: passing, Warning: warning }));
+    return had;
+  }
+
   /**
    * One object per node-level check (serfHealth, node maintenance) as held: every instance on a node
    * carries its node's checks (100,000 copies of serfHealth at 10,000 services × 10 on 10 nodes).
@@ -59,9 +68,14 @@ export class Interner {
 export function heldEntry(e: HealthEntry, strings: Interner): HealthEntry {
   const node = strings.string(e.Node.Node);
   const s = e.Service;
-  const service: HealthEntry['Service'] = { ID: s.ID, Service: strings.string(s.Service), Tags: strings.tags(s.Tags ?? []), Address: s.Address ?? '', Port: s.Port };
-  if (s.Weights) service.Weights = { Passing: s.Weights.Passing, Warning: s.Weights.Warning };
-  if (s.ModifyIndex !== undefined) service.ModifyIndex = s.ModifyIndex;
+  // Each object made whole by one literal: a field added afterwards moves the fields to an array of
+  // their own (40 bytes more per instance, 4 MB at 100,000; heap snapshot, 10,000 services).
+  // (A spread copies the shape of what it spreads and adds the rest the same way.)
+  const [ID, name, Tags, Address, Port, at] = [s.ID, strings.string(s.Service), strings.tags(s.Tags ?? []), s.Address ?? '', s.Port, s.ModifyIndex];
+  const Weights = s.Weights && strings.weights(s.Weights.Passing, s.Weights.Warning);
+  const service: HealthEntry['Service'] = Weights
+    ? at !== undefined ? { ID, Service: name, Tags, Address, Port, Weights, ModifyIndex: at } : { ID, Service: name, Tags, Address, Port, Weights }
+    : at !== undefined ? { ID, Service: name, Tags, Address, Port, ModifyIndex: at } : { ID, Service: name, Tags, Address, Port };
   // Built by map, not push: an array grown by push from empty reserves 17 slots (152 bytes) for
   // the one or two checks an instance has, 13 MB over 100,000 instances (heap snapshot, 10,000
   // services); map allocates the length it needs.
