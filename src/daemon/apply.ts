@@ -4,7 +4,7 @@
 // Every attempt is recorded (/status, metrics, history).
 import { readFile, rm } from 'node:fs/promises';
 import type { Model } from '../model/model.js';
-import { capChanges, diffModels, isEmptyChange, type ModelChanges } from '../model/diff.js';
+import { CHANGES_SHOWN, diffModels, isEmptyChange, type ModelChanges } from '../model/diff.js';
 import { serverLines, type RenderPaths } from '../config/render.js';
 import { stageConfig, type StagedConfig } from '../config/config-file.js';
 import type { Action, Applier, ApplyResult, ProcessApplier } from '../haproxy/applier.js';
@@ -162,7 +162,7 @@ export class ApplyStep {
       // costs far more than this, and its map cleanup needs the history first: done at once.
       const bookkeeping = async () => {
         // Lists cut at CHANGES_SHOWN names (with counts of the rest): the first config adds every server.
-        const changes = a.model ? capChanges(diffModels(previous?.model, a.model)) : undefined;
+        const changes = a.model ? diffModels(previous?.model, a.model, CHANGES_SHOWN) : undefined;
         record.changes = changes;
         const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
         log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);

@@ -2,7 +2,7 @@
 // `<run-dir>/history/`: what an operator reads after the fact ("what changed at 03:12?").
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatPatch, structuredPatch } from 'diff';
 
@@ -42,20 +42,23 @@ export class ConfigHistory {
     if (captured) await rm(captured, { force: true });
   }
 
-  /** Records `next` (and its diff from `previous`); returns the diff. `captured`: the file `capture` linked for `next`. */
-  async record({ previous, next, label, captured }: { previous: string | undefined; next: string; label: string; captured?: string | undefined }): Promise<string> {
+  /** Records `next` and its diff from `previous`. `captured`: the file `capture` linked for `next`. */
+  async record({ previous, next, label, captured }: { previous: string | undefined; next: string; label: string; captured?: string | undefined }): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const base = path.join(this.dir, `${stamp}-${String(++this.#seq).padStart(4, '0')}`);
-    const patch = configPatch(previous ?? '', next, label);
     const moved = captured !== undefined && await rename(captured, `${base}.cfg`).then(() => true, async () => {
       await rm(captured, { force: true });
       return false;
     });
     if (!moved) await writeFile(`${base}.cfg`, next);
-    await writeFile(`${base}.diff`, patch);
+    const diff = await open(`${base}.diff`, 'w');
+    try {
+      for (const part of configPatchParts(previous ?? '', next, label)) await diff.write(part);
+    } finally {
+      await diff.close();
+    }
     await this.#prune();
-    return patch;
   }
 
   async #prune(): Promise<void> {
@@ -97,16 +100,31 @@ function countLines(text: string, end: number): number {
   return n;
 }
 
+/** Characters of the first config turned into added lines at a time (not a second 10 MB text, with a `+` per line). */
+const ADDED_SLICE = 1 << 20;
+
 /**
  * The unified diff (2 lines of context) of two configs, as `createTwoFilesPatch` gives it, for the
  * cost of what changed: the lines both share at the start and at the end (past the context) are
  * left out of the diff and its line numbers shifted, instead of diffing two 10 MB texts line by line.
  */
 export function configPatch(previous: string, next: string, label: string): string {
-  // The first config: every line added (written out at once, not diffed line by line).
+  return [...configPatchParts(previous, next, label)].join('');
+}
+
+/** configPatch in parts, to be written one after the other. */
+export function* configPatchParts(previous: string, next: string, label: string, slice = ADDED_SLICE): Generator<string> {
+  // The first config: every line added (written out slice by slice, not diffed line by line).
   if (previous === '' && next.endsWith('\n')) {
-    const lines = countLines(next, next.length);
-    return `===================================================================\n--- haproxy.cfg (before)\n+++ haproxy.cfg (after)\t${label}\n@@ -0,0 +1,${lines} @@\n+${next.slice(0, -1).replaceAll('\n', '\n+')}\n`;
+    yield `===================================================================\n--- haproxy.cfg (before)\n+++ haproxy.cfg (after)\t${label}\n@@ -0,0 +1,${countLines(next, next.length)} @@\n`;
+    for (let at = 0; at < next.length;) {
+      // Whole lines: up to the last newline within the slice, or the end of a longer line.
+      const nl = next.lastIndexOf('\n', at + slice - 1);
+      const end = nl >= at ? nl + 1 : next.indexOf('\n', at) + 1;
+      yield `+${next.slice(at, end - 1).replaceAll('\n', '\n+')}\n`;
+      at = end;
+    }
+    return;
   }
   // The first line that differs, then CONTEXT lines before it: a line start in both texts.
   const prefix = commonPrefix(previous, next);
@@ -131,5 +149,5 @@ export function configPatch(previous: string, next: string, label: string): stri
     h.oldStart += shift;
     h.newStart += shift;
   }
-  return formatPatch(patch);
+  yield formatPatch(patch);
 }

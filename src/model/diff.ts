@@ -16,48 +16,69 @@ export interface ModelChanges {
 /** Names kept per list of a change in logs and /status (the first config adds 100,000 servers). */
 export const CHANGES_SHOWN = 1000;
 
-/** `c` with each list cut to its first `max` names, and how many were left out of each. */
-export function capChanges(c: ModelChanges, max = CHANGES_SHOWN): ModelChanges {
-  const keys = ['servicesAdded', 'servicesRemoved', 'serversAdded', 'serversRemoved', 'serversChanged'] as const;
-  if (keys.every((k) => c[k].length <= max)) return c;
-  const out: ModelChanges = { ...c, omitted: {} };
-  for (const k of keys) {
-    if (c[k].length <= max) continue;
-    out[k] = c[k].slice(0, max);
-    (out.omitted as Record<string, number>)[k] = c[k].length - max;
+type ListName = 'servicesAdded' | 'servicesRemoved' | 'serversAdded' | 'serversRemoved' | 'serversChanged';
+const LISTS: readonly ListName[] = ['servicesAdded', 'servicesRemoved', 'serversAdded', 'serversRemoved', 'serversChanged'];
+
+/**
+ * The first `max` names in sorted order of all those added, and how many there were, holding at
+ * most 2 × `max` at a time: the first config's 100,000 servers are counted, not listed (a list of
+ * every name, then sorted and cut, was 40 MB at 10,000 services, alive with the new worker's stats).
+ */
+class FirstNames {
+  #names: string[] = [];
+  count = 0;
+
+  constructor(readonly max: number) {}
+
+  add(name: string): void {
+    this.count++;
+    this.#names.push(name);
+    if (this.#names.length >= 2 * this.max + 64) this.#names = this.#names.sort().slice(0, this.max);
   }
-  return out;
+
+  first(): string[] {
+    return this.#names.sort().slice(0, this.max);
+  }
 }
 
-export function diffModels(previous: Model | undefined, next: Model): ModelChanges {
-  const changes: ModelChanges = { servicesAdded: [], servicesRemoved: [], serversAdded: [], serversRemoved: [], serversChanged: [] };
+/** What changed from `previous` to `next`, each list sorted and cut to its first `max` names (with how many were left out). */
+export function diffModels(previous: Model | undefined, next: Model, max = Infinity): ModelChanges {
+  const lists = Object.fromEntries(LISTS.map((k) => [k, new FirstNames(max)])) as Record<ListName, FirstNames>;
   const x = previous?.backends ?? [];
   const y = next.backends;
   // The same backends in the same order (a server change): pairwise, no map of every backend.
   if (x.length === y.length && x.every((b, i) => b.name === y[i]?.name)) {
-    for (const [i, b] of x.entries()) diffServers(b.name, b, y[i], changes);
+    for (const [i, b] of x.entries()) diffServers(b.name, b, y[i], lists);
   } else {
     const before = new Map(x.map((b) => [b.name, b]));
     const after = new Map(y.map((b) => [b.name, b]));
-    for (const name of after.keys()) if (!before.has(name)) changes.servicesAdded.push(name);
-    for (const name of before.keys()) if (!after.has(name)) changes.servicesRemoved.push(name);
-    for (const name of new Set([...before.keys(), ...after.keys()])) diffServers(name, before.get(name), after.get(name), changes);
+    for (const name of after.keys()) if (!before.has(name)) lists.servicesAdded.add(name);
+    for (const name of before.keys()) if (!after.has(name)) lists.servicesRemoved.add(name);
+    for (const name of new Set([...before.keys(), ...after.keys()])) diffServers(name, before.get(name), after.get(name), lists);
   }
-  for (const list of [changes.servicesAdded, changes.servicesRemoved, changes.serversAdded, changes.serversRemoved, changes.serversChanged]) list.sort();
+  const changes = Object.fromEntries(LISTS.map((k) => [k, lists[k].first()])) as Record<ListName, string[]> as ModelChanges;
+  const omitted = Object.fromEntries(LISTS.filter((k) => lists[k].count > max).map((k) => [k, lists[k].count - max]));
+  if (Object.keys(omitted).length > 0) changes.omitted = omitted;
   return changes;
 }
 
-function diffServers(name: string, x: Backend | undefined, y: Backend | undefined, changes: ModelChanges): void {
+function diffServers(name: string, x: Backend | undefined, y: Backend | undefined, lists: Record<ListName, FirstNames>): void {
   // Models share the backends a change did not touch (they are never mutated): nothing to compare.
   if (x !== undefined && (x === y || x.servers === y?.servers)) return;
-  const a = new Map((x?.servers ?? []).map((s) => [s.name, s]));
-  const b = new Map((y?.servers ?? []).map((s) => [s.name, s]));
+  // A backend added or removed whole: its servers, without a map of them.
+  if (x === undefined || y === undefined) {
+    const list = x ? lists.serversRemoved : lists.serversAdded;
+    for (const s of (x ?? y)?.servers ?? []) list.add(`${name}/${s.name}`);
+    return;
+  }
+  const a = new Map(x.servers.map((s) => [s.name, s]));
+  const b = new Map(y.servers.map((s) => [s.name, s]));
   for (const [s, srv] of b) {
     const old = a.get(s);
-    if (!old) changes.serversAdded.push(`${name}/${s}`);
-    else if (old.address !== srv.address || old.port !== srv.port || old.weight !== srv.weight) changes.serversChanged.push(`${name}/${s}`);
+    if (!old) lists.serversAdded.add(`${name}/${s}`);
+    else if (old.address !== srv.address || old.port !== srv.port || old.weight !== srv.weight) lists.serversChanged.add(`${name}/${s}`);
   }
-  for (const s of a.keys()) if (!b.has(s)) changes.serversRemoved.push(`${name}/${s}`);
+  for (const s of a.keys()) if (!b.has(s)) lists.serversRemoved.add(`${name}/${s}`);
 }
 
 export function isEmptyChange(c: ModelChanges): boolean {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { applyPatch, createTwoFilesPatch } from 'diff';
-import { configPatch } from '../../src/daemon/history.js';
+import { configPatch, configPatchParts } from '../../src/daemon/history.js';
 
 const LINE = fc.constantFrom('backend a', '    server x 10.0.0.1:80', '    server y 10.0.0.2:80', '', 'frontend f', '    balance roundrobin', '# note', 'backend b');
 const EDIT = fc.record({ at: fc.nat(), remove: fc.nat(3), insert: fc.array(LINE, { maxLength: 3 }) });
@@ -47,4 +47,15 @@ test('configPatch of one backend changed in a large config: the same patch, line
   assert.match(patch, /^\+    server new 127\.100\.0\.1:80 check$/m);
   // The first config: every line added, as the diff of the whole texts has it.
   assert.equal(configPatch('', before + '\n', 'first'), createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', '', before + '\n', undefined, 'first', { context: 2 }));
+});
+
+test('property: the first config written slice by slice is the diff of the whole texts, lines longer than a slice included', () => {
+  const line = fc.stringMatching(/^[a-z ]{0,12}$/);
+  fc.assert(fc.property(fc.array(line, { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 40 }), (lines, slice) => {
+    const next = lines.join('\n') + '\n';
+    const parts = [...configPatchParts('', next, 'first', slice)];
+    assert.equal(parts.join(''), createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', '', next, undefined, 'first', { context: 2 }));
+    // Each part after the header holds whole lines.
+    for (const p of parts.slice(1)) assert.ok(p.startsWith('+') && p.endsWith('\n'), JSON.stringify(p));
+  }), { numRuns: 500 });
 });
