@@ -87,7 +87,11 @@ describe('docker image, built and run with podman', { concurrency: false }, () =
 
     const tree = await processTree(await containerPid(s, daemonName));
     assert.match(tree[0]!.cmdline, /^\/usr\/bin\/tini -- hapilot run$/, 'PID 1 of the container is tini running the default command');
-    assert.ok(tree.some((p) => /node \/usr\/local\/bin\/hapilot run/.test(p.cmdline)), `hapilot runs: ${JSON.stringify(tree)}`);
+    const daemon = tree.find((p) => /node \/usr\/local\/bin\/hapilot run/.test(p.cmdline));
+    assert.ok(daemon, `hapilot runs: ${JSON.stringify(tree)}`);
+    // With the image's two malloc arenas (its environment as the kernel holds it).
+    const environ = (await readFile(`/proc/${daemon.pid}/environ`, 'utf8')).split('\0');
+    assert.ok(environ.includes('MALLOC_ARENA_MAX=2'), `hapilot's environment: ${environ.filter((e) => e.startsWith('MALLOC')).join(' ') || 'no MALLOC_ setting'}`);
     const haproxy = tree.filter((p) => /^haproxy -W -S /.test(p.cmdline));
     assert.ok(haproxy.length >= 2, `an HAProxy master and its worker: ${JSON.stringify(tree)}`);
     assert.deepEqual([...new Set(tree.map((p) => p.uid))], [IMAGE_UID], `every process runs as uid ${IMAGE_UID}: ${JSON.stringify(tree)}`);
