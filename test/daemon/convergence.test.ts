@@ -24,7 +24,7 @@ interface Status {
   degraded: string[];
 }
 const status = async (d: TestDaemon) => d.daemon.status() as Promise<Status>;
-const stat = async (d: TestDaemon) => parseShowStat(await socketCommand(path.join(d.runDir, 'haproxy.sock'), 'show stat'));
+const stat = async (d: TestDaemon) => parseShowStat(await socketCommand(path.join(d.runDir, 'haproxy.sock'), 'show stat'), { addr: true });
 const metric = async (d: TestDaemon, name: string) => {
   const text = await d.metrics.registry.getSingleMetricAsString(name);
   return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);

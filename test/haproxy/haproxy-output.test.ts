@@ -37,13 +37,16 @@ test('parseShowStat: server rows only, the columns found by the header wherever 
     header, // a second answer concatenated
     'api,node1:api-1,0,0,7,9,DOWN 1/2',
   ].join('\n');
-  assert.deepEqual(parseShowStat(csv), [
+  const rows = [
     { proxy: 'web', server: 'node1:web-1', status: 'UP', weight: 100, addr: '127.0.0.1:8080', sessions: 2 },
     { proxy: 'web', server: 'node2:web-2', status: 'MAINT (resolution)', weight: 0, addr: '[::1]:8081', sessions: 0 },
     { proxy: 'api', server: 'node1:api-1', status: 'DOWN 1/2', weight: 0, addr: '', sessions: 7 },
-  ]);
+  ];
+  assert.deepEqual(parseShowStat(csv, { addr: true }), rows);
+  // The address only when asked for: a line is read up to the last column wanted.
+  assert.deepEqual(parseShowStat(csv), rows.map(({ addr: _, ...r }) => r));
   // Without weight and addr columns (an older HAProxy): rows still come, with their defaults.
-  assert.deepEqual(parseShowStat('# pxname,svname,scur,status\nb,s,1,UP\n'), [{ proxy: 'b', server: 's', status: 'UP', weight: 0, addr: '', sessions: 1 }]);
+  assert.deepEqual(parseShowStat('# pxname,svname,scur,status\nb,s,1,UP\n', { addr: true }), [{ proxy: 'b', server: 's', status: 'UP', weight: 0, addr: '', sessions: 1 }]);
   assert.throws(() => parseShowStat('Unknown command.\n'), /show stat answered without the expected columns \(pxname, svname, status, scur\): "Unknown command."/);
   assert.deepEqual(parseShowStat(''.concat(header, '\n')), []);
 });

@@ -19,7 +19,7 @@ async function lingering() {
   const fixture = await webFixture({ backends: 2, registered: 1 });
   const { sim, d, dir } = fixture;
   const sock = path.join(dir, 'haproxy.sock');
-  const stat = async () => parseShowStat(await socketCommand(sock, 'show stat'));
+  const stat = async () => parseShowStat(await socketCommand(sock, 'show stat'), { addr: true });
   // web-2 first points at a server that accepts and never answers: a request to it stays in flight.
   const held: net.Socket[] = [];
   const hang = net.createServer((s) => { held.push(s); });
