@@ -56,9 +56,12 @@ export function diffModels(previous: Model | undefined, next: Model, max = Infin
     for (const name of before.keys()) if (!after.has(name)) lists.servicesRemoved.add(name);
     for (const name of new Set([...before.keys(), ...after.keys()])) diffServers(name, before.get(name), after.get(name), lists);
   }
-  const changes = Object.fromEntries(LISTS.map((k) => [k, lists[k].first()])) as Record<ListName, string[]> as ModelChanges;
-  const omitted = Object.fromEntries(LISTS.filter((k) => lists[k].count > max).map((k) => [k, lists[k].count - max]));
-  if (Object.keys(omitted).length > 0) changes.omitted = omitted;
+  const changes: ModelChanges = {
+    servicesAdded: lists.servicesAdded.first(), servicesRemoved: lists.servicesRemoved.first(),
+    serversAdded: lists.serversAdded.first(), serversRemoved: lists.serversRemoved.first(), serversChanged: lists.serversChanged.first(),
+  };
+  const cut = LISTS.filter((k) => lists[k].count > max);
+  if (cut.length > 0) changes.omitted = Object.fromEntries(cut.map((k) => [k, lists[k].count - max]));
   return changes;
 }
 
