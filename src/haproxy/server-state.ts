@@ -74,7 +74,7 @@ export function rewriteServerState(dump: string, model: Model, notOperatorMaint:
     // Field n runs from at[n] to at[n + 1] - 1 (its space); the port is the last one needed.
     let n = 0;
     at[0] = lineStart;
-    for (let i = lineStart; i < end && n <= COL.port; i++) if (dump.charCodeAt(i) === 0x20) at[++n] = i + 1;
+    for (let sp = dump.indexOf(' ', lineStart); sp >= 0 && sp < end && n <= COL.port; sp = dump.indexOf(' ', sp + 1)) at[++n] = sp + 1;
     if (n === 0 && /^\d+$/.test(dump.slice(lineStart, end))) continue;
     if (n < COL.port) { drop(); continue; } // a short row
     if (n === COL.port) at[COL.port + 1] = end + 1; // the port ends the row
