@@ -41,6 +41,7 @@ import { HeldCatalog } from './held-catalog.js';
 import { ServiceReads } from './service-reads.js';
 import { SettleClock } from './settle-clock.js';
 import { ExplainedWrites } from './explained-writes.js';
+import { UnseenWrites } from './unseen-writes.js';
 import type { CatalogSnapshot, CatalogSource, SourceHealth } from './source.js';
 
 export interface ConsulSourceOptions {
@@ -63,7 +64,7 @@ export interface ConsulSourceOptions {
   /** Counts long-polls given up because their answer never came (metrics). */
   onLostLongPoll?: (lost: LostLongPoll) => void;
   /**
-   * Least time between two reads of every service for verification (see #suspectGap), counted from
+   * Least time between two reads of every service for verification (see UnseenWrites.gap), counted from
    * the last read of every service (5 minutes by default); the time also grows with the number of
    * services (10 ms each). A single change costs its few requests; the verification is a background
    * read of everything at most that often while the catalog changes, none when idle.
@@ -140,6 +141,20 @@ export class ConsulSource implements CatalogSource {
     this.#o = { wait: '5m', settleMs: 250, concurrency: 32, probeMs: 15_000, verifyMinMs: 300_000, ...o };
     this.#settle = new SettleClock(this.#o.settleMs);
     this.#reads = new ServiceReads({ consul: this.#o.consul, concurrency: this.#o.concurrency, log: this.#o.log });
+    this.#unseen = new UnseenWrites({
+      signal: this.#abort.signal, settle: this.#settle, explained: this.#explained, log: this.#o.log, verifyMinMs: this.#o.verifyMinMs,
+      probe: async (signal) => {
+        const { index } = await this.#o.consul.healthNode(PROBE_NODE, { signal });
+        this.#watches.get('health/state/any')?.indexSeen(index);
+        return index;
+      },
+      checksNotice: () => this.#checksNotice, checksIndex: () => this.#checksIndex, servicesIndex: () => this.#servicesIndex,
+      services: () => this.#candidates.length,
+      readAll: () => {
+        this.#fullResync = true;
+        this.#kick();
+      },
+    });
     // Every request of a full re-read listens on this one signal (three long-polls, `concurrency` reads, sleeps).
     setMaxListeners(this.#o.concurrency * 4 + 16, this.#abort.signal);
   }
@@ -252,7 +267,7 @@ export class ConsulSource implements CatalogSource {
     }
     const before = this.#servicesIndex;
     this.#servicesIndex = index;
-    if (this.#synced && index > before + 1) this.#suspectGap(before, index);
+    if (this.#synced && index > before + 1) this.#unseen.gap(before, index);
     if (!this.#servicesSeen || contentChanged) {
       const next = this.#servicesOf(data).candidates;
       this.#servicesSeen = true;
@@ -265,61 +280,10 @@ export class ConsulSource implements CatalogSource {
       this.#kick();
       return;
     }
-    // The index moved, the tags did not: an instance was registered, removed or modified. The checks
-    // list explains it when a check changed by that very write (its ModifyIndex is the index) or one
-    // vanished; if the checks table has not moved at all by the settle time (the list's header),
-    // or moved without such a check, nothing will explain it: re-read all.
+    // The index moved, the tags did not: an instance was registered, removed or modified; the checks
+    // list may explain it (unseen-writes.ts).
     if (!this.#synced) return; // the initial read is under way and reads everything
-    const target = index;
-    const seen = this.#explained.covering(target);
-    if (seen) {
-      this.#settle.ahead();
-      if (!seen.explains(target)) this.#unexplained(target);
-      return;
-    }
-    if (this.#checksIndex >= target) return this.#unexplained(target); // no checks list covered it
-    this.#explained.await(target);
-    // The checks table moved as far (the list's header came): the list will tell.
-    if (this.#checksNotice >= target) {
-      this.#settle.ahead();
-      return;
-    }
-    // Did this write move the checks table at all? The list's header most often comes within
-    // milliseconds (both lists move for a registration); if it has not come by then, one request that
-    // matches no check answers with the table's index: below the target, no check changed by this
-    // write and no list will ever explain it (a weight, an address, an instance without checks), so
-    // everything is read now, not after the settle time. Should the probe fail, the settle time decides.
-    this.#settle.wait(target);
-    void abortableSleep(this.#settle.probeMs(), this.#abort.signal).then(async () => {
-      if (this.#abort.signal.aborted || !this.#explained.awaiting(target) || this.#checksNotice >= target || this.#servicesIndex > target) return;
-      let index: number;
-      try {
-        index = (await this.#o.consul.healthNode(PROBE_NODE, { signal: this.#abort.signal })).index;
-      } catch {
-        return this.#settleThenDecide(target);
-      }
-      this.#watches.get('health/state/any')?.indexSeen(index);
-      if (!this.#explained.awaiting(target) || this.#checksNotice >= target || this.#servicesIndex > target) return;
-      // The table moved as far: the list should come. It may not: removing an instance without
-      // checks moves the checks index but changes no check, and Consul keeps the long-poll held
-      // (measured on 1.16.6). After the settle time, a list that has not come explains nothing.
-      if (index >= target) return this.#settleThenDecide(target);
-      this.#settle.forget(target);
-      this.#explained.drop(target);
-      this.#unexplained(target);
-    });
-  }
-
-  /** Without a probe's answer: waits the settle time for the checks list's header to reach `target`. */
-  #settleThenDecide(target: number): void {
-    void abortableSleep(this.#settle.ms(), this.#abort.signal).then(() => {
-      this.#settle.forget(target);
-      if (this.#abort.signal.aborted || !this.#explained.awaiting(target)) return;
-      // The checks table moved: the list (slower to come, it is large) will tell.
-      if (this.#checksNotice >= target || this.#servicesIndex > target) return;
-      this.#explained.drop(target);
-      this.#unexplained(target);
-    });
+    this.#unseen.moved(index);
   }
 
   /** The checks list's X-Consul-Index, as soon as its headers arrive (before its body is read). */
@@ -328,54 +292,10 @@ export class ConsulSource implements CatalogSource {
     if (index > this.#checksNotice) this.#checksNotice = index;
   }
 
-  /**
-   * One services answer can stand for several writes: those that landed while the next long-poll was
-   * on its way come back together, under the last one's index. A write no list shows (a weight, an
-   * address) followed within milliseconds by a registration with a check would then be taken as
-   * explained by that check and never read. Every index between two services answers that no checks
-   * list explains may be such a write: once the checks lists have had their settle time, if one is
-   * left, every service is re-read, at most once per verifyMinMs since the last read of everything (KV,
-   * sessions and coordinates also take Raft indexes, so on a busy cluster this is a periodic check,
-   * bounded, and none when idle): such a lost write is late by at most that much.
-   */
-  #suspectGap(from: number, to: number): void {
-    this.#explained.gap(from, to);
-    if (this.#verifying) return;
-    this.#verifying = true;
-    void abortableSleep(this.#settle.ms(), this.#abort.signal).then(async () => {
-      // Indexes the checks lists have not reached yet wait for them (a slow list at scale).
-      if (this.#checksIndex < this.#explained.lastGapIndex) await abortableSleep(this.#settle.ms(), this.#abort.signal);
-      if (this.#abort.signal.aborted) return;
-      if (!this.#explained.gapsUnexplained()) {
-        this.#explained.clearGaps();
-        this.#verifying = false;
-        return;
-      }
-      const wait = Math.max(this.#o.verifyMinMs, this.#candidates.length * 10) - (performance.now() - this.#lastVerify);
-      if (wait > 0) await abortableSleep(wait, this.#abort.signal);
-      if (this.#abort.signal.aborted) return;
-      this.#explained.clearGaps();
-      this.#verifying = false;
-      this.#lastVerify = performance.now();
-      this.#o.log.debug({ index: this.#servicesIndex }, 'services answers covered writes no checks list explains: re-reading every service once');
-      this.#fullResync = true;
-      this.#kick();
-    });
-  }
-
-  #verifying = false;
-  #lastVerify = -Infinity;
-
-  /** A services-index move at `target` that no list shows: re-read every service. */
-  #unexplained(target: number): void {
-    this.#o.log.debug({ index: target, checksIndex: Math.max(this.#checksIndex, this.#checksNotice), settleMs: this.#settle.ms() }, 'services index moved without a visible change: re-reading every service');
-    this.#explained.readAllUpTo(this.#servicesIndex); // the re-read covers them
-    this.#fullResync = true;
-    this.#kick();
-  }
-
   /** Which services-index moves the checks lists explain, and which wait for one. */
   readonly #explained = new ExplainedWrites();
+  /** When a move no list explains costs a read of every service. */
+  readonly #unseen: UnseenWrites;
 
   #onChecks(decoded: PendingDecode<CheckRow>, index: number): void {
     if (index < this.#checksIndex) {
@@ -406,7 +326,7 @@ export class ConsulSource implements CatalogSource {
     this.#checkRows = spliceRegions(previous, regions, middle);
     if (reconcile && this.#synced) this.#reconcileEntries();
     // A list compared with the entries (no list before it to tell what changed) explains nothing.
-    for (const t of this.#explained.list(index, reconcile ? undefined : (t) => vanished || modified.has(t))) this.#unexplained(t);
+    for (const t of this.#explained.list(index, reconcile ? undefined : (t) => vanished || modified.has(t))) this.#unseen.unexplained(t);
     // Its timings go with the snapshot it brings, if it brings one.
     if (this.#marked === marked) this.#checksTiming = undefined;
     this.#kick();
@@ -515,7 +435,7 @@ export class ConsulSource implements CatalogSource {
       const first = !this.#synced;
       this.#synced = true;
       // Any read of every service (the first one included) is as good as a verification.
-      if (full) this.#lastVerify = performance.now();
+      if (full) this.#unseen.readEverything();
       // The checks list that arrived before or during the initial read is compared with what was read.
       if (this.#reconcile) this.#reconcileEntries();
       if (!first && full && changed.size === 0) continue; // a full re-read that found nothing new
