@@ -112,7 +112,9 @@ export function parseShowStat(csv: string, { addr = false }: { addr?: boolean } 
     const server = cells[c.sv] ?? '';
     if (server === 'FRONTEND' || server === 'BACKEND') continue;
     const cell = (i: number) => (i >= 0 ? cells[i] ?? '' : '');
-    rows.push({ proxy: cell(c.px), server, status: cell(c.status), weight: Number(cell(c.weight) || 0), ...(addr ? { addr: cell(c.addr) } : {}), sessions: Number(cell(c.scur) || 0) });
+    const row: StatRow = { proxy: cell(c.px), server, status: cell(c.status), weight: Number(cell(c.weight) || 0), sessions: Number(cell(c.scur) || 0) };
+    if (addr) row.addr = cell(c.addr);
+    rows.push(row);
   }
   return rows;
 }
