@@ -188,9 +188,14 @@ export class AnswerPatch extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.accept(chunk);
+    callback();
+  }
+
+  /** Takes the next bytes of the answer at once, copying what it keeps: `chunk` may be reused after the call (raw-get.ts). */
+  accept(chunk: Buffer): void {
     if (this.#head.length < 4096) this.#head = Buffer.concat([this.#head, chunk.subarray(0, 4096 - this.#head.length)]);
     if (!this.stale) this.#take(chunk, 0);
-    callback();
   }
 
   #take(chunk: Buffer, at: number): void {

@@ -9,6 +9,7 @@ import https from 'node:https';
 import Consul from 'consul';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { parseDurationMs } from '../util/duration.js';
+import { RawHttp, type ByteSink } from './raw-get.js';
 import type { ConsulConfig, Consistency } from './config.js';
 import { CatalogServices, checkHealthChecks, checkHealthEntries, zodShape, type HealthCheck, type HealthEntry, type ShapeResult } from './schemas.js';
 
@@ -38,6 +39,8 @@ export interface BodyStream extends Writable {
 }
 
 const isBodyStream = (v: unknown): v is BodyStream => v instanceof Writable && typeof (v as { head?: unknown }).head === 'function';
+/** A body stream that also takes bytes synchronously, copying what it keeps (catalog/kept-answer.ts's AnswerPatch). */
+const isByteSink = (v: unknown): v is BodyStream & ByteSink => isBodyStream(v) && typeof (v as { accept?: unknown }).accept === 'function';
 
 /** Options of an answer that may be streamed. */
 export interface StreamQueryOptions extends QueryOptions {
@@ -114,6 +117,8 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
   const base = config.url.toString().replace(/\/$/, '');
   const port = Number(config.url.port || (secure ? 443 : 80));
   const consul = new Consul({ host: config.url.hostname, port, secure, agent });
+  // Over http:, an answer a sink takes synchronously is read into one reused buffer (raw-get.ts).
+  const rawHttp = secure ? undefined : new RawHttp(config.url.hostname.replace(/^\[(.*)\]$/, '$1'), port);
   const address = base;
   // The package's types leave out that its client is papi's EventEmitter.
   const papiEvents = consul as unknown as EventEmitter;
@@ -147,6 +152,8 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
         ...(config.datacenter ? { dc: config.datacenter } : {}),
         ...(blocking ? { index: String(opts.index), wait: opts.wait ?? '5m' } : {}),
         ...(opts.filter !== undefined ? { filter: opts.filter } : {}),
+        // The headers of an answer read by raw-get.ts (papi's are seen on its 'log' event, above).
+        ...(onIndex ? { onHeaders: (h: Record<string, string>) => { const n = Number(h['x-consul-index']); if (Number.isFinite(n) && n > 0) onIndex(n); } } : {}),
         // Consul may hold a blocking query for wait + wait/16; give it that and a margin.
         timeout: blocking ? waitMs + Math.ceil(waitMs / 16) + 15_000 : 30_000,
         ctx,
@@ -203,17 +210,20 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     health: { service: RawCall; state: RawCall; node: RawCall };
     _get(req: Record<string, unknown>, next: (request: PapiRequest, next: (...args: unknown[]) => void) => void): Promise<[PapiResponse, unknown]>;
   };
+  // The query string of a GET, as the package builds its own.
+  const queryOf = (o: Record<string, unknown>) => Object.fromEntries(Object.entries({
+    index: o.index, wait: o.wait, filter: o.filter, dc: o.dc,
+    ...(o.consistent ? { consistent: '1' } : o.stale ? { stale: '1' } : {}),
+  }).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+  const tokenHeader = (o: Record<string, unknown>): Record<string, string> => (typeof o.token === 'string' ? { 'x-consul-token': o.token } : {});
   // A GET as the package builds its own, but with papi's `buffer`: the body is not decoded.
-  // With a stream (`o.stream`), it is piped into that and the bytes returned are empty.
+  // With a stream (`o.stream`), it is piped into that and the bytes returned are empty; a stream
+  // that takes bytes synchronously is given them from raw-get.ts's read buffer when over http:.
   const bytesGet = (name: string, path: string, params: Record<string, unknown>): RawCall => (o) => {
     const stream = isBodyStream(o.stream) ? o.stream : undefined;
+    if (rawHttp && isByteSink(stream)) return streamedGet(rawHttp, path.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(String(params[k]))), stream, o);
     return raw._get({
-      name, path, params,
-      query: Object.fromEntries(Object.entries({
-        index: o.index, wait: o.wait, filter: o.filter, dc: o.dc,
-        ...(o.consistent ? { consistent: '1' } : o.stale ? { stale: '1' } : {}),
-      }).filter(([, v]) => v !== undefined)),
-      headers: typeof o.token === 'string' ? { 'x-consul-token': o.token } : {},
+      name, path, params, query: queryOf(o), headers: tokenHeader(o),
       ctx: o.ctx, timeout: o.timeout, ...(stream ? { pipe: stream } : { buffer: true }),
     }, (request, next) => {
       if (request.err) {
@@ -223,6 +233,25 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
       }
       next(false, undefined, [request.res, stream ? Buffer.alloc(0) : request.res?.body ?? Buffer.alloc(0)]);
     });
+  };
+  const streamedGet = async (http: RawHttp, path: string, sink: ByteSink, o: Record<string, unknown>): Promise<[PapiResponse, unknown]> => {
+    const ac = new AbortController();
+    const ctx = o.ctx as EventEmitter;
+    const cancel = () => ac.abort();
+    ctx.once('cancel', cancel);
+    try {
+      const query = new URLSearchParams(queryOf(o)).toString();
+      const onHeaders = o.onHeaders as ((h: Record<string, string>) => void) | undefined;
+      const answer = await http.get(`/v1${path}${query ? `?${query}` : ''}`, { headers: tokenHeader(o), sink, signal: ac.signal, timeoutMs: Number(o.timeout), onHeaders });
+      if (answer.status < 200 || answer.status >= 300) throw Object.assign(new Error(`HTTP ${answer.status}`), { statusCode: answer.status, response: { body: answer.errorBody } });
+      return [{ headers: answer.headers }, Buffer.alloc(0)];
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      if (e.code === 'EPROTO') throw new HapilotError(ErrorCode.CONSUL_SHAPE, `Consul /v1${path} sent a ${e.message ?? 'malformed HTTP answer'}: expected an HTTP/1.1 answer (a proxy cutting the answer, or not Consul at ${address})`, { cause: err });
+      throw err;
+    } finally {
+      ctx.removeListener('cancel', cancel);
+    }
   };
 
   // The last unfiltered /v1/catalog/services answer. Registering an instance of an existing service
@@ -265,6 +294,7 @@ export function createConsulClient(config: ConsulConfig, observer?: RequestObser
     },
     close: () => {
       agent.destroy();
+      rawHttp?.close();
     },
   };
 }
