@@ -59,6 +59,7 @@ import { IncrementalModel } from '../src/model/incremental.js';
 import { IncrementalRenderer } from '../src/config/incremental-render.js';
 import { render, renderView } from '../src/config/render.js';
 import { planRuntime } from '../src/haproxy/runtime-api.js';
+import { RawHttp } from '../src/consul/raw-get.js';
 import { BUILTIN_TEMPLATES_DIR, loadTemplates } from '../src/config/templates.js';
 import { loadSettings } from '../src/settings.js';
 import { runLoad } from './lib/loadgen.js';
@@ -268,27 +269,39 @@ class Sim {
 /** What the daemon phase needs of whoever serves the catalog: the simulator or a real agent. */
 type Catalog = Pick<Sim, 'url' | 'register' | 'counters' | 'reset' | 'body' | 'stop'>;
 
-/** CPU time of this process (all threads, user + system) to receive `url` and drop it, in ms: median of `runs`. */
-async function receiveCpuMs(url: string, runs = 7): Promise<number> {
+/**
+ * CPU time of this process (all threads, user + system) to receive `url` and drop it, in ms, median
+ * of `runs`: with Node's HTTP client (a buffer per socket read), and with hapilot's (consul/raw-get.ts:
+ * one reused read buffer), alternating.
+ */
+async function receiveCpuMs(url: string, runs = 7): Promise<{ http: number; reused: number }> {
   const agent = new http.Agent({ keepAlive: true });
+  const u = new URL(url);
+  const raw = new RawHttp(u.hostname, Number(u.port));
   const t: number[] = [];
+  const r: number[] = [];
+  const cpu = async (fn: () => Promise<unknown>) => {
+    const before = process.cpuUsage();
+    await fn();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1000;
+  };
   try {
     for (let k = 0; k < runs; k++) {
-      const before = process.cpuUsage();
-      await new Promise<void>((resolve, reject) => {
+      t.push(await cpu(() => new Promise<void>((resolve, reject) => {
         http.get(url, { agent }, (res) => {
           res.on('data', () => undefined);
           res.on('end', resolve);
           res.on('error', reject);
         }).on('error', reject);
-      });
-      const used = process.cpuUsage(before);
-      t.push((used.user + used.system) / 1000);
+      })));
+      r.push(await cpu(() => raw.get(`${u.pathname}${u.search}`, { headers: {}, sink: { accept: () => undefined }, timeoutMs: 60_000 })));
     }
   } finally {
     agent.destroy();
+    raw.close();
   }
-  return pct(t, 50);
+  return { http: pct(t, 50), reused: pct(r, 50) };
 }
 
 /**
@@ -483,7 +496,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       const checksBody = await sim.body('/v1/health/state/any');
       const serviceBody = await sim.body(`/v1/health/service/${svcName(0)}`);
       result.floor = {
-        checksBytes: Buffer.byteLength(checksBody), checksParseMs: medianMs(() => JSON.parse(checksBody)), checksReceiveCpuMs: await receiveCpuMs(`${sim.url}/v1/health/state/any`),
+        checksBytes: Buffer.byteLength(checksBody), checksParseMs: medianMs(() => JSON.parse(checksBody)), ...await receiveCpuMs(`${sim.url}/v1/health/state/any`).then((c) => ({ checksReceiveCpuMs: c.http, checksReceiveReusedCpuMs: c.reused })),
         serviceBytes: Buffer.byteLength(serviceBody), serviceParseMs: medianMs(() => JSON.parse(serviceBody), 21),
       };
       log(`size ${n}: /v1/health/state/any ${(result.floor.checksBytes / 1e6).toFixed(1)} MB, JSON.parse ${result.floor.checksParseMs.toFixed(1)} ms`);
