@@ -98,6 +98,13 @@ const { values: opts } = parseArgs({
     consul: { type: 'string', default: 'sim' },
     /** Nodes the instances are spread over (default 10 with the simulator, 1,000 with a real agent). */
     nodes: { type: 'string' },
+    /**
+     * A pause of each of the 4 convergence pollers between its requests, in ms (0: back to back, as
+     * every run before 2026-12-07 06:15: the pollers and HAProxy answering them then took CPU from
+     * hapilot and `haproxy -c` on this 2-core machine, ~160 ms of a 10,000-service server-only p50
+     * and ~600 ms of a structural one; docs/benchmarks.md).
+     */
+    'poll-gap-ms': { type: 'string', default: '2' },
   },
 });
 const SIZES = opts.sizes.split(',').map(Number);
@@ -112,6 +119,7 @@ const IDLE_S = Number(opts['idle-seconds']);
 const REST_S = Number(opts['rest-seconds']);
 const PHASE_S = Number(opts['phase-seconds-large']);
 const CHANGE_TIMEOUT_S = Number(opts['change-timeout']);
+const POLL_GAP_MS = Number(opts['poll-gap-ms']);
 const SKIP = new Set(opts.skip.split(',').filter(Boolean));
 if (opts.consul !== 'sim' && opts.consul !== 'real') {
   console.error(`bench:scale: --consul ${opts.consul}: expected sim or real`);
@@ -122,7 +130,7 @@ const NODES = Number(opts.nodes ?? (REAL ? 1000 : 10));
 /** Writes timed to the answer of the held checks long-poll (Consul's own part of a change). */
 const WAKES = 12;
 const KNOWN_SKIPS = ['cli', 'haproxy', 'inproc', 'daemon', 'server-only', 'structural', 'consul-template', 'rps'];
-for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], nodes: [NODES], 'idle-seconds': [IDLE_S], 'rest-seconds': [REST_S], 'phase-seconds-large': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S] })) {
+for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], nodes: [NODES], 'idle-seconds': [IDLE_S], 'rest-seconds': [REST_S], 'phase-seconds-large': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S], 'poll-gap-ms': [POLL_GAP_MS] })) {
   if (v.some((x) => !Number.isInteger(x) || x < (name === 'nodes' ? 1 : 0))) {
     console.error(`bench:scale: --${name} ${String(opts[name as keyof typeof opts])}: expected ${name === 'nodes' ? 'a positive integer' : 'non-negative integers'}`);
     process.exit(2);
@@ -212,13 +220,17 @@ function through(port: number, host: string): Promise<{ status: number; addr: st
   });
 }
 
-/** Milliseconds from `since` until a request to `host` is answered by `addr` (4 pollers in flight). */
+/**
+ * Milliseconds from `since` until a request to `host` is answered by `addr` (4 pollers in flight,
+ * each pausing --poll-gap-ms between its requests).
+ */
 async function until(port: number, host: string, addr: string, since: number, timeoutMs = 120_000): Promise<number> {
   let done = 0;
   const poll = async () => {
     while (!done && performance.now() - since < timeoutMs) {
       const r = await through(port, host);
       if (r.addr === addr && !done) done = performance.now();
+      else if (POLL_GAP_MS > 0) await sleep(POLL_GAP_MS);
     }
   };
   await Promise.all([poll(), poll(), poll(), poll()]);
