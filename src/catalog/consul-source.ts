@@ -103,6 +103,11 @@ export class ConsulSource implements CatalogSource {
    * nothing), so it is decided when the read returns.
    */
   #reading = new Map<string, number>();
+  /**
+   * Services read again only because a restore was seen while their read was under way: the
+   * re-read names them as changed only if their entries differ from what that read brought.
+   */
+  readonly #verify = new Set<string>();
   #dirty = new Set<string>();
   #servicesIndex = 0;
   #checksIndex = 0;
@@ -261,7 +266,7 @@ export class ConsulSource implements CatalogSource {
       // nothing about the restored state, and a restore can change what no list shows (addresses,
       // weights): read everything again once.
       this.#fetchedIndex.clear();
-      for (const n of this.#reading.keys()) this.#reading.set(n, Infinity); // reads under way: read again
+      this.#readAgain();
       this.#checksNotice = 0;
       if (this.#synced) this.#fullResync = true;
     }
@@ -301,7 +306,7 @@ export class ConsulSource implements CatalogSource {
     if (index < this.#checksIndex) {
       // Restored (see #onServices): earlier indexes say nothing any more.
       this.#fetchedIndex.clear();
-      for (const n of this.#reading.keys()) this.#reading.set(n, Infinity); // reads under way: read again
+      this.#readAgain();
       this.#explained.restored();
     }
     this.#checksIndex = index;
@@ -341,6 +346,14 @@ export class ConsulSource implements CatalogSource {
   #touched(row: CheckRow, index: number): void {
     if (row.service) this.#markDirty(row.service, index);
     else for (const service of this.#held.servicesOn(row.node)) this.#markDirty(service, index);
+  }
+
+  /** A restore was seen: the reads under way may have read the old state; each is read again, to verify. */
+  #readAgain(): void {
+    for (const n of this.#reading.keys()) {
+      this.#reading.set(n, Infinity);
+      this.#verify.add(n);
+    }
   }
 
   #markDirty(service: string, index: number): void {
@@ -414,10 +427,13 @@ export class ConsulSource implements CatalogSource {
           this.#fetchedIndex.set(name, index);
           const held = this.#held.get(name);
           if (held === entries) continue;
-          // A full re-read names only the services whose entries really differ (a weight, an address).
-          if (!full || JSON.stringify(held) !== JSON.stringify(entries)) changed.add(name);
+          // A full re-read, or one to verify after a restore, names only the services whose entries
+          // really differ (a weight, an address).
+          const compare = full || this.#verify.has(name);
+          if (!compare || JSON.stringify(held) !== JSON.stringify(entries)) changed.add(name);
           this.#held.set(name, entries);
         }
+        for (const [name] of results) if (!this.#dirty.has(name)) this.#verify.delete(name);
         if (full && this.#synced) this.#o.onFullResync?.();
         this.#errors.delete('health/service');
         failures = 0;

@@ -245,6 +245,50 @@ test('a snapshot restore: the restored catalog is read again (one full re-read) 
   }
 });
 
+test('a restore seen while the full re-read is under way: the services read again to verify are named only where they differ', async () => {
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  for (let s = 0; s < 5; s++) sim.register({ node: { Node: 'n1', Address: '10.0.0.1' }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
+  await sim.start();
+  const real = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
+  // A full re-read's dump is held until the test lets it go: the restored checks list comes first.
+  let hold: Promise<void> | undefined;
+  const consul = {
+    ...real,
+    nodeDumpBytes: async (...args: Parameters<NonNullable<typeof real.nodeDumpBytes>>) => {
+      const r = await (real.nodeDumpBytes as NonNullable<typeof real.nodeDumpBytes>)(...args);
+      await hold;
+      return r;
+    },
+  };
+  const snapshots: CatalogSnapshot[] = [];
+  const source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 200 });
+  source.start((s) => snapshots.push(s));
+  const reads = () => sim.requests.filter((r) => r.path.startsWith('/v1/health/service/')).length;
+  try {
+    await eventually(() => snapshots.length === 1, 10_000, 'initial snapshot');
+    const saved = sim.saveSnapshot();
+    sim.deregister('n1', 'svc2-0');
+    await eventually(() => servers(snapshots.at(-1), 'svc2').length === 0, 5000, 'svc2 gone');
+    await eventually(() => sim.openBlocking === 2, 5000, 'two long-polls open');
+    let release = () => {};
+    hold = new Promise<void>((resolve) => { release = resolve; });
+    const n = snapshots.length;
+    const readsBefore = reads();
+    const requestsBefore = sim.requests.length;
+    sim.restoreSnapshot(saved);
+    await eventually(() => sim.requests.slice(requestsBefore).some((r) => r.path === '/v1/internal/ui/nodes'), 5000, 'the full re-read asked for the dump');
+    await new Promise((r) => setTimeout(r, 300)); // the restored checks list is taken meanwhile
+    release();
+    await eventually(() => servers(snapshots.at(-1), 'svc2').length === 1, 5000, 'svc2 restored');
+    await eventually(() => reads() - readsBefore >= 5, 5000, 'every service read again, to verify');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual([...new Set(snapshots.slice(n).flatMap((s) => s.changed ?? []))].sort(), ['svc2'], 'only the restored service is named');
+  } finally {
+    await source.stop(); real.close(); await sim.stop();
+  }
+});
+
 test('entries are held with the fields hapilot reads only', async () => {
   const t = await setup(2, 1);
   try {
