@@ -90,6 +90,12 @@ export class NodeDumpStream extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.accept(chunk);
+    callback();
+  }
+
+  /** Takes the next bytes of the dump at once, copying what it keeps: `chunk` may be reused after the call (consul/raw-get.ts). */
+  accept(chunk: Buffer): void {
     this.#received += chunk.length;
     if (this.#head.length < 4096) this.#head = Buffer.concat([this.#head, chunk.subarray(0, 4096 - this.#head.length)]);
     if (!this.#problem) {
@@ -100,7 +106,6 @@ export class NodeDumpStream extends Writable {
         this.#pieces = [];
       }
     }
-    callback();
   }
 
   #scan(chunk: Buffer): void {

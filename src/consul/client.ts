@@ -31,7 +31,7 @@ export interface QueryOptions {
 /**
  * A stream an answer's body is piped into as it arrives, for a caller that parses it piece by piece
  * (catalog/node-dump.ts's NodeDumpStream) or compares it with the answer it kept
- * (catalog/kept-answer.ts's AnswerPatch), rather than holding it whole. It never emits an error
+ * (kept-answer.ts's AnswerPatch, node-dump.ts's NodeDumpStream), rather than holding it whole. It never emits an error
  * (it keeps its own); `head` gives its first bytes (an error answer's text).
  */
 export interface BodyStream extends Writable {
@@ -39,7 +39,7 @@ export interface BodyStream extends Writable {
 }
 
 const isBodyStream = (v: unknown): v is BodyStream => v instanceof Writable && typeof (v as { head?: unknown }).head === 'function';
-/** A body stream that also takes bytes synchronously, copying what it keeps (catalog/kept-answer.ts's AnswerPatch). */
+/** A body stream that also takes bytes synchronously, copying what it keeps (kept-answer.ts's AnswerPatch, node-dump.ts's NodeDumpStream). */
 const isByteSink = (v: unknown): v is BodyStream & ByteSink => isBodyStream(v) && typeof (v as { accept?: unknown }).accept === 'function';
 
 /** Options of an answer that may be streamed. */

@@ -1,9 +1,10 @@
 // A plain-HTTP GET whose body is handed to a sink straight from one reused read buffer. Node's HTTP
 // client gives each socket read a buffer of its own: the checks list, 32 MB at 10,000 services ×
 // 10 and read again on every change, arrived in ~500 of them per change, and receiving it cost a
-// Node process 21–29 ms of CPU against ~5 ms read into one buffer (the socket's `onread`). Used
-// for that answer only, over http: (https: stays with the Consul package's client). HTTP/1.1, a
-// body framed by Content-Length, chunked, or the connection's end; keep-alive, one idle socket.
+// Node process 21–40 ms of CPU against ~5 ms read into one buffer (the socket's `onread`). Used for
+// the answers read as they arrive (the checks list, the startup's node dump) over http: (https:
+// stays with the Consul package's client). HTTP/1.1, a body framed by Content-Length, chunked, or
+// the connection's end; keep-alive, one idle socket.
 import net from 'node:net';
 
 /** Takes the body as it arrives. `bytes` is valid during the call only (the read buffer is reused). */
