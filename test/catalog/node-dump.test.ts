@@ -194,13 +194,19 @@ test('a dump read whole: each node is trimmed to its entries before the next is 
   assert.ok(grown < body.length / 6, `the heap grew by ${grown} bytes over four nodes of ${Math.round(body.length / 6)} bytes each`);
 });
 
-/** A dump read as it arrives, cut into chunks at `cuts` (offsets), as NodeDumpStream receives it. */
+/**
+ * A dump read as it arrives, cut into chunks at `cuts` (offsets), as NodeDumpStream receives it from
+ * consul/raw-get.ts: each chunk in one scratch buffer, scribbled over once the stream has taken it.
+ */
 function streamed(body: Buffer, wanted: ReadonlySet<string>, cuts: number[]): Map<string, HealthEntry[]> {
   const decoder = new NodeDumpDecoder();
   const stream = decoder.stream(wanted);
+  const scratch = Buffer.alloc(body.length + 1);
   let at = 0;
   for (const c of [...new Set(cuts.map((x) => x % (body.length + 1)))].sort((a, b) => a - b).concat(body.length)) {
-    stream.write(body.subarray(at, c));
+    body.copy(scratch, 0, at, c);
+    stream.accept(scratch.subarray(0, c - at));
+    scratch.fill(0x7b, 0, c - at); // '{': what the stream kept of the chunk without copying would no longer parse
     at = c;
   }
   return new Map(decoder.readStream(stream).entries);
