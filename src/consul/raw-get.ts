@@ -242,9 +242,12 @@ export class RawHttp {
           finish(netError('EPROTO', `malformed HTTP answer: ${(err as Error).message}`));
         }
       });
-      const head = Object.entries({ host: `${this.#host}:${this.#port}`, 'user-agent': 'hapilot', accept: 'application/json', ...o.headers })
-        .map(([k, v]) => `${k}: ${v}\r\n`).join('');
-      socket.write(`GET ${pathAndQuery} HTTP/1.1\r\n${head}\r\n`);
+      const host = this.#host.includes(':') ? `[${this.#host}]` : this.#host;
+      const headers = Object.entries({ host: `${host}:${this.#port}`, 'user-agent': 'hapilot', accept: 'application/json', ...o.headers });
+      // A value with a line break would end the header early (and the rest would be a header of its own).
+      const broken = headers.find(([, v]) => /[\r\n]/.test(v));
+      if (broken) return finish(netError('EINVAL', `the ${broken[0]} header's value holds a line break`));
+      socket.write(`GET ${pathAndQuery} HTTP/1.1\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
     });
   }
 }

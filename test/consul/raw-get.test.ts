@@ -23,7 +23,7 @@ function collector(): ByteSink & { text(): string; calls: number } {
  * A server that answers each request on a connection with the next of `answers` (raw bytes, written
  * in the pieces given, a tick apart); counts connections and keeps the requests' heads.
  */
-async function rawServer(answers: Array<Buffer[] | 'close'>) {
+async function rawServer(answers: Array<Buffer[] | 'close'>, host = '127.0.0.1') {
   const requests: string[] = [];
   let connections = 0;
   let next = 0;
@@ -49,7 +49,7 @@ async function rawServer(answers: Array<Buffer[] | 'close'>) {
     });
     socket.on('error', () => undefined);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   return {
     port: (server.address() as AddressInfo).port,
     requests,
@@ -169,6 +169,22 @@ test('raw GET: abort and timeout end the request and its connection; a malformed
   } finally {
     c2.close();
     await bad.close();
+  }
+});
+
+test('raw GET: an IPv6 host is bracketed in the Host header; a header value with a line break is refused, not sent', async () => {
+  const srv = await rawServer([[head(['HTTP/1.1 200 OK', 'Content-Length: 2']), Buffer.from('[]')]], '::1');
+  const client = new RawHttp('::1', srv.port);
+  try {
+    await assert.rejects(client.get('/x', { headers: { 'x-consul-token': 'abc\r\nX-Injected: 1' }, sink: collector(), timeoutMs: 5000 }), (err: Error & { code?: string }) => err.code === 'EINVAL' && /x-consul-token header's value holds a line break/.test(err.message) && !err.message.includes('abc'));
+    const sink = collector();
+    await client.get('/x', { headers: {}, sink, timeoutMs: 5000 });
+    assert.equal(sink.text(), '[]');
+    assert.equal(srv.requests.length, 1, 'the refused request was never sent');
+    assert.match(srv.requests[0] ?? '', new RegExp(`\r\nhost: \\[::1\\]:${srv.port}\r\n`));
+  } finally {
+    client.close();
+    await srv.close();
   }
 });
 
