@@ -32,6 +32,15 @@ async function setup(services: number, instances = 2) {
   return { sim, source, snapshots, healthReads, stop, last: () => snapshots[snapshots.length - 1], fullResyncs: () => fullResyncs };
 }
 
+/** A started simulator with `services` enabled services, one instance each (`svc<k>-0`), on one node. */
+async function simWith(services: number, node: string): Promise<ConsulSim> {
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  for (let s = 0; s < services; s++) sim.register({ node: { Node: node, Address: '10.0.0.1' }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
+  await sim.start();
+  return sim;
+}
+
 const servers = (s: CatalogSnapshot | undefined, service: string) =>
   (s?.entries ?? []).filter((e) => e.Service.Service === service).map((e) => `${e.Service.ID}:${(e.Checks ?? []).map((c) => c.Status).join('/')}`).sort();
 
@@ -137,10 +146,7 @@ test('a snapshot that a checks list brought says where the source\'s time went (
 
 test('an address change that touches neither tags nor checks is seen at once: a zero-byte probe of the checks index (a node that does not exist), then one dump (no settle wait, no per-service reads)', async () => {
   // setup() with a settle time of 5 s: a change seen well before it was not waiting for it.
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  for (let s = 0; s < 3; s++) sim.register({ node: { Node: 'node0', Address: '10.0.0.1' }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
-  await sim.start();
+  const sim = await simWith(3, 'node0');
   const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
   const snapshots: CatalogSnapshot[] = [];
   const source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 5000 });
@@ -246,10 +252,7 @@ test('a snapshot restore: the restored catalog is read again (one full re-read) 
 });
 
 test('a restore seen while the full re-read is under way: the services read again to verify are named only where they differ', async () => {
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  for (let s = 0; s < 5; s++) sim.register({ node: { Node: 'n1', Address: '10.0.0.1' }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
-  await sim.start();
+  const sim = await simWith(5, 'n1');
   const real = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
   // A full re-read's dump is held until the test lets it go: the restored checks list comes first.
   let hold: Promise<void> | undefined;
@@ -331,10 +334,7 @@ test('a weight change answered together with a registration (one services answer
 });
 
 test('a checks list that arrives while its service is being read costs no second read unless it is newer than the read', async () => {
-  const sim = new ConsulSim();
-  sim.jitter = false;
-  for (let s = 0; s < 5; s++) sim.register({ node: { Node: 'n1', Address: '10.0.0.1' }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
-  await sim.start();
+  const sim = await simWith(5, 'n1');
   const real = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
   // Each read of a service answers 300 ms after Consul served it, each checks list 100 ms after: the
   // services answer comes first, and the checks list of the same write (and, below, of a later one)
