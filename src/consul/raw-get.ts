@@ -32,7 +32,7 @@ export interface RawGetOptions {
 const READ_BUFFER = 64 * 1024;
 const MAX_HEAD = 64 * 1024;
 const ERROR_BODY = 4096;
-const CRLF = Buffer.from('\r\n');
+const LF = 0x0a;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** An error with the `code` the Consul client's error mapping reads (ECONNRESET, ETIMEDOUT, …). */
@@ -126,12 +126,14 @@ class ResponseReader {
       return at + take;
     }
     // chunked: a size line, the data's CRLF, or the trailer lines up to an empty one.
-    const eol = buf.indexOf(CRLF[1] as number, at);
-    if (eol < 0 || eol >= n) {
+    // Within the bytes read: past `n` the reused buffer holds an earlier read's.
+    const found = buf.subarray(at, n).indexOf(LF);
+    if (found < 0) {
       this.#line += buf.toString('latin1', at, n);
       if (this.#line.length > 4096) throw new Error('chunked body: a line over 4 KB');
       return n;
     }
+    const eol = at + found;
     const line = (this.#line + buf.toString('latin1', at, eol)).replace(/\r$/, '');
     this.#line = '';
     if (f.state === 'data-end') {
