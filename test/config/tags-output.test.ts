@@ -41,13 +41,18 @@ test('HAPROXY.FRONTEND.HOST changes the host map; the default host is <service>.
   assert.notEqual(def.config, custom.config, 'the config names the map by its content hash');
 });
 
-test('HTTP backends carry forwardfor and X-Forwarded headers; TCP backends do not', async () => {
-  const http = backend(await cfg([]));
-  assert.match(http, /option forwardfor/);
-  assert.match(http, /X-Forwarded-Port %\[dst_port\]/);
-  assert.match(http, /X-Forwarded-Proto/);
-  const tcp = backend(await cfg(['HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=5432']));
-  assert.doesNotMatch(tcp, /forwardfor|X-Forwarded/);
+test('HTTP frontends set X-Forwarded-For/-Port/-Proto, once; backends and TCP frontends do not', async () => {
+  const config = await cfg(['HAPROXY.FRONTEND.PORT=9001']);
+  const section = (name: string) => config.slice(config.indexOf(`frontend ${name}\n`)).split(/\n\n/)[0] ?? '';
+  for (const name of ['hapilot_http', 'port_9001']) {
+    const fe = section(name);
+    assert.match(fe, /option forwardfor/, name);
+    assert.match(fe, /X-Forwarded-Port %\[dst_port\]/, name);
+    assert.match(fe, /X-Forwarded-Proto https if \{ ssl_fc \}/, name);
+  }
+  assert.doesNotMatch(backend(config), /forwardfor|X-Forwarded/, 'set in the frontends, not parsed again per backend');
+  const tcp = await cfg(['HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=5432']);
+  assert.doesNotMatch(tcp.slice(tcp.indexOf('frontend port_5432')), /forwardfor|X-Forwarded/);
 });
 
 test('global settings come from the environment', async () => {

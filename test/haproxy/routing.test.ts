@@ -1,5 +1,6 @@
 // Traffic through a real HAProxy running a rendered config: Host routing (port ignored),
-// X-Forwarded headers, unknown hosts, TCP port frontends, the stats/monitor frontend.
+// X-Forwarded headers (shared frontend and an HTTP port frontend), unknown hosts, TCP port frontends,
+// the stats/monitor frontend.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -11,8 +12,8 @@ import { HAPROXY, freePorts, haproxyCheck, tempDir } from '../helpers/haproxy.js
 import { get, startBackend, waitForPort, eventually } from '../helpers/backends.js';
 
 test('HAProxy routes by Host header through the map, ignoring the port; unknown hosts get 404; TCP ports forward', async () => {
-  const [w1, w2, api, tcp] = await Promise.all([startBackend('web-1'), startBackend('web-2'), startBackend('api-1'), startBackend('pg-1')]);
-  const [httpPort, statsPort, tcpPort] = await freePorts(3);
+  const [w1, w2, api, tcp, adm] = await Promise.all([startBackend('web-1'), startBackend('web-2'), startBackend('api-1'), startBackend('pg-1'), startBackend('adm-1')]);
+  const [httpPort, statsPort, tcpPort, admPort] = await freePorts(4);
   const { dir, cleanup } = await tempDir();
   const lo = { nodeAddress: '127.0.0.1' };
   const result = await renderEntries([
@@ -20,6 +21,7 @@ test('HAProxy routes by Host header through the map, ignoring the port; unknown 
     entry('web', 'w2', [ENABLE], { ...lo, node: 'n2', port: w2!.port }),
     entry('api', 'a1', [ENABLE, 'HAPROXY.FRONTEND.HOST=api.example.org', 'HAPROXY.BACKEND.BALANCE=leastconn', 'HAPROXY.BACKEND.STICKY=src'], { ...lo, port: api!.port }),
     entry('pg', 'p1', [ENABLE, 'HAPROXY.PROTOCOL=tcp', `HAPROXY.FRONTEND.PORT=${tcpPort}`], { ...lo, port: tcp!.port }),
+    entry('adm', 'ad1', [ENABLE, `HAPROXY.FRONTEND.PORT=${admPort}`], { ...lo, port: adm!.port }),
   ], { env: { HAPROXY_HTTP_PORT: String(httpPort), HAPROXY_STATS_PORT: String(statsPort), HAPROXY_MAXCONN_GLOBAL: '4000', HAPROXY_MAXCONN: '2000' }, paths: tempPaths(dir) });
   const cfg = path.join(dir, 'haproxy.cfg');
   assert.equal((await haproxyCheck(result, cfg)).ok, true);
@@ -36,6 +38,9 @@ test('HAProxy routes by Host header through the map, ignoring the port; unknown 
     const a = await get(httpPort!, 'api.example.org:443');
     assert.equal(a.status, 200);
     assert.deepEqual(typeof a.body === 'object' && [a.body.name, a.body.xff, a.body.xfport, a.body.xfproto], ['api-1', '127.0.0.1', String(httpPort), 'http']);
+    // An HTTP service on a port of its own gets the same headers, with that port.
+    const viaPort = await get(admPort!, 'anything');
+    assert.deepEqual(typeof viaPort.body === 'object' && [viaPort.body.name, viaPort.body.xff, viaPort.body.xfport, viaPort.body.xfproto], ['adm-1', '127.0.0.1', String(admPort), 'http']);
     const unknown = await get(httpPort!, 'nobody.example.test');
     assert.equal(unknown.status, 404);
     // The TCP frontend forwards raw bytes to the pg backend (an HTTP server here).
@@ -57,7 +62,7 @@ test('HAProxy routes by Host header through the map, ignoring the port; unknown 
   } finally {
     proc.kill('SIGTERM');
     await proc;
-    await Promise.all([w1, w2, api, tcp].map((b) => b!.close()));
+    await Promise.all([w1, w2, api, tcp, adm].map((b) => b!.close()));
     await cleanup();
   }
 });
