@@ -138,8 +138,11 @@ export class Sync {
   async #validateAndApply(cand: Candidate, snapshot: CatalogSnapshot, job: SyncRequest, runtime: Applier | undefined): Promise<void> {
     const { log, memory, builder } = this.#o;
     const validating = performance.now();
+    // The running worker's operator state is saved while HAProxy checks the config (see prepareAhead).
+    this.#o.apply.prepareAhead(cand.built.model);
     const early = await this.#early.take(cand.built);
     const valid = early ? { built: cand.built, staged: early, culprits: [] } : await writeStage(() => this.#o.validator.validConfig({ model: cand.model, built: cand.built, render: (m) => builder.render(m) })).catch((err: unknown) => {
+      this.#o.apply.forgetAhead();
       if (isHapilotError(err, ErrorCode.HAPROXY_INVALID)) {
         this.validationError = err.detail ?? err.message;
         throw new StageError('validation', err.message);

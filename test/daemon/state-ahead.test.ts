@@ -1,0 +1,121 @@
+// The operator state saved while a structural config is still being validated (ApplyStep.prepareAhead):
+// the reload to that very model uses it, complete, without asking HAProxy again; a reload to another
+// model (bisection left a service out) asks again, after the first save, and the file is for the
+// model loaded. A stats socket stands in for HAProxy's, answering `show servers state` slowly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { HealthEntry } from '../../src/consul/schemas.js';
+import { buildModel, type Model } from '../../src/model/model.js';
+import { finishConfig } from '../../src/config/build.js';
+import { pathsFor, type RenderPaths } from '../../src/config/render.js';
+import { loadTemplates } from '../../src/config/templates.js';
+import { stageConfig } from '../../src/config/config-file.js';
+import type { ApplyResult, HaproxyProcesses, ProcessApplier } from '../../src/haproxy/applier.js';
+import { AppliedState } from '../../src/daemon/applied-state.js';
+import { ApplyStep } from '../../src/daemon/apply.js';
+import { ConfigHistory } from '../../src/daemon/history.js';
+import { Metrics } from '../../src/daemon/metrics.js';
+import { ENABLE, entry, settings } from '../helpers/entries.js';
+import { tempDir } from '../helpers/haproxy.js';
+import { testLog } from '../helpers/log.js';
+
+const HEADER = '# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port';
+/** A row with admin state 8 (drain), as a running worker shows a drained server. */
+const row = (backend: string, server: string, port: number) => `3 ${backend} 1 ${server} 10.0.0.1 2 8 1 1 5 6 3 4 6 0 0 0 - ${port} - 0 0 - - 0`;
+
+/** A stats socket answering `show servers state` after `delayMs`; counts the questions. */
+async function fakeStatsSocket(file: string, dump: string, delayMs: number) {
+  let asked = 0;
+  const server = net.createServer({ allowHalfOpen: true }, (c) => {
+    c.on('data', (d) => {
+      if (!d.toString().startsWith('show servers state')) return void c.end();
+      asked += 1;
+      setTimeout(() => c.end(dump), delayMs);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(file, resolve));
+  return { asked: () => asked, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A reload that only records the state file HAProxy would load at that moment. */
+class RecordingReload implements ProcessApplier {
+  readonly strategy = 'master-worker';
+  readonly seen: string[] = [];
+  constructor(readonly stateFile: string) {}
+  async apply(): Promise<ApplyResult> {
+    this.seen.push(readFileSync(this.stateFile, 'utf8'));
+    return { kind: 'applied', strategy: 'master-worker', action: 'reload', message: 'reloaded' };
+  }
+  async start() { return { adopted: true }; }
+  async reload() { return { ok: true, message: 'reloaded' }; }
+  async running() { return true; }
+  async processes(): Promise<HaproxyProcesses> { return { masterPid: 1, currentWorkerPid: 2, oldWorkers: [] }; }
+  async stop() { /* nothing */ }
+}
+
+const web = (ids: string[]): HealthEntry[] => ids.map((id, i) => entry('web', id, [ENABLE], { node: `n${i}`, address: '10.0.0.1', port: 9000 + i }));
+
+async function setUp(dir: string, delayMs: number) {
+  const configPath = path.join(dir, 'haproxy.cfg');
+  const paths: RenderPaths = pathsFor({ configPath, runDir: dir });
+  const templates = await loadTemplates();
+  const build = (entries: HealthEntry[]) => finishConfig({ model: buildModel({ entries, settings: settings() }), templates, paths, fdLimit: undefined });
+  const before = build(web(['a', 'b', 'c']));
+  const state = new AppliedState({ runDir: dir, settings: settings() });
+  await state.set({ config: before.config, model: before.model, serverLines: before.serverLines, index: 1, atMs: 0 });
+  state.haproxyRunning = true;
+  // The running worker: servers a, b and c of web, all three drained.
+  const dump = ['1', HEADER, row('web', 'n0:a', 9000), row('web', 'n1:b', 9001), row('web', 'n2:c', 9002), ''].join('\n');
+  const socket = await fakeStatsSocket(paths.statsSocket, dump, delayMs);
+  const proc = new RecordingReload(paths.serverState);
+  const apply = new ApplyStep({ configPath, paths, process: proc, state, history: new ConfigHistory({ runDir: dir }), metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
+  // A structural change: a second service appears (and, for the second model, web's c is left out).
+  const api = entry('api', 'x', [ENABLE], { node: 'n9', address: '10.0.0.2', port: 7000 });
+  const next = build([...web(['a', 'b', 'c']), api]);
+  const other = build([...web(['a', 'b']), api]);
+  const reload = async (built: { config: string; model: Model; serverLines: ReadonlyMap<string, string> }) => apply.apply({
+    staged: await stageConfig({ configPath, config: built.config, files: [], durable: false }), config: built.config, model: built.model,
+    serverLines: built.serverLines, index: 2, trigger: 'catalog change', cause: 'test', appliers: [proc],
+  });
+  return { apply, proc, socket, next, other, reload };
+}
+
+const servers = (file: string) => file.split('\n').filter((l) => /^\d+ /.test(l)).map((l) => l.split(' ')[3]);
+
+test('state saved ahead of the reload to the same model is used, complete, and HAProxy is asked once', async () => {
+  const { dir, cleanup } = await tempDir();
+  const { apply, proc, socket, next, reload } = await setUp(dir, 150);
+  try {
+    apply.prepareAhead(next.model);
+    // The apply comes while the dump is still on its way (validation under way): it waits for it.
+    const out = await reload(next);
+    assert.equal(out.kind, 'applied');
+    assert.equal(socket.asked(), 1, 'the state saved ahead was used, not asked again');
+    assert.deepEqual(servers(proc.seen[0] ?? ''), ['n0:a', 'n1:b', 'n2:c'], 'the new worker loads every running server\'s state');
+    assert.match(proc.seen[0] ?? '', /^3 web 1 n1:b 10\.0\.0\.1 2 8 /m, 'drained stays drained');
+  } finally {
+    await socket.close();
+    await cleanup();
+  }
+});
+
+test('a reload to another model than the one saved ahead saves the state again, after the first save', async () => {
+  const { dir, cleanup } = await tempDir();
+  const { apply, proc, socket, next, other, reload } = await setUp(dir, 150);
+  try {
+    apply.prepareAhead(next.model);
+    const out = await reload(other);
+    assert.equal(out.kind, 'applied');
+    assert.equal(socket.asked(), 2);
+    assert.deepEqual(servers(proc.seen[0] ?? ''), ['n0:a', 'n1:b'], 'the file is for the model loaded: c is not in it');
+    // A later reload with nothing saved ahead asks again.
+    assert.equal((await reload(next)).kind, 'applied');
+    assert.equal(socket.asked(), 3);
+  } finally {
+    await socket.close();
+    await cleanup();
+  }
+});
