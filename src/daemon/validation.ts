@@ -76,7 +76,11 @@ export class Validator {
    */
   async stage(built: BuildResult): Promise<StagedConfig> {
     this.#o.metrics.validations.inc();
-    return stageConfig({ configPath: this.#o.configPath, config: built.config, files: built.files, haproxy: this.#o.haproxy, durable: false });
+    const started = performance.now();
+    const staged = await stageConfig({ configPath: this.#o.configPath, config: built.config, files: built.files, haproxy: this.#o.haproxy, durable: false });
+    const checkMs = staged.validation?.durationMs ?? 0;
+    this.#o.log.debug({ writeMs: Math.round(performance.now() - started - checkMs), checkMs: Math.round(checkMs), ok: staged.validation?.ok }, 'staged and checked (haproxy -c)');
+    return staged;
   }
 
   /**
