@@ -9,7 +9,7 @@ import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplier } from './applier.js';
 import { parseShowProc, socketCommand, type ProcEntry } from './socket.js';
-import { haproxyLogAlerts } from './validate.js';
+import { haproxyLogAlerts, withLogFile } from './log-file.js';
 
 export interface MasterWorkerOptions {
   haproxy: string;
@@ -82,10 +82,8 @@ export class MasterWorker implements ProcessApplier {
       throw new HapilotError(ErrorCode.HAPROXY_START, `--haproxy-master-socket ${this.masterSocket}: the HAProxy master does not answer: start HAProxy with -W -S ${this.masterSocket} (or share that socket on a volume)`);
     }
     {
-      const out = { file: this.logFile, append: true } as const;
-      const child = execa(this.#o.haproxy, ['-W', '-S', this.#o.socketGroup ? `${this.masterSocket},mode,660,group,${this.#o.socketGroup}` : `${this.masterSocket},mode,600`, '-f', path.resolve(this.#o.configPath), '-p', this.pidFile], {
-        detached: true, cleanup: false, stdin: 'ignore', stdout: out, stderr: out, reject: false,
-      });
+      const args = ['-W', '-S', this.#o.socketGroup ? `${this.masterSocket},mode,660,group,${this.#o.socketGroup}` : `${this.masterSocket},mode,600`, '-f', path.resolve(this.#o.configPath), '-p', this.pidFile];
+      const child = withLogFile(this.logFile, (output) => execa(this.#o.haproxy, args, { detached: true, cleanup: false, stdin: 'ignore', ...output, reject: false }));
       child.unref();
       let exited: string | undefined;
       child.then((r) => { exited = `exit code ${r.exitCode ?? r.signal}`; }, (err: unknown) => { exited = messageOf(err); });

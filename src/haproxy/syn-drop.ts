@@ -14,7 +14,7 @@ import type { SynDropFirewall } from './firewall.js';
 import { z } from 'zod';
 import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplier } from './applier.js';
 import { socketCommand } from './socket.js';
-import { haproxyLogAlerts } from './validate.js';
+import { haproxyLogAlerts, withLogFile } from './log-file.js';
 
 export interface SynDropOptions {
   haproxy: string;
@@ -145,8 +145,7 @@ export class SynDropApplier implements ProcessApplier {
   /** Spawns `haproxy -f cfg -p pidfile [-sf pids]` detached; resolves once it answers as itself. */
   async #spawn(sf: number[]): Promise<number> {
     const args = ['-f', path.resolve(this.#o.configPath), '-p', this.pidFile, ...(sf.length ? ['-sf', ...sf.map(String)] : [])];
-    const out = { file: this.logFile, append: true } as const;
-    const child = execa(this.#o.haproxy, args, { detached: true, cleanup: false, stdin: 'ignore', stdout: out, stderr: out, reject: false });
+    const child = withLogFile(this.logFile, (output) => execa(this.#o.haproxy, args, { detached: true, cleanup: false, stdin: 'ignore', ...output, reject: false }));
     child.unref();
     let exited: string | undefined;
     child.then((r) => { exited = `exit code ${r.exitCode ?? r.signal}`; }, (err: unknown) => { exited = messageOf(err); });

@@ -1,5 +1,4 @@
 // HAProxy itself is the judge of every config: `haproxy -c -f FILE`.
-import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { ErrorCode, HapilotError } from '../errors.js';
 
@@ -20,12 +19,6 @@ export function summarizeHaproxyOutput(output: string, last = Infinity): string 
     // HAProxy's closing boilerplate says nothing the alerts above it do not.
     .filter((l) => l && !/^(config : )?(Fatal errors found in configuration\.?|Error\(s\) found in configuration file : .*)$/.test(l));
   return alerts.slice(-Math.min(last, alerts.length)).join(' | ');
-}
-
-/** Why an HAProxy we started said it failed: its last alerts from its log file, else its last lines. */
-export async function haproxyLogAlerts(logFile: string): Promise<string> {
-  const text = await readFile(logFile, 'utf8').catch(() => '');
-  return summarizeHaproxyOutput(text, 3) || text.trim().split('\n').slice(-2).join(' | ') || 'no HAProxy output';
 }
 
 const EXPECTED_BINARY = 'expected the path of an HAProxy binary (install HAProxy: apt-get install haproxy)';
