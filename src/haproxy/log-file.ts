@@ -4,7 +4,8 @@
 // services the old worker of each reload says "Proxy … stopped" twice per proxy: 20,000 lines,
 // 1.4 MB), and HAProxy's output would go nowhere once the hapilot that started it is gone.
 import { closeSync, openSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat, truncate } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { summarizeHaproxyOutput } from './validate.js';
 
@@ -36,6 +37,27 @@ export function withLogFile<T>(file: string, spawn: (output: LogOutput) => T): T
     return spawn({ stdout: fd as 3, stderr: fd as 3 });
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The log's cap: past it, its last `keepBytes` go to `<file>.1` and the file starts again empty. */
+export const LOG_CAP = { maxBytes: 64 * 1024 * 1024, keepBytes: 1024 * 1024 };
+
+/**
+ * Keeps the log from growing without end (at 10,000 services every reload adds 1.4 MB): past
+ * `maxBytes`, its last `keepBytes` (from a line start) replace `<file>.1` and the file is truncated in
+ * place. HAProxy holds it open for appending, so its next line lands at the new start. Lines written
+ * between the copy and the truncation are lost. Returns whether it trimmed; a file it cannot read or
+ * truncate is left as it is.
+ */
+export async function trimLog(file: string, cap: { maxBytes: number; keepBytes: number } = LOG_CAP): Promise<boolean> {
+  try {
+    if ((await stat(file)).size <= cap.maxBytes) return false;
+    await writeFileAtomic(`${file}.1`, await readTail(file, cap.keepBytes));
+    await truncate(file, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

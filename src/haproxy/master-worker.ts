@@ -9,7 +9,7 @@ import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplier } from './applier.js';
 import { parseShowProc, socketCommand, type ProcEntry } from './socket.js';
-import { haproxyLogAlerts, withLogFile } from './log-file.js';
+import { haproxyLogAlerts, trimLog, withLogFile } from './log-file.js';
 
 export interface MasterWorkerOptions {
   haproxy: string;
@@ -83,6 +83,7 @@ export class MasterWorker implements ProcessApplier {
     }
     {
       const args = ['-W', '-S', this.#o.socketGroup ? `${this.masterSocket},mode,660,group,${this.#o.socketGroup}` : `${this.masterSocket},mode,600`, '-f', path.resolve(this.#o.configPath), '-p', this.pidFile];
+      await trimLog(this.logFile);
       const child = withLogFile(this.logFile, (output) => execa(this.#o.haproxy, args, { detached: true, cleanup: false, stdin: 'ignore', ...output, reject: false }));
       child.unref();
       let exited: string | undefined;
@@ -123,6 +124,7 @@ export class MasterWorker implements ProcessApplier {
       return { ok: false, message: 'HAProxy master is not answering on its socket' };
     }
     const oldWorker = MasterWorker.currentWorker(before)?.pid;
+    if (!this.#external) await trimLog(this.logFile);
     // The master re-executes itself on `reload`, closing this connection: no answer is expected.
     await socketCommand(this.masterSocket, 'reload', 5000).catch(() => '');
     const until = Date.now() + this.#o.reloadTimeoutMs;

@@ -14,7 +14,7 @@ import type { SynDropFirewall } from './firewall.js';
 import { z } from 'zod';
 import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplier } from './applier.js';
 import { socketCommand } from './socket.js';
-import { haproxyLogAlerts, withLogFile } from './log-file.js';
+import { haproxyLogAlerts, trimLog, withLogFile } from './log-file.js';
 
 export interface SynDropOptions {
   haproxy: string;
@@ -172,6 +172,7 @@ export class SynDropApplier implements ProcessApplier {
       this.#o.log.info({ pid: this.#tracked.current }, 'adopted the HAProxy already running from this run dir');
       return { adopted: true };
     }
+    await trimLog(this.logFile);
     const pid = await this.#spawn([]);
     this.#tracked = { current: pid, old: this.#tracked.old };
     await this.#save();
@@ -186,6 +187,8 @@ export class SynDropApplier implements ProcessApplier {
   async reload(): Promise<{ ok: boolean; message: string }> {
     const old = [this.#tracked.current, ...this.#tracked.old.map((o) => o.pid)].filter((p): p is number => p !== undefined && pidAlive(p));
     let pid: number | undefined;
+    // Before the rules go in: nothing but the new process's start while new connections wait.
+    await trimLog(this.logFile);
     try {
       // Bounded even if hapilot dies here: the pause plus the crash bound.
       await this.#o.firewall.insert({ ...(await this.#o.ports()), boundMs: this.#o.pauseMs + this.#o.firewall.crashBoundMs });

@@ -1,11 +1,12 @@
 // HAProxy's own output in <run dir>/haproxy.log: written by HAProxy itself (the file is its stdout and
-// stderr, not a pipe through hapilot), and read back from its end only when a start or reload fails.
+// stderr, not a pipe through hapilot), read back from its end only when a start or reload fails, and
+// kept under a cap (its end moved to haproxy.log.1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readlinkSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { haproxyLogAlerts, LOG_TAIL_BYTES, readTail } from '../../src/haproxy/log-file.js';
+import { haproxyLogAlerts, LOG_TAIL_BYTES, readTail, trimLog } from '../../src/haproxy/log-file.js';
 import { MasterWorker } from '../../src/haproxy/master-worker.js';
 import { HAPROXY, freePort, tempDir } from '../helpers/haproxy.js';
 import { testLog } from '../helpers/log.js';
@@ -28,7 +29,26 @@ test('the alerts of a failure come from the end of the log: an old one far up a 
   }
 });
 
-test('HAProxy started by hapilot writes its log file itself, across reloads', async () => {
+test('trimLog: past the cap the log\'s end (from a line start) goes to <file>.1 and the file starts again; under it nothing moves', async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const file = path.join(dir, 'haproxy.log');
+    const lines = Array.from({ length: 100 }, (_, i) => `[WARNING]  (7) : line ${i}\n`).join('');
+    await writeFile(file, lines);
+    assert.equal(await trimLog(file, { maxBytes: lines.length, keepBytes: 100 }), false);
+    assert.equal(await readFile(file, 'utf8'), lines);
+    assert.equal(await trimLog(file, { maxBytes: 1000, keepBytes: 100 }), true);
+    assert.equal(await readFile(file, 'utf8'), '');
+    const kept = await readFile(`${file}.1`, 'utf8');
+    assert.ok(kept.length <= 100 && lines.endsWith(kept) && kept.startsWith('[WARNING]'), JSON.stringify(kept));
+    assert.match(kept, /line 99\n$/);
+    assert.equal(await trimLog(path.join(dir, 'missing.log')), false);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('HAProxy started by hapilot writes its log file itself, across reloads and a trim', async () => {
   const { dir, cleanup } = await tempDir();
   const port = await freePort();
   const configPath = path.join(dir, 'haproxy.cfg');
@@ -47,6 +67,14 @@ test('HAProxy started by hapilot writes its log file itself, across reloads', as
     const log = await readFile(ctl.logFile, 'utf8');
     assert.match(log, new RegExp(`\\(${masterPid}\\) : Reloading HAProxy`));
     assert.match(log, /Loading success/);
+    // Trimmed while HAProxy holds it: HAProxy's next lines land at the new start (it appends), with
+    // no hole of zero bytes where the old text was.
+    assert.equal(await trimLog(ctl.logFile, { maxBytes: 10, keepBytes: 1000 }), true);
+    assert.equal((await ctl.reload()).ok, true);
+    const after = await readFile(ctl.logFile, 'utf8');
+    assert.ok(after.length > 0 && after.length < log.length + 1000, String(after.length));
+    assert.doesNotMatch(after, /\0/);
+    assert.match(after, /^\[NOTICE\] .*Reloading HAProxy/);
   } finally {
     await ctl.stop();
     await cleanup();
