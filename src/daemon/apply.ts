@@ -82,10 +82,10 @@ export class ApplyStep {
   #background: Promise<void> = Promise.resolve();
   #toFlush: StagedConfig | undefined;
   #flushing = false;
-  /** The operator state saved ahead of a reload (`prepareAhead`), for the model it was saved for. */
-  #ahead: { model: Model | undefined; running: Model | undefined; saved: Promise<boolean> } | undefined;
-  /** The last save of the state file started ahead: the next waits for it (one writer at a time). */
-  #saving: Promise<unknown> = Promise.resolve();
+  /** What the operator state was saved ahead for (`prepareAhead`): the model to load, over the running one. */
+  #ahead: { model: Model | undefined; running: Model | undefined } | undefined;
+  /** The last save started ahead, and whether it succeeded: the next save waits for it (one writer at a time). */
+  #saving: Promise<boolean> = Promise.resolve(true);
 
   constructor(o: ApplyStepOptions) {
     this.#o = o;
@@ -250,9 +250,8 @@ export class ApplyStep {
     if (!this.#o.state.haproxyRunning) return;
     const running = this.#o.state.current?.model;
     // One writer of the state file at a time: after the one before, whatever became of it.
-    const saved = this.#saving.then(() => this.#prepareReload(model, running)).then(() => true, () => false);
-    this.#saving = saved;
-    this.#ahead = { model, running, saved };
+    this.#saving = this.#saving.then(() => this.#prepareReload(model, running)).then(() => true, () => false);
+    this.#ahead = { model, running };
   }
 
   /** The state saved ahead is not used (validation failed): its models are let go. */
@@ -265,7 +264,7 @@ export class ApplyStep {
     const ahead = this.#ahead;
     this.#ahead = undefined;
     const saved = await this.#saving;
-    if (ahead && saved === true && ahead.model === model && ahead.running === running && this.#o.state.haproxyRunning) return;
+    if (ahead && saved && ahead.model === model && ahead.running === running && this.#o.state.haproxyRunning) return;
     await this.#prepareReload(model, running);
   }
 

@@ -19,12 +19,12 @@ import { ApplyStep } from '../../src/daemon/apply.js';
 import { ConfigHistory } from '../../src/daemon/history.js';
 import { Metrics } from '../../src/daemon/metrics.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
+import { STATE_HEADER, stateRow } from '../helpers/server-state.js';
 import { tempDir } from '../helpers/haproxy.js';
 import { testLog } from '../helpers/log.js';
 
-const HEADER = '# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port';
 /** A row with admin state 8 (drain), as a running worker shows a drained server. */
-const row = (backend: string, server: string, port: number) => `3 ${backend} 1 ${server} 10.0.0.1 2 8 1 1 5 6 3 4 6 0 0 0 - ${port} - 0 0 - - 0`;
+const row = (backend: string, server: string, port: number) => stateRow({ backend, server, addr: '10.0.0.1', port, admin: 8 });
 
 /** A stats socket answering `show servers state` after `delayMs`; counts the questions. */
 async function fakeStatsSocket(file: string, dump: string, delayMs: number) {
@@ -68,7 +68,7 @@ async function setUp(dir: string, delayMs: number) {
   await state.set({ config: before.config, model: before.model, serverLines: before.serverLines, index: 1, atMs: 0 });
   state.haproxyRunning = true;
   // The running worker: servers a, b and c of web, all three drained.
-  const dump = ['1', HEADER, row('web', 'n0:a', 9000), row('web', 'n1:b', 9001), row('web', 'n2:c', 9002), ''].join('\n');
+  const dump = ['1', STATE_HEADER, row('web', 'n0:a', 9000), row('web', 'n1:b', 9001), row('web', 'n2:c', 9002), ''].join('\n');
   const socket = await fakeStatsSocket(paths.statsSocket, dump, delayMs);
   const proc = new RecordingReload(paths.serverState);
   const apply = new ApplyStep({ configPath, paths, process: proc, state, history: new ConfigHistory({ runDir: dir }), metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });

@@ -8,15 +8,15 @@ import { readFile } from 'node:fs/promises';
 import { markRemoving, rewriteServerState, saveServerState } from '../../src/haproxy/server-state.js';
 import { buildModel } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
+import { STATE_HEADER, stateRow } from '../helpers/server-state.js';
 import { tempDir } from '../helpers/haproxy.js';
 
-const HEADER = '# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port';
-const row = (server: string, admin: number) => `3 web 1 ${server} 127.0.0.1 0 ${admin} 1 1 5 6 3 4 6 0 0 0 - 80 - 0 0 - - 0`;
+const row = (server: string, admin: number) => stateRow({ server, addr: '127.0.0.1', port: 80, op: 0, admin });
 const model = buildModel({ settings: settings(), entries: ['a', 'b', 'c'].map((id, i) => entry('web', id, [ENABLE], { node: `n${i}`, address: '127.0.0.1', port: 80 })) });
 const admin = (out: string, server: string) => out.split('\n').find((l) => l.split(' ')[3] === server)?.split(' ')[6];
 
 test('rewriteServerState clears only hapilot\'s own maintenance bit', () => {
-  const dump = ['1', HEADER, row('n0:a', 1), row('n1:b', 1), row('n2:c', 0x11), ''].join('\n');
+  const dump = ['1', STATE_HEADER, row('n0:a', 1), row('n1:b', 1), row('n2:c', 0x11), ''].join('\n');
   const out = rewriteServerState(dump, model, new Set(['web/n0:a', 'web/n2:c']));
   assert.equal(admin(out, 'n0:a'), '0', 'hapilot\'s maintenance dropped');
   assert.equal(admin(out, 'n1:b'), '1', 'an operator\'s maintenance kept');
@@ -26,7 +26,7 @@ test('rewriteServerState clears only hapilot\'s own maintenance bit', () => {
 test('saveServerState: a server hapilot left lingering in maintenance comes back without it, once', async () => {
   const { dir, cleanup } = await tempDir();
   const sock = path.join(dir, 'stats.sock');
-  const server = net.createServer((c) => c.once('data', () => c.end(['1', HEADER, row('n0:a', 1), row('n1:b', 1), ''].join('\n'))));
+  const server = net.createServer((c) => c.once('data', () => c.end(['1', STATE_HEADER, row('n0:a', 1), row('n1:b', 1), ''].join('\n'))));
   await new Promise<void>((r) => server.listen(sock, r));
   try {
     const file = path.join(dir, 'server-state');

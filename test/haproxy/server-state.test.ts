@@ -5,9 +5,9 @@ import fc from 'fast-check';
 import { rewriteServerState } from '../../src/haproxy/server-state.js';
 import { buildModel, type Model } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
+import { STATE_HEADER, stateRow } from '../helpers/server-state.js';
 
-const HEADER = '# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port';
-const row = (backend: string, server: string, addr: string, port: number, admin = 1) => `3 ${backend} 1 ${server} ${addr} 2 ${admin} 1 1 5 6 3 4 6 0 0 0 - ${port} - 0 0 - - 0`;
+const row = (backend: string, server: string, addr: string, port: number, admin = 1) => stateRow({ backend, server, addr, port, admin });
 
 test('rewriteServerState: rows get the new config\'s address and port; gone, host-name and short rows are dropped', () => {
   const model = buildModel({
@@ -18,7 +18,7 @@ test('rewriteServerState: rows get the new config\'s address and port; gone, hos
       entry('web', 'h', [ENABLE], { node: 'n3', address: 'app.internal', port: 82 }),
     ],
   });
-  const dump = ['1', HEADER,
+  const dump = ['1', STATE_HEADER,
     row('web', 'n1:a', '10.9.9.9', 9999, 1), // drained by an operator, stale runtime address
     row('web', 'n2:v6', '::1', 1),
     row('web', 'n3:h', '10.1.1.1', 82),
@@ -27,7 +27,7 @@ test('rewriteServerState: rows get the new config\'s address and port; gone, hos
     ''].join('\n');
   const out = rewriteServerState(dump, model).split('\n');
   assert.equal(out[0], '1');
-  assert.equal(out[1], HEADER);
+  assert.equal(out[1], STATE_HEADER);
   assert.equal(out[2], row('web', 'n1:a', '10.0.0.7', 8080, 1), 'admin state kept, address and port from the new config');
   assert.equal(out[3], row('web', 'n2:v6', '2001:db8::1', 81), 'IPv6 without brackets');
   assert.equal(out.length, 5, `only those two rows remain: ${JSON.stringify(out)}`);
@@ -40,9 +40,9 @@ test('rewriteServerState with the running model keeps only servers both configs 
   const next = buildModel({ settings: settings(), entries: web(['a', 'b', 'c']) });
   const running = buildModel({ settings: settings(), entries: web(['a', 'b']).concat(entry('web', 'c', [ENABLE], { node: 'other', address: '10.0.0.9', port: 1 })) });
   // Out of the config's order, and one server (n2:c) that only the new config has.
-  const dump = ['1', HEADER, row('web', 'n1:b', '10.9.9.9', 1, 1), row('web', 'n2:c', '10.9.9.9', 1, 1), row('web', 'n0:a', '10.9.9.9', 1, 1), ''].join('\n');
+  const dump = ['1', STATE_HEADER, row('web', 'n1:b', '10.9.9.9', 1, 1), row('web', 'n2:c', '10.9.9.9', 1, 1), row('web', 'n0:a', '10.9.9.9', 1, 1), ''].join('\n');
   const out = rewriteServerState(dump, next, new Set(), running).split('\n');
-  assert.deepEqual(out, ['1', HEADER, row('web', 'n1:b', '10.0.0.7', 8081, 1), row('web', 'n0:a', '10.0.0.7', 8080, 1), ''], 'n2:c is new to the config: it starts as the config says');
+  assert.deepEqual(out, ['1', STATE_HEADER, row('web', 'n1:b', '10.0.0.7', 8081, 1), row('web', 'n0:a', '10.0.0.7', 8080, 1), ''], 'n2:c is new to the config: it starts as the config says');
 });
 
 /** The rules as first written: split every row, look every server up by `backend/server`. */
@@ -77,7 +77,7 @@ test('rewriteServerState agrees with the plain split-and-look-up rules on any du
   fc.assert(fc.property(catalog, fc.option(catalog), fc.array(dumpRow, { maxLength: 30 }), fc.array(fc.constantFrom('web/n0:a', 'web/n1:b', 'api/n2:c', 'db/n0:d'), { maxLength: 3 }), (next, was, rows, maintIds) => {
     const model = build(next);
     const running = was === null ? undefined : build(was);
-    const dump = ['1', HEADER, ...rows.map((r) => (r.short ? `3 ${r.backend} 1 ${r.server} 10.1.1.1 2` : row(r.backend, r.server, '10.1.1.1', 80, r.admin))), ''].join('\n');
+    const dump = ['1', STATE_HEADER, ...rows.map((r) => (r.short ? `3 ${r.backend} 1 ${r.server} 10.1.1.1 2` : row(r.backend, r.server, '10.1.1.1', 80, r.admin))), ''].join('\n');
     const maint = new Set(maintIds);
     assert.equal(rewriteServerState(dump, model, maint, running), reference(dump, model, maint, running));
   }), { numRuns: 500 });
