@@ -31,6 +31,8 @@ export interface StagedConfig {
 export interface StageInput {
   configPath: string;
   config: string;
+  /** `config` in UTF-8, when the caller has it already (spliced from the running config's bytes): not encoded again. */
+  bytes?: Buffer | undefined;
   files: readonly RenderedFile[];
   /** Validate the staged file with this HAProxy binary (`haproxy -c`). */
   haproxy?: string;
@@ -58,12 +60,12 @@ async function fsyncPath(p: string): Promise<void> {
   }
 }
 
-export async function stageConfig({ configPath, config, files, haproxy, durable = true }: StageInput): Promise<StagedConfig> {
+export async function stageConfig({ configPath, config, bytes: given, files, haproxy, durable = true }: StageInput): Promise<StagedConfig> {
   // Map files are content-addressed: one that exists already has these very contents, and writing a
   // new one never changes what the running config refers to.
   for (const f of files) if (!existsSync(f.path)) await writeFileAtomic(f.path, f.contents);
   const tempPath = tempPathFor(configPath);
-  const bytes = encodeText(config);
+  const bytes = given ?? encodeText(config);
   const written = new WeakRef(bytes);
   try {
     if (durable) await writeDurable(tempPath, bytes);

@@ -18,6 +18,12 @@ export interface Applied {
   model: Model | undefined;
   /** The rendered `server` lines of `config` (empty when not known, as after a restart). */
   serverLines: ReadonlyMap<string, string>;
+  /**
+   * `config` in UTF-8, the very bytes written to the file, when they were at hand: a server-only
+   * change splices them (runtime-first.ts), the model file hashes them and the history compares
+   * them, none of which then encodes or flattens 9 MB of text. Kept for as long as `config`.
+   */
+  bytes?: Buffer | undefined;
   index: number;
   atMs: number;
 }
@@ -145,20 +151,19 @@ export class AppliedState {
   /**
    * Records what HAProxy runs now (at once), and persists its model (the promise): after pending
    * I/O has run (the JSON of a large model costs milliseconds of this thread), in order, and only
-   * while it is still what HAProxy runs (a newer state writes its own). `encoded`: the config's
-   * UTF-8 bytes if they are still at hand (the staged file's), so that its hash does not encode the
-   * text again (8.7 MB at 10,000 services).
+   * while it is still what HAProxy runs (a newer state writes its own). The config's hash comes from
+   * `applied.bytes` when they are there (8.7 MB not encoded again at 10,000 services).
    */
-  set(applied: Applied, encoded?: () => Buffer | undefined): Promise<void> {
+  set(applied: Applied): Promise<void> {
     const persist = applied.model && (this.current?.config !== applied.config || this.current.model !== applied.model);
     this.current = applied;
     if (!persist || !applied.model) return Promise.resolve();
-    const { config, model } = applied;
+    const { config, model, bytes } = applied;
     // One failed write (EPERM) does not stop the later ones.
     this.#persisting = this.#persisting.catch(() => undefined).then(async () => {
       await new Promise((resolve) => setImmediate(resolve));
       if (this.current?.config !== config || this.current.model !== model) return;
-      await writeBuffersAtomic(this.modelFile, [Buffer.from(`{"version":1,"configSha256":${JSON.stringify(sha256(config, encoded?.()))},"model":`), ...modelJsonParts(model), Buffer.from('}')]);
+      await writeBuffersAtomic(this.modelFile, [Buffer.from(`{"version":1,"configSha256":${JSON.stringify(sha256(config, bytes))},"model":`), ...modelJsonParts(model), Buffer.from('}')]);
     });
     return this.#persisting;
   }

@@ -160,9 +160,9 @@ export class ApplyStep {
     if (ok) {
       state.haproxyRunning = true;
       if (result.action !== 'runtime') state.lastReloadMs = Date.now();
-      const applied = { config: a.config, model: a.model, serverLines: a.serverLines, index: a.index, atMs: Date.now() };
-      // The model file's hash of the config from the bytes just written, if still in memory.
-      const persisted = state.set(applied, a.staged.encoded);
+      // The bytes just written, if still in memory, are kept with the config (see Applied.bytes).
+      const applied = { config: a.config, model: a.model, serverLines: a.serverLines, index: a.index, atMs: Date.now(), bytes: a.staged.encoded() };
+      const persisted = state.set(applied);
       // What changed, the log line, the model file and the history: bookkeeping, off the critical
       // path of a Runtime API change (the next change need not wait for it), in order. A reload
       // costs far more than this, and its map cleanup needs the history first: done at once.
@@ -173,7 +173,9 @@ export class ApplyStep {
         const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
         log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);
         await persisted;
-        await this.#o.history.record({ previous: previous?.config, next: a.config, label: `${a.trigger}: ${a.cause}`, captured });
+        // Bytes on both sides when both are kept: compared without flattening a spliced text.
+        const texts = previous?.bytes && applied.bytes ? { previous: previous.bytes, next: applied.bytes } : { previous: previous?.config, next: a.config };
+        await this.#o.history.record({ ...texts, label: `${a.trigger}: ${a.cause}`, captured });
       };
       this.#background = this.#background
         .then(async () => {

@@ -42,8 +42,11 @@ export class ConfigHistory {
     if (captured) await rm(captured, { force: true });
   }
 
-  /** Records `next` and its diff from `previous`. `captured`: the file `capture` linked for `next`. */
-  async record({ previous, next, label, captured }: { previous: string | undefined; next: string; label: string; captured?: string | undefined }): Promise<void> {
+  /**
+   * Records `next` and its diff from `previous` (texts, or the UTF-8 bytes of both). `captured`: the
+   * file `capture` linked for `next`.
+   */
+  async record({ previous, next, label, captured }: { previous: Text | undefined; next: Text; label: string; captured?: string | undefined }): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const base = path.join(this.dir, `${stamp}-${String(++this.#seq).padStart(4, '0')}`);
@@ -74,27 +77,44 @@ export class ConfigHistory {
 }
 
 const CONTEXT = 2;
-/** Characters compared at once when looking for the common prefix and suffix (native string compares). */
+const NEWLINE = 10;
+/** Characters (or bytes) compared at once when looking for the common prefix and suffix (native compares). */
 const CHUNK = 1 << 14;
 
+/**
+ * A config as text, or as its UTF-8 bytes (the ones kept with the applied config: a spliced text is
+ * then compared without being flattened). Offsets are in characters or in bytes; the cuts made
+ * are at line starts, and a newline byte is never part of a longer UTF-8 character.
+ */
+type Text = string | Buffer;
+
+const codeAt = (t: Text, i: number): number | undefined => (typeof t === 'string' ? t.charCodeAt(i) : t[i]);
+const textOf = (t: Text, from: number, to: number): string => (typeof t === 'string' ? t.slice(from, to) : t.toString('utf8', from, to));
+
+/** `n` characters (bytes) of `a` from `aFrom` equal those of `b` from `bFrom` (both in range). */
+function sameRun(a: Text, aFrom: number, b: Text, bFrom: number, n: number): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return textOf(a, aFrom, aFrom + n) === textOf(b, bFrom, bFrom + n);
+  return a.compare(b, bFrom, bFrom + n, aFrom, aFrom + n) === 0;
+}
+
 /** Length of the common prefix of `a` and `b`. */
-function commonPrefix(a: string, b: string): number {
+function commonPrefix(a: Text, b: Text): number {
   const n = Math.min(a.length, b.length);
   let i = 0;
-  while (i + CHUNK <= n && a.slice(i, i + CHUNK) === b.slice(i, i + CHUNK)) i += CHUNK;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  while (i + CHUNK <= n && sameRun(a, i, b, i, CHUNK)) i += CHUNK;
+  while (i < n && codeAt(a, i) === codeAt(b, i)) i++;
   return i;
 }
 
 /** Length of the common suffix of `a` and `b`, at most `max`. */
-function commonSuffix(a: string, b: string, max: number): number {
+function commonSuffix(a: Text, b: Text, max: number): number {
   let k = 0;
-  while (k + CHUNK <= max && a.slice(a.length - k - CHUNK, a.length - k) === b.slice(b.length - k - CHUNK, b.length - k)) k += CHUNK;
-  while (k < max && a.charCodeAt(a.length - 1 - k) === b.charCodeAt(b.length - 1 - k)) k++;
+  while (k + CHUNK <= max && sameRun(a, a.length - k - CHUNK, b, b.length - k - CHUNK, CHUNK)) k += CHUNK;
+  while (k < max && codeAt(a, a.length - 1 - k) === codeAt(b, b.length - 1 - k)) k++;
   return k;
 }
 
-function countLines(text: string, end: number): number {
+function countLines(text: Text, end: number): number {
   let n = 0;
   for (let at = text.indexOf('\n'); at >= 0 && at < end; at = text.indexOf('\n', at + 1)) n++;
   return n;
@@ -108,20 +128,25 @@ const ADDED_SLICE = 1 << 20;
  * cost of what changed: the lines both share at the start and at the end (past the context) are
  * left out of the diff and its line numbers shifted, instead of diffing two 10 MB texts line by line.
  */
-export function configPatch(previous: string, next: string, label: string): string {
+export function configPatch(previous: Text, next: Text, label: string): string {
   return [...configPatchParts(previous, next, label)].join('');
 }
 
 /** configPatch in parts, to be written one after the other. */
-export function* configPatchParts(previous: string, next: string, label: string, slice = ADDED_SLICE): Generator<string> {
+export function* configPatchParts(previous: Text, next: Text, label: string, slice = ADDED_SLICE): Generator<string> {
+  // Text against bytes: both as text.
+  if (typeof previous !== typeof next) {
+    previous = previous.toString();
+    next = next.toString();
+  }
   // The first config: every line added (written out slice by slice, not diffed line by line).
-  if (previous === '' && next.endsWith('\n')) {
+  if (previous.length === 0 && codeAt(next, next.length - 1) === NEWLINE) {
     yield `===================================================================\n--- haproxy.cfg (before)\n+++ haproxy.cfg (after)\t${label}\n@@ -0,0 +1,${countLines(next, next.length)} @@\n`;
     for (let at = 0; at < next.length;) {
       // Whole lines: up to the last newline within the slice, or the end of a longer line.
       const nl = next.lastIndexOf('\n', at + slice - 1);
       const end = nl >= at ? nl + 1 : next.indexOf('\n', at) + 1;
-      yield `+${next.slice(at, end - 1).replaceAll('\n', '\n+')}\n`;
+      yield `+${textOf(next, at, end - 1).replaceAll('\n', '\n+')}\n`;
       at = end;
     }
     return;
@@ -134,7 +159,7 @@ export function* configPatchParts(previous: string, next: string, label: string,
   const same = commonSuffix(previous, next, Math.min(previous.length, next.length) - start);
   let end = previous.length - same;
   const nextEnd = next.length - same;
-  if (!(end > start && nextEnd > start && previous[end - 1] === '\n' && next[nextEnd - 1] === '\n')) {
+  if (!(end > start && nextEnd > start && codeAt(previous, end - 1) === NEWLINE && codeAt(next, nextEnd - 1) === NEWLINE)) {
     const nl = previous.indexOf('\n', end);
     end = nl < 0 ? previous.length : nl + 1;
   }
@@ -143,7 +168,7 @@ export function* configPatchParts(previous: string, next: string, label: string,
     end = nl < 0 ? previous.length : nl + 1;
   }
   const tail = previous.length - end;
-  const patch = structuredPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', previous.slice(start, end), next.slice(start, next.length - tail), undefined, label, { context: CONTEXT });
+  const patch = structuredPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', textOf(previous, start, end), textOf(next, start, next.length - tail), undefined, label, { context: CONTEXT });
   const shift = countLines(previous, start);
   for (const h of patch.hunks) {
     h.oldStart += shift;

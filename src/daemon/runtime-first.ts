@@ -16,6 +16,11 @@ import { tripsGuard } from './guard.js';
 
 export interface ServerOnlyChange {
   config: string;
+  /**
+   * `config` in UTF-8, spliced from the running config's bytes (the running config and the new
+   * sections all ASCII); undefined when those bytes are not at hand or not ASCII.
+   */
+  bytes: Buffer | undefined;
   model: Model;
   serverLines: ReadonlyMap<string, string>;
   /** The services whose servers changed. */
@@ -87,17 +92,45 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   const model: Model = { ...running, backends: running.backends.map((b) => taken.get(b.name) ?? b) };
   // The changed backends rendered on their own, with the running settings: the same partials, the same lines.
   const mini = render({ model: { ...model, backends: [...taken.values()], httpRoutes: [], portFrontends: [] }, templates, paths });
-  let config = applied.config;
+  const spans: Array<{ into: { start: number; end: number }; section: string }> = [];
   for (const name of taken.keys()) {
     const from = sectionSpan(mini.config, 'backend', name);
-    const into = sectionSpan(config, 'backend', name);
+    const into = sectionSpan(applied.config, 'backend', name);
     if (!from || !into) return undefined;
-    config = config.slice(0, into.start) + mini.config.slice(from.start, from.end) + config.slice(into.end);
+    spans.push({ into, section: mini.config.slice(from.start, from.end) });
   }
+  const { config, bytes } = splice(applied, spans);
   // The running lines with the changed backends' own: an overlay, not a copy of 100,000 lines.
   const known = !(applied.serverLines instanceof Map) || applied.serverLines.size > 0;
   const lines = new OverlayLines(known ? applied.serverLines : renderedServerLines(applied.config), new Set(taken.keys()), mini.serverLines);
-  return { config, model, serverLines: lines, services: [...taken.keys()] };
+  return { config, bytes, model, serverLines: lines, services: [...taken.keys()] };
+}
+
+/**
+ * The running config with some sections replaced (spans of distinct sections, in any order), as
+ * text and, when the running bytes are known and everything is ASCII (one byte per character, so
+ * character offsets are byte offsets), as bytes copied from the running ones: writing the result
+ * then encodes no 9 MB text, and the text itself is left a concatenation no one needs to flatten.
+ */
+function splice(applied: Applied, spans: Array<{ into: { start: number; end: number }; section: string }>): { config: string; bytes: Buffer | undefined } {
+  const base = applied.config;
+  const ascii = applied.bytes !== undefined && applied.bytes.length === base.length ? applied.bytes : undefined;
+  spans.sort((a, b) => a.into.start - b.into.start);
+  let config = '';
+  let parts: Buffer[] | undefined = ascii ? [] : undefined;
+  let at = 0;
+  for (const { into, section } of spans) {
+    config += base.slice(at, into.start) + section;
+    if (parts && ascii) {
+      const own = Buffer.from(section);
+      // A section that is not ASCII: the text alone (its writer encodes it).
+      if (own.length === section.length) parts.push(ascii.subarray(at, into.start), own);
+      else parts = undefined;
+    }
+    at = into.end;
+  }
+  config += base.slice(at);
+  return { config, bytes: ascii && parts ? Buffer.concat([...parts, ascii.subarray(at)]) : undefined };
 }
 
 /** How many overlays may stack before one is read into a map of its own (each lookup walks the stack). */

@@ -54,7 +54,7 @@ export class ServerChanges {
     // The changed services' entries, found from the last build's (pointer comparisons, no scan of every entry).
     const change = serverOnlyChange({ applied, snapshot, settings, templates: builder.templates, paths, maxRemovalRatio, pick: (services) => builder.pick(snapshot.entries, services) });
     if (!change || !this.#poolAgrees(change, snapshot)) return false;
-    const out = await this.#send({ config: change.config, model: change.model, serverLines: change.serverLines, files: [] }, snapshot, trigger);
+    const out = await this.#send({ config: change.config, bytes: change.bytes, model: change.model, serverLines: change.serverLines, files: [] }, snapshot, trigger);
     this.#o.log.debug({ services: change.services, outcome: out.kind, planMs: ms(started, out.startedAt), writeMs: ms(out.startedAt, out.committedAt), applyMs: ms(out.committedAt) }, 'runtime-first');
     return out.kind === 'applied';
   }
@@ -83,9 +83,9 @@ export class ServerChanges {
   }
 
   /** Writes `part` into the config (renamed into place, fsync later), then sends it through the Runtime API. */
-  async #send(part: { config: string; model: Model; serverLines: ReadonlyMap<string, string>; files: readonly RenderedFile[] }, snapshot: CatalogSnapshot, trigger: string) {
+  async #send(part: { config: string; bytes?: Buffer | undefined; model: Model; serverLines: ReadonlyMap<string, string>; files: readonly RenderedFile[] }, snapshot: CatalogSnapshot, trigger: string) {
     const startedAt = performance.now();
-    const staged = await writeStage(() => stageConfig({ configPath: this.#o.configPath, config: part.config, files: part.files, durable: false }));
+    const staged = await writeStage(() => stageConfig({ configPath: this.#o.configPath, config: part.config, bytes: part.bytes, files: part.files, durable: false }));
     const committedAt = performance.now();
     const out = await this.#o.apply.apply({ staged, config: part.config, model: part.model, serverLines: part.serverLines, index: snapshot.index, trigger, cause: snapshot.cause, appliers: [this.#o.runtime] });
     if (out.kind === 'failed') throw new StageError('runtime', out.message);

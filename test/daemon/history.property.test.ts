@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { applyPatch, createTwoFilesPatch } from 'diff';
 import { configPatch, configPatchParts } from '../../src/daemon/history.js';
 
-const LINE = fc.constantFrom('backend a', '    server x 10.0.0.1:80', '    server y 10.0.0.2:80', '', 'frontend f', '    balance roundrobin', '# note', 'backend b');
+const LINE = fc.constantFrom('backend a', '    server x 10.0.0.1:80', '    server y 10.0.0.2:80', '', 'frontend f', '    balance roundrobin', '# note', 'backend b', '# café ☕');
 const EDIT = fc.record({ at: fc.nat(), remove: fc.nat(3), insert: fc.array(LINE, { maxLength: 3 }) });
 
 function edit(lines: string[], edits: ReadonlyArray<{ at: number; remove: number; insert: string[] }>): string[] {
@@ -30,6 +30,8 @@ test('property: configPatch applies, and adds and removes as many lines as creat
       const after = afterLines.join('\n') + (finalNewlineAfter && afterLines.length ? '\n' : '');
       const patch = configPatch(before, after, 'label');
       assert.equal(applyPatch(before, patch), after);
+      // The same patch from the UTF-8 bytes of both (how the daemon records a server-only change).
+      assert.equal(configPatch(Buffer.from(before), Buffer.from(after), 'label'), patch);
       const full = createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', before, after, undefined, 'label', { context: 2 });
       assert.deepEqual(counts(patch), counts(full));
       if (edits.length <= 1 && new Set(lines).size === lines.length && new Set(afterLines).size === afterLines.length) assert.equal(patch, full, 'one edit, unique lines: the same patch');

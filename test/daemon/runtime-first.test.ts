@@ -43,7 +43,7 @@ test('property: the spliced config equals a full render of the same catalog', as
     async (changes) => {
       const before = base(8, () => []);
       const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
-      const applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0 };
+      const applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0, bytes: Buffer.from(built.config) };
       let after = [...before];
       for (const c of changes) {
         const id = `svc${c.svc}-a`;
@@ -61,6 +61,15 @@ test('property: the spliced config equals a full render of the same catalog', as
       const full = finishConfig({ model: buildModel({ entries: after, settings: s }), templates, paths, fdLimit: undefined });
       assert.ok(change, 'a server-only change');
       assert.equal(change.config, full.config);
+      // The bytes spliced from the running ones are the new text's UTF-8.
+      assert.ok(change.bytes?.equals(Buffer.from(full.config)), 'the spliced bytes are the config\'s');
+      // Without the running bytes, or with a running config that is not ASCII (offsets in characters
+      // are then not offsets in bytes), the text alone.
+      assert.equal(serverOnlyChange({ applied: { ...applied, bytes: undefined }, snapshot: { entries: after, index: 2, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5 })?.bytes, undefined);
+      const accented = `# café\n${built.config}`;
+      const other = serverOnlyChange({ applied: { ...applied, config: accented, bytes: Buffer.from(accented) }, snapshot: { entries: after, index: 2, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5 });
+      assert.equal(other?.config, `# café\n${full.config}`);
+      assert.equal(other?.bytes, undefined);
       assert.deepEqual(new Map([...change.serverLines].sort()), new Map([...full.serverLines].sort()));
       assert.deepEqual(change.model.backends, full.model.backends);
     },

@@ -78,6 +78,7 @@ test('a server change is renamed into the config before the Runtime API commands
     assert.equal(seen.length, 1);
     assert.match(seen[0]!, /server n3:c 10\.0\.0\.1:9003/, 'the new server is in the file before the Runtime API hears of it');
     assert.equal(state.current?.config, seen[0], 'what HAProxy runs is recorded at once');
+    assert.ok(state.current?.bytes?.equals(readFileSync(configPath)), 'with the bytes written, for the next change to splice');
     assert.equal(apply.records[0]?.action, 'runtime');
     await apply.flush();
     assert.deepEqual(apply.records[0]?.changes?.serversAdded, ['web/n3:c'], 'what changed, filled in off the critical path');
@@ -114,6 +115,14 @@ test('a server change is renamed into the config before the Runtime API commands
     assert.deepEqual(await Promise.all(entries.slice(1).map((x) => readFile(path.join(history.dir, x), 'utf8'))), seen.slice(1, 3), 'each entry is the config of its change');
     assert.match(seen[1]!, /n5:e/);
     assert.doesNotMatch(seen[1]!, /n6:f/);
+    // These were spliced from the bytes kept: the file, the bytes kept and the text agree, and the
+    // history's diff (bytes against bytes) adds just the new server.
+    assert.ok(state.current?.bytes?.equals(readFileSync(configPath)));
+    assert.equal(state.current?.bytes?.toString(), state.current?.config);
+    const lastDiff = await readFile(path.join(history.dir, entries[2]!.replace(/\.cfg$/, '.diff')), 'utf8');
+    const changedLines = lastDiff.split('\n').filter((l) => /^[+-](?!\+\+ |-- )/.test(l));
+    assert.equal(changedLines.length, 1, lastDiff);
+    assert.match(changedLines[0]!, /^\+\s+server n6:f 10\.0\.0\.1:9006/);
 
     // A change the Runtime API fails: not recorded, nothing captured left.
     fail = true;
