@@ -9,7 +9,7 @@ import { stageConfig } from '../config/config-file.js';
 import type { Applier, ProcessApplier } from '../haproxy/applier.js';
 import { ErrorCode, isHapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AppliedState } from './applied-state.js';
+import { sameConfig, type AppliedState } from './applied-state.js';
 import { yieldToIo, type ApplyOutcome, type ApplyStep } from './apply.js';
 import type { Candidate, CandidateBuilder } from './candidate.js';
 import { StageError, stageOf, writeStage, type Convergence } from './convergence.js';
@@ -101,7 +101,8 @@ export class Sync {
     const cand = this.#candidate(snapshot);
     this.#o.metrics.renderDuration.observe((performance.now() - started) / 1000);
     const applied = state.current;
-    if (!job.force && applied && state.haproxyRunning && cand.built.config === applied.config) {
+    // (Compared with the running config's bytes when kept: the running text may be a splice.)
+    if (!job.force && applied && state.haproxyRunning && sameConfig(applied, { config: cand.built.config })) {
       // Byte for byte what HAProxy runs: nothing to do.
       // The candidate's copy of the (equal) text is kept: the renderer holds it anyway, and the spliced
       // copy runtime-first left (8.7 MB at 10,000 services) can go.

@@ -99,19 +99,24 @@ export class PoolReconciler {
   #watching: Promise<void> | undefined;
   #pool: PoolSnapshot | undefined;
   #model: Model | undefined;
-  /** Per backend name, the current instances and decisions (a new map per decision; never changed after). */
+  /** Per backend name, the current instances and decisions (changed in place: a change costs the backends it touches). */
   #state = new Map<string, BackendState>();
   #lookups: { table: PoolTable; lookups: PoolLookups } | undefined;
-  /** The decisions by backend (a new map when any moved; never changed after). */
-  #byBackend: ReadonlyMap<string, readonly ServerDecision[]> | undefined;
+  /** The decisions by backend (changed in place, with `#unapplied` keeping what HAProxy was given). */
+  #byBackend: Map<string, readonly ServerDecision[]> | undefined;
   /** Backends came or went since `#byBackend` was made. */
   #namesMoved = false;
   /** The decisions as `applyPoolStates` would give them, assembled when asked for. */
   #assembled: PoolDecisions | undefined;
   #instancesList: PoolInstance[] | undefined;
   #decided = false;
-  /** Decisions as last applied to HAProxy (for asking it only about backends that moved). */
-  #applied: ReadonlyMap<string, readonly ServerDecision[]> | undefined;
+  /** Decisions were applied to HAProxy once (a reconcile went through); before that, every backend is looked at. */
+  #appliedOnce = false;
+  /**
+   * The backends whose decisions moved since they were last applied to HAProxy, each with its
+   * decisions as applied then (undefined: none): a reconcile asks HAProxy only about those.
+   */
+  #unapplied = new Map<string, readonly ServerDecision[] | undefined>();
   #queue: Promise<unknown> = Promise.resolve();
   #firstRead: Promise<void>;
   #resolveFirst!: () => void;
@@ -143,7 +148,8 @@ export class PoolReconciler {
   /** A read of the pool records (what the KV watch delivers): decided at once, and a sync asked for when the config must change. */
   takePool(snap: PoolSnapshot): void {
     const hadDecisions = this.#decided;
-    const before = this.#state;
+    // A copy: `#decide` changes the map in place (a KV change is rare; a catalog change is not).
+    const before = new Map(this.#state);
     this.#pool = snap;
     this.#read = true;
     this.#resolveFirst();
@@ -276,7 +282,7 @@ export class PoolReconciler {
       // Backends came or went: a map of the model's backends only.
       this.#state = new Map(model.backends.map((b) => [b.name, changed.get(b.name) ?? (this.#state.get(b.name) as BackendState)]));
       this.#namesMoved = true;
-    } else if (changed.size) this.#state = withEntries(this.#state, changed);
+    } else for (const [name, st] of changed) this.#state.set(name, st);
     this.#assembled = undefined;
     this.#instancesList = undefined;
   }
@@ -322,13 +328,27 @@ export class PoolReconciler {
       next.set(b.name, { entries: st.entries, quarantined: st.quarantined, ids: st.ids, inputs, decisions, inactive: decisions.filter((d) => !d.inConfig).length, summary, adjusted: st.adjusted });
     }
     // (`#state` holds exactly the model's backends: `#instances` made it from this model.)
-    if (next.size) this.#state = withEntries(this.#state, next);
-    if (this.#namesMoved || !this.#byBackend) {
-      this.#byBackend = new Map([...this.#state].map(([name, st]) => [name, st.decisions] as const));
+    for (const [name, st] of next) this.#state.set(name, st);
+    const before = this.#byBackend;
+    if (this.#namesMoved || !before) {
+      const now = new Map([...this.#state].map(([name, st]) => [name, st.decisions] as const));
+      for (const [name, ds] of now) if (before?.get(name) !== ds) this.#moved(name, before?.get(name));
+      if (before) for (const [name, ds] of before) if (!now.has(name)) this.#moved(name, ds);
+      this.#byBackend = now;
       this.#namesMoved = false;
-    } else if (next.size) this.#byBackend = withEntries(this.#byBackend, new Map([...next].map(([name, st]) => [name, st.decisions] as const)));
+    } else {
+      for (const [name, st] of next) {
+        if (before.get(name) !== st.decisions) this.#moved(name, before.get(name));
+        before.set(name, st.decisions);
+      }
+    }
     this.#decided = true;
     this.#assembled = undefined;
+  }
+
+  /** Notes that `backend`'s decisions moved from `applied` (the first move since HAProxy was given them counts). */
+  #moved(backend: string, applied: readonly ServerDecision[] | undefined): void {
+    if (!this.#unapplied.has(backend)) this.#unapplied.set(backend, applied);
   }
 
   /** `b` with its decisions (withPoolDecisions for one backend), kept while both are the same objects. */
@@ -378,20 +398,25 @@ export class PoolReconciler {
       const d = this.#byBackend;
       if (!this.#decided || !d) return [];
       const socket = this.#o.statsSocket;
-      const changed = full || !this.#applied ? undefined : changedBackendsBy(this.#applied, d);
-      if (changed?.size === 0) {
-        this.#applied = d;
-        return [];
+      // Taken now; given back if HAProxy cannot be reached (what moved since stays newer).
+      const unapplied = this.#unapplied;
+      this.#unapplied = new Map();
+      try {
+        const changed = full || !this.#appliedOnce ? undefined : changedBackendsBy(defined(unapplied), defined(new Map([...unapplied.keys()].map((name) => [name, d.get(name)]))));
+        if (changed?.size === 0) return [];
+        const seen = changed ? await observeBackends(socket, changed) : observed ?? await observeServers(socket);
+        const commands = poolRuntimeCommandsFor(d, seen);
+        for (const c of commands) {
+          const answer = (await socketCommand(socket, c)).trim();
+          if (answer) this.#o.log.warn({ command: c, answer }, 'pool: HAProxy did not take a runtime command');
+        }
+        if (commands.length) this.#o.log.info({ commands }, `pool: ${commands.length} runtime commands (no reload)`);
+        this.#appliedOnce = true;
+        return commands;
+      } catch (err) {
+        for (const [name, ds] of unapplied) this.#moved(name, ds);
+        throw err;
       }
-      const seen = changed ? await observeBackends(socket, changed) : observed ?? await observeServers(socket);
-      const commands = poolRuntimeCommandsFor(d, seen);
-      for (const c of commands) {
-        const answer = (await socketCommand(socket, c)).trim();
-        if (answer) this.#o.log.warn({ command: c, answer }, 'pool: HAProxy did not take a runtime command');
-      }
-      if (commands.length) this.#o.log.info({ commands }, `pool: ${commands.length} runtime commands (no reload)`);
-      this.#applied = d;
-      return commands;
     };
     // Never rejects: HAProxy out of reach is logged, and the next change or reload tries again.
     const p = this.#queue.then(run, run).catch((err: unknown) => {
@@ -403,10 +428,10 @@ export class PoolReconciler {
   }
 }
 
-/** A copy of `map` with `changes` set (maps handed out are never changed). */
-function withEntries<K, V>(map: ReadonlyMap<K, V>, changes: ReadonlyMap<K, V>): Map<K, V> {
-  const out = new Map(map);
-  for (const [k, v] of changes) out.set(k, v);
+/** The entries of `map` with a value. */
+function defined<K, V>(map: ReadonlyMap<K, V | undefined>): Map<K, V> {
+  const out = new Map<K, V>();
+  for (const [k, v] of map) if (v !== undefined) out.set(k, v);
   return out;
 }
 

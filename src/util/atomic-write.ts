@@ -25,6 +25,28 @@ export function encodeText(text: string): Buffer {
   return read === text.length && written === text.length ? bytes : Buffer.from(text, 'utf8');
 }
 
+/** Characters compared at a time by `textIs` (a 64 KB scratch buffer, not a second copy of the text). */
+const COMPARE_CHUNK = 1 << 16;
+const scratch = Buffer.allocUnsafe(COMPARE_CHUNK * 3);
+
+/**
+ * Whether `text` in UTF-8 is `bytes`, compared a slice at a time: no encoded copy of the text. The
+ * daemon compares a freshly rendered (flat) config with the bytes kept of the running one this way,
+ * rather than with the running text, which after a server-only change is spliced: comparing a flat
+ * text with a spliced one flattens the spliced one (8 ms and a 9 MB copy at 10,000 services).
+ */
+export function textIs(text: string, bytes: Buffer): boolean {
+  if (text.length > bytes.length) return false;
+  if (text.length !== bytes.length) return Buffer.from(text).equals(bytes);
+  // As many bytes as characters: equal only if the text is ASCII, each slice written byte for character.
+  for (let at = 0; at < text.length; at += COMPARE_CHUNK) {
+    const part = text.slice(at, at + COMPARE_CHUNK);
+    const written = scratch.write(part, 0, 'utf8');
+    if (written !== part.length || scratch.compare(bytes, at, at + written, 0, written) !== 0) return false;
+  }
+  return true;
+}
+
 export async function writeDurable(file: string, contents: string | Buffer, mode = 0o644): Promise<void> {
   const handle = await open(file, 'w', mode);
   try {

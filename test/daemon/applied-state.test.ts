@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AppliedState, sha256 } from '../../src/daemon/applied-state.js';
+import { AppliedState, sha256, sameConfig } from '../../src/daemon/applied-state.js';
 import { stageConfig } from '../../src/config/config-file.js';
 import { buildModel } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
@@ -67,4 +67,17 @@ test('the model file hashes the config\'s bytes when they are kept, the same has
   } finally {
     await cleanup();
   }
+});
+
+test('sameConfig: by the bytes kept when there are some (a spliced text is not compared), else by text', () => {
+  const a = 'global\n  maxconn 10\n';
+  const b = 'global\n  maxconn 11\n';
+  assert.ok(sameConfig({ config: a, bytes: Buffer.from(a) }, { config: a.slice(0, 7) + a.slice(7), bytes: Buffer.from(a) }));
+  assert.ok(!sameConfig({ config: a, bytes: Buffer.from(a) }, { config: b, bytes: Buffer.from(b) }));
+  // The bytes decide when both are kept: they are the config's by contract.
+  assert.ok(sameConfig({ config: a, bytes: Buffer.from(b) }, { config: b, bytes: Buffer.from(b) }));
+  assert.ok(sameConfig({ config: a, bytes: Buffer.from(a) }, { config: a }));
+  assert.ok(!sameConfig({ config: b }, { config: a, bytes: Buffer.from(a) }));
+  assert.ok(sameConfig({ config: a }, { config: a }));
+  assert.ok(!sameConfig({ config: a }, { config: b }));
 });

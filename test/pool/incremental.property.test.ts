@@ -2,10 +2,13 @@
 // services must not decide 100,000 servers again): over random catalogs, pool tables and depool
 // thresholds changed one step at a time, its decisions, its adjusted model and its decommissioned
 // servers equal what the pure rules give for the whole catalog (`applyPoolStates` with the previous
-// decisions, `withPoolDecisions`), step after step; and the per-backend forms of `changedBackends`
-// and `poolRuntimeCommands` equal the flat ones.
+// decisions, `withPoolDecisions`), step after step; the per-backend forms of `changedBackends`
+// and `poolRuntimeCommands` equal the flat ones; and a reconcile asks HAProxy (a recording stats
+// socket) about exactly the backends whose decisions moved since the last one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
 import fc from 'fast-check';
 import { IncrementalModel } from '../../src/model/incremental.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
@@ -19,6 +22,7 @@ import type { KvApi } from '../../src/pool/kv.js';
 import type { ObservedServer } from '../../src/pool/observe.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { testLog } from '../helpers/log.js';
+import { tempDir } from '../helpers/haproxy.js';
 
 const SERVICES = ['web', 'api', 'db', 'cache'];
 const PREFIX = 'hapilot/pool';
@@ -66,74 +70,122 @@ function plain(d: PoolDecisions | undefined): unknown {
   return d && JSON.parse(JSON.stringify(d));
 }
 
-test('property: the per-backend reconciler decides exactly as the rules over the whole catalog, step after step', async () => {
-  await fc.assert(fc.asyncProperty(
-    fc.array(fc.tuple(fc.constantFrom(...SERVICES), SERVICE), { minLength: 1, maxLength: 4 }),
-    fc.array(STEP, { minLength: 1, maxLength: 12 }),
-    fc.constantFrom(0, 0.5, 0.7),
-    fc.boolean(),
-    async (initial, steps, defaultThreshold, includeWarning) => {
-      const s = settings();
-      const rec = new PoolReconciler({ kv: noKv, prefix: PREFIX, statsSocket: '/nonexistent/hapilot-test.sock', defaultThreshold, includeWarning, log: testLog });
-      const model = new IncrementalModel();
-      const catalog = new Map<string, HealthEntry[]>();
-      for (const [service, spec] of initial) catalog.set(service, entriesOf(service, spec));
-      let table: PoolTable = EMPTY_POOL_TABLE;
-      let pairs: KvPair[] = [];
-      let refPrevious = new Map<string, ServerDecision>();
-      let refDecisions: PoolDecisions | undefined;
-      let lastModel: Model | undefined;
-      let lastInstances: ReturnType<typeof poolInstancesFor> = [];
+/**
+ * A stats socket that shows no server and records what it is asked about: a backend's name for
+ * `show stat <backend> 4 -1`, `*` for a full `show stat`.
+ */
+async function recordingStatsSocket(file: string) {
+  const asked = new Set<string>();
+  const server = net.createServer({ allowHalfOpen: true }, (c) => {
+    c.on('data', (d) => {
+      const command = d.toString().trim();
+      const one = /^show stat (\S+) 4 -1$/.exec(command);
+      if (one) asked.add(one[1] as string);
+      else if (command === 'show stat') asked.add('*');
+      c.end('# pxname,svname,status,scur,weight\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(file, resolve));
+  return { asked, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
 
-      const reference = (m: Model) => {
-        const instances = poolInstancesFor([...catalog.keys()].sort().flatMap((k) => catalog.get(k) ?? []), m);
-        const d = applyPoolStates({
-          instances, table, defaultThreshold, includeWarning, previous: refPrevious,
-          thresholds: new Map(m.backends.flatMap((b) => (b.depoolThreshold === undefined ? [] : [[b.name, b.depoolThreshold] as const]))),
-        });
-        if (refDecisions) {
-          // The per-backend forms of the runtime helpers agree with the flat ones on the same decisions.
-          assert.deepEqual([...changedBackendsBy(byBackend(refDecisions), byBackend(d))].sort(), [...changedBackends(new Map(refDecisions.servers.map((x) => [decisionKey(x.backend, x.server), x])), d)].sort());
-          const observed: ObservedServer[] = d.servers.filter((_, i) => i % 2 === 0).map((x, i) => ({ backend: x.backend, server: x.server, status: ['UP', 'MAINT', 'DRAIN', 'DOWN'][i % 4] as string, sessions: 0, weight: i % 3, keptByThreshold: undefined }));
-          assert.deepEqual(poolRuntimeCommandsFor(byBackend(d), observed), poolRuntimeCommands(d, observed));
-        }
-        refPrevious = new Map(d.servers.map((x) => [decisionKey(x.backend, x.server), x]));
-        refDecisions = d;
-        lastInstances = instances;
-        return d;
-      };
-      const check = (got: Model, m: Model, d: PoolDecisions) => {
-        assert.deepEqual(plain(rec.decisions()), plain(d));
-        assert.deepEqual(got, withPoolDecisions(m, d, lastInstances));
-        assert.deepEqual([...rec.decommissioned()].sort(), [...new Set(d.servers.filter((x) => !x.inConfig).map((x) => decisionKey(x.backend, x.server)))].sort());
-      };
-      const build = () => {
-        const entries = [...catalog.keys()].sort().flatMap((k) => catalog.get(k) ?? []);
-        const m = model.build({ entries, settings: s });
-        lastModel = m;
-        const got = rec.adjust(entries, m, (service) => model.entriesOf(service));
-        check(got, m, reference(m));
-      };
-      rec.takePool({ table, dockerWeights: undefined, index: 1 });
-      build();
-      for (const step of steps) {
-        if (step.kind === 'service') {
-          if (step.spec) catalog.set(step.service, entriesOf(step.service, step.spec));
-          else catalog.delete(step.service);
-          build();
-        } else if (step.kind === 'pool') {
-          pairs = step.records.map((r, i) => ({ key: `${PREFIX}/${r.service}/${r.node ? `${r.id}@${r.node}` : r.id}`, value: r.value, modifyIndex: i + 2 }));
-          table = ingestPoolKv({ prefix: PREFIX, pairs, previous: table });
-          rec.takePool({ table, dockerWeights: undefined, index: 2 });
-          // A KV change decides again for the catalog the engine last handed over.
-          const d = reference(lastModel as Model);
+test('property: the per-backend reconciler decides exactly as the rules over the whole catalog, step after step; it asks HAProxy about exactly the backends whose decisions moved since the last reconcile', async () => {
+  const { dir, cleanup } = await tempDir();
+  const socket = await recordingStatsSocket(path.join(dir, 'stats.sock'));
+  try {
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.tuple(fc.constantFrom(...SERVICES), SERVICE), { minLength: 1, maxLength: 4 }),
+      fc.array(STEP, { minLength: 1, maxLength: 12 }),
+      fc.constantFrom(0, 0.5, 0.7),
+      fc.boolean(),
+      fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
+      async (initial, steps, defaultThreshold, includeWarning, reconcileAfter) => {
+        const s = settings();
+        const rec = new PoolReconciler({ kv: noKv, prefix: PREFIX, statsSocket: path.join(dir, 'stats.sock'), defaultThreshold, includeWarning, log: testLog });
+        const model = new IncrementalModel();
+        socket.asked.clear();
+        // The decisions as of the last reconcile: what HAProxy was given.
+        let reconciled: ReturnType<typeof byBackend> | undefined;
+        const reconcile = async () => {
+          await rec.reconcile();
+          // The decisions by backend, a backend whose decisions are the same objects as at the last
+          // reconcile keeping that list: what HAProxy was given is compared as the engine compares it.
+          const now = new Map([...byBackend(rec.decisions() as PoolDecisions)].map(([name, ds]) => {
+            const was = reconciled?.get(name);
+            return [name, was && was.length === ds.length && was.every((d, i) => d === ds[i]) ? was : ds] as const;
+          }));
+          const expected = reconciled ? changedBackendsBy(reconciled, now) : new Set(['*']);
+          assert.deepEqual([...socket.asked].sort(), [...expected].sort());
+          socket.asked.clear();
+          reconciled = now;
+        };
+        const catalog = new Map<string, HealthEntry[]>();
+        for (const [service, spec] of initial) catalog.set(service, entriesOf(service, spec));
+        let table: PoolTable = EMPTY_POOL_TABLE;
+        let pairs: KvPair[] = [];
+        let refPrevious = new Map<string, ServerDecision>();
+        let refDecisions: PoolDecisions | undefined;
+        let lastModel: Model | undefined;
+        let lastInstances: ReturnType<typeof poolInstancesFor> = [];
+
+        const reference = (m: Model) => {
+          const instances = poolInstancesFor([...catalog.keys()].sort().flatMap((k) => catalog.get(k) ?? []), m);
+          const d = applyPoolStates({
+            instances, table, defaultThreshold, includeWarning, previous: refPrevious,
+            thresholds: new Map(m.backends.flatMap((b) => (b.depoolThreshold === undefined ? [] : [[b.name, b.depoolThreshold] as const]))),
+          });
+          if (refDecisions) {
+            // The per-backend forms of the runtime helpers agree with the flat ones on the same decisions.
+            assert.deepEqual([...changedBackendsBy(byBackend(refDecisions), byBackend(d))].sort(), [...changedBackends(new Map(refDecisions.servers.map((x) => [decisionKey(x.backend, x.server), x])), d)].sort());
+            const observed: ObservedServer[] = d.servers.filter((_, i) => i % 2 === 0).map((x, i) => ({ backend: x.backend, server: x.server, status: ['UP', 'MAINT', 'DRAIN', 'DOWN'][i % 4] as string, sessions: 0, weight: i % 3, keptByThreshold: undefined }));
+            assert.deepEqual(poolRuntimeCommandsFor(byBackend(d), observed), poolRuntimeCommands(d, observed));
+          }
+          refPrevious = new Map(d.servers.map((x) => [decisionKey(x.backend, x.server), x]));
+          refDecisions = d;
+          lastInstances = instances;
+          return d;
+        };
+        const check = (got: Model, m: Model, d: PoolDecisions) => {
           assert.deepEqual(plain(rec.decisions()), plain(d));
-          build();
-        } else build();
-      }
-      await rec.stop();
-    },
-  ), { numRuns: 300 });
+          assert.deepEqual(got, withPoolDecisions(m, d, lastInstances));
+          assert.deepEqual([...rec.decommissioned()].sort(), [...new Set(d.servers.filter((x) => !x.inConfig).map((x) => decisionKey(x.backend, x.server)))].sort());
+        };
+        const build = () => {
+          const entries = [...catalog.keys()].sort().flatMap((k) => catalog.get(k) ?? []);
+          const m = model.build({ entries, settings: s });
+          lastModel = m;
+          const got = rec.adjust(entries, m, (service) => model.entriesOf(service));
+          check(got, m, reference(m));
+        };
+        rec.takePool({ table, dockerWeights: undefined, index: 1 });
+        build();
+        await reconcile();
+        for (const [k, step] of steps.entries()) {
+          if (step.kind === 'service') {
+            if (step.spec) catalog.set(step.service, entriesOf(step.service, step.spec));
+            else catalog.delete(step.service);
+            build();
+          } else if (step.kind === 'pool') {
+            pairs = step.records.map((r, i) => ({ key: `${PREFIX}/${r.service}/${r.node ? `${r.id}@${r.node}` : r.id}`, value: r.value, modifyIndex: i + 2 }));
+            table = ingestPoolKv({ prefix: PREFIX, pairs, previous: table });
+            rec.takePool({ table, dockerWeights: undefined, index: 2 });
+            // A KV change decides again for the catalog the engine last handed over.
+            const d = reference(lastModel as Model);
+            assert.deepEqual(plain(rec.decisions()), plain(d));
+            build();
+          } else build();
+          // Catalog steps without a reconcile in between: a backend may move twice (or move and
+          // come back) before HAProxy is asked. (A KV change reconciles by itself: always checked.)
+          if (reconcileAfter[k] || step.kind === 'pool') await reconcile();
+        }
+        await reconcile();
+        await rec.stop();
+      },
+    ), { numRuns: 300 });
+  } finally {
+    await socket.close();
+    await cleanup();
+  }
 });
 
 test('the reconciler keeps unchanged backends as the same objects, and decides again only what moved', () => {
