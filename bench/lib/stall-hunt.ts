@@ -71,7 +71,7 @@ function traced(c: ConsulApi): ConsulApi {
 }
 
 interface FollowerState {
-  entries: HealthEntry[];
+  entries: readonly HealthEntry[];
   health: ReturnType<ConsulSource['health']>;
   snapshots: number;
   last: { index: number; cause: string } | undefined;

@@ -12,6 +12,13 @@ export class HeldCatalog {
   readonly #entries = new Map<string, HealthEntry[]>();
   readonly #onNode = new Map<string, Map<string, number>>();
   #sortedNames: string[] | undefined;
+  /**
+   * The last `all()` with where each service's entries lie in it, and the services set since: a
+   * change that keeps every count copies that list and overwrites those runs (100,000 entries are
+   * not pushed one by one per change).
+   */
+  #lastAll: { list: readonly HealthEntry[]; at: Map<string, readonly [number, number]> } | undefined;
+  readonly #setSince = new Set<string>();
 
   get(name: string): HealthEntry[] | undefined {
     return this.#entries.get(name);
@@ -34,6 +41,7 @@ export class HeldCatalog {
       const n = (m?.get(name) ?? 0) - 1;
       if (n > 0) m?.set(name, n); else m?.delete(name);
     }
+    this.#setSince.add(name);
     if (entries === undefined) {
       this.#entries.delete(name);
       this.#sortedNames = undefined;
@@ -48,11 +56,30 @@ export class HeldCatalog {
     }
   }
 
-  /** Every held entry, by service name. */
-  all(): HealthEntry[] {
+  /** Every held entry, by service name (a new array each time). */
+  all(): readonly HealthEntry[] {
+    const last = this.#lastAll;
+    const set = [...this.#setSince];
+    this.#setSince.clear();
+    if (this.#sortedNames && last && set.every((n) => this.#entries.get(n)?.length === last.at.get(n)?.[1])) {
+      // The same services with as many entries each: the runs of those set are overwritten in a copy.
+      const out = last.list.slice();
+      for (const n of set) {
+        const [at] = last.at.get(n) as readonly [number, number];
+        (this.#entries.get(n) as HealthEntry[]).forEach((e, i) => { out[at + i] = e; });
+      }
+      this.#lastAll = { list: out, at: last.at };
+      return out;
+    }
     this.#sortedNames ??= [...this.#entries.keys()].sort();
     const out: HealthEntry[] = [];
-    for (const n of this.#sortedNames) for (const e of this.#entries.get(n) ?? []) out.push(e);
+    const at = new Map<string, readonly [number, number]>();
+    for (const n of this.#sortedNames) {
+      const list = this.#entries.get(n) ?? [];
+      at.set(n, [out.length, list.length]);
+      for (const e of list) out.push(e);
+    }
+    this.#lastAll = { list: out, at };
     return out;
   }
 

@@ -3,7 +3,7 @@ import type { HealthEntry } from '../consul/schemas.js';
 
 export interface CatalogSnapshot {
   /** Every entry of every enabled-candidate service: a complete, consistent view. */
-  entries: HealthEntry[];
+  entries: readonly HealthEntry[];
   /** X-Consul-Index that produced it (0 for a file). */
   index: number;
   /** Why this snapshot was emitted (for logs): services re-read, or "initial", "file changed". */

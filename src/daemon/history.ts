@@ -88,6 +88,9 @@ const CHUNK = 1 << 14;
  */
 type Text = string | Buffer;
 
+/** The next (or last) newline at or after (before) `from`: searched for as a byte in bytes (a string to look for costs a conversion per call). */
+const newlineAfter = (t: Text, from?: number): number => (typeof t === 'string' ? t.indexOf('\n', from) : t.indexOf(NEWLINE, from));
+const newlineBefore = (t: Text, from: number): number => (typeof t === 'string' ? t.lastIndexOf('\n', from) : t.lastIndexOf(NEWLINE, Math.max(0, from)));
 const codeAt = (t: Text, i: number): number | undefined => (typeof t === 'string' ? t.charCodeAt(i) : t[i]);
 const textOf = (t: Text, from: number, to: number): string => (typeof t === 'string' ? t.slice(from, to) : t.toString('utf8', from, to));
 
@@ -116,7 +119,7 @@ function commonSuffix(a: Text, b: Text, max: number): number {
 
 function countLines(text: Text, end: number): number {
   let n = 0;
-  for (let at = text.indexOf('\n'); at >= 0 && at < end; at = text.indexOf('\n', at + 1)) n++;
+  for (let at = newlineAfter(text); at >= 0 && at < end; at = newlineAfter(text, at + 1)) n++;
   return n;
 }
 
@@ -144,8 +147,8 @@ export function* configPatchParts(previous: Text, next: Text, label: string, sli
     yield `===================================================================\n--- haproxy.cfg (before)\n+++ haproxy.cfg (after)\t${label}\n@@ -0,0 +1,${countLines(next, next.length)} @@\n`;
     for (let at = 0; at < next.length;) {
       // Whole lines: up to the last newline within the slice, or the end of a longer line.
-      const nl = next.lastIndexOf('\n', at + slice - 1);
-      const end = nl >= at ? nl + 1 : next.indexOf('\n', at) + 1;
+      const nl = newlineBefore(next, at + slice - 1);
+      const end = nl >= at ? nl + 1 : newlineAfter(next, at) + 1;
       yield `+${textOf(next, at, end - 1).replaceAll('\n', '\n+')}\n`;
       at = end;
     }
@@ -153,18 +156,18 @@ export function* configPatchParts(previous: Text, next: Text, label: string, sli
   }
   // The first line that differs, then CONTEXT lines before it: a line start in both texts.
   const prefix = commonPrefix(previous, next);
-  let start = prefix === 0 ? 0 : previous.lastIndexOf('\n', prefix - 1) + 1;
-  for (let k = 0; k < CONTEXT && start > 0; k++) start = start < 2 ? 0 : previous.lastIndexOf('\n', start - 2) + 1;
+  let start = prefix === 0 ? 0 : newlineBefore(previous, prefix - 1) + 1;
+  for (let k = 0; k < CONTEXT && start > 0; k++) start = start < 2 ? 0 : newlineBefore(previous, start - 2) + 1;
   // The text after the last line that differs, then CONTEXT lines after it: a line start in both.
   const same = commonSuffix(previous, next, Math.min(previous.length, next.length) - start);
   let end = previous.length - same;
   const nextEnd = next.length - same;
   if (!(end > start && nextEnd > start && codeAt(previous, end - 1) === NEWLINE && codeAt(next, nextEnd - 1) === NEWLINE)) {
-    const nl = previous.indexOf('\n', end);
+    const nl = newlineAfter(previous, end);
     end = nl < 0 ? previous.length : nl + 1;
   }
   for (let k = 0; k < CONTEXT && end < previous.length; k++) {
-    const nl = previous.indexOf('\n', end);
+    const nl = newlineAfter(previous, end);
     end = nl < 0 ? previous.length : nl + 1;
   }
   const tail = previous.length - end;

@@ -25,6 +25,8 @@ export interface ServerOnlyChange {
   serverLines: ReadonlyMap<string, string>;
   /** The services whose servers changed. */
   services: string[];
+  /** Their backends, as in `model`. */
+  backends: Backend[];
 }
 
 const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)(\s|$)/;
@@ -77,13 +79,17 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   if (!running || !snapshot.changed?.length) return undefined;
   const changed = new Set(snapshot.changed);
   const sub = buildModel({ entries: pick(changed), settings });
-  const before = new Map(running.backends.map((b) => [b.name, b]));
+  // The running backends and routes of these services: one scan each, no map of every backend.
+  const names = new Set(sub.backends.map((b) => b.name));
+  const before = new Map<string, Backend>();
+  for (const b of running.backends) if (names.has(b.name)) before.set(b.name, b);
+  const runningRoutes = routesOf(running, names);
+  const subRoutes = routesOf(sub, names);
   const taken = new Map<string, Backend>();
-  const routes = (m: Model, s: string) => JSON.stringify([m.httpRoutes.filter((r) => r.backend === s), m.portFrontends.filter((f) => f.backend === s)]);
   for (const next of sub.backends) {
     const prev = before.get(next.name);
     if (!prev || definition(prev) !== definition(next)) continue;
-    if (routes(running, prev.name) !== routes(sub, next.name)) continue;
+    if (runningRoutes.get(prev.name) !== subRoutes.get(next.name)) continue;
     if (tripsGuard(prev.servers.length, next.servers.length, maxRemovalRatio)) continue;
     if (JSON.stringify(prev.servers) === JSON.stringify(next.servers)) continue;
     taken.set(prev.name, { ...prev, servers: next.servers });
@@ -103,7 +109,20 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   // The running lines with the changed backends' own: an overlay, not a copy of 100,000 lines.
   const known = !(applied.serverLines instanceof Map) || applied.serverLines.size > 0;
   const lines = new OverlayLines(known ? applied.serverLines : renderedServerLines(applied.config), new Set(taken.keys()), mini.serverLines);
-  return { config, bytes, model, serverLines: lines, services: [...taken.keys()] };
+  return { config, bytes, model, serverLines: lines, services: [...taken.keys()], backends: [...taken.values()] };
+}
+
+/** The HTTP routes and port frontends of each of `names` in `m`, as JSON, in the model's order. */
+function routesOf(m: Model, names: ReadonlySet<string>): Map<string, string> {
+  const by = new Map<string, [Model['httpRoutes'][number][], Model['portFrontends'][number][]]>();
+  const of = (name: string) => {
+    let lists = by.get(name);
+    if (!lists) by.set(name, (lists = [[], []]));
+    return lists;
+  };
+  for (const r of m.httpRoutes) if (names.has(r.backend)) of(r.backend)[0].push(r);
+  for (const f of m.portFrontends) if (names.has(f.backend)) of(f.backend)[1].push(f);
+  return new Map([...names].map((name) => [name, JSON.stringify(by.get(name) ?? [[], []])]));
 }
 
 /**

@@ -13,7 +13,7 @@ import type { PoolReconciler } from '../pool/reconciler.js';
 import type { GlobalSettings } from '../settings.js';
 import type { Applied } from './applied-state.js';
 import type { ApplyStep } from './apply.js';
-import { onlyServices, sameStructure, serverOnlyPart, type Candidate, type CandidateBuilder } from './candidate.js';
+import { sameStructure, serverOnlyPart, type Candidate, type CandidateBuilder } from './candidate.js';
 import { StageError, writeStage } from './convergence.js';
 import { serverOnlyChange, type ServerOnlyChange } from './runtime-first.js';
 
@@ -100,7 +100,8 @@ export class ServerChanges {
   #poolAgrees(change: ServerOnlyChange, snapshot: CatalogSnapshot): boolean {
     const pool = this.#o.pool;
     if (!pool) return true;
-    const part = onlyServices(change.model, new Set(change.services));
+    // The changed backends alone (the rules read no route; no filter of 10,000 backends and routes).
+    const part: Model = { ...change.model, backends: change.backends, httpRoutes: [], portFrontends: [] };
     const services = new Set(part.backends.map((b) => b.service));
     const adjusted = pool.preview(this.#o.builder.pick(snapshot.entries, services), part);
     const agrees = JSON.stringify(adjusted.backends.map((b) => b.servers)) === JSON.stringify(part.backends.map((b) => b.servers));

@@ -2,8 +2,10 @@
 // from a checks list (their own checks and their nodes').
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { HeldCatalog } from '../../src/catalog/held-catalog.js';
 import type { CheckRow } from '../../src/catalog/checks-diff.js';
+import type { HealthEntry } from '../../src/consul/schemas.js';
 import { ENABLE, entry } from '../helpers/entries.js';
 
 const row = (node: string, id: string, service: string, status = 'passing'): CheckRow => ({ node, id, service, serviceId: service ? id.replace('service:', '') : '', status, notes: '', modifyIndex: undefined });
@@ -27,4 +29,26 @@ test('HeldCatalog: services by node follow set and unset; checks that differ nam
   assert.deepEqual([...held.servicesOn('n1')], ['web']);
   assert.equal(held.get('api'), undefined);
   assert.deepEqual(held.names(), ['web']);
+});
+
+test('property: all() is every held entry by service name after any sets, a new array each time (a change that keeps the counts copies the last one)', () => {
+  const op = fc.record({ service: fc.constantFrom('a', 'b', 'c', 'd'), count: fc.option(fc.nat(3), { freq: 4 }) });
+  fc.assert(fc.property(fc.array(fc.array(op, { maxLength: 3 }), { minLength: 1, maxLength: 12 }), (batches) => {
+    const held = new HeldCatalog();
+    const naive = new Map<string, HealthEntry[]>();
+    let n = 0;
+    let previous: readonly HealthEntry[] | undefined;
+    for (const batch of batches) {
+      for (const { service, count } of batch) {
+        const list = count === null ? undefined : Array.from({ length: count }, () => entry(service, `${service}${n++}`, [ENABLE]));
+        held.set(service, list);
+        if (list) naive.set(service, list);
+        else naive.delete(service);
+      }
+      const all = held.all();
+      assert.deepEqual(all.map((e) => e.Service.ID), [...naive.keys()].sort().flatMap((k) => (naive.get(k) ?? []).map((e) => e.Service.ID)));
+      assert.notEqual(all, previous, 'a new array');
+      previous = all;
+    }
+  }), { numRuns: 300 });
 });

@@ -87,6 +87,10 @@ test('structural changes, and removals the guard holds, are left to the full syn
   assert.equal(change([before[0]!, before[1]!, before[2]!, entry('new', 'n', [ENABLE])], ['new']), undefined, 'a new service is structural');
   assert.equal(change([before[0]!, before[1]!, entry('api', 'c', [ENABLE], { node: 'n1', status: 'critical' })], ['api']), undefined, 'emptying a backend trips the guard');
   assert.equal(change(before, undefined as unknown as string[]), undefined, 'no list of changed services: nothing to go on');
+  // Routes are structure: a host or a port frontend of the changed service, with or without new servers.
+  const hosted = [before[0]!, before[1]!, entry('api', 'c', [ENABLE, 'HAPROXY.FRONTEND.HOST=api.example.com'], { node: 'n1' })];
+  assert.equal(change(hosted, ['api']), undefined, 'a new host is structural');
+  assert.equal(change([...before.slice(0, 2), entry('api', 'c', [ENABLE, 'HAPROXY.FRONTEND.PORT=9443'], { node: 'n1' }), entry('api', 'd', [ENABLE, 'HAPROXY.FRONTEND.PORT=9443'], { node: 'n2' })], ['api']), undefined, 'a new port frontend is structural');
   const one = change([before[0]!, entry('web', 'b', [ENABLE], { node: 'n2', weights: { Passing: 9, Warning: 1 } }), before[2]!], ['web']);
   assert.deepEqual(one?.services, ['web']);
   assert.match(one?.config ?? '', /server n2:b 10\.0\.0\.1:8000 weight 9/);

@@ -21,9 +21,20 @@ import { ConfigHistory } from '../../src/daemon/history.js';
 import { Metrics } from '../../src/daemon/metrics.js';
 import { ServerChanges } from '../../src/daemon/server-changes.js';
 import { EarlyValidation } from '../../src/daemon/validation.js';
+import { PoolReconciler } from '../../src/pool/reconciler.js';
+import { EMPTY_POOL_TABLE, ingestPoolKv } from '../../src/pool/table.js';
+import type { KvApi } from '../../src/pool/kv.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { tempDir } from '../helpers/haproxy.js';
 import { testLog } from '../helpers/log.js';
+
+const noKv: KvApi = {
+  address: 'none',
+  list: () => Promise.reject(new Error('not used')),
+  get: () => Promise.reject(new Error('not used')),
+  cas: () => Promise.reject(new Error('not used')),
+  close: () => undefined,
+};
 
 class NoProcess implements ProcessApplier {
   readonly strategy = 'master-worker';
@@ -214,6 +225,37 @@ test('a structural change: server changes elsewhere go through the Runtime API f
     assert.match(sent[0]!, /server n4:d 10\.0\.0\.1:9004/);
     assert.doesNotMatch(sent[0]!, /backend db/, 'the new service waits for the reload');
   } finally {
+    await cleanup();
+  }
+});
+
+test('runtime-first leaves to the full build a change the pool rules would alter (a pool weight for the new server)', async () => {
+  const { dir, cleanup } = await tempDir();
+  const pool = new PoolReconciler({ kv: noKv, prefix: 'hapilot/pool', statsSocket: path.join(dir, 'none.sock'), defaultThreshold: 0, log: testLog });
+  try {
+    const before = [entry('web', 'a', [ENABLE], { node: 'n1', port: 9001 }), entry('web', 'b', [ENABLE], { node: 'n2', port: 9002 })];
+    const { configPath, paths, s, state, apply, builder } = await running(dir, before);
+    let sent = 0;
+    const runtime: Applier = {
+      strategy: 'runtime',
+      async apply(): Promise<ApplyResult> {
+        sent++;
+        return { kind: 'applied', strategy: 'runtime', action: 'runtime', message: '1 runtime operation' };
+      },
+    };
+    const table = ingestPoolKv({ prefix: 'hapilot/pool', pairs: [{ key: 'hapilot/pool/web/c', value: '{"state":"yes","weight":7}', modifyIndex: 2 }], previous: EMPTY_POOL_TABLE });
+    pool.takePool({ table, dockerWeights: undefined, index: 2 });
+    const step = new ServerChanges({ configPath, runtime, apply, builder, log: testLog, settings: s, paths, maxRemovalRatio: 0.5, pool });
+    const withC = [...before, entry('web', 'c', [ENABLE], { node: 'n3', port: 9003 })];
+    assert.equal(await step.first(state.current!, { entries: withC, index: 2, cause: 'test', changed: ['web'] }, 'catalog change'), false, 'c has a pool weight the services rendered alone do not carry');
+    assert.equal(sent, 0);
+    assert.doesNotMatch(await readFile(configPath, 'utf8'), /n3:c/, 'nothing written');
+    const withD = [...before, entry('web', 'd', [ENABLE], { node: 'n4', port: 9004 })];
+    assert.equal(await step.first(state.current!, { entries: withD, index: 3, cause: 'test', changed: ['web'] }, 'catalog change'), true, 'no pool record for d: taken at once');
+    assert.equal(sent, 1);
+    await apply.flush();
+  } finally {
+    await pool.stop();
     await cleanup();
   }
 });
