@@ -8,16 +8,24 @@ import type { CheckRow } from './checks-diff.js';
 /** Key of a check as held in an entry (node checks have no service ID). */
 const heldKey = (node: string, id: string, status: string, notes: string) => `${node}\u0000${id}\u0000${status}\u0000${notes}`;
 
+/** An `all()` list, with where each service's run starts (by its place in sorted order; one more for the end). */
+interface AllList {
+  list: readonly HealthEntry[];
+  starts: Int32Array;
+  place: ReadonlyMap<string, number>;
+}
+
 export class HeldCatalog {
   readonly #entries = new Map<string, HealthEntry[]>();
   readonly #onNode = new Map<string, Map<string, number>>();
   #sortedNames: string[] | undefined;
   /**
-   * The last `all()` with where each service's entries lie in it, and the services set since: a
-   * change that keeps every count copies that list and overwrites those runs (100,000 entries are
-   * not pushed one by one per change).
+   * The last `all()`, with where each service's entries start in it (by its place in `#sortedNames`,
+   * one more for the end), and the services set since: while no service comes or goes, the next
+   * list is the last one's stretches with those services' runs put in between (a few native copies,
+   * not 100,000 pushes per change).
    */
-  #lastAll: { list: readonly HealthEntry[]; at: Map<string, readonly [number, number]> } | undefined;
+  #lastAll: AllList | undefined;
   readonly #setSince = new Set<string>();
 
   get(name: string): HealthEntry[] | undefined {
@@ -57,29 +65,45 @@ export class HeldCatalog {
   }
 
   /** Every held entry, by service name (a new array each time). */
-  all(): readonly HealthEntry[] {
+  all(): HealthEntry[] {
     const last = this.#lastAll;
     const set = [...this.#setSince];
     this.#setSince.clear();
-    if (this.#sortedNames && last && set.every((n) => this.#entries.get(n)?.length === last.at.get(n)?.[1])) {
-      // The same services with as many entries each: the runs of those set are overwritten in a copy.
-      const out = last.list.slice();
-      for (const n of set) {
-        const [at] = last.at.get(n) as readonly [number, number];
-        (this.#entries.get(n) as HealthEntry[]).forEach((e, i) => { out[at + i] = e; });
-      }
-      this.#lastAll = { list: out, at: last.at };
-      return out;
-    }
-    this.#sortedNames ??= [...this.#entries.keys()].sort();
+    if (this.#sortedNames && last) return this.#spliced(last, set);
+    const names = (this.#sortedNames = [...this.#entries.keys()].sort());
     const out: HealthEntry[] = [];
-    const at = new Map<string, readonly [number, number]>();
-    for (const n of this.#sortedNames) {
-      const list = this.#entries.get(n) ?? [];
-      at.set(n, [out.length, list.length]);
-      for (const e of list) out.push(e);
+    const starts = new Int32Array(names.length + 1);
+    names.forEach((n, i) => {
+      starts[i] = out.length;
+      for (const e of this.#entries.get(n) ?? []) out.push(e);
+    });
+    starts[names.length] = out.length;
+    this.#lastAll = { list: out, starts, place: new Map(names.map((n, i) => [n, i])) };
+    return out;
+  }
+
+  /** `all()` from the last one when the same services are held: the runs of `set` replaced. */
+  #spliced(last: AllList, set: readonly string[]): HealthEntry[] {
+    const places = set.map((n) => last.place.get(n) as number).sort((a, b) => a - b);
+    const names = this.#sortedNames as string[];
+    const pieces: Array<readonly HealthEntry[]> = [];
+    const starts = new Int32Array(last.starts.length);
+    let from = 0;
+    let shift = 0;
+    let done = 0;
+    for (const p of places) {
+      const run = this.#entries.get(names[p] as string) ?? [];
+      const start = last.starts[p] as number;
+      const end = last.starts[p + 1] as number;
+      pieces.push(last.list.slice(from, start), run);
+      for (; done <= p; done++) starts[done] = (last.starts[done] as number) + shift;
+      shift += run.length - (end - start);
+      from = end;
     }
-    this.#lastAll = { list: out, at };
+    pieces.push(last.list.slice(from));
+    for (; done < starts.length; done++) starts[done] = (last.starts[done] as number) + shift;
+    const out = ([] as HealthEntry[]).concat(...pieces);
+    this.#lastAll = { list: out, starts, place: last.place };
     return out;
   }
 

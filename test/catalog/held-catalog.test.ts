@@ -31,7 +31,7 @@ test('HeldCatalog: services by node follow set and unset; checks that differ nam
   assert.deepEqual(held.names(), ['web']);
 });
 
-test('property: all() is every held entry by service name after any sets, a new array each time (a change that keeps the counts copies the last one)', () => {
+test('property: all() is every held entry by service name after any sets, a new array each time (built from the last list while the same services are held)', () => {
   const op = fc.record({ service: fc.constantFrom('a', 'b', 'c', 'd'), count: fc.option(fc.nat(3), { freq: 4 }) });
   fc.assert(fc.property(fc.array(fc.array(op, { maxLength: 3 }), { minLength: 1, maxLength: 12 }), (batches) => {
     const held = new HeldCatalog();
