@@ -23,18 +23,10 @@ import { ServerChanges } from '../../src/daemon/server-changes.js';
 import { EarlyValidation } from '../../src/daemon/validation.js';
 import { PoolReconciler } from '../../src/pool/reconciler.js';
 import { EMPTY_POOL_TABLE, ingestPoolKv } from '../../src/pool/table.js';
-import type { KvApi } from '../../src/pool/kv.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { tempDir } from '../helpers/haproxy.js';
 import { testLog } from '../helpers/log.js';
-
-const noKv: KvApi = {
-  address: 'none',
-  list: () => Promise.reject(new Error('not used')),
-  get: () => Promise.reject(new Error('not used')),
-  cas: () => Promise.reject(new Error('not used')),
-  close: () => undefined,
-};
+import { noKv } from '../helpers/no-kv.js';
 
 class NoProcess implements ProcessApplier {
   readonly strategy = 'master-worker';

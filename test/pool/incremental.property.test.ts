@@ -18,10 +18,10 @@ import { poolInstancesFor, withPoolDecisions } from '../../src/pool/model-adapte
 import { applyPoolStates, decisionKey, type PoolDecisions, type ServerDecision } from '../../src/pool/rules.js';
 import { byBackend, changedBackends, changedBackendsBy, poolRuntimeCommands, poolRuntimeCommandsFor } from '../../src/pool/runtime.js';
 import { EMPTY_POOL_TABLE, ingestPoolKv, type KvPair, type PoolTable } from '../../src/pool/table.js';
-import type { KvApi } from '../../src/pool/kv.js';
 import type { ObservedServer } from '../../src/pool/observe.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { testLog } from '../helpers/log.js';
+import { noKv } from '../helpers/no-kv.js';
 import { tempDir } from '../helpers/haproxy.js';
 
 const SERVICES = ['web', 'api', 'db', 'cache'];
@@ -57,14 +57,6 @@ function entriesOf(service: string, spec: Spec): HealthEntry[] {
     return e;
   });
 }
-
-const noKv: KvApi = {
-  address: 'none',
-  list: () => Promise.reject(new Error('not used')),
-  get: () => Promise.reject(new Error('not used')),
-  cas: () => Promise.reject(new Error('not used')),
-  close: () => undefined,
-};
 
 function plain(d: PoolDecisions | undefined): unknown {
   return d && JSON.parse(JSON.stringify(d));
