@@ -69,7 +69,8 @@ export class HeldCatalog {
     const last = this.#lastAll;
     const set = [...this.#setSince];
     this.#setSince.clear();
-    if (this.#sortedNames && last) return this.#spliced(last, set);
+    // Many services set (a read of everything): built again, as cheap as splicing that many runs.
+    if (this.#sortedNames && last && set.length <= Math.max(64, last.place.size / 16)) return this.#spliced(last, set);
     const names = (this.#sortedNames = [...this.#entries.keys()].sort());
     const out: HealthEntry[] = [];
     const starts = new Int32Array(names.length + 1);
