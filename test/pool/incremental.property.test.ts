@@ -48,6 +48,9 @@ const STEP = fc.oneof(
 
 type Spec = { threshold: string | undefined; instances: Array<{ node: string; id: string; status: string; maintenance: string | undefined; weight: number }> };
 
+/** `n` passing instances on one node, no threshold. */
+const spec = (n: number): Spec => ({ threshold: undefined, instances: Array.from({ length: n }, (_, i) => ({ node: 'n1', id: `i${i}`, status: 'passing', maintenance: undefined, weight: 1 })) });
+
 function entriesOf(service: string, spec: Spec): HealthEntry[] {
   const tags = [ENABLE, ...(spec.threshold ? [`HAPROXY.BACKEND.DEPOOL_THRESHOLD=${spec.threshold}`] : [])];
   return spec.instances.map((i, n) => {
@@ -184,7 +187,6 @@ test('the reconciler keeps unchanged backends as the same objects, and decides a
   const s = settings();
   const rec = new PoolReconciler({ kv: noKv, prefix: PREFIX, statsSocket: '/nonexistent/hapilot-test.sock', defaultThreshold: 0.5, log: testLog });
   const model = new IncrementalModel();
-  const spec = (n: number): Spec => ({ threshold: undefined, instances: Array.from({ length: n }, (_, i) => ({ node: 'n1', id: `i${i}`, status: 'passing', maintenance: undefined, weight: 1 })) });
   const catalog = new Map(SERVICES.map((sv) => [sv, entriesOf(sv, spec(3))]));
   rec.takePool({ table: EMPTY_POOL_TABLE, dockerWeights: undefined, index: 1 });
   const run = () => {
@@ -206,5 +208,38 @@ test('the reconciler keeps unchanged backends as the same objects, and decides a
     const was = before?.servers.find((x) => x.backend === d.backend && x.server === d.server);
     if (d.backend === 'web') continue;
     assert.equal(d, was);
+  }
+});
+
+test('a reconcile that cannot reach HAProxy leaves what moved for the next one', async () => {
+  const { dir, cleanup } = await tempDir();
+  const file = path.join(dir, 'stats.sock');
+  const s = settings();
+  const rec = new PoolReconciler({ kv: noKv, prefix: PREFIX, statsSocket: file, defaultThreshold: 0.5, log: testLog });
+  const model = new IncrementalModel();
+  const catalog = new Map(SERVICES.map((sv) => [sv, entriesOf(sv, spec(3))]));
+  const build = () => {
+    const entries = [...catalog.keys()].sort().flatMap((k) => catalog.get(k) ?? []);
+    rec.adjust(entries, model.build({ entries, settings: s }), (service) => model.entriesOf(service));
+  };
+  let socket = await recordingStatsSocket(file);
+  try {
+    rec.takePool({ table: EMPTY_POOL_TABLE, dockerWeights: undefined, index: 1 });
+    build();
+    await rec.reconcile();
+    assert.deepEqual([...socket.asked], ['*'], 'the first reconcile looks at everything');
+    await socket.close();
+    catalog.set('web', entriesOf('web', spec(4)));
+    build();
+    assert.deepEqual(await rec.reconcile(), [], 'HAProxy out of reach: logged, nothing sent');
+    socket = await recordingStatsSocket(file);
+    catalog.set('api', entriesOf('api', spec(2)));
+    build();
+    await rec.reconcile();
+    assert.deepEqual([...socket.asked].sort(), ['api', 'web'], 'web, which moved before the failed reconcile, is looked at too');
+  } finally {
+    await rec.stop();
+    await socket.close();
+    await cleanup();
   }
 });
