@@ -10,6 +10,7 @@ import type { GlobalSettings } from '../settings.js';
 import { validateConfigFile } from '../haproxy/validate.js';
 import type { Logger } from '../log.js';
 import { commitTemp, encodeText, tempPathFor, textIs } from '../util/atomic-write.js';
+import { ResumableSha256 } from '../util/resumable-hash.js';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
 export interface Applied {
@@ -142,9 +143,9 @@ async function writeBuffersAtomic(target: string, parts: readonly Buffer[]): Pro
   }
 }
 
-/** SHA-256 of `text` in UTF-8 (`bytes`: that encoding, when already made). */
-export function sha256(text: string, bytes?: Buffer): string {
-  return createHash('sha256').update(bytes ?? encodeText(text)).digest('hex');
+/** SHA-256 of `text` in UTF-8. */
+export function sha256(text: string): string {
+  return createHash('sha256').update(encodeText(text)).digest('hex');
 }
 
 export class AppliedState {
@@ -156,6 +157,8 @@ export class AppliedState {
   /** When HAProxy last loaded a config (start or reload; Runtime API changes do not count). */
   lastReloadMs: number | undefined;
   #persisting: Promise<void> = Promise.resolve();
+  /** The model file's hash of the config, resumed where the config last hashed is the same (the persists run one at a time). */
+  readonly #hasher = new ResumableSha256();
 
   constructor({ runDir, settings }: { runDir: string; settings: GlobalSettings }) {
     this.modelFile = path.join(path.resolve(runDir), 'applied-model.json');
@@ -166,7 +169,8 @@ export class AppliedState {
    * Records what HAProxy runs now (at once), and persists its model (the promise): after pending
    * I/O has run (the JSON of a large model costs milliseconds of this thread), in order, and only
    * while it is still what HAProxy runs (a newer state writes its own). The config's hash comes from
-   * `applied.bytes` when they are there (8.7 MB not encoded again at 10,000 services).
+   * `applied.bytes` when they are there (8.7 MB not encoded again at 10,000 services), resumed from
+   * the last mark before the first byte that differs from the config hashed before.
    */
   set(applied: Applied): Promise<void> {
     const current = this.current;
@@ -179,7 +183,8 @@ export class AppliedState {
       await new Promise((resolve) => setImmediate(resolve));
       const now = this.current;
       if (!now || now.model !== model || !sameConfig(now, applied)) return;
-      await writeBuffersAtomic(this.modelFile, [Buffer.from(`{"version":1,"configSha256":${JSON.stringify(sha256(config, bytes))},"model":`), ...modelJsonParts(model), Buffer.from('}')]);
+      const hash = bytes ? this.#hasher.digest(bytes).hex : sha256(config);
+      await writeBuffersAtomic(this.modelFile, [Buffer.from(`{"version":1,"configSha256":${JSON.stringify(hash)},"model":`), ...modelJsonParts(model), Buffer.from('}')]);
     });
     return this.#persisting;
   }

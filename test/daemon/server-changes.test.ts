@@ -4,6 +4,7 @@
 // used as staged only when it is the very config the sync applies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -122,6 +123,10 @@ test('a server change is renamed into the config before the Runtime API commands
     // history's diff (bytes against bytes) adds just the new server.
     assert.ok(state.current?.bytes?.equals(readFileSync(configPath)));
     assert.equal(state.current?.bytes?.toString(), state.current?.config);
+    // The model file's hash, resumed from the config hashed before, is the file's.
+    const saved = JSON.parse(await readFile(state.modelFile, 'utf8')) as { configSha256: string };
+    assert.equal(saved.configSha256, createHash('sha256').update(readFileSync(configPath)).digest('hex'));
+    assert.ok((await state.loadModel(state.current!.config)).model, 'a restarted hapilot would take it');
     const lastDiff = await readFile(path.join(history.dir, entries[2]!.replace(/\.cfg$/, '.diff')), 'utf8');
     const changedLines = lastDiff.split('\n').filter((l) => /^[+-](?!\+\+ |-- )/.test(l));
     assert.equal(changedLines.length, 1, lastDiff);
