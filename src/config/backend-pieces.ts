@@ -66,15 +66,41 @@ export class JoinedLines implements ReadonlyMap<string, string> {
   readonly #pieces: readonly Piece[];
   readonly #prefix: ReadonlyMap<string, string>;
   readonly #suffix: ReadonlyMap<string, string>;
+  readonly #prefixLength: number;
   #byBackend: Map<string, Piece> | undefined;
   #size: number | undefined;
+  /** `#starts[i]`: where `pieces[i]` starts in the config, once asked for. */
+  #starts: Float64Array | undefined;
 
-  /** `pieces[i]`: the text of `backends[i]`; `prefix`, `suffix`: the lines of the text around them. */
-  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>) {
+  /**
+   * `pieces[i]`: the text of `backends[i]`; `prefix`, `suffix`: the lines of the text around them;
+   * `prefixLength`: the characters before the first piece in the config assembled from them.
+   */
+  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>, prefixLength = 0) {
     this.#backends = backends;
     this.#pieces = pieces;
     this.#prefix = prefix;
     this.#suffix = suffix;
+    this.#prefixLength = prefixLength;
+  }
+
+  /**
+   * Where the text of the backend at `index` starts in the config assembled from these pieces, when
+   * that backend is named `name` (a hint: the caller checks the config there); else undefined.
+   */
+  textStart(index: number, name: string): number | undefined {
+    if (this.#backends[index]?.name !== name) return undefined;
+    if (!this.#starts) {
+      // Once per render asked (the lengths of 10,000 texts added: microseconds, no search of the config).
+      const starts = new Float64Array(this.#pieces.length);
+      let at = this.#prefixLength;
+      for (let i = 0; i < this.#pieces.length; i++) {
+        starts[i] = at;
+        at += (this.#pieces[i] as Piece).text.length;
+      }
+      this.#starts = starts;
+    }
+    return this.#starts[index];
   }
 
   /** Every part, in config order (scanning every backend's text not scanned yet). */

@@ -214,7 +214,8 @@ export class IncrementalRenderer {
     // One join: a flat string (slicing a concatenation would flatten it, a second 10 MB copy).
     const config = whole ?? [this.#prefix, ...pieces.map((p) => p.text), this.#suffix, last.endsWith('\n') ? '' : '\n'].join('');
     // The kept texts become slices of this config: one copy of the text, the config's.
-    let at = this.#prefix.length;
+    const prefixLength = this.#prefix.length;
+    let at = prefixLength;
     this.#prefix = config.slice(0, at);
     for (const p of pieces) {
       const end = at + p.text.length;
@@ -227,7 +228,7 @@ export class IncrementalRenderer {
       const live = new Set(model.backends.map((b) => b.name));
       for (const name of this.#pieces.keys()) if (!live.has(name)) this.#pieces.delete(name);
     }
-    return { config, files, serverLines: new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines) };
+    return { config, files, serverLines: new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines, prefixLength) };
   }
 
   #reset(): void {

@@ -10,6 +10,7 @@ import { buildModel, type Backend, type Model } from '../model/model.js';
 import { entriesOfServices } from '../model/incremental.js';
 import { render, serverLines as renderedServerLines, type RenderPaths } from '../config/render.js';
 import type { TemplateSet } from '../config/templates.js';
+import { JoinedLines } from '../config/backend-pieces.js';
 import type { GlobalSettings } from '../settings.js';
 import type { Applied } from './applied-state.js';
 import { tripsGuard } from './guard.js';
@@ -31,21 +32,35 @@ export interface ServerOnlyChange {
 
 const SECTION = /^(global|defaults|frontend|backend|listen|peers|resolvers|userlist|program|http-errors|ring|mailers|cache)(\s|$)/;
 
-/** Where the header line `<kind> <name>` starts (at a line start, the name whole), or -1. Found with indexOf: no split of the whole config. */
-function headerAt(config: string, kind: string, name: string): number {
+/** Whether the header line `<kind> <name>` starts at `at` (at a line start, the name whole). */
+function headerIsAt(config: string, header: string, at: number): boolean {
+  if (at < 0 || (at > 0 && config[at - 1] !== '\n') || !config.startsWith(header, at)) return false;
+  const lineEnd = config.indexOf('\n', at);
+  const rest = config.slice(at + header.length, lineEnd < 0 ? config.length : lineEnd);
+  return rest.trimEnd() === '' || rest.startsWith(' ');
+}
+
+/**
+ * Where the header line `<kind> <name>` starts, or -1: the first one from `hint` when there is one
+ * there (a valid config names a section once), else the first in the config, found with indexOf (no
+ * split of the whole config).
+ */
+function headerAt(config: string, kind: string, name: string, hint?: number): number {
   const header = `${kind} ${name}`;
-  for (let at = config.indexOf(header); at >= 0; at = config.indexOf(header, at + 1)) {
-    if (at > 0 && config[at - 1] !== '\n') continue;
-    const lineEnd = config.indexOf('\n', at);
-    const rest = config.slice(at + header.length, lineEnd < 0 ? config.length : lineEnd);
-    if (rest.trimEnd() === '' || rest.startsWith(' ')) return at;
+  if (hint !== undefined && hint >= 0) {
+    const at = config.indexOf(header, hint);
+    if (headerIsAt(config, header, at)) return at;
   }
+  for (let at = config.indexOf(header); at >= 0; at = config.indexOf(header, at + 1)) if (headerIsAt(config, header, at)) return at;
   return -1;
 }
 
-/** Character offsets of a section (its header to its last line that is neither blank nor a comment, newline included), or undefined. */
-export function sectionSpan(config: string, kind: string, name: string): { start: number; end: number } | undefined {
-  const start = headerAt(config, kind, name);
+/**
+ * Character offsets of a section (its header to its last line that is neither blank nor a comment,
+ * newline included), or undefined. `hint`: where its header probably starts.
+ */
+export function sectionSpan(config: string, kind: string, name: string, hint?: number): { start: number; end: number } | undefined {
+  const start = headerAt(config, kind, name, hint);
   if (start < 0) return undefined;
   let offset = config.indexOf('\n', start);
   let end = offset < 0 ? config.length : offset + 1;
@@ -82,7 +97,12 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   // The running backends and routes of these services: one scan each, no map of every backend.
   const names = new Set(sub.backends.map((b) => b.name));
   const before = new Map<string, Backend>();
-  for (const b of running.backends) if (names.has(b.name)) before.set(b.name, b);
+  const indexOf = new Map<string, number>();
+  running.backends.forEach((b, i) => {
+    if (!names.has(b.name)) return;
+    before.set(b.name, b);
+    indexOf.set(b.name, i);
+  });
   const runningRoutes = routesOf(running, names);
   const subRoutes = routesOf(sub, names);
   const taken = new Map<string, Backend>();
@@ -101,7 +121,10 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   const spans: Array<{ into: { start: number; end: number }; section: string }> = [];
   for (const name of taken.keys()) {
     const from = sectionSpan(mini.config, 'backend', name);
-    const into = sectionSpan(applied.config, 'backend', name);
+    // Where the renderer put it, when the running lines are the renderer's (no search of 9 MB).
+    const at = indexOf.get(name);
+    const hint = at !== undefined && applied.serverLines instanceof JoinedLines ? applied.serverLines.textStart(at, name) : undefined;
+    const into = sectionSpan(applied.config, 'backend', name, hint);
     if (!from || !into) return undefined;
     spans.push({ into, section: mini.config.slice(from.start, from.end) });
   }
@@ -112,17 +135,31 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   return { config, bytes, model, serverLines: lines, services: [...taken.keys()], backends: [...taken.values()] };
 }
 
+/** Each backend's HTTP routes and port frontends as JSON, per pair of lists (kept across server-only changes: indexed once). */
+const routeIndex = new WeakMap<Model['httpRoutes'], WeakMap<Model['portFrontends'], Map<string, string>>>();
+
+const NO_ROUTES = JSON.stringify([[], []]);
+
 /** The HTTP routes and port frontends of each of `names` in `m`, as JSON, in the model's order. */
 function routesOf(m: Model, names: ReadonlySet<string>): Map<string, string> {
+  let byFrontends = routeIndex.get(m.httpRoutes);
+  if (!byFrontends) routeIndex.set(m.httpRoutes, (byFrontends = new WeakMap()));
+  let index = byFrontends.get(m.portFrontends);
+  if (!index) byFrontends.set(m.portFrontends, (index = indexRoutes(m)));
+  const all = index;
+  return new Map([...names].map((name) => [name, all.get(name) ?? NO_ROUTES]));
+}
+
+function indexRoutes(m: Model): Map<string, string> {
   const by = new Map<string, [Model['httpRoutes'][number][], Model['portFrontends'][number][]]>();
   const of = (name: string) => {
     let lists = by.get(name);
     if (!lists) by.set(name, (lists = [[], []]));
     return lists;
   };
-  for (const r of m.httpRoutes) if (names.has(r.backend)) of(r.backend)[0].push(r);
-  for (const f of m.portFrontends) if (names.has(f.backend)) of(f.backend)[1].push(f);
-  return new Map([...names].map((name) => [name, JSON.stringify(by.get(name) ?? [[], []])]));
+  for (const r of m.httpRoutes) of(r.backend)[0].push(r);
+  for (const f of m.portFrontends) of(f.backend)[1].push(f);
+  return new Map([...by].map(([name, lists]) => [name, JSON.stringify(lists)]));
 }
 
 /**

@@ -12,6 +12,8 @@ import fc from 'fast-check';
 import { buildModel } from '../../src/model/model.js';
 import { IncrementalModel } from '../../src/model/incremental.js';
 import { IncrementalRenderer } from '../../src/config/incremental-render.js';
+import { JoinedLines } from '../../src/config/backend-pieces.js';
+import { sectionSpan } from '../../src/daemon/runtime-first.js';
 import { render } from '../../src/config/render.js';
 import { finishConfig } from '../../src/config/build.js';
 import { BUILTIN_TEMPLATES_DIR, loadTemplates, type TemplateSet } from '../../src/config/templates.js';
@@ -87,6 +89,7 @@ test('property: the incremental model and render equal a full build after every 
     for (const set of await templateSets(dir)) {
       const modes = new Set<string>();
       let patched = 0;
+      let hinted = 0;
       fc.assert(fc.property(fc.array(STEP, { minLength: 1, maxLength: 12 }), fc.boolean(), (steps, told) => {
         const catalog = new Map<string, HealthEntry[]>();
         const model = new IncrementalModel();
@@ -109,8 +112,23 @@ test('property: the incremental model and render equal a full build after every 
           assert.deepEqual(new Map(got.serverLines), new Map(expected.serverLines));
           assert.equal(got.serverLines.size, expected.serverLines.size);
           for (const [k, v] of expected.serverLines) assert.equal(got.serverLines.get(k), v);
+          // Where each backend's text starts (runtime-first's hint): its section's header is there, before the next one's text.
+          if (got.serverLines instanceof JoinedLines) {
+            const lines = got.serverLines;
+            inc.backends.forEach((b, i) => {
+              const start = lines.textStart(i, b.name);
+              assert.ok(start !== undefined, `${set.name}: textStart of ${b.name}`);
+              const header = sectionSpan(got.config, 'backend', b.name)?.start ?? -1;
+              const next = inc.backends[i + 1];
+              const end = next ? lines.textStart(i + 1, next.name) ?? -1 : got.config.length;
+              assert.ok(start <= header && header < end, `${set.name}: ${b.name} starts at ${header}, its text at ${start}, the next at ${end}`);
+            });
+            assert.equal(lines.textStart(0, 'no such backend'), undefined);
+            hinted++;
+          }
         }
       }), { numRuns: 60 });
+      if (set.expect === 'incremental') assert.ok(hinted > 0, `${set.name}: no render gave its texts' starts`);
       assert.ok(patched > 0, 'some changes patched the last merge');
       // The shortcut was really taken where it can be, and refused where it cannot.
       if (set.expect === 'incremental') assert.ok(modes.has('incremental'), `${set.name}: modes ${[...modes].join(', ')}`);

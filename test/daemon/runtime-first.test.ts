@@ -31,6 +31,16 @@ test('sectionSpan: a section from its header to its last line, whatever follows'
   assert.equal(u.slice(sectionSpan(u, 'backend', 'x')!.start, sectionSpan(u, 'backend', 'x')!.end), 'backend x from defaults1\n    b\n');
 });
 
+test('sectionSpan with a hint: the same span whether the hint is right, a little early, wrong or out of range', () => {
+  const cfg = 'global\n    a\n\nbackend xy\n    e\n\nbackend x\n    b\n    c\n\n# note\nbackend y\n    d\n';
+  const want = sectionSpan(cfg, 'backend', 'x')!;
+  const at = cfg.indexOf('backend x\n');
+  for (const hint of [at, at - 1, 0, cfg.indexOf('backend xy'), cfg.indexOf('backend y\n'), cfg.length, -5, 1e9]) {
+    assert.deepEqual(sectionSpan(cfg, 'backend', 'x', hint), want, `hint ${hint}`);
+  }
+  assert.equal(sectionSpan(cfg, 'backend', 'z', at), undefined);
+});
+
 test('property: the spliced config equals a full render of the same catalog', async () => {
   const templates = await loadTemplates();
   const base = (n: number, extra: (i: number) => HealthEntry[]) => Array.from({ length: n }, (_, i) => [
