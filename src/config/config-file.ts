@@ -2,12 +2,13 @@
 // in a temp file next to its destination (with the map files it names), let HAProxy judge that very
 // file, then commit it by rename. The config is written once per apply, and the file at its path is
 // always one HAProxy accepted (or, for `render --out`, one that was asked for without validation).
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, renameSync } from 'node:fs';
 import { open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { validateConfigFile, type ValidateResult } from '../haproxy/validate.js';
 import { commitTemp, encodeText, tempPathFor, writeDurable, writeFileAtomic } from '../util/atomic-write.js';
+import { ByteRope } from '../util/byte-rope.js';
 import { HOST_MAP_PREFIX, type RenderedFile } from './render.js';
 
 export interface StagedConfig {
@@ -25,14 +26,14 @@ export interface StagedConfig {
    * The bytes written, while they are still in memory (held weakly: staging keeps no 9 MB copy alive
    * through a validation and a reload); undefined once collected.
    */
-  encoded(): Buffer | undefined;
+  encoded(): ByteRope | undefined;
 }
 
 export interface StageInput {
   configPath: string;
   config: string;
   /** `config` in UTF-8, when the caller has it already (spliced from the running config's bytes): not encoded again. */
-  bytes?: Buffer | undefined;
+  bytes?: ByteRope | undefined;
   files: readonly RenderedFile[];
   /** Validate the staged file with this HAProxy binary (`haproxy -c`). */
   haproxy?: string;
@@ -46,6 +47,16 @@ export interface StageInput {
    * p90 78 ms asynchronous; p50 1.7 ms, p90 3.9 ms synchronous). Default true.
    */
   durable?: boolean;
+}
+
+/** `bytes` into a new file (replaced if there), without fsync. */
+function writeSync(file: string, bytes: ByteRope): void {
+  const fd = openSync(file, 'w', 0o644);
+  try {
+    bytes.writeTo(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** fsync of a file or a directory; some filesystems refuse it on directories (the rename stays atomic). */
@@ -65,11 +76,11 @@ export async function stageConfig({ configPath, config, bytes: given, files, hap
   // new one never changes what the running config refers to.
   for (const f of files) if (!existsSync(f.path)) await writeFileAtomic(f.path, f.contents);
   const tempPath = tempPathFor(configPath);
-  const bytes = given ?? encodeText(config);
+  const bytes = given ?? new ByteRope([encodeText(config)]);
   const written = new WeakRef(bytes);
   try {
-    if (durable) await writeDurable(tempPath, bytes);
-    else writeFileSync(tempPath, bytes, { mode: 0o644 });
+    if (durable) await writeDurable(tempPath, bytes.flat());
+    else writeSync(tempPath, bytes);
   } catch (err) {
     await rm(tempPath, { force: true });
     throw new HapilotError(ErrorCode.WRITE, `cannot write ${configPath}: ${messageOf(err)}`, { cause: err });

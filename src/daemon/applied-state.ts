@@ -10,6 +10,7 @@ import type { GlobalSettings } from '../settings.js';
 import { validateConfigFile } from '../haproxy/validate.js';
 import type { Logger } from '../log.js';
 import { commitTemp, encodeText, tempPathFor, textIs } from '../util/atomic-write.js';
+import type { ByteRope } from '../util/byte-rope.js';
 import { ResumableSha256 } from '../util/resumable-hash.js';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
@@ -22,9 +23,10 @@ export interface Applied {
   /**
    * `config` in UTF-8, the very bytes written to the file, when they were at hand: a server-only
    * change splices them (runtime-first.ts), the model file hashes them and the history compares
-   * them, none of which then encodes or flattens 9 MB of text. Kept for as long as `config`.
+   * them, none of which then encodes or flattens 9 MB of text. Kept for as long as `config`. A
+   * rope: a splice is the running bytes' stretches and the new sections, not a copy.
    */
-  bytes?: Buffer | undefined;
+  bytes?: ByteRope | undefined;
   index: number;
   atMs: number;
 }
@@ -45,7 +47,7 @@ const Backend = z.object({
  * buffer, or equal ones), so that a spliced text is not flattened to be compared; else by text.
  */
 export function sameConfig(a: Pick<Applied, 'config' | 'bytes'>, b: Pick<Applied, 'config' | 'bytes'>): boolean {
-  if (a.bytes && b.bytes) return a.bytes === b.bytes || a.bytes.equals(b.bytes);
+  if (a.bytes && b.bytes) return a.bytes.equals(b.bytes);
   if (a.bytes) return textIs(b.config, a.bytes);
   if (b.bytes) return textIs(a.config, b.bytes);
   return a.config === b.config;

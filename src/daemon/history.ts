@@ -5,6 +5,7 @@ import { linkSync, mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatPatch, structuredPatch } from 'diff';
+import { ByteRope } from '../util/byte-rope.js';
 
 export class ConfigHistory {
   readonly dir: string;
@@ -46,7 +47,7 @@ export class ConfigHistory {
    * Records `next` and its diff from `previous` (texts, or the UTF-8 bytes of both). `captured`: the
    * file `capture` linked for `next`.
    */
-  async record({ previous, next, label, captured }: { previous: Text | undefined; next: Text; label: string; captured?: string | undefined }): Promise<void> {
+  async record({ previous, next, label, captured }: { previous: Text | Buffer | undefined; next: Text | Buffer; label: string; captured?: string | undefined }): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const base = path.join(this.dir, `${stamp}-${String(++this.#seq).padStart(4, '0')}`);
@@ -54,7 +55,7 @@ export class ConfigHistory {
       await rm(captured, { force: true });
       return false;
     });
-    if (!moved) await writeFile(`${base}.cfg`, next);
+    if (!moved) await writeFile(`${base}.cfg`, next instanceof ByteRope ? next.parts : next);
     const diff = await open(`${base}.diff`, 'w');
     try {
       for (const part of configPatchParts(previous ?? '', next, label)) await diff.write(part);
@@ -82,22 +83,22 @@ const NEWLINE = 10;
 const CHUNK = 1 << 14;
 
 /**
- * A config as text, or as its UTF-8 bytes (the ones kept with the applied config: a spliced text is
- * then compared without being flattened). Offsets are in characters or in bytes; the cuts made
- * are at line starts, and a newline byte is never part of a longer UTF-8 character.
+ * A config as text, or as its UTF-8 bytes (the ones kept with the applied config: a spliced config
+ * is then compared without being flattened or copied). Offsets are in characters or in bytes; the
+ * cuts made are at line starts, and a newline byte is never part of a longer UTF-8 character.
  */
-type Text = string | Buffer;
+type Text = string | ByteRope;
 
 /** The next (or last) newline at or after (before) `from`: searched for as a byte in bytes (a string to look for costs a conversion per call). */
 const newlineAfter = (t: Text, from?: number): number => (typeof t === 'string' ? t.indexOf('\n', from) : t.indexOf(NEWLINE, from));
 const newlineBefore = (t: Text, from: number): number => (typeof t === 'string' ? t.lastIndexOf('\n', from) : t.lastIndexOf(NEWLINE, Math.max(0, from)));
-const codeAt = (t: Text, i: number): number | undefined => (typeof t === 'string' ? t.charCodeAt(i) : t[i]);
-const textOf = (t: Text, from: number, to: number): string => (typeof t === 'string' ? t.slice(from, to) : t.toString('utf8', from, to));
+const codeAt = (t: Text, i: number): number | undefined => (typeof t === 'string' ? t.charCodeAt(i) : t.at(i));
+const textOf = (t: Text, from: number, to: number): string => (typeof t === 'string' ? t.slice(from, to) : t.toString(from, to));
 
 /** `n` characters (bytes) of `a` from `aFrom` equal those of `b` from `bFrom` (both in range). */
 function sameRun(a: Text, aFrom: number, b: Text, bFrom: number, n: number): boolean {
   if (typeof a === 'string' || typeof b === 'string') return textOf(a, aFrom, aFrom + n) === textOf(b, bFrom, bFrom + n);
-  return a.compare(b, bFrom, bFrom + n, aFrom, aFrom + n) === 0;
+  return a.sameRun(aFrom, b, bFrom, n);
 }
 
 /** Length of the common prefix of `a` and `b`. */
@@ -131,12 +132,14 @@ const ADDED_SLICE = 1 << 20;
  * cost of what changed: the lines both share at the start and at the end (past the context) are
  * left out of the diff and its line numbers shifted, instead of diffing two 10 MB texts line by line.
  */
-export function configPatch(previous: Text, next: Text, label: string): string {
+export function configPatch(previous: Text | Buffer, next: Text | Buffer, label: string): string {
   return [...configPatchParts(previous, next, label)].join('');
 }
 
 /** configPatch in parts, to be written one after the other. */
-export function* configPatchParts(previous: Text, next: Text, label: string, slice = ADDED_SLICE): Generator<string> {
+export function* configPatchParts(before: Text | Buffer, after: Text | Buffer, label: string, slice = ADDED_SLICE): Generator<string> {
+  let previous: Text = Buffer.isBuffer(before) ? ByteRope.of(before) : before;
+  let next: Text = Buffer.isBuffer(after) ? ByteRope.of(after) : after;
   // Text against bytes: both as text.
   if (typeof previous !== typeof next) {
     previous = previous.toString();

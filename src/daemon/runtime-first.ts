@@ -11,6 +11,7 @@ import { entriesOfServices } from '../model/incremental.js';
 import { render, serverLines as renderedServerLines, type RenderPaths } from '../config/render.js';
 import type { TemplateSet } from '../config/templates.js';
 import { JoinedLines } from '../config/backend-pieces.js';
+import type { ByteRope } from '../util/byte-rope.js';
 import type { GlobalSettings } from '../settings.js';
 import type { Applied } from './applied-state.js';
 import { tripsGuard } from './guard.js';
@@ -21,7 +22,7 @@ export interface ServerOnlyChange {
    * `config` in UTF-8, spliced from the running config's bytes (the running config and the new
    * sections all ASCII); undefined when those bytes are not at hand or not ASCII.
    */
-  bytes: Buffer | undefined;
+  bytes: ByteRope | undefined;
   model: Model;
   serverLines: ReadonlyMap<string, string>;
   /** The services whose servers changed. */
@@ -168,25 +169,23 @@ function indexRoutes(m: Model): Map<string, string> {
  * character offsets are byte offsets), as bytes copied from the running ones: writing the result
  * then encodes no 9 MB text, and the text itself is left a concatenation no one needs to flatten.
  */
-function splice(applied: Applied, spans: Array<{ into: { start: number; end: number }; section: string }>): { config: string; bytes: Buffer | undefined } {
+function splice(applied: Applied, spans: Array<{ into: { start: number; end: number }; section: string }>): { config: string; bytes: ByteRope | undefined } {
   const base = applied.config;
   const ascii = applied.bytes !== undefined && applied.bytes.length === base.length ? applied.bytes : undefined;
   spans.sort((a, b) => a.into.start - b.into.start);
   let config = '';
-  let parts: Buffer[] | undefined = ascii ? [] : undefined;
+  let edits: Array<{ from: number; to: number; bytes: Buffer }> | undefined = ascii ? [] : undefined;
   let at = 0;
   for (const { into, section } of spans) {
     config += base.slice(at, into.start) + section;
-    if (parts && ascii) {
-      const own = Buffer.from(section);
-      // A section that is not ASCII: the text alone (its writer encodes it).
-      if (own.length === section.length) parts.push(ascii.subarray(at, into.start), own);
-      else parts = undefined;
-    }
+    const own = edits && Buffer.from(section);
+    // A section that is not ASCII: the text alone (its writer encodes it).
+    if (edits && own?.length === section.length) edits.push({ from: into.start, to: into.end, bytes: own });
+    else edits = undefined;
     at = into.end;
   }
   config += base.slice(at);
-  return { config, bytes: ascii && parts ? Buffer.concat([...parts, ascii.subarray(at)]) : undefined };
+  return { config, bytes: ascii && edits ? ascii.splice(edits) : undefined };
 }
 
 /** How many overlays may stack before one is read into a map of its own (each lookup walks the stack). */

@@ -16,6 +16,7 @@ import type { ApplyStep } from './apply.js';
 import { sameStructure, serverOnlyPart, type Candidate, type CandidateBuilder } from './candidate.js';
 import { StageError, writeStage } from './convergence.js';
 import { serverOnlyChange, type ServerOnlyChange } from './runtime-first.js';
+import type { ByteRope } from '../util/byte-rope.js';
 
 export interface ServerChangesOptions {
   configPath: string;
@@ -83,7 +84,7 @@ export class ServerChanges {
   }
 
   /** Writes `part` into the config (renamed into place, fsync later), then sends it through the Runtime API. */
-  async #send(part: { config: string; bytes?: Buffer | undefined; model: Model; serverLines: ReadonlyMap<string, string>; files: readonly RenderedFile[] }, snapshot: CatalogSnapshot, trigger: string) {
+  async #send(part: { config: string; bytes?: ByteRope | undefined; model: Model; serverLines: ReadonlyMap<string, string>; files: readonly RenderedFile[] }, snapshot: CatalogSnapshot, trigger: string) {
     const startedAt = performance.now();
     const staged = await writeStage(() => stageConfig({ configPath: this.#o.configPath, config: part.config, bytes: part.bytes, files: part.files, durable: false }));
     const committedAt = performance.now();

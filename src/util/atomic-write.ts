@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
+import { ByteRope } from './byte-rope.js';
 
 export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -35,14 +36,16 @@ const scratch = Buffer.allocUnsafe(COMPARE_CHUNK * 3);
  * rather than with the running text, which after a server-only change is spliced: comparing a flat
  * text with a spliced one flattens the spliced one (8 ms and a 9 MB copy at 10,000 services).
  */
-export function textIs(text: string, bytes: Buffer): boolean {
+export function textIs(text: string, bytes: Buffer | ByteRope): boolean {
   if (text.length > bytes.length) return false;
-  if (text.length !== bytes.length) return Buffer.from(text).equals(bytes);
+  if (text.length !== bytes.length) return ByteRope.of(bytes).equals(Buffer.from(text));
   // As many bytes as characters: equal only if the text is ASCII, each slice written byte for character.
+  const rope = ByteRope.of(bytes);
+  const written = new ByteRope([scratch]);
   for (let at = 0; at < text.length; at += COMPARE_CHUNK) {
     const part = text.slice(at, at + COMPARE_CHUNK);
-    const written = scratch.write(part, 0, 'utf8');
-    if (written !== part.length || scratch.compare(bytes, at, at + written, 0, written) !== 0) return false;
+    const n = scratch.write(part, 0, 'utf8');
+    if (n !== part.length || !written.sameRun(0, rope, at, n)) return false;
   }
   return true;
 }

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeText, textIs } from '../../src/util/atomic-write.js';
+import { cutRope } from '../helpers/rope.js';
 
 test('property: encodeText gives the UTF-8 bytes of any text', () => {
   const text = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme-ascii' }), fc.string({ unit: fc.constantFrom('a', 'é', 'ÿ', '\u0100', '→', '\ud83d\ude00', '\ud800', '\n') }));
@@ -26,8 +27,11 @@ test('property: textIs tells whether a text\'s UTF-8 is given bytes, across its 
     const at = edit[0] % (base.length + 1);
     return [base, `${base.slice(0, at)}${edit[1]}${base.slice(at + 1)}`] as const;
   });
-  fc.assert(fc.property(fc.oneof(fc.tuple(text, text), long), ([a, b]) => {
+  const cuts = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 });
+  fc.assert(fc.property(fc.oneof(fc.tuple(text, text), long), cuts, ([a, b], at) => {
     assert.equal(textIs(a, Buffer.from(b)), Buffer.from(a).equals(Buffer.from(b)));
+    // The bytes as a rope cut anywhere (a spliced config's).
+    assert.equal(textIs(a, cutRope(Buffer.from(b), at)), Buffer.from(a).equals(Buffer.from(b)));
   }), { numRuns: 500 });
 });
 

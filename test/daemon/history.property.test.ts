@@ -4,6 +4,7 @@
 // removed as `createTwoFilesPatch` of the whole texts (a minimal diff too: where repeated lines make
 // several minimal diffs, the two may pick different ones), and in a config of unique sections it is
 // that very patch.
+import { cutRope } from '../helpers/rope.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -23,8 +24,8 @@ const counts = (patch: string) => ({ added: patch.split('\n').filter((l) => /^\+
 
 test('property: configPatch applies, and adds and removes as many lines as createTwoFilesPatch of the whole texts', () => {
   fc.assert(fc.property(
-    fc.array(LINE, { maxLength: 40 }), fc.array(EDIT, { minLength: 0, maxLength: 3 }), fc.boolean(), fc.boolean(),
-    (lines, edits, finalNewlineBefore, finalNewlineAfter) => {
+    fc.array(LINE, { maxLength: 40 }), fc.array(EDIT, { minLength: 0, maxLength: 3 }), fc.boolean(), fc.boolean(), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 4 }),
+    (lines, edits, finalNewlineBefore, finalNewlineAfter, cuts) => {
       const before = lines.join('\n') + (finalNewlineBefore && lines.length ? '\n' : '');
       const afterLines = edit(lines, edits);
       const after = afterLines.join('\n') + (finalNewlineAfter && afterLines.length ? '\n' : '');
@@ -32,6 +33,8 @@ test('property: configPatch applies, and adds and removes as many lines as creat
       assert.equal(applyPatch(before, patch), after);
       // The same patch from the UTF-8 bytes of both (how the daemon records a server-only change).
       assert.equal(configPatch(Buffer.from(before), Buffer.from(after), 'label'), patch);
+      // And from ropes cut anywhere, inside a character too (a spliced config's bytes).
+      assert.equal(configPatch(cutRope(Buffer.from(before), cuts), cutRope(Buffer.from(after), cuts.map((c) => 1 - c)), 'label'), patch);
       const full = createTwoFilesPatch('haproxy.cfg (before)', 'haproxy.cfg (after)', before, after, undefined, 'label', { context: 2 });
       assert.deepEqual(counts(patch), counts(full));
       if (edits.length <= 1 && new Set(lines).size === lines.length && new Set(afterLines).size === afterLines.length) assert.equal(patch, full, 'one edit, unique lines: the same patch');

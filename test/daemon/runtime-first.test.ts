@@ -1,5 +1,7 @@
 // Runtime-first: the config spliced from the changed services' backends is byte for byte the config a
 // full render gives, and only server-only changes the guard lets through are taken.
+import { ByteRope } from '../../src/util/byte-rope.js';
+import { cutRope } from '../helpers/rope.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -50,10 +52,12 @@ test('property: the spliced config equals a full render of the same catalog', as
   ]).flat();
   await fc.assert(fc.asyncProperty(
     fc.array(fc.record({ svc: fc.nat(7), kind: fc.constantFrom('add', 'weight', 'critical', 'port') }), { minLength: 1, maxLength: 4 }),
-    async (changes) => {
+    fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
+    async (changes, cuts) => {
       const before = base(8, () => []);
       const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
-      const applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0, bytes: Buffer.from(built.config) };
+      // The running bytes as a rope cut anywhere (a splice of a splice).
+      const applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0, bytes: cutRope(Buffer.from(built.config), cuts) };
       let after = [...before];
       for (const c of changes) {
         const id = `svc${c.svc}-a`;
@@ -77,7 +81,7 @@ test('property: the spliced config equals a full render of the same catalog', as
       // are then not offsets in bytes), the text alone.
       assert.equal(serverOnlyChange({ applied: { ...applied, bytes: undefined }, snapshot: { entries: after, index: 2, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5 })?.bytes, undefined);
       const accented = `# café\n${built.config}`;
-      const other = serverOnlyChange({ applied: { ...applied, config: accented, bytes: Buffer.from(accented) }, snapshot: { entries: after, index: 2, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5 });
+      const other = serverOnlyChange({ applied: { ...applied, config: accented, bytes: ByteRope.of(Buffer.from(accented)) }, snapshot: { entries: after, index: 2, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5 });
       assert.equal(other?.config, `# café\n${full.config}`);
       assert.equal(other?.bytes, undefined);
       assert.deepEqual(new Map([...change.serverLines].sort()), new Map([...full.serverLines].sort()));
