@@ -8,7 +8,7 @@ import { scanServerLines } from './render.js';
  * when first asked for (a change asks for the changed backends' only).
  */
 export class Piece {
-  #text: string;
+  readonly #text: string;
   #lines: Map<string, string> | undefined;
   constructor(readonly backend: Backend, text: string, readonly defaults: readonly string[], lines?: Map<string, string>) {
     this.#text = text;
@@ -17,15 +17,6 @@ export class Piece {
 
   get text(): string {
     return this.#text;
-  }
-
-  /**
-   * The same text, as a slice of the config just assembled: backend texts never keep an older
-   * config alive next to the one the daemon holds (a slice shares its config's memory).
-   */
-  rebase(text: string): void {
-    if (text.length !== this.#text.length) throw new Error(`Piece.rebase: ${text.length} characters for a text of ${this.#text.length}`);
-    this.#text = text;
   }
 
   /** This text is `b`'s too: `b` is the backend it was rendered from, or equal to it (models are never mutated). */
@@ -60,13 +51,21 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return true;
 }
 
+/** The text of a config around its backends' texts. */
+export interface Around {
+  readonly prefix: string;
+  readonly suffix: string;
+  /** A newline added at the end, or nothing. */
+  readonly tail: string;
+}
+
 /** Server lines kept per backend, read as one map without copying 100,000 entries per render. */
 export class JoinedLines implements ReadonlyMap<string, string> {
   readonly #backends: readonly Backend[];
   readonly #pieces: readonly Piece[];
   readonly #prefix: ReadonlyMap<string, string>;
   readonly #suffix: ReadonlyMap<string, string>;
-  readonly #prefixLength: number;
+  readonly #around: Around;
   #byBackend: Map<string, Piece> | undefined;
   #size: number | undefined;
   /** `#starts[i]`: where `pieces[i]` starts in the config, once asked for. */
@@ -74,26 +73,32 @@ export class JoinedLines implements ReadonlyMap<string, string> {
 
   /**
    * `pieces[i]`: the text of `backends[i]`; `prefix`, `suffix`: the lines of the text around them;
-   * `prefixLength`: the characters before the first piece in the config assembled from them.
+   * `around`: that text, and what ends the config (a newline, or nothing), when the config is
+   * exactly `around.prefix`, the pieces' texts, `around.suffix` and `around.tail`.
    */
-  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>, prefixLength = 0) {
+  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>, around: Around = { prefix: '', suffix: '', tail: '' }) {
     this.#backends = backends;
     this.#pieces = pieces;
     this.#prefix = prefix;
     this.#suffix = suffix;
-    this.#prefixLength = prefixLength;
+    this.#around = around;
+  }
+
+  /** The text of the backend at `index`, when it is named `name`. */
+  pieceAt(index: number, name: string): Piece | undefined {
+    return this.#backends[index]?.name === name ? this.#pieces[index] : undefined;
   }
 
   /**
    * Where the text of the backend at `index` starts in the config assembled from these pieces, when
-   * that backend is named `name` (a hint: the caller checks the config there); else undefined.
+   * that backend is named `name`; else undefined.
    */
   textStart(index: number, name: string): number | undefined {
     if (this.#backends[index]?.name !== name) return undefined;
     if (!this.#starts) {
       // Once per render asked (the lengths of 10,000 texts added: microseconds, no search of the config).
       const starts = new Float64Array(this.#pieces.length);
-      let at = this.#prefixLength;
+      let at = this.#around.prefix.length;
       for (let i = 0; i < this.#pieces.length; i++) {
         starts[i] = at;
         at += (this.#pieces[i] as Piece).text.length;
@@ -101,6 +106,26 @@ export class JoinedLines implements ReadonlyMap<string, string> {
       this.#starts = starts;
     }
     return this.#starts[index];
+  }
+
+  /** These lines are of the config assembled from exactly these texts (the same pieces, in order). */
+  sameAs(prefix: string, pieces: readonly Piece[], suffix: string, tail: string): boolean {
+    const a = this.#around;
+    if (pieces.length !== this.#pieces.length || a.tail !== tail || a.prefix !== prefix || a.suffix !== suffix) return false;
+    for (let i = 0; i < pieces.length; i++) if (pieces[i] !== this.#pieces[i]) return false;
+    return true;
+  }
+
+  /** The same text around the pieces as `other`'s (the same prefix, suffix and tail). */
+  sameAround(other: JoinedLines): boolean {
+    const a = this.#around;
+    const b = other.#around;
+    return a === b || (a.tail === b.tail && a.prefix === b.prefix && a.suffix === b.suffix);
+  }
+
+  /** How many backends (pieces) these lines hold. */
+  get backendCount(): number {
+    return this.#pieces.length;
   }
 
   /** Every part, in config order (scanning every backend's text not scanned yet). */

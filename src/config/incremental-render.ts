@@ -51,6 +51,8 @@ export class IncrementalRenderer {
   /** `default-server` keywords of `defaults` sections before the backends. */
   #defaults: string[] = [];
   #pieces = new Map<string, Piece>();
+  /** The last assembly: a render of the same texts gives the same objects back. */
+  #assembled: { config: string; lines: JoinedLines } | undefined;
   #byObject = new WeakMap<Backend, Piece>();
   /** The last host map, with the routes and paths it was rendered for. */
   #hostMap: { routes: Model['httpRoutes']; filesDir: string; file: RenderResult['files'][number] } | undefined;
@@ -211,24 +213,28 @@ export class IncrementalRenderer {
   #assemble(model: Model, pieces: Piece[], files: RenderResult['files'], whole?: string): RenderResult {
     // configText without flattening 10 MB to look at its last character.
     const last = [this.#suffix, ...(pieces.length ? [(pieces[pieces.length - 1] as Piece).text] : []), this.#prefix].find((t) => t.length > 0) ?? '';
-    // One join: a flat string (slicing a concatenation would flatten it, a second 10 MB copy).
-    const config = whole ?? [this.#prefix, ...pieces.map((p) => p.text), this.#suffix, last.endsWith('\n') ? '' : '\n'].join('');
-    // The kept texts become slices of this config: one copy of the text, the config's.
-    const prefixLength = this.#prefix.length;
-    let at = prefixLength;
-    this.#prefix = config.slice(0, at);
-    for (const p of pieces) {
-      const end = at + p.text.length;
-      p.rebase(config.slice(at, end));
-      at = end;
+    const tail = last.endsWith('\n') ? '' : '\n';
+    // The same texts as the last assembly: its config and lines, the very objects (the daemon then
+    // knows it is the config HAProxy runs without reading 9 MB).
+    const kept = this.#assembled;
+    if (whole === undefined && kept?.lines.sameAs(this.#prefix, pieces, this.#suffix, tail)) return { config: kept.config, files, serverLines: kept.lines };
+    // Joined by concatenation: no text is copied until someone reads the config (a reload's write
+    // does; a server-only change, which writes the running config's bytes with the changed backends'
+    // own, does not), so a change leaves no 9 MB string behind.
+    let config = whole;
+    if (config === undefined) {
+      config = this.#prefix;
+      for (const p of pieces) config += p.text;
+      config += this.#suffix + tail;
     }
-    this.#suffix = config.slice(at, at + this.#suffix.length);
     // Forget backends gone for good (a subset rendered during bisection keeps the others).
     if (this.#pieces.size > 2 * model.backends.length + 64) {
       const live = new Set(model.backends.map((b) => b.name));
       for (const name of this.#pieces.keys()) if (!live.has(name)) this.#pieces.delete(name);
     }
-    return { config, files, serverLines: new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines, prefixLength) };
+    const lines = new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines, { prefix: this.#prefix, suffix: this.#suffix, tail });
+    this.#assembled = { config, lines };
+    return { config, files, serverLines: lines };
   }
 
   #reset(): void {
@@ -239,5 +245,6 @@ export class IncrementalRenderer {
     this.#defaults = [];
     this.#pieces = new Map();
     this.#byObject = new WeakMap();
+    this.#assembled = undefined;
   }
 }

@@ -11,6 +11,7 @@ import { validateConfigFile } from '../haproxy/validate.js';
 import type { Logger } from '../log.js';
 import { commitTemp, encodeText, tempPathFor, textIs } from '../util/atomic-write.js';
 import type { ByteRope } from '../util/byte-rope.js';
+import { JoinedLines } from '../config/backend-pieces.js';
 import { ResumableSha256 } from '../util/resumable-hash.js';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
@@ -42,11 +43,16 @@ const Backend = z.object({
   httpchk: z.string().optional(), servers: z.array(Server),
 }).loose();
 
+type Compared = Pick<Applied, 'config' | 'bytes'> & { serverLines?: Applied['serverLines'] };
+
 /**
- * Whether two applied states hold the same config: by their bytes when both are kept (the same
- * buffer, or equal ones), so that a spliced text is not flattened to be compared; else by text.
+ * Whether two applied states hold the same config: the same assembly of the incremental renderer
+ * (the same lines object); else by their bytes when both are kept, so that a text made of pieces is
+ * not flattened to be compared; else by text.
  */
-export function sameConfig(a: Pick<Applied, 'config' | 'bytes'>, b: Pick<Applied, 'config' | 'bytes'>): boolean {
+export function sameConfig(a: Compared, b: Compared): boolean {
+  // One assembly of the incremental renderer: one config (its lines are made with it), not read.
+  if (a.serverLines instanceof JoinedLines && a.serverLines === b.serverLines) return true;
   if (a.bytes && b.bytes) return a.bytes.equals(b.bytes);
   if (a.bytes) return textIs(b.config, a.bytes);
   if (b.bytes) return textIs(a.config, b.bytes);

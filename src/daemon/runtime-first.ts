@@ -9,6 +9,7 @@ import type { HealthEntry } from '../consul/schemas.js';
 import { buildModel, type Backend, type Model } from '../model/model.js';
 import { entriesOfServices } from '../model/incremental.js';
 import { render, serverLines as renderedServerLines, type RenderPaths } from '../config/render.js';
+import type { BuildResult } from '../config/build.js';
 import type { TemplateSet } from '../config/templates.js';
 import { JoinedLines } from '../config/backend-pieces.js';
 import type { ByteRope } from '../util/byte-rope.js';
@@ -81,7 +82,7 @@ export function sectionSpan(config: string, kind: string, name: string, hint?: n
 const definition = (b: Backend) => JSON.stringify({ ...b, servers: undefined });
 
 /** The server-only part of `snapshot` for the services it names as changed, against what HAProxy runs; undefined when there is none. */
-export function serverOnlyChange({ applied, snapshot, settings, templates, paths, maxRemovalRatio, pick = (services) => entriesOfServices(snapshot.entries, services) }: {
+export function serverOnlyChange({ applied, snapshot, settings, templates, paths, maxRemovalRatio, pick = (services) => entriesOfServices(snapshot.entries, services), renderer }: {
   applied: Applied;
   snapshot: CatalogSnapshot;
   settings: GlobalSettings;
@@ -90,6 +91,13 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   maxRemovalRatio: number;
   /** The snapshot's entries of some services (default: from its runs). */
   pick?: (services: ReadonlySet<string>) => HealthEntry[];
+  /**
+   * The daemon's incremental renderer (CandidateBuilder.render), which rendered the running config:
+   * the change is then that renderer's render of the new model, and its bytes the running ones with
+   * the changed backends' texts replaced; without it, or when that does not hold, the changed
+   * sections are rendered alone and spliced into the running text.
+   */
+  renderer?: (model: Model) => BuildResult;
 }): ServerOnlyChange | undefined {
   const running = applied.model;
   if (!running || !snapshot.changed?.length) return undefined;
@@ -117,6 +125,8 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   }
   if (taken.size === 0) return undefined;
   const model: Model = { ...running, backends: running.backends.map((b) => taken.get(b.name) ?? b) };
+  const through = renderer && throughRenderer({ applied, model, taken, indexOf, renderer });
+  if (through) return { ...through, services: [...taken.keys()], backends: [...taken.values()] };
   // The changed backends rendered on their own, with the running settings: the same partials, the same lines.
   const mini = render({ model: { ...model, backends: [...taken.values()], httpRoutes: [], portFrontends: [] }, templates, paths });
   const spans: Array<{ into: { start: number; end: number }; section: string }> = [];
@@ -134,6 +144,52 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   const known = !(applied.serverLines instanceof Map) || applied.serverLines.size > 0;
   const lines = new OverlayLines(known ? applied.serverLines : renderedServerLines(applied.config), new Set(taken.keys()), mini.serverLines);
   return { config, bytes, model, serverLines: lines, services: [...taken.keys()], backends: [...taken.values()] };
+}
+
+/**
+ * The change as the renderer of the running config renders it: only the changed backends' texts
+ * are new, so the new config is the running one with those texts replaced, and so are its bytes
+ * (views of the running ones and the new texts: no 9 MB copy, no 9 MB text read). Undefined when
+ * the running config is not that renderer's (its lines are not the renderer's, its bytes are not
+ * kept or not ASCII), or when anything else came out different (the text around the backends, a
+ * text that is not ASCII): the caller then splices the text.
+ */
+function throughRenderer({ applied, model, taken, indexOf, renderer }: {
+  applied: Applied;
+  model: Model;
+  taken: ReadonlyMap<string, Backend>;
+  indexOf: ReadonlyMap<string, number>;
+  renderer: (model: Model) => BuildResult;
+}): Omit<ServerOnlyChange, 'services' | 'backends'> | undefined {
+  const running = applied.serverLines;
+  const bytes = applied.bytes;
+  // As many bytes as characters: ASCII, so offsets in the text are offsets in the bytes.
+  if (!(running instanceof JoinedLines) || !bytes || bytes.length !== applied.config.length) return undefined;
+  const built = renderer(model);
+  const next = built.serverLines;
+  if (!(next instanceof JoinedLines) || next.backendCount !== running.backendCount || !next.sameAround(running)) return undefined;
+  const edits: Array<{ from: number; to: number; bytes: Buffer }> = [];
+  for (const name of taken.keys()) {
+    const i = indexOf.get(name);
+    const before = i === undefined ? undefined : running.pieceAt(i, name);
+    const after = i === undefined ? undefined : next.pieceAt(i, name);
+    const from = i === undefined ? undefined : running.textStart(i, name);
+    if (!before || !after || from === undefined) return undefined;
+    const own = Buffer.from(after.text);
+    if (own.length !== after.text.length) return undefined;
+    edits.push({ from, to: from + before.text.length, bytes: own });
+  }
+  // Every other backend's text is the very one the running config was made of.
+  for (let i = 0; i < model.backends.length; i++) {
+    const name = (model.backends[i] as Backend).name;
+    if (taken.has(name)) continue;
+    const piece = running.pieceAt(i, name);
+    if (!piece || next.pieceAt(i, name) !== piece) return undefined;
+  }
+  edits.sort((a, b) => a.from - b.from);
+  const spliced = bytes.splice(edits);
+  if (spliced.length !== built.config.length) return undefined;
+  return { config: built.config, bytes: spliced, model: built.model, serverLines: next };
 }
 
 /** Each backend's HTTP routes and port frontends as JSON, per pair of lists (kept across server-only changes: indexed once). */

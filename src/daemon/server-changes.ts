@@ -53,7 +53,7 @@ export class ServerChanges {
     const started = performance.now();
     const { settings, paths, maxRemovalRatio, builder } = this.#o;
     // The changed services' entries, found from the last build's (pointer comparisons, no scan of every entry).
-    const change = serverOnlyChange({ applied, snapshot, settings, templates: builder.templates, paths, maxRemovalRatio, pick: (services) => builder.pick(snapshot.entries, services) });
+    const change = serverOnlyChange({ applied, snapshot, settings, templates: builder.templates, paths, maxRemovalRatio, pick: (services) => builder.pick(snapshot.entries, services), renderer: (model) => builder.render(model) });
     if (!change || !this.#poolAgrees(change, snapshot)) return false;
     const out = await this.#send({ config: change.config, bytes: change.bytes, model: change.model, serverLines: change.serverLines, files: [] }, snapshot, trigger);
     this.#o.log.debug({ services: change.services, outcome: out.kind, planMs: ms(started, out.startedAt), writeMs: ms(out.startedAt, out.committedAt), applyMs: ms(out.committedAt) }, 'runtime-first');

@@ -101,11 +101,12 @@ export class Sync {
     const cand = this.#candidate(snapshot);
     this.#o.metrics.renderDuration.observe((performance.now() - started) / 1000);
     const applied = state.current;
-    // (Compared with the running config's bytes when kept: the running text may be a splice.)
-    if (!job.force && applied && state.haproxyRunning && sameConfig(applied, { config: cand.built.config })) {
+    // The renderer's very assembly runtime-first applied (its lines object), else compared with the
+    // running config's bytes when kept: neither reads a text made of pieces.
+    if (!job.force && applied && state.haproxyRunning && sameConfig(applied, { config: cand.built.config, serverLines: cand.built.serverLines })) {
       // Byte for byte what HAProxy runs: nothing to do.
-      // The candidate's copy of the (equal) text is kept: the renderer holds it anyway, and the spliced
-      // copy runtime-first left (8.7 MB at 10,000 services) can go.
+      // The candidate's text and lines are kept (most often the very ones runtime-first applied; else
+      // the renderer holds them anyway, and a spliced text runtime-first left can go).
       await state.set({ ...applied, config: cand.built.config, model: applied.model ?? cand.built.model, serverLines: cand.built.serverLines, index: snapshot.index });
       this.validationError = undefined;
       this.#inStep(snapshot);

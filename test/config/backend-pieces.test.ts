@@ -1,5 +1,5 @@
 // The incremental renderer's kept texts: when a backend object it did not render is the same backend
-// (equal data), and the one-copy rule for kept texts.
+// (equal data).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Piece, sameValue } from '../../src/config/backend-pieces.js';
@@ -27,7 +27,4 @@ test('a kept text fits its backend and a copy of it (the pool rules copy backend
   assert.ok(piece.fits(b));
   assert.ok(piece.fits({ ...b, servers: b.servers.map((s) => ({ ...s })) }));
   assert.ok(!piece.fits({ ...b, servers: b.servers.map((s, i) => (i === 1 ? { ...s, weight: s.weight + 1 } : s)) }));
-  assert.throws(() => piece.rebase('\nbackend we\n'), /rebase/);
-  piece.rebase('x\nbackend web\n'.slice(1));
-  assert.equal(piece.text, '\nbackend web\n');
 });

@@ -1,6 +1,7 @@
 // applied-model.json is input when read back: versioned, schema-checked, and used only for the very
 // config it was saved with.
 import { ByteRope } from '../../src/util/byte-rope.js';
+import { JoinedLines } from '../../src/config/backend-pieces.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -86,4 +87,9 @@ test('sameConfig: by the bytes kept when there are some (a spliced text is not c
   assert.ok(!sameConfig({ config: b }, { config: a, bytes: cut(a, 18) }));
   assert.ok(sameConfig({ config: a }, { config: a }));
   assert.ok(!sameConfig({ config: a }, { config: b }));
+  // One assembly of the incremental renderer (its lines object): the same config, by contract, not read.
+  const lines = new JoinedLines([], [], new Map(), new Map());
+  assert.ok(sameConfig({ config: a, serverLines: lines }, { config: b, serverLines: lines }));
+  assert.ok(!sameConfig({ config: a, serverLines: lines }, { config: b, serverLines: new JoinedLines([], [], new Map(), new Map()) }), 'other lines: compared');
+  assert.ok(!sameConfig({ config: a, serverLines: new Map() }, { config: b, serverLines: new Map() }), 'plain maps say nothing');
 });

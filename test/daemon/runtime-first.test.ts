@@ -10,6 +10,9 @@ import { finishConfig } from '../../src/config/build.js';
 import { pathsFor } from '../../src/config/render.js';
 import { loadTemplates } from '../../src/config/templates.js';
 import { sectionSpan, serverOnlyChange } from '../../src/daemon/runtime-first.js';
+import { IncrementalRenderer } from '../../src/config/incremental-render.js';
+import { JoinedLines } from '../../src/config/backend-pieces.js';
+import type { Model } from '../../src/model/model.js';
 import type { Applied } from '../../src/daemon/applied-state.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
@@ -43,34 +46,42 @@ test('sectionSpan with a hint: the same span whether the hint is right, a little
   assert.equal(sectionSpan(cfg, 'backend', 'z', at), undefined);
 });
 
+/** Eight services of two instances each (every third with leastconn). */
+const base = () => Array.from({ length: 8 }, (_, i) => [
+  entry(`svc${i}`, `svc${i}-a`, [ENABLE, ...(i % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n1', port: 9000 + i }),
+  entry(`svc${i}`, `svc${i}-b`, [ENABLE, ...(i % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n2', port: 9100 + i }),
+]).flat();
+
+/** Server-only changes of some services: a server added, re-weighted, failing, on another port. */
+const CHANGES = fc.array(fc.record({ svc: fc.nat(7), kind: fc.constantFrom('add', 'weight', 'critical', 'port') }), { minLength: 1, maxLength: 4 });
+
+function changedCatalog(before: readonly HealthEntry[], changes: ReadonlyArray<{ svc: number; kind: string }>, tag = ''): { after: HealthEntry[]; changed: string[] } {
+  let after = [...before];
+  for (const c of changes) {
+    const id = `svc${c.svc}-a`;
+    after = after.filter((e) => !(e.Service.ID === id));
+    const o = { node: 'n1', port: 9000 + c.svc } as Parameters<typeof entry>[3] & object;
+    if (c.kind === 'weight') o.weights = { Passing: 5, Warning: 1 };
+    if (c.kind === 'critical') o.status = 'critical';
+    if (c.kind === 'port') o.port = 9500 + c.svc;
+    after.push(entry(`svc${c.svc}`, id, [ENABLE, ...(c.svc % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], o));
+    if (c.kind === 'add') after.push(entry(`svc${c.svc}`, `svc${c.svc}-new${tag}`, [ENABLE, ...(c.svc % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n3', port: 9300 + c.svc }));
+  }
+  after.sort((a, b) => (a.Service.Service < b.Service.Service ? -1 : a.Service.Service > b.Service.Service ? 1 : 0));
+  return { after, changed: [...new Set(changes.map((c) => `svc${c.svc}`))] };
+}
+
 test('property: the spliced config equals a full render of the same catalog', async () => {
   const templates = await loadTemplates();
-  const base = (n: number, extra: (i: number) => HealthEntry[]) => Array.from({ length: n }, (_, i) => [
-    entry(`svc${i}`, `svc${i}-a`, [ENABLE, ...(i % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n1', port: 9000 + i }),
-    entry(`svc${i}`, `svc${i}-b`, [ENABLE, ...(i % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n2', port: 9100 + i }),
-    ...extra(i),
-  ]).flat();
   await fc.assert(fc.asyncProperty(
-    fc.array(fc.record({ svc: fc.nat(7), kind: fc.constantFrom('add', 'weight', 'critical', 'port') }), { minLength: 1, maxLength: 4 }),
+    CHANGES,
     fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
     async (changes, cuts) => {
-      const before = base(8, () => []);
+      const before = base();
       const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
       // The running bytes as a rope cut anywhere (a splice of a splice).
       const applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0, bytes: cutRope(Buffer.from(built.config), cuts) };
-      let after = [...before];
-      for (const c of changes) {
-        const id = `svc${c.svc}-a`;
-        after = after.filter((e) => !(e.Service.ID === id));
-        const o = { node: 'n1', port: 9000 + c.svc } as Parameters<typeof entry>[3] & object;
-        if (c.kind === 'weight') o.weights = { Passing: 5, Warning: 1 };
-        if (c.kind === 'critical') o.status = 'critical';
-        if (c.kind === 'port') o.port = 9500 + c.svc;
-        after.push(entry(`svc${c.svc}`, id, [ENABLE, ...(c.svc % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], o));
-        if (c.kind === 'add') after.push(entry(`svc${c.svc}`, `svc${c.svc}-new`, [ENABLE, ...(c.svc % 3 === 0 ? ['HAPROXY.BACKEND.BALANCE=leastconn'] : [])], { node: 'n3', port: 9300 + c.svc }));
-      }
-      after.sort((a, b) => (a.Service.Service < b.Service.Service ? -1 : a.Service.Service > b.Service.Service ? 1 : 0));
-      const changed = [...new Set(changes.map((c) => `svc${c.svc}`))];
+      const { after, changed } = changedCatalog(before, changes);
       const change = serverOnlyChange({ applied, snapshot: { entries: after, index: 2, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5 });
       const full = finishConfig({ model: buildModel({ entries: after, settings: s }), templates, paths, fdLimit: undefined });
       assert.ok(change, 'a server-only change');
@@ -88,6 +99,42 @@ test('property: the spliced config equals a full render of the same catalog', as
       assert.deepEqual(change.model.backends, full.model.backends);
     },
   ), { numRuns: 40 });
+});
+
+test('property: through the daemon\'s renderer, change after change: its render of the new catalog, the running bytes with the changed texts replaced', async () => {
+  const templates = await loadTemplates();
+  let taken = 0;
+  await fc.assert(fc.asyncProperty(
+    fc.array(CHANGES, { minLength: 1, maxLength: 5 }),
+    fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
+    async (steps, cuts) => {
+      const renderer = new IncrementalRenderer();
+      const renderWith = (model: Model) => finishConfig({ model, templates, paths, fdLimit: undefined, renderer });
+      let catalog = base();
+      const built = renderWith(buildModel({ entries: catalog, settings: s }));
+      let applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0, bytes: cutRope(Buffer.from(built.config), cuts) };
+      for (const [k, changes] of steps.entries()) {
+        const { after, changed } = changedCatalog(catalog, changes, `-${k}`);
+        const change = serverOnlyChange({ applied, snapshot: { entries: after, index: 2 + k, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5, renderer: renderWith });
+        const full = finishConfig({ model: buildModel({ entries: after, settings: s }), templates, paths, fdLimit: undefined });
+        if (!change) {
+          // Only a change with no server moving (or one the guard holds) is not taken.
+          assert.equal(full.config === applied.config || changes.some((c) => c.kind === 'critical'), true, 'a server-only change is taken');
+          continue;
+        }
+        assert.ok(change.serverLines instanceof JoinedLines, 'made by the renderer, not spliced');
+        taken++;
+        assert.equal(change.config, full.config);
+        assert.ok(change.bytes?.equals(Buffer.from(full.config)), 'the bytes are the config\'s');
+        assert.deepEqual(new Map([...change.serverLines].sort()), new Map([...full.serverLines].sort()));
+        // A render of the same model gives the same objects back (the daemon's check that it runs it).
+        assert.equal(renderWith(change.model).serverLines, change.serverLines);
+        applied = { config: change.config, model: change.model, serverLines: change.serverLines, index: 2 + k, atMs: 0, bytes: change.bytes };
+        catalog = after;
+      }
+    },
+  ), { numRuns: 40 });
+  assert.ok(taken >= 40, `${taken} changes taken`);
 });
 
 test('structural changes, and removals the guard holds, are left to the full sync', async () => {

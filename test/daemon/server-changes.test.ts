@@ -28,6 +28,8 @@ import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { tempDir } from '../helpers/haproxy.js';
 import { testLog } from '../helpers/log.js';
 import { noKv } from '../helpers/no-kv.js';
+import { JoinedLines } from '../../src/config/backend-pieces.js';
+import { ByteRope } from '../../src/util/byte-rope.js';
 
 class NoProcess implements ProcessApplier {
   readonly strategy = 'master-worker';
@@ -39,28 +41,35 @@ class NoProcess implements ProcessApplier {
   async stop() { /* nothing */ }
 }
 
-/** HAProxy running the config of `before` (as the state says), an ApplyStep and a CandidateBuilder around it. */
-async function running(dir: string, before: HealthEntry[]) {
+/**
+ * HAProxy running the config of `before` (as the state says), an ApplyStep and a CandidateBuilder
+ * around it. `viaBuilder`: the running config is the builder's render, with its bytes (as after a
+ * reload in the daemon); else a plain render, without bytes.
+ */
+async function running(dir: string, before: HealthEntry[], viaBuilder = false) {
   const configPath = path.join(dir, 'haproxy.cfg');
   const paths = pathsFor({ configPath, runDir: dir });
   const s = settings();
   const templates = await loadTemplates();
-  const built = finishConfig({ model: buildModel({ entries: before, settings: s }), templates, paths, fdLimit: undefined });
+  const builder = new CandidateBuilder({ settings: s, templates, paths, fdLimit: undefined, guard: { maxRemovalRatio: 0.5, holdMs: 60_000 }, now: Date.now });
+  const model = buildModel({ entries: before, settings: s });
+  const built = viaBuilder ? builder.render(model) : finishConfig({ model, templates, paths, fdLimit: undefined });
   await writeFile(configPath, built.config);
   const state = new AppliedState({ runDir: dir, settings: s });
-  await state.set({ config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0 });
+  await state.set({ config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0, bytes: viaBuilder ? ByteRope.of(Buffer.from(built.config)) : undefined });
   state.haproxyRunning = true;
   const history = new ConfigHistory({ runDir: dir });
   const apply = new ApplyStep({ configPath, paths, process: new NoProcess(), state, history, metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
-  const builder = new CandidateBuilder({ settings: s, templates, paths, fdLimit: undefined, guard: { maxRemovalRatio: 0.5, holdMs: 60_000 }, now: Date.now });
   return { configPath, paths, s, state, history, apply, builder };
 }
 
-test('a server change is renamed into the config before the Runtime API commands; model file and history follow', async () => {
+for (const viaBuilder of [false, true]) test(`a server change is renamed into the config before the Runtime API commands; model file and history follow (${viaBuilder ? 'the builder\'s render, its bytes replaced' : 'sections spliced into the text'})`, async () => {
   const { dir, cleanup } = await tempDir();
   try {
-    const before = [entry('web', 'a', [ENABLE], { node: 'n1', port: 9001 }), entry('web', 'b', [ENABLE], { node: 'n2', port: 9002 })];
-    const { configPath, paths, s, state, history, apply, builder } = await running(dir, before);
+    const before = [entry('web', 'a', [ENABLE], { node: 'n1', port: 9001 }), entry('web', 'b', [ENABLE], { node: 'n2', port: 9002 }), entry('api', 'x', [ENABLE], { node: 'n1', port: 9101 }), entry('zed', 'z', [ENABLE], { node: 'n2', port: 9201 })];
+    const { configPath, paths, s, state, history, apply, builder } = await running(dir, before, viaBuilder);
+    // Which way each change was made: the builder's lines, or the running ones overlaid.
+    const madeAs = () => assert.equal(state.current?.serverLines instanceof JoinedLines, viaBuilder, `made ${viaBuilder ? 'by the builder' : 'by splicing'}`);
     // The Runtime API, as HAProxy would see the file at the moment of the first command.
     const seen: string[] = [];
     let decline = false;
@@ -82,12 +91,13 @@ test('a server change is renamed into the config before the Runtime API commands
     assert.equal(seen.length, 1);
     assert.match(seen[0]!, /server n3:c 10\.0\.0\.1:9003/, 'the new server is in the file before the Runtime API hears of it');
     assert.equal(state.current?.config, seen[0], 'what HAProxy runs is recorded at once');
+    madeAs();
     assert.ok(state.current?.bytes?.equals(readFileSync(configPath)), 'with the bytes written, for the next change to splice');
     assert.equal(apply.records[0]?.action, 'runtime');
     await apply.flush();
     assert.deepEqual(apply.records[0]?.changes?.serversAdded, ['web/n3:c'], 'what changed, filled in off the critical path');
-    const model = JSON.parse(await readFile(state.modelFile, 'utf8')) as { model: { backends: Array<{ servers: unknown[] }> } };
-    assert.equal(model.model.backends[0]?.servers.length, 3, 'the model file follows');
+    const model = JSON.parse(await readFile(state.modelFile, 'utf8')) as { model: { backends: Array<{ name: string; servers: unknown[] }> } };
+    assert.equal(model.model.backends.find((b) => b.name === 'web')?.servers.length, 3, 'the model file follows');
     assert.ok((await readdir(history.dir)).some((f) => f.endsWith('.diff')), 'the history follows');
     assert.equal(await readFile(configPath, 'utf8'), seen[0]);
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
@@ -113,6 +123,7 @@ test('a server change is renamed into the config before the Runtime API commands
     const f = [...e, entry('web', 'f', [ENABLE], { node: 'n6', port: 9006 })];
     assert.equal(await step.first(state.current!, { entries: e, index: 4, cause: 'test', changed: ['web'] }, 'catalog change'), true);
     assert.equal(await step.first(state.current!, { entries: f, index: 5, cause: 'test', changed: ['web'] }, 'catalog change'), true);
+    madeAs();
     await apply.flush();
     const entries = (await readdir(history.dir)).filter((x) => x.endsWith('.cfg')).sort();
     assert.equal(entries.length, 3);
