@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { Model } from '../model/model.js';
 import type { PoolReconciler } from '../pool/reconciler.js';
 import type { GlobalSettings } from '../settings.js';
-import type { Applied } from './applied-state.js';
+import { sameConfig, type Applied } from './applied-state.js';
 import type { ApplyStep } from './apply.js';
 import { sameStructure, serverOnlyPart, type Candidate, type CandidateBuilder } from './candidate.js';
 import { StageError, writeStage } from './convergence.js';
@@ -76,7 +76,7 @@ export class ServerChanges {
     }
     // No `haproxy -c` here: only server lines differ from the validated config, and each added
     // server's keywords pass HAProxy's own `add server` parser (or the change is declined).
-    if (part.config === applied.config) return { structural };
+    if (sameConfig(applied, part)) return { structural };
     const out = await this.#send(part, snapshot, trigger);
     this.#o.log.debug({ outcome: out.kind, writeMs: ms(out.startedAt, out.committedAt), applyMs: ms(out.committedAt) }, 'server-only part');
     if (out.kind === 'declined') this.#o.log.debug({ reason: out.reason }, 'server changes need a reload');
