@@ -51,6 +51,32 @@ export function sameValue(a: unknown, b: unknown): boolean {
   return true;
 }
 
+/**
+ * Where each backend is in a list of backends, by name, made on first use and shared by the renders
+ * of backends with the same names in the same order (a server-only change): not a map of 10,000
+ * names per render.
+ */
+export class BackendIndex {
+  readonly names: readonly string[];
+  #map: Map<string, number> | undefined;
+
+  constructor(names: readonly string[]) {
+    this.names = names;
+  }
+
+  /** Whether `backends` has these names, in this order. */
+  fits(backends: readonly Backend[]): boolean {
+    if (backends.length !== this.names.length) return false;
+    for (let i = 0; i < backends.length; i++) if ((backends[i] as Backend).name !== this.names[i]) return false;
+    return true;
+  }
+
+  indexOf(name: string): number | undefined {
+    this.#map ??= new Map(this.names.map((n, i) => [n, i]));
+    return this.#map.get(name);
+  }
+}
+
 /** The text of a config around its backends' texts. */
 export interface Around {
   readonly prefix: string;
@@ -66,7 +92,7 @@ export class JoinedLines implements ReadonlyMap<string, string> {
   readonly #prefix: ReadonlyMap<string, string>;
   readonly #suffix: ReadonlyMap<string, string>;
   readonly #around: Around;
-  #byBackend: Map<string, Piece> | undefined;
+  readonly #index: BackendIndex;
   #size: number | undefined;
   /** `#starts[i]`: where `pieces[i]` starts in the config, once asked for. */
   #starts: Float64Array | undefined;
@@ -76,12 +102,28 @@ export class JoinedLines implements ReadonlyMap<string, string> {
    * `around`: that text, and what ends the config (a newline, or nothing), when the config is
    * exactly `around.prefix`, the pieces' texts, `around.suffix` and `around.tail`.
    */
-  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>, around: Around = { prefix: '', suffix: '', tail: '' }) {
+  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>, around: Around = { prefix: '', suffix: '', tail: '' }, index?: BackendIndex) {
     this.#backends = backends;
     this.#pieces = pieces;
     this.#prefix = prefix;
     this.#suffix = suffix;
     this.#around = around;
+    this.#index = index ?? new BackendIndex(backends.map((b) => b.name));
+  }
+
+  /** Where the backend `name` is in these lines' backends. */
+  indexOf(name: string): number | undefined {
+    const i = this.#index.indexOf(name);
+    return i !== undefined && this.#backends[i]?.name === name ? i : undefined;
+  }
+
+  /** The same pieces as `other`'s, in the same places, except at the indexes `except`. */
+  samePiecesExcept(other: JoinedLines, except: ReadonlySet<number>): boolean {
+    const a = this.#pieces;
+    const b = other.#pieces;
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !except.has(i)) return false;
+    return true;
   }
 
   /** The text of the backend at `index`, when it is named `name`. */
@@ -136,10 +178,10 @@ export class JoinedLines implements ReadonlyMap<string, string> {
   }
 
   #partOf(key: string): ReadonlyMap<string, string> | undefined {
-    // Indexed on first use only: most renders are never asked for a line, and a change asks for the
-    // lines of its own backends (only their texts are scanned).
-    this.#byBackend ??= new Map(this.#backends.map((b, i) => [b.name, this.#pieces[i] as Piece]));
-    const own = this.#byBackend.get(key.slice(0, key.indexOf('/')))?.lines;
+    // Most renders are never asked for a line, and a change asks for the lines of its own backends
+    // (only their texts are scanned).
+    const at = this.indexOf(key.slice(0, key.indexOf('/')));
+    const own = at === undefined ? undefined : this.#pieces[at]?.lines;
     if (own?.has(key)) return own;
     if (this.#prefix.has(key)) return this.#prefix;
     if (this.#suffix.has(key)) return this.#suffix;

@@ -1,7 +1,7 @@
 // Consul entries → model → (descriptor budget) → haproxy.cfg text. The one path every command and
 // the daemon use to produce a config; the daemon steps in between model and render (guard,
 // quarantine) through `finishConfig`.
-import { buildModel, type Model } from '../model/model.js';
+import { buildModel, type Backend, type Model } from '../model/model.js';
 import type { GlobalSettings } from '../settings.js';
 import type { HealthEntry } from '../consul/schemas.js';
 import { fitToFdLimit, type FdAudience } from './limits.js';
@@ -38,10 +38,32 @@ export interface BuildResult extends RenderResult {
   model: Model;
 }
 
+/** The last list of backends counted, and its count of servers. */
+let counted: { backends: readonly Backend[]; servers: number } | undefined;
+
+/**
+ * The servers of `backends`, counted from the last list counted when it is as long: a backend that
+ * is the same object has the same servers (models are never mutated), so only the others are read.
+ */
+export function serverCount(backends: readonly Backend[]): number {
+  let servers = 0;
+  const last = counted;
+  if (last && last.backends.length === backends.length) {
+    servers = last.servers;
+    for (let i = 0; i < backends.length; i++) {
+      const b = backends[i] as Backend;
+      const was = last.backends[i] as Backend;
+      if (b !== was) servers += b.servers.length - was.servers.length;
+    }
+  } else for (const b of backends) servers += b.servers.length;
+  counted = { backends, servers };
+  return servers;
+}
+
 /** Fits the model's settings to the descriptor limit and renders it. */
 export function finishConfig({ model, templates, paths, fdLimit, fdAudience = 'daemon', renderer }: FinishInput): BuildResult {
   const { settings } = model;
-  const servers = model.backends.reduce((n, b) => n + b.servers.length, 0);
+  const servers = serverCount(model.backends);
   const fit = fitToFdLimit({
     maxconnGlobal: settings.maxconnGlobal,
     maxconn: settings.maxconn,

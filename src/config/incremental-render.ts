@@ -18,7 +18,7 @@
 // backend-cut.ts, the kept texts and their server lines in backend-pieces.ts.
 import type { Backend, Model } from '../model/model.js';
 import { cutBackends, scanTemplates, startsOwnSection } from './backend-cut.js';
-import { JoinedLines, Piece } from './backend-pieces.js';
+import { BackendIndex, JoinedLines, Piece } from './backend-pieces.js';
 import { configText, lazyServerLines, renderView, scanServerLines, type RenderPaths, type RenderResult } from './render.js';
 import type { TemplateSet } from './templates.js';
 
@@ -53,6 +53,7 @@ export class IncrementalRenderer {
   #pieces = new Map<string, Piece>();
   /** The last assembly: a render of the same texts gives the same objects back. */
   #assembled: { config: string; lines: JoinedLines } | undefined;
+  #index: BackendIndex | undefined;
   #byObject = new WeakMap<Backend, Piece>();
   /** The last host map, with the routes and paths it was rendered for. */
   #hostMap: { routes: Model['httpRoutes']; filesDir: string; file: RenderResult['files'][number] } | undefined;
@@ -232,7 +233,9 @@ export class IncrementalRenderer {
       const live = new Set(model.backends.map((b) => b.name));
       for (const name of this.#pieces.keys()) if (!live.has(name)) this.#pieces.delete(name);
     }
-    const lines = new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines, { prefix: this.#prefix, suffix: this.#suffix, tail });
+    // The backends' index of the last assembly when the names are the same (a server-only change).
+    if (!this.#index?.fits(model.backends)) this.#index = new BackendIndex(model.backends.map((b) => b.name));
+    const lines = new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines, { prefix: this.#prefix, suffix: this.#suffix, tail }, this.#index);
     this.#assembled = { config, lines };
     return { config, files, serverLines: lines };
   }

@@ -107,11 +107,24 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
   const names = new Set(sub.backends.map((b) => b.name));
   const before = new Map<string, Backend>();
   const indexOf = new Map<string, number>();
-  running.backends.forEach((b, i) => {
-    if (!names.has(b.name)) return;
-    before.set(b.name, b);
-    indexOf.set(b.name, i);
-  });
+  // Found through the running lines' index of backends when they are the renderer's; else one scan.
+  const runningLines = applied.serverLines instanceof JoinedLines ? applied.serverLines : undefined;
+  for (const name of names) {
+    const i = runningLines?.indexOf(name);
+    const b = i === undefined ? undefined : running.backends[i];
+    if (b?.name === name && i !== undefined) {
+      before.set(name, b);
+      indexOf.set(name, i);
+    }
+  }
+  // A name not found that way (a new service, other lines): one scan.
+  if (before.size < names.size) {
+    running.backends.forEach((b, i) => {
+      if (!names.has(b.name)) return;
+      before.set(b.name, b);
+      indexOf.set(b.name, i);
+    });
+  }
   const runningRoutes = routesOf(running, names);
   const subRoutes = routesOf(sub, names);
   const taken = new Map<string, Backend>();
@@ -169,8 +182,10 @@ function throughRenderer({ applied, model, taken, indexOf, renderer }: {
   const next = built.serverLines;
   if (!(next instanceof JoinedLines) || next.backendCount !== running.backendCount || !next.sameAround(running)) return undefined;
   const edits: Array<{ from: number; to: number; bytes: Buffer }> = [];
+  const at = new Set<number>();
   for (const name of taken.keys()) {
     const i = indexOf.get(name);
+    if (i !== undefined) at.add(i);
     const before = i === undefined ? undefined : running.pieceAt(i, name);
     const after = i === undefined ? undefined : next.pieceAt(i, name);
     const from = i === undefined ? undefined : running.textStart(i, name);
@@ -180,12 +195,7 @@ function throughRenderer({ applied, model, taken, indexOf, renderer }: {
     edits.push({ from, to: from + before.text.length, bytes: own });
   }
   // Every other backend's text is the very one the running config was made of.
-  for (let i = 0; i < model.backends.length; i++) {
-    const name = (model.backends[i] as Backend).name;
-    if (taken.has(name)) continue;
-    const piece = running.pieceAt(i, name);
-    if (!piece || next.pieceAt(i, name) !== piece) return undefined;
-  }
+  if (!next.samePiecesExcept(running, at)) return undefined;
   edits.sort((a, b) => a.from - b.from);
   const spliced = bytes.splice(edits);
   if (spliced.length !== built.config.length) return undefined;

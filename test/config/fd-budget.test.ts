@@ -1,14 +1,15 @@
 // Whose descriptor limit counts: render/check warn and keep the config as asked (it may be meant for
 // another machine); the daemon, which starts HAProxy here, adapts or fails; and when no maxconn can
-// fit, the message says what cannot fit (servers' checks), never "at most 0".
+// fit, the message says what cannot fit (servers' checks), never "at most 0". The servers are counted from the last list counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { fitToFdLimit, fdNeeded } from '../../src/config/limits.js';
-import { buildConfig, finishConfig } from '../../src/config/build.js';
-import { buildModel } from '../../src/model/model.js';
+import { buildConfig, finishConfig, serverCount } from '../../src/config/build.js';
+import fc from 'fast-check';
+import { buildModel, type Backend } from '../../src/model/model.js';
 import { ErrorCode, isHapilotError } from '../../src/errors.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { builtinTemplates, GOLDEN_PATHS } from '../helpers/render.js';
@@ -96,4 +97,18 @@ test('hapilot render of 25,000 servers under a 20,000 hard limit warns and write
   } finally {
     await cleanup();
   }
+});
+
+test('property: the servers counted from the last list are the servers of the list (backends replaced, added, removed)', () => {
+  const backend = (n: number) => ({ servers: Array.from({ length: n }, () => ({})) }) as unknown as Backend;
+  const step = fc.record({ replace: fc.array(fc.tuple(fc.nat(), fc.nat(5)), { maxLength: 4 }), resize: fc.option(fc.nat(8), { freq: 4 }) });
+  fc.assert(fc.property(fc.array(fc.nat(5), { maxLength: 8 }), fc.array(step, { minLength: 1, maxLength: 8 }), (first, steps) => {
+    let list = first.map(backend);
+    assert.equal(serverCount(list), first.reduce((a, b) => a + b, 0));
+    for (const s of steps) {
+      list = s.resize === null ? [...list] : Array.from({ length: s.resize }, (_, i) => list[i] ?? backend(i % 3));
+      for (const [at, n] of s.replace) if (list.length) list[at % list.length] = backend(n);
+      assert.equal(serverCount(list), list.reduce((a, b) => a + b.servers.length, 0));
+    }
+  }), { numRuns: 300 });
 });
