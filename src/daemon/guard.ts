@@ -53,12 +53,18 @@ export function applyGuard({ previous, next, nowMs, since, options }: {
   const holds: Hold[] = [];
   const released: Hold[] = [];
   // The same backends in the same order (a server change): read pairwise, no map of every backend.
-  const aligned = previous.backends.length === next.backends.length && previous.backends.every((b, i) => b.name === next.backends[i]?.name);
+  // (A backend that is the same object has the same name and servers: only the others are read.)
+  const aligned = previous.backends.length === next.backends.length && previous.backends.every((b, i) => b === next.backends[i] || b.name === next.backends[i]?.name);
   let byName: Map<string, Backend> | undefined;
   const nextByName = (): Map<string, Backend> => (byName ??= new Map(next.backends.map((b) => [b.name, b])));
   const keep: Backend[] = [];
-  for (const [i, prev] of previous.backends.entries()) {
+  for (let i = 0; i < previous.backends.length; i++) {
+    const prev = previous.backends[i] as Backend;
     const cand = aligned ? next.backends[i] : nextByName().get(prev.name);
+    if (cand === prev) {
+      if (since.size) since.delete(prev.name);
+      continue;
+    }
     const to = cand?.servers.length ?? 0;
     if (!tripsGuard(prev.servers.length, to, options.maxRemovalRatio)) {
       since.delete(prev.name);

@@ -154,9 +154,10 @@ export function planRuntime({ previous, next, serverLines }: PlanInput): Runtime
   const structural = structuralChange(previous, next);
   if (structural !== undefined) return { reason: structural };
   const ops: RuntimeOp[] = [];
-  for (const [i, b] of next.backends.entries()) {
+  for (let i = 0; i < next.backends.length; i++) {
+    const b = next.backends[i] as Backend;
     const prev = previous.backends[i] as Backend;
-    if (sameServers(prev.servers, b.servers)) continue;
+    if (prev === b || sameServers(prev.servers, b.servers)) continue;
     const before = new Map(prev.servers.map((s) => [s.name, s]));
     const after = new Map(b.servers.map((s) => [s.name, s]));
     for (const [name, s] of after) {

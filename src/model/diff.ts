@@ -47,8 +47,12 @@ export function diffModels(previous: Model | undefined, next: Model, max = Infin
   const x = previous?.backends ?? [];
   const y = next.backends;
   // The same backends in the same order (a server change): pairwise, no map of every backend.
-  if (x.length === y.length && x.every((b, i) => b.name === y[i]?.name)) {
-    for (const [i, b] of x.entries()) diffServers(b.name, b, y[i], lists);
+  // (A backend that is the same object has the same name: only the others are read.)
+  if (x.length === y.length && x.every((b, i) => b === y[i] || b.name === y[i]?.name)) {
+    for (let i = 0; i < x.length; i++) {
+      const b = x[i] as Backend;
+      if (b !== y[i]) diffServers(b.name, b, y[i], lists);
+    }
   } else {
     const before = new Map(x.map((b) => [b.name, b]));
     const after = new Map(y.map((b) => [b.name, b]));
