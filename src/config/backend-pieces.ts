@@ -96,13 +96,16 @@ export class JoinedLines implements ReadonlyMap<string, string> {
   #size: number | undefined;
   /** `#starts[i]`: where `pieces[i]` starts in the config, once asked for. */
   #starts: Float64Array | undefined;
+  /** The pieces' text lengths, when the renderer kept them (else read from the pieces). */
+  readonly #lengths: Float64Array | undefined;
 
   /**
    * `pieces[i]`: the text of `backends[i]`; `prefix`, `suffix`: the lines of the text around them;
    * `around`: that text, and what ends the config (a newline, or nothing), when the config is
    * exactly `around.prefix`, the pieces' texts, `around.suffix` and `around.tail`.
    */
-  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>, around: Around = { prefix: '', suffix: '', tail: '' }, index?: BackendIndex) {
+  constructor(backends: readonly Backend[], pieces: readonly Piece[], prefix: ReadonlyMap<string, string>, suffix: ReadonlyMap<string, string>, around: Around = { prefix: '', suffix: '', tail: '' }, index?: BackendIndex, lengths?: Float64Array) {
+    this.#lengths = lengths?.length === pieces.length ? lengths : undefined;
     this.#backends = backends;
     this.#pieces = pieces;
     this.#prefix = prefix;
@@ -140,10 +143,11 @@ export class JoinedLines implements ReadonlyMap<string, string> {
     if (!this.#starts) {
       // Once per render asked (the lengths of 10,000 texts added: microseconds, no search of the config).
       const starts = new Float64Array(this.#pieces.length);
+      const lengths = this.#lengths;
       let at = this.#around.prefix.length;
       for (let i = 0; i < this.#pieces.length; i++) {
         starts[i] = at;
-        at += (this.#pieces[i] as Piece).text.length;
+        at += lengths ? (lengths[i] as number) : (this.#pieces[i] as Piece).text.length;
       }
       this.#starts = starts;
     }

@@ -52,7 +52,9 @@ export class IncrementalRenderer {
   #defaults: string[] = [];
   #pieces = new Map<string, Piece>();
   /** The last assembly: a render of the same texts gives the same objects back. */
-  #assembled: { config: string; lines: JoinedLines } | undefined;
+  #assembled: { config: string; lines: JoinedLines; backends: readonly Backend[]; pieces: readonly Piece[] } | undefined;
+  /** The backends' texts joined two by two up to the whole, for the assemblies after a full render. */
+  #tree: TextTree | undefined;
   #index: BackendIndex | undefined;
   #byObject = new WeakMap<Backend, Piece>();
   /** The last host map, with the routes and paths it was rendered for. */
@@ -86,8 +88,11 @@ export class IncrementalRenderer {
     // pool rules copied), as when their text was made.
     const dirty: number[] = [];
     const pieces: Array<Piece | undefined> = [];
-    for (const [i, b] of model.backends.entries()) {
-      let piece = this.#byObject.get(b);
+    // The last assembly's backend at the same place is most often this very object (no lookup).
+    const last = this.#assembled;
+    for (let i = 0; i < model.backends.length; i++) {
+      const b = model.backends[i] as Backend;
+      let piece = last?.backends[i] === b ? last.pieces[i] : this.#byObject.get(b);
       if (!piece) {
         const kept = this.#pieces.get(b.name);
         if (kept?.fits(b)) {
@@ -221,13 +226,13 @@ export class IncrementalRenderer {
     if (whole === undefined && kept?.lines.sameAs(this.#prefix, pieces, this.#suffix, tail)) return { config: kept.config, files, serverLines: kept.lines };
     // Joined by concatenation: no text is copied until someone reads the config (a reload's write
     // does; a server-only change, which writes the running config's bytes with the changed backends'
-    // own, does not), so a change leaves no 9 MB string behind.
+    // own, does not), so a change leaves no 9 MB string behind; and through a tree of the texts
+    // joined two by two, so a change joins again only the pairs above its own texts.
     let config = whole;
     if (config === undefined) {
-      config = this.#prefix;
-      for (const p of pieces) config += p.text;
-      config += this.#suffix + tail;
-    }
+      this.#tree = this.#tree?.update(pieces) ?? new TextTree(pieces);
+      config = this.#prefix + this.#tree.text + this.#suffix + tail;
+    } else this.#tree = undefined;
     // Forget backends gone for good (a subset rendered during bisection keeps the others).
     if (this.#pieces.size > 2 * model.backends.length + 64) {
       const live = new Set(model.backends.map((b) => b.name));
@@ -235,8 +240,8 @@ export class IncrementalRenderer {
     }
     // The backends' index of the last assembly when the names are the same (a server-only change).
     if (!this.#index?.fits(model.backends)) this.#index = new BackendIndex(model.backends.map((b) => b.name));
-    const lines = new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines, { prefix: this.#prefix, suffix: this.#suffix, tail }, this.#index);
-    this.#assembled = { config, lines };
+    const lines = new JoinedLines(model.backends, pieces, this.#prefixLines, this.#suffixLines, { prefix: this.#prefix, suffix: this.#suffix, tail }, this.#index, this.#tree?.lengths());
+    this.#assembled = { config, lines, backends: model.backends, pieces };
     return { config, files, serverLines: lines };
   }
 
@@ -249,5 +254,67 @@ export class IncrementalRenderer {
     this.#pieces = new Map();
     this.#byObject = new WeakMap();
     this.#assembled = undefined;
+    this.#tree = undefined;
+  }
+}
+
+/** Changed texts past this share of all: the tree is made again rather than updated. */
+const TREE_REBUILD_SHARE = 0.125;
+
+/**
+ * The texts of some pieces joined two by two (a segment tree of V8 concatenations): `text` is all of
+ * them in order. An update with a few pieces replaced joins again the pairs above those only (about
+ * 14 per piece at 10,000), and keeps the text lengths for finding where each piece starts.
+ */
+class TextTree {
+  readonly #pieces: Piece[];
+  /** `nodes[k]` joins `nodes[2k]` and `nodes[2k + 1]`; the leaves start at `#leaves`. */
+  readonly #nodes: string[];
+  readonly #leaves: number;
+  readonly #lengths: Float64Array;
+
+  constructor(pieces: readonly Piece[]) {
+    this.#pieces = [...pieces];
+    let leaves = 1;
+    while (leaves < pieces.length) leaves *= 2;
+    this.#leaves = leaves;
+    this.#nodes = new Array<string>(2 * leaves).fill('');
+    this.#lengths = new Float64Array(pieces.length);
+    for (let i = 0; i < pieces.length; i++) {
+      const text = (pieces[i] as Piece).text;
+      this.#nodes[leaves + i] = text;
+      this.#lengths[i] = text.length;
+    }
+    for (let k = leaves - 1; k >= 1; k--) this.#nodes[k] = (this.#nodes[2 * k] as string) + (this.#nodes[2 * k + 1] as string);
+  }
+
+  get text(): string {
+    return this.#nodes[1] ?? '';
+  }
+
+  /** A copy of each piece's text length (for JoinedLines, whose own they stay). */
+  lengths(): Float64Array {
+    return this.#lengths.slice();
+  }
+
+  /** This tree for `pieces` (changed in place when few of them are other pieces), or undefined when it must be made again. */
+  update(pieces: readonly Piece[]): TextTree | undefined {
+    if (pieces.length !== this.#pieces.length) return undefined;
+    const moved: number[] = [];
+    const limit = Math.max(16, pieces.length * TREE_REBUILD_SHARE);
+    for (let i = 0; i < pieces.length; i++) {
+      if (pieces[i] === this.#pieces[i]) continue;
+      moved.push(i);
+      if (moved.length > limit) return undefined;
+    }
+    for (const i of moved) {
+      const piece = pieces[i] as Piece;
+      this.#pieces[i] = piece;
+      this.#lengths[i] = piece.text.length;
+      let k = this.#leaves + i;
+      this.#nodes[k] = piece.text;
+      for (k >>= 1; k >= 1; k >>= 1) this.#nodes[k] = (this.#nodes[2 * k] as string) + (this.#nodes[2 * k + 1] as string);
+    }
+    return this;
   }
 }
