@@ -13,6 +13,7 @@ import type { Logger } from '../log.js';
 import { findCulprits } from './bisect.js';
 import { onlyServices, withoutServices } from './candidate.js';
 import type { Metrics } from './metrics.js';
+import { sameConfig } from './applied-state.js';
 
 export interface Culprit {
   service: string;
@@ -128,7 +129,7 @@ export class EarlyValidation {
   }
 
   start(built: BuildResult): void {
-    if (this.#early?.built.config === built.config) return;
+    if (this.#early && sameConfig(this.#early.built, built)) return;
     this.discard();
     const staged = this.#validator.stage(built).then(async (s) => {
       if (s.validation?.ok !== false) return s;
@@ -143,7 +144,7 @@ export class EarlyValidation {
     const early = this.#early;
     this.#early = undefined;
     const staged = await early?.staged;
-    if (staged && early?.built.config === built.config && built.files.every((f) => existsSync(f.path))) return staged;
+    if (staged && early && sameConfig(early.built, built) && built.files.every((f) => existsSync(f.path))) return staged;
     await staged?.discard();
     return undefined;
   }
