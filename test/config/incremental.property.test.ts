@@ -86,9 +86,11 @@ test('property: the incremental model and render equal a full build after every 
   const { dir, cleanup } = await tempDir();
   try {
     const s = settings({ HAPILOT_FD_LIMIT: '1000000' });
+    // Patching the model's last merge does not depend on the templates: counted over all the sets
+    // (a few patches per set, so a set alone may draw none, about once in a hundred runs).
+    let patched = 0;
     for (const set of await templateSets(dir)) {
       const modes = new Set<string>();
-      let patched = 0;
       let hinted = 0;
       fc.assert(fc.property(fc.array(STEP, { minLength: 1, maxLength: 12 }), fc.boolean(), (steps, told) => {
         const catalog = new Map<string, HealthEntry[]>();
@@ -129,11 +131,11 @@ test('property: the incremental model and render equal a full build after every 
         }
       }), { numRuns: 60 });
       if (set.expect === 'incremental') assert.ok(hinted > 0, `${set.name}: no render gave its texts' starts`);
-      assert.ok(patched > 0, 'some changes patched the last merge');
       // The shortcut was really taken where it can be, and refused where it cannot.
       if (set.expect === 'incremental') assert.ok(modes.has('incremental'), `${set.name}: modes ${[...modes].join(', ')}`);
       else assert.ok(modes.has('plain') && !modes.has('incremental'), `${set.name}: modes ${[...modes].join(', ')}`);
     }
+    assert.ok(patched > 0, 'some changes patched the last merge');
   } finally {
     await cleanup();
   }
