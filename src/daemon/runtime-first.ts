@@ -199,7 +199,9 @@ function throughRenderer({ applied, model, taken, indexOf, renderer }: {
   edits.sort((a, b) => a.from - b.from);
   const spliced = bytes.splice(edits);
   if (spliced.length !== built.config.length) return undefined;
-  return { config: built.config, bytes: spliced, model: built.model, serverLines: next };
+  // The model as the splice gives it: the running one with these servers (its settings are those
+  // the render used: the text around the backends is the running one).
+  return { config: built.config, bytes: spliced, model, serverLines: next };
 }
 
 /** Each backend's HTTP routes and port frontends as JSON, per pair of lists (kept across server-only changes: indexed once). */

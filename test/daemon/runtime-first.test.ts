@@ -109,14 +109,15 @@ test('property: through the daemon\'s renderer, change after change: its render 
     fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
     async (steps, cuts) => {
       const renderer = new IncrementalRenderer();
-      const renderWith = (model: Model) => finishConfig({ model, templates, paths, fdLimit: undefined, renderer });
+      // A descriptor limit that lowers maxconn: the model carries the budget's warning.
+      const renderWith = (model: Model) => finishConfig({ model, templates, paths, fdLimit: 4000, renderer });
       let catalog = base();
       const built = renderWith(buildModel({ entries: catalog, settings: s }));
       let applied: Applied = { config: built.config, model: built.model, serverLines: built.serverLines, index: 1, atMs: 0, bytes: cutRope(Buffer.from(built.config), cuts) };
       for (const [k, changes] of steps.entries()) {
         const { after, changed } = changedCatalog(catalog, changes, `-${k}`);
         const change = serverOnlyChange({ applied, snapshot: { entries: after, index: 2 + k, cause: 'test', changed }, settings: s, templates, paths, maxRemovalRatio: 0.5, renderer: renderWith });
-        const full = finishConfig({ model: buildModel({ entries: after, settings: s }), templates, paths, fdLimit: undefined });
+        const full = finishConfig({ model: buildModel({ entries: after, settings: s }), templates, paths, fdLimit: 4000 });
         if (!change) {
           // Only a change with no server moving (or one the guard holds) is not taken.
           assert.equal(full.config === applied.config || changes.some((c) => c.kind === 'critical'), true, 'a server-only change is taken');
@@ -127,6 +128,10 @@ test('property: through the daemon\'s renderer, change after change: its render 
         assert.equal(change.config, full.config);
         assert.ok(change.bytes?.equals(Buffer.from(full.config)), 'the bytes are the config\'s');
         assert.deepEqual(new Map([...change.serverLines].sort()), new Map([...full.serverLines].sort()));
+        assert.ok(full.model.warnings.some((w) => /maxconn/i.test(w)), full.model.warnings.join('; '));
+        // The descriptor budget's warning once, change after change (the running model's warnings,
+        // as the splice gives them; the candidate build makes its own).
+        assert.equal(change.model.warnings.filter((w) => /file descriptors/.test(w)).length, 1, change.model.warnings.join('; '));
         // A render of the same model gives the same objects back (the daemon's check that it runs it).
         assert.equal(renderWith(change.model).serverLines, change.serverLines);
         applied = { config: change.config, model: change.model, serverLines: change.serverLines, index: 2 + k, atMs: 0, bytes: change.bytes };
