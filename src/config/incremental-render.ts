@@ -223,7 +223,11 @@ export class IncrementalRenderer {
     // The same texts as the last assembly: its config and lines, the very objects (the daemon then
     // knows it is the config HAProxy runs without reading 9 MB).
     const kept = this.#assembled;
-    if (whole === undefined && kept?.lines.sameAs(this.#prefix, pieces, this.#suffix, tail)) return { config: kept.config, files, serverLines: kept.lines };
+    if (whole === undefined && kept?.lines.sameAs(this.#prefix, pieces, this.#suffix, tail)) {
+      // These backends fit those texts: the next render looks at them first.
+      this.#assembled = { ...kept, backends: model.backends };
+      return { config: kept.config, files, serverLines: kept.lines };
+    }
     // Joined by concatenation: no text is copied until someone reads the config (a reload's write
     // does; a server-only change, which writes the running config's bytes with the changed backends'
     // own, does not), so a change leaves no 9 MB string behind; and through a tree of the texts
