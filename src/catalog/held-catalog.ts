@@ -4,6 +4,7 @@
 // diffed one against the next).
 import type { HealthEntry } from '../consul/schemas.js';
 import type { CheckRow } from './checks-diff.js';
+import { recordSplice } from '../model/spliced-lists.js';
 
 /** Key of a check as held in an entry (node checks have no service ID). */
 const heldKey = (node: string, id: string, status: string, notes: string) => `${node}\u0000${id}\u0000${status}\u0000${notes}`;
@@ -105,6 +106,8 @@ export class HeldCatalog {
     for (; done < starts.length; done++) starts[done] = (last.starts[done] as number) + shift;
     const out = ([] as HealthEntry[]).concat(...pieces);
     this.#lastAll = { list: out, starts, place: last.place };
+    // What changed from the last list, for the incremental model (no walk of every entry).
+    recordSplice(out, { base: last.list, runs: new Map(places.map((p) => [names[p] as string, [starts[p] as number, starts[p + 1] as number] as const])) });
     return out;
   }
 

@@ -8,6 +8,7 @@
 import type { HealthEntry } from '../consul/schemas.js';
 import type { GlobalSettings } from '../settings.js';
 import { buildServicePart, mergeParts, type Model, type ServicePart } from './model.js';
+import { spliceOf } from './spliced-lists.js';
 
 interface Part {
   entries: readonly HealthEntry[];
@@ -37,9 +38,20 @@ export class IncrementalModel {
   /** The last merged model, and where each service's backend sits in it. */
   #merged: { model: Model; index: Map<string, number> } | undefined;
   lastStats: IncrementalStats = { rebuilt: 0, reused: 0, patched: false };
+  /** The entries array the kept entries are the runs of (set by `build`), while nothing else changed them. */
+  #builtFrom: { entries: readonly HealthEntry[]; gen: number } | undefined;
+  /** How many times the moved runs were taken from a source's splice rather than walked (for tests). */
+  splicesTaken = 0;
 
   /** `buildModel({ entries, settings })`, rebuilding only the services whose entries changed. */
   build({ entries, settings }: { entries: readonly HealthEntry[]; settings: GlobalSettings }): Model {
+    const model = this.#build(entries, settings);
+    // The kept entries are now `entries`' runs, service by service.
+    this.#builtFrom = { entries, gen: this.#keptGen };
+    return model;
+  }
+
+  #build(entries: readonly HealthEntry[], settings: GlobalSettings): Model {
     // The kept services in the same order, some with other entries: only those are looked at.
     const moved = settings === this.#settings ? this.#movedRuns(entries) : undefined;
     if (moved) {
@@ -101,8 +113,28 @@ export class IncrementalModel {
   #movedRuns(entries: readonly HealthEntry[]): ReadonlyMap<string, readonly [number, number]> | undefined {
     const cached = movedOf.get(entries);
     if (cached?.length === entries.length && cached.gen === this.#keptGen) return cached.moved ?? undefined;
-    const moved = this.#walk(entries);
+    const moved = this.#fromSplice(entries) ?? this.#walk(entries);
     movedOf.set(entries, { length: entries.length, gen: this.#keptGen, moved: moved ?? null });
+    return moved;
+  }
+
+  /**
+   * The moved runs of a list its source made from the list of the last build (see spliced-lists.ts):
+   * only the services it put in again are looked at. Undefined when that does not hold, or when one
+   * of them is new to the model or has no entries left (the walk then decides).
+   */
+  #fromSplice(entries: readonly HealthEntry[]): Map<string, readonly [number, number]> | undefined {
+    const splice = spliceOf(entries);
+    const built = this.#builtFrom;
+    if (!splice || !built || splice.base !== built.entries || built.gen !== this.#keptGen) return undefined;
+    const moved = new Map<string, readonly [number, number]>();
+    for (const [service, [i, j]] of splice.runs) {
+      const k = this.#orderIndex.get(service);
+      if (k === undefined || i >= j) return undefined;
+      const kept = this.#keptList[k] as readonly HealthEntry[];
+      if (kept.length !== j - i || !sameRun(kept, entries, i, j)) moved.set(service, [i, j]);
+    }
+    this.splicesTaken++;
     return moved;
   }
 

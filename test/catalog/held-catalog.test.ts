@@ -1,12 +1,14 @@
 // HeldCatalog: which services have an instance on a node, and which held services' checks differ
-// from a checks list (their own checks and their nodes').
+// from a checks list (their own checks and their nodes'), and the model built from its lists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HeldCatalog } from '../../src/catalog/held-catalog.js';
 import type { CheckRow } from '../../src/catalog/checks-diff.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
-import { ENABLE, entry } from '../helpers/entries.js';
+import { ENABLE, entry, settings } from '../helpers/entries.js';
+import { IncrementalModel } from '../../src/model/incremental.js';
+import { buildModel } from '../../src/model/model.js';
 
 const row = (node: string, id: string, service: string, status = 'passing'): CheckRow => ({ node, id, service, serviceId: service ? id.replace('service:', '') : '', status, notes: '', modifyIndex: undefined });
 
@@ -51,4 +53,35 @@ test('property: all() is every held entry by service name after any sets, a new 
       previous = all;
     }
   }), { numRuns: 300 });
+});
+
+test('property: the model built from each all() list, told what the catalog spliced, equals a full build (builds skipped, services re-set unchanged, emptied, gone)', () => {
+  const services = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const op = fc.record({ service: fc.constantFrom(...services), kind: fc.constantFrom('new', 'same', 'empty', 'gone', 'new', 'same') });
+  const s = settings();
+  let taken = 0;
+  fc.assert(fc.property(fc.array(fc.tuple(fc.array(op, { maxLength: 3 }), fc.boolean(), fc.subarray(services)), { minLength: 1, maxLength: 12 }), (batches) => {
+    const held = new HeldCatalog();
+    const model = new IncrementalModel();
+    let n = 0;
+    const fresh = (service: string) => Array.from({ length: 1 + (n % 3) }, () => entry(service, `${service}-${n++}`, [ENABLE], { node: `n${n % 2}`, port: 8000 + (n % 5) }));
+    for (const name of services) held.set(name, fresh(name));
+    model.build({ entries: held.all(), settings: s });
+    for (const [batch, build, asked] of batches) {
+      for (const { service, kind } of batch) {
+        if (kind === 'new') held.set(service, fresh(service));
+        else if (kind === 'same') held.set(service, held.get(service));
+        else if (kind === 'empty') held.set(service, []);
+        else held.set(service, undefined);
+      }
+      const all = held.all();
+      // A sync may skip a list (the next one comes first): its splice is then of a list never built.
+      if (!build) continue;
+      const want = new Set(asked);
+      assert.deepEqual(model.pick(all, want).map((e) => e.Service.ID), all.filter((e) => want.has(e.Service.Service)).map((e) => e.Service.ID));
+      assert.deepEqual(model.build({ entries: all, settings: s }), buildModel({ entries: all, settings: s }));
+    }
+    taken += model.splicesTaken;
+  }), { numRuns: 300 });
+  assert.ok(taken > 0, 'the splice was taken');
 });
