@@ -62,7 +62,12 @@ test('1,000 services in a real Consul: complete first snapshot, two long-polls w
     await new Promise((r) => setTimeout(r, 2500));
     const reg = await hapilotReads(consul);
     const regCost = reg.total - flip.total;
-    assert.ok(regCost <= 3, `a registration cost ${regCost} requests (${JSON.stringify(reg)} vs ${JSON.stringify(flip)})`);
+    // The first services-index move since start may cost a 4th request, the zero-byte probe of the
+    // checks index, and nothing else: the checks list's delay after a services answer is not measured
+    // yet, so its header is given 5 ms (README, "Watching Consul"; settle-clock.ts). Whether it comes
+    // within them is a race with the agent, lost about one time in three on a loaded 2-core machine.
+    const probes = reg.indexProbe - flip.indexProbe;
+    assert.ok(regCost - probes <= 3 && probes <= 1, `a registration cost ${regCost} requests (${JSON.stringify(reg)} vs ${JSON.stringify(flip)})`);
     assert.match(await metrics.registry.getSingleMetricAsString('hapilot_consul_open_long_polls'), / 2$/);
 
     // A weight change by re-registration: it moves the services table only, so no list shows it;
