@@ -106,6 +106,10 @@ export class PoolReconciler {
   #byBackend: Map<string, readonly ServerDecision[]> | undefined;
   /** Backends came or went since `#byBackend` was made. */
   #namesMoved = false;
+  /** The last model adjusted, under which pool records and quarantine list, and what was made of its backends. */
+  #lastAdjust: { pool: PoolSnapshot; quarantined: Model['quarantined']; backends: readonly Backend[]; out: Backend[] } | undefined;
+  /** Backends decided with their last decisions as an input, to be decided once more (see `#decide`). */
+  readonly #unsettled = new Set<string>();
   /** The decisions as `applyPoolStates` would give them, assembled when asked for. */
   #assembled: PoolDecisions | undefined;
   #instancesList: PoolInstance[] | undefined;
@@ -156,7 +160,7 @@ export class PoolReconciler {
     for (const i of snap.table.invalid) this.#o.log.warn({ key: i.key }, `pool record ${i.key} is unusable: ${i.reason}`);
     const model = this.#model;
     if (!model) return;
-    this.#decide(model);
+    this.#decide(model.backends);
     if (hadDecisions && configChanged(before, this.#state)) {
       this.#o.onConfigChange?.();
       this.#requestSync?.();
@@ -203,12 +207,60 @@ export class PoolReconciler {
    * without it, `entries` are grouped by service.
    */
   adjust(entries: readonly HealthEntry[], model: Model, entriesOf?: (service: string) => readonly HealthEntry[] | undefined): Model {
+    const few = entriesOf && this.#adjustChanged(model, entriesOf);
+    if (few) return few;
+    this.#lastAdjust = undefined;
     this.#model = model;
     this.#instances(model, entriesOf ?? grouped(entries));
-    if (!this.#pool) return model;
-    this.#decide(model);
+    const pool = this.#pool;
+    if (!pool) return model;
+    this.#decide(model.backends);
     const backends = model.backends.map((b) => this.#adjusted(b));
+    this.#lastAdjust = { pool, quarantined: model.quarantined, backends: model.backends, out: backends };
     return { ...model, backends };
+  }
+
+  /**
+   * `adjust` when the model shares all but a few backend objects with the last one adjusted, under
+   * the same pool records and quarantine list, and no backend waits for a decision made again with
+   * its last decisions as the previous ones: only the other backends are looked at (a backend that
+   * is the same object has the same entries, quarantine and threshold, so its inputs did not move).
+   */
+  #adjustChanged(model: Model, entriesOf: (service: string) => readonly HealthEntry[] | undefined): Model | undefined {
+    const last = this.#lastAdjust;
+    const pool = this.#pool;
+    if (!last || !pool || last.pool !== pool || last.quarantined !== model.quarantined || last.backends.length !== model.backends.length || this.#unsettled.size > 0) return undefined;
+    const changed: number[] = [];
+    for (let i = 0; i < model.backends.length; i++) {
+      const b = model.backends[i] as Backend;
+      const was = last.backends[i] as Backend;
+      if (b === was) continue;
+      if (b.name !== was.name || !this.#state.has(b.name) || changed.length >= 64) return undefined;
+      changed.push(i);
+    }
+    this.#model = model;
+    const backends = changed.map((i) => model.backends[i] as Backend);
+    this.#instancesOf(backends, model.quarantined, entriesOf);
+    this.#decide(backends);
+    const out = last.out.slice();
+    for (const i of changed) out[i] = this.#adjusted(model.backends[i] as Backend);
+    this.#lastAdjust = { pool, quarantined: model.quarantined, backends: model.backends, out };
+    return { ...model, backends: out };
+  }
+
+  /** `#instances` for some backends whose names the state holds already. */
+  #instancesOf(backends: readonly Backend[], quarantinedList: Model['quarantined'], entriesOf: (service: string) => readonly HealthEntry[] | undefined): void {
+    const quarantined = quarantinedByService(quarantinedList);
+    for (const b of backends) {
+      const entries = entriesOf(b.service) ?? [];
+      const ids = quarantined.get(b.service);
+      const key = ids ? JSON.stringify([...ids]) : '';
+      const kept = this.#state.get(b.name);
+      if (kept && kept.entries === entries && kept.quarantined === key) continue;
+      this.#state.set(b.name, { entries, quarantined: key, ids, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary });
+    }
+    this.#assembled = undefined;
+    this.#instancesList = undefined;
   }
 
   /**
@@ -260,12 +312,7 @@ export class PoolReconciler {
 
   /** Each backend's instances, kept while its service's entries and quarantined IDs are the same. */
   #instances(model: Model, entriesOf: (service: string) => readonly HealthEntry[] | undefined): void {
-    const quarantined = new Map<string, Set<string>>();
-    for (const q of model.quarantined) {
-      const ids = quarantined.get(q.service);
-      if (ids) ids.add(q.instance);
-      else quarantined.set(q.service, new Set([q.instance]));
-    }
+    const quarantined = quarantinedByService(model.quarantined);
     const changed = new Map<string, BackendState>();
     let sameNames = model.backends.length === this.#state.size;
     for (const b of model.backends) {
@@ -282,20 +329,21 @@ export class PoolReconciler {
       // Backends came or went: a map of the model's backends only.
       this.#state = new Map(model.backends.map((b) => [b.name, changed.get(b.name) ?? (this.#state.get(b.name) as BackendState)]));
       this.#namesMoved = true;
+      for (const name of this.#unsettled) if (!this.#state.has(name)) this.#unsettled.delete(name);
     } else for (const [name, st] of changed) this.#state.set(name, st);
     this.#assembled = undefined;
     this.#instancesList = undefined;
   }
 
-  /** Decides every backend of `model` whose inputs moved; the others keep their decisions (the same objects). */
-  #decide(model: Model): void {
+  /** Decides every one of `backends` whose inputs moved; the others keep their decisions (the same objects). */
+  #decide(backends: readonly Backend[]): void {
     const pool = this.#pool;
     if (!pool) return;
     const lookups = this.#poolLookups();
     const includeWarning = this.#o.includeWarning ?? false;
     // The backends whose decisions are made again; the maps are copied only when there are some.
     const next = new Map<string, BackendState>();
-    for (const b of model.backends) {
+    for (const b of backends) {
       const st = this.#state.get(b.name);
       if (!st) continue;
       // The previous decisions of this backend (none before its first decision: the same as no previous).
@@ -325,6 +373,8 @@ export class PoolReconciler {
       // When they are an input, the next decision runs once more with these as the previous ones.
       const prevFree = (summary === undefined || summary.kept.length === 0) && !decisions.some((d) => d.poolSource === 'unreadable');
       const inputs = { entries: st.entries, quarantined: st.quarantined, table: pool.table, dockerWeights: pool.dockerWeights, threshold, previous: prevFree ? decisions : previous };
+      if (inputs.previous !== decisions) this.#unsettled.add(b.name);
+      else this.#unsettled.delete(b.name);
       next.set(b.name, { entries: st.entries, quarantined: st.quarantined, ids: st.ids, inputs, decisions, inactive: decisions.filter((d) => !d.inConfig).length, summary, adjusted: st.adjusted });
     }
     // (`#state` holds exactly the model's backends: `#instances` made it from this model.)
@@ -426,6 +476,17 @@ export class PoolReconciler {
     this.#queue = p;
     return p;
   }
+}
+
+/** The quarantined instance IDs of each service. */
+function quarantinedByService(list: Model['quarantined']): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const q of list) {
+    const ids = out.get(q.service);
+    if (ids) ids.add(q.instance);
+    else out.set(q.service, new Set([q.instance]));
+  }
+  return out;
 }
 
 /** The entries of `map` with a value. */
