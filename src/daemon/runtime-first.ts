@@ -147,7 +147,7 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
     const from = sectionSpan(mini.config, 'backend', name);
     // Where the renderer put it, when the running lines are the renderer's (no search of 9 MB).
     const at = indexOf.get(name);
-    const hint = at !== undefined && applied.serverLines instanceof JoinedLines ? applied.serverLines.textStart(at, name) : undefined;
+    const hint = at === undefined ? undefined : runningLines?.textStart(at, name);
     const into = sectionSpan(applied.config, 'backend', name, hint);
     if (!from || !into) return undefined;
     spans.push({ into, section: mini.config.slice(from.start, from.end) });

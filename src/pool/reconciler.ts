@@ -252,12 +252,8 @@ export class PoolReconciler {
   #instancesOf(backends: readonly Backend[], quarantinedList: Model['quarantined'], entriesOf: (service: string) => readonly HealthEntry[] | undefined): void {
     const quarantined = quarantinedByService(quarantinedList);
     for (const b of backends) {
-      const entries = entriesOf(b.service) ?? [];
-      const ids = quarantined.get(b.service);
-      const key = ids ? JSON.stringify([...ids]) : '';
-      const kept = this.#state.get(b.name);
-      if (kept && kept.entries === entries && kept.quarantined === key) continue;
-      this.#state.set(b.name, { entries, quarantined: key, ids, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary });
+      const st = this.#movedInstances(b, quarantined, entriesOf);
+      if (st) this.#state.set(b.name, st);
     }
     this.#assembled = undefined;
     this.#instancesList = undefined;
@@ -316,14 +312,9 @@ export class PoolReconciler {
     const changed = new Map<string, BackendState>();
     let sameNames = model.backends.length === this.#state.size;
     for (const b of model.backends) {
-      const entries = entriesOf(b.service) ?? [];
-      const ids = quarantined.get(b.service);
-      const key = ids ? JSON.stringify([...ids]) : '';
-      const kept = this.#state.get(b.name);
-      if (!kept) sameNames = false;
-      if (kept && kept.entries === entries && kept.quarantined === key) continue;
-      // Not decided for these entries yet: `#decide` does it (the previous decisions are its input).
-      changed.set(b.name, { entries, quarantined: key, ids, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary });
+      if (!this.#state.has(b.name)) sameNames = false;
+      const st = this.#movedInstances(b, quarantined, entriesOf);
+      if (st) changed.set(b.name, st);
     }
     if (!sameNames) {
       // Backends came or went: a map of the model's backends only.
@@ -333,6 +324,19 @@ export class PoolReconciler {
     } else for (const [name, st] of changed) this.#state.set(name, st);
     this.#assembled = undefined;
     this.#instancesList = undefined;
+  }
+
+  /**
+   * `b`'s state with its service's current entries and quarantined IDs, not decided for them yet
+   * (`#decide` does it, the previous decisions its input); undefined while both are the kept ones.
+   */
+  #movedInstances(b: Backend, quarantined: ReadonlyMap<string, Set<string>>, entriesOf: (service: string) => readonly HealthEntry[] | undefined): BackendState | undefined {
+    const entries = entriesOf(b.service) ?? [];
+    const ids = quarantined.get(b.service);
+    const key = ids ? JSON.stringify([...ids]) : '';
+    const kept = this.#state.get(b.name);
+    if (kept && kept.entries === entries && kept.quarantined === key) return undefined;
+    return { entries, quarantined: key, ids, inputs: undefined, decisions: kept?.decisions ?? [], inactive: kept?.inactive ?? 0, summary: kept?.summary };
   }
 
   /** Decides every one of `backends` whose inputs moved; the others keep their decisions (the same objects). */
