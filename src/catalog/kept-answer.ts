@@ -67,13 +67,27 @@ class Growing {
   }
 }
 
-/** Index of the first byte where a[aAt…] and b[bAt…] differ within n bytes (n when none does). */
-function mismatch(a: Buffer, aAt: number, b: Buffer, bAt: number, n: number): number {
-  const BLOCK = 4096;
-  let i = 0;
-  while (i + BLOCK <= n && a.compare(b, bAt + i, bAt + i + BLOCK, aAt + i, aAt + i + BLOCK) === 0) i += BLOCK;
-  while (i < n && a[aAt + i] === b[bAt + i]) i++;
-  return i;
+/** Bytes below which the first difference is looked for byte by byte. */
+const BYTEWISE = 64;
+
+/**
+ * Index of the first byte where a[aAt…] and b[bAt…] differ within n bytes (n when none does). A
+ * chunk that agrees whole (nearly every one) is one native compare; one that does not is halved
+ * until the half holding the first difference is short. (Compared 4 KB at a time, a 32 MB answer
+ * took 8,000 calls, about 7 ms per change at 10,000 services.)
+ */
+export function mismatch(a: Buffer, aAt: number, b: Buffer, bAt: number, n: number): number {
+  if (n <= 0 || a.compare(b, bAt, bAt + n, aAt, aAt + n) === 0) return Math.max(0, n);
+  // The first difference is in [lo, hi).
+  let lo = 0;
+  let hi = n;
+  while (hi - lo > BYTEWISE) {
+    const mid = lo + ((hi - lo) >>> 1);
+    if (a.compare(b, bAt + lo, bAt + mid, aAt + lo, aAt + mid) === 0) lo = mid;
+    else hi = mid;
+  }
+  while (lo < hi && a[aAt + lo] === b[bAt + lo]) lo++;
+  return lo;
 }
 
 /** The answer kept (one buffer with room to grow) and the sinks new answers are received into. */

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { commitTemp, encodeText, tempPathFor, textIs } from '../util/atomic-write.js';
 import type { ByteRope } from '../util/byte-rope.js';
 import { JoinedLines } from '../config/backend-pieces.js';
-import { ResumableSha256 } from '../util/resumable-hash.js';
+import { matchesDigests, PartHasher } from '../util/part-digest.js';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
 export interface Applied {
@@ -59,15 +59,22 @@ export function sameConfig(a: Compared, b: Compared): boolean {
   return a.config === b.config;
 }
 
-/** `<run-dir>/applied-model.json`. Version 1: the model and the SHA-256 of the config it rendered. */
+/**
+ * `<run-dir>/applied-model.json`: the model and which config it rendered. Version 2 (written since
+ * 2026-12-07) says it by the config's length in parts and each part's SHA-256 (part-digest.ts); version 1, by
+ * the SHA-256 of the whole config (read still, from a hapilot of before).
+ */
 export function appliedModelSchema(settings: GlobalSettings) {
   // Settings are ours (from the environment), not the file's: the file must carry the same keys
   // with values of the same types, or it is not used.
   // (JSON drops undefined values: a key may be missing.)
   const settingsShape = Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, z.unknown().optional().refine((x) => x === undefined || v === undefined || typeof x === typeof v, { message: `expected a ${typeof v}` })]));
+  const sha = z.string().regex(/^[0-9a-f]{64}$/);
+  const config = z.discriminatedUnion('version', [
+    z.object({ version: z.literal(1), configSha256: sha }),
+    z.object({ version: z.literal(2), configParts: z.array(z.tuple([z.number().int().nonnegative(), sha])) }),
+  ]);
   return z.object({
-    version: z.literal(1),
-    configSha256: z.string().regex(/^[0-9a-f]{64}$/),
     model: z.object({
       settings: z.object(settingsShape),
       backends: z.array(Backend),
@@ -76,7 +83,7 @@ export function appliedModelSchema(settings: GlobalSettings) {
       quarantined: z.array(z.object({ service: z.string(), instance: z.string(), tag: z.string().optional(), reason: z.string() })),
       warnings: z.array(z.string()),
     }),
-  });
+  }).and(config);
 }
 
 const COMMA = Buffer.from(',');
@@ -165,8 +172,8 @@ export class AppliedState {
   /** When HAProxy last loaded a config (start or reload; Runtime API changes do not count). */
   lastReloadMs: number | undefined;
   #persisting: Promise<void> = Promise.resolve();
-  /** The model file's hash of the config, resumed where the config last hashed is the same (the persists run one at a time). */
-  readonly #hasher = new ResumableSha256();
+  /** The model file's digests of the config's parts, those of the parts hashed before known (the persists run one at a time). */
+  readonly #hasher = new PartHasher();
 
   constructor({ runDir, settings }: { runDir: string; settings: GlobalSettings }) {
     this.modelFile = path.join(path.resolve(runDir), 'applied-model.json');
@@ -176,9 +183,10 @@ export class AppliedState {
   /**
    * Records what HAProxy runs now (at once), and persists its model (the promise): after pending
    * I/O has run (the JSON of a large model costs milliseconds of this thread), in order, and only
-   * while it is still what HAProxy runs (a newer state writes its own). The config's hash comes from
-   * `applied.bytes` when they are there (8.7 MB not encoded again at 10,000 services), resumed from
-   * the last mark before the first byte that differs from the config hashed before.
+   * while it is still what HAProxy runs (a newer state writes its own). The config's digests come
+   * from `applied.bytes` when they are there (8.7 MB not encoded again at 10,000 services): only the
+   * parts not hashed before are hashed (after a server-only change, its new sections and the parts
+   * it cut).
    */
   set(applied: Applied): Promise<void> {
     const current = this.current;
@@ -191,8 +199,8 @@ export class AppliedState {
       await new Promise((resolve) => setImmediate(resolve));
       const now = this.current;
       if (!now || now.model !== model || !sameConfig(now, applied)) return;
-      const hash = bytes ? this.#hasher.digest(bytes).hex : sha256(config);
-      await writeBuffersAtomic(this.modelFile, [Buffer.from(`{"version":1,"configSha256":${JSON.stringify(hash)},"model":`), ...modelJsonParts(model), Buffer.from('}')]);
+      const { parts } = this.#hasher.digests(bytes ?? encodeText(config));
+      await writeBuffersAtomic(this.modelFile, [Buffer.from(`{"version":2,"configParts":${JSON.stringify(parts)},"model":`), ...modelJsonParts(model), Buffer.from('}')]);
     });
     return this.#persisting;
   }
@@ -223,7 +231,8 @@ export class AppliedState {
     }
     const r = appliedModelSchema(this.#settings).safeParse(json);
     if (!r.success) return { model: undefined, reason: `applied-model.json: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
-    if (r.data.configSha256 !== sha256(config)) return { model: undefined, reason: 'applied-model.json is for another config' };
+    const forConfig = r.data.version === 1 ? r.data.configSha256 === sha256(config) : matchesDigests(encodeText(config), r.data.configParts);
+    if (!forConfig) return { model: undefined, reason: 'applied-model.json is for another config' };
     const m = r.data.model;
     // The schema checked every field the daemon reads; the settings in force are the environment's.
     const model: Model = {

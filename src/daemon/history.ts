@@ -118,9 +118,49 @@ function commonSuffix(a: Text, b: Text, max: number): number {
   return k;
 }
 
+/** Newlines in a buffer. */
+function newlinesIn(bytes: Buffer): number {
+  let n = 0;
+  for (let at = bytes.indexOf(NEWLINE); at >= 0; at = bytes.indexOf(NEWLINE, at + 1)) n++;
+  return n;
+}
+
+/** Where a buffer's stretches counted start: every 256 KB of it (a splice's cut is counted again within one). */
+const LINE_BLOCK = 1 << 18;
+/**
+ * Newlines in the stretches of rope parts counted before, by their memory (buffer, from, to): a
+ * config spliced from the last one is mostly its very parts (rope parts are never written to).
+ * Dropped with their buffer.
+ */
+const newlinesKnown = new WeakMap<ArrayBufferLike, Map<string, number>>();
+
+/** Newlines in the first `end` characters (bytes) of `text`: in bytes, the stretches counted before are not counted again. */
 function countLines(text: Text, end: number): number {
   let n = 0;
-  for (let at = newlineAfter(text); at >= 0 && at < end; at = newlineAfter(text, at + 1)) n++;
+  if (typeof text === 'string') {
+    for (let at = newlineAfter(text); at >= 0 && at < end; at = newlineAfter(text, at + 1)) n++;
+    return n;
+  }
+  let start = 0; // of the part in the rope
+  for (const part of text.parts) {
+    if (start >= end) break;
+    const stop = part.byteOffset + Math.min(part.length, end - start);
+    let known = newlinesKnown.get(part.buffer);
+    if (!known) newlinesKnown.set(part.buffer, (known = new Map()));
+    for (let from = part.byteOffset; from < stop;) {
+      const to = Math.min(part.byteOffset + part.length, (Math.floor(from / LINE_BLOCK) + 1) * LINE_BLOCK);
+      const bytes = part.subarray(from - part.byteOffset, Math.min(to, stop) - part.byteOffset);
+      if (to > stop) n += newlinesIn(bytes); // the stretch `end` falls in: counted as far as it
+      else {
+        const key = `${from}:${to}`;
+        let k = known.get(key);
+        if (k === undefined) known.set(key, (k = newlinesIn(bytes)));
+        n += k;
+      }
+      from = to;
+    }
+    start += part.length;
+  }
   return n;
 }
 

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { createConsulClient } from '../../src/consul/client.js';
 import { loadConsulConfig } from '../../src/consul/config.js';
-import { KeptAnswer } from '../../src/catalog/kept-answer.js';
+import { KeptAnswer, mismatch } from '../../src/catalog/kept-answer.js';
 import { checkRowsParser, elementStarts } from '../../src/catalog/checks-body.js';
 import { spliceRegions, toRow, type CheckRow } from '../../src/catalog/checks-diff.js';
 import { Interner } from '../../src/catalog/held-entry.js';
@@ -250,4 +250,22 @@ test('spliceRegions: in place for a few elements, a new array for many, the same
     const expected = naive(list, regions);
     assert.deepEqual(spliceRegions([...list], regions, regions.flatMap((r) => r.items)), expected);
   }), { numRuns: 200 });
+});
+
+test('property: mismatch finds the first byte that differs (or none), wherever it lies in a chunk', () => {
+  const bytewise = (a: Buffer, aAt: number, b: Buffer, bAt: number, n: number) => {
+    let i = 0;
+    while (i < n && a[aAt + i] === b[bAt + i]) i++;
+    return i;
+  };
+  fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 2000 }), fc.array(fc.nat(), { maxLength: 3 }), fc.nat(), fc.nat(), fc.nat(), (base, flips, aAtSeed, bAtSeed, nSeed) => {
+    const b = Buffer.from(base);
+    const bAt = bAtSeed % b.length;
+    const n = nSeed % (b.length - bAt + 1);
+    // `a`: the same bytes at another offset, some flipped.
+    const aAt = aAtSeed % 50;
+    const a = Buffer.concat([Buffer.alloc(aAt, 7), b.subarray(bAt, bAt + n), Buffer.alloc(3, 9)]);
+    for (const f of flips) if (n > 0) a[aAt + (f % n)] = (a[aAt + (f % n)] as number) ^ 0x5a;
+    assert.equal(mismatch(a, aAt, b, bAt, n), bytewise(a, aAt, b, bAt, n));
+  }), { numRuns: 2000 });
 });

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppliedState, sha256, sameConfig } from '../../src/daemon/applied-state.js';
+import { digestsOf, matchesDigests, type PartDigests } from '../../src/util/part-digest.js';
 import { stageConfig } from '../../src/config/config-file.js';
 import { buildModel } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
@@ -24,12 +25,20 @@ test('applied-model.json round-trips for its config, and anything else is refuse
     assert.deepEqual(json((await state.loadModel('cfg-1')).model), json(model));
     assert.equal((await state.loadModel('cfg-2')).reason, 'applied-model.json is for another config');
     const file = path.join(dir, 'applied-model.json');
-    const saved = { version: 1, configSha256: sha256('cfg-1'), model };
+    const saved = { version: 2, configParts: digestsOf(Buffer.from('cfg-1'), [3, 2]), model };
+    // A model file of a hapilot of before (version 1: one SHA-256 of the whole config) is read too.
+    for (const [content, ok] of [[{ version: 1, configSha256: sha256('cfg-1'), model }, true], [{ version: 1, configSha256: sha256('cfg-2'), model }, false], [saved, true]] as const) {
+      await writeFile(file, JSON.stringify(content));
+      assert.equal((await state.loadModel('cfg-1')).model !== undefined, ok, JSON.stringify(content).slice(0, 80));
+    }
     const cases: Array<[unknown, RegExp]> = [
-      [{ ...saved, version: 2 }, /version/],
+      [{ ...saved, version: 3 }, /version/],
+      [{ ...saved, version: 1 }, /configSha256/],
+      [{ ...saved, configParts: [[5, 'abc']] }, /configParts/],
+      [{ ...saved, configParts: [[-1, sha256('')]] }, /configParts/],
       [{ ...saved, model: { ...model, backends: [{ ...model.backends[0], servers: [{ name: 'x', port: '80' }] }] } }, /backends\.0\.servers\.0/],
       [{ ...saved, model: { ...model, settings: { ...model.settings, httpPort: 'eighty' } } }, /settings\.httpPort/],
-      [{ sha: sha256('cfg-1'), model }, /version|configSha256/],
+      [{ sha: sha256('cfg-1'), model }, /version/],
     ];
     for (const [content, reason] of cases) {
       await writeFile(file, JSON.stringify(content));
@@ -37,6 +46,13 @@ test('applied-model.json round-trips for its config, and anything else is refuse
       assert.equal(r.model, undefined, JSON.stringify(content).slice(0, 80));
       assert.match(r.reason, reason);
     }
+    // Digests of other bytes, or of as many bytes cut otherwise: another config.
+    for (const configParts of [digestsOf(Buffer.from('cfg-2'), [3, 2]), [[4, digestsOf(Buffer.from('cfg-'), [4])[0]![1]], [1, digestsOf(Buffer.from('1'), [1])[0]![1]]], digestsOf(Buffer.from('cfg-1'), [3])]) {
+      await writeFile(file, JSON.stringify({ ...saved, configParts }));
+      assert.equal((await state.loadModel('cfg-1')).model !== undefined, configParts[0]![0] === 4, JSON.stringify(configParts));
+    }
+    await writeFile(file, JSON.stringify({ ...saved, configParts: digestsOf(Buffer.from('cfg-2'), [3, 2]) }));
+    assert.equal((await state.loadModel('cfg-1')).reason, 'applied-model.json is for another config');
     await writeFile(file, '{oops');
     assert.equal((await state.loadModel('cfg-1')).reason, 'applied-model.json is not JSON');
   } finally {
@@ -44,7 +60,7 @@ test('applied-model.json round-trips for its config, and anything else is refuse
   }
 });
 
-test('the model file hashes the config\'s bytes when they are kept, the same hash as of the text, UTF-8 included', async () => {
+test('the model file hashes the config\'s bytes when they are kept, the same digests as of the text, UTF-8 included', async () => {
   const { dir, cleanup } = await tempDir();
   try {
     const s = settings();
@@ -57,14 +73,14 @@ test('the model file hashes the config\'s bytes when they are kept, the same has
       await staged.commit();
       const state = new AppliedState({ runDir: dir, settings: s });
       await state.set({ config, model, serverLines: new Map(), index: 1, atMs: 0, bytes: staged.encoded() });
-      const saved = JSON.parse(await readFile(path.join(dir, 'applied-model.json'), 'utf8')) as { configSha256: string };
-      assert.equal(saved.configSha256, sha256(config));
-      assert.equal(saved.configSha256, createHash('sha256').update(await readFile(configPath)).digest('hex'));
+      const saved = JSON.parse(await readFile(path.join(dir, 'applied-model.json'), 'utf8')) as { configParts: PartDigests };
+      assert.deepEqual(saved.configParts, [[Buffer.byteLength(config), createHash('sha256').update(await readFile(configPath)).digest('hex')]]);
+      assert.ok(matchesDigests(await readFile(configPath), saved.configParts));
       assert.ok((await state.loadModel(config)).model, 'a restarted hapilot takes the model for this config');
-      // Bytes no longer in memory: the text is encoded again, to the same hash.
+      // Bytes no longer in memory: the text is encoded again, to the same digests.
       const again = new AppliedState({ runDir: dir, settings: s });
       await again.set({ config, model: { ...model }, serverLines: new Map(), index: 2, atMs: 0 });
-      assert.equal((JSON.parse(await readFile(path.join(dir, 'applied-model.json'), 'utf8')) as { configSha256: string }).configSha256, sha256(config));
+      assert.deepEqual((JSON.parse(await readFile(path.join(dir, 'applied-model.json'), 'utf8')) as { configParts: PartDigests }).configParts, saved.configParts);
     }
   } finally {
     await cleanup();

@@ -5,6 +5,7 @@
 // several minimal diffs, the two may pick different ones), and in a config of unique sections it is
 // that very patch.
 import { cutRope } from '../helpers/rope.js';
+import { ByteRope } from '../../src/util/byte-rope.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -63,4 +64,22 @@ test('property: the first config written slice by slice is the diff of the whole
     // Each part after the header holds whole lines.
     for (const p of parts.slice(1)) assert.ok(p.startsWith('+') && p.endsWith('\n'), JSON.stringify(p));
   }), { numRuns: 500 });
+});
+
+test('over a chain of splices of a 2 MB rope, the line numbers are those of the texts (stretches counted before reused)', () => {
+  const lines = Array.from({ length: 60_000 }, (_, i) => `    server s${i} 10.0.${i >> 8}.${i & 255}:80 check`);
+  let text = `${lines.join('\n')}\n`;
+  let rope = ByteRope.of(Buffer.from(text));
+  for (let k = 0; k < 25; k++) {
+    // A line replaced somewhere (spread over the text), as a server-only change replaces a section.
+    const line = ((k * 7919) % 59_000) + 500;
+    const from = text.indexOf(`    server s${line} `);
+    const to = text.indexOf('\n', from) + 1;
+    const inserted = `    server n${k} 10.9.0.${k}:80 check\n    server m${k} 10.9.1.${k}:80 check\n`;
+    const nextText = text.slice(0, from) + inserted + text.slice(to);
+    const nextRope = rope.splice([{ from, to, bytes: Buffer.from(inserted) }]);
+    assert.equal(configPatch(rope, nextRope, 'k'), configPatch(text, nextText, 'k'), `step ${k}`);
+    text = nextText;
+    rope = nextRope;
+  }
 });
