@@ -12,7 +12,7 @@
 // Anything that does not line up (no kept answer, a difference outside the elements, a region
 // that does not parse into whole elements) is decoded whole, from a buffer holding the new answer.
 import { Writable } from 'node:stream';
-import { decodeArray, elementStarts, lowerBound, BACKSLASH, CLOSE, OPEN, QUOTE, type ArrayBody, type ParseArray } from './checks-body.js';
+import { decodeArray, elementStarts, lowerBound, shiftedInto, BACKSLASH, CLOSE, OPEN, QUOTE, type ArrayBody, type ParseArray } from './checks-body.js';
 
 const MIN_CAPACITY = 64 * 1024;
 /** Room left above an answer for the next ones to grow into. */
@@ -390,7 +390,9 @@ export class AnswerPatch extends Writable {
   #patch<T>(parse: ParseArray<T>, kept: ArrayBody): PendingDecode<T> | undefined {
     const n = kept.starts.length;
     const decoded: Array<{ from: number; to: number; items: T[] }> = [];
-    const starts: number[] = [];
+    /** The new answer's element offsets, in order: kept ones [from, to) moved by `shift`, or a region's own from `base`. */
+    const runs: Array<{ from: number; to: number; shift: number } | { inner: number[]; base: number }> = [];
+    let count = 0;
     /** Each region's bytes and their offset in the new answer; the kept stretch after each, and how far it moves. */
     const placed: Array<{ bytes: Buffer; at: number }> = [];
     const gaps: Gap[] = [];
@@ -422,18 +424,30 @@ export class AnswerPatch extends Writable {
       if (items.length !== inner.length) return undefined;
       decoded.push({ from: r.from, to: r.to, items });
       parsedBytes += end;
-      for (; k < r.from; k++) starts.push((kept.starts[k] as number) + shift);
+      runs.push({ from: k, to: r.from, shift });
       const start = kept.starts[r.from] as number;
       const keptEnd = r.to < n ? (kept.starts[r.to] as number) : kept.bytes.length;
       placed.push({ bytes: r.bytes, at: start + shift });
-      for (const x of inner) starts.push(start + shift + x);
+      runs.push({ inner, base: start + shift });
+      count += r.from - k + inner.length;
       if (r.to === n) close = start + shift + end;
       shift += r.bytes.length - (keptEnd - start);
       const next = this.#regions[i + 1];
       gaps.push({ from: keptEnd, to: next ? (kept.starts[next.from] as number) : kept.bytes.length, shift });
       k = r.to;
     }
-    for (; k < n; k++) starts.push((kept.starts[k] as number) + shift);
+    runs.push({ from: k, to: n, shift });
+    count += n - k;
+    const starts = new Uint32Array(count);
+    let at = 0;
+    for (const run of runs) {
+      if ('inner' in run) {
+        for (const x of run.inner) starts[at++] = run.base + x;
+      } else {
+        shiftedInto(starts, at, kept.starts, run.from, run.to, run.shift);
+        at += run.to - run.from;
+      }
+    }
     if (close < 0) close = kept.close + shift;
     const length = kept.bytes.length + shift;
     return { regions: decoded, parsedBytes, commit: () => this.#commitPatch(placed, gaps, { starts, close }, length) };

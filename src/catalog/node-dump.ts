@@ -42,7 +42,7 @@ function parseNodeBytes<T>(bytes: Buffer, keep: (node: DumpNode) => T): { nodes:
     if (piece === undefined) throw malformed(`malformed JSON between nodes ${i} and ${i + 1}`);
     nodes.push(keep(parseNode(piece, i)));
   }
-  return { nodes, body: { bytes, starts, close } };
+  return { nodes, body: { bytes, starts: Uint32Array.from(starts), close } };
 }
 
 /** The `i`th node of a dump, parsed and shape-checked. */
