@@ -2,18 +2,18 @@
 // from, kept in memory and in `<run-dir>/applied-model.json` (versioned, schema-checked when read
 // back), so that a restarted hapilot knows the model of the last good config it serves.
 import { createHash } from 'node:crypto';
-import { open, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Model } from '../model/model.js';
 import type { GlobalSettings } from '../settings.js';
 import { validateConfigFile } from '../haproxy/validate.js';
 import type { Logger } from '../log.js';
-import { commitTemp, encodeText, tempPathFor, textIs } from '../util/atomic-write.js';
+import { encodeText, textIs } from '../util/atomic-write.js';
+import { ModelFile, type ReadBack } from './model-file.js';
 import type { ByteRope } from '../util/byte-rope.js';
 import { JoinedLines } from '../config/backend-pieces.js';
 import { matchesDigests, PartHasher } from '../util/part-digest.js';
-import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
 export interface Applied {
   config: string;
@@ -60,9 +60,10 @@ export function sameConfig(a: Compared, b: Compared): boolean {
 }
 
 /**
- * `<run-dir>/applied-model.json`: the model and which config it rendered. Version 2 (written since
- * 2026-12-07) says it by the config's length in parts and each part's SHA-256 (part-digest.ts); version 1, by
- * the SHA-256 of the whole config (read still, from a hapilot of before).
+ * `<run-dir>/applied-model.json` (with the journal of the changes since, model-file.ts): the model
+ * and which config it rendered. Version 2 (written since 2026-12-07) says it by the config's length
+ * in stretches and each one's SHA-256 (part-digest.ts); version 1, by the SHA-256 of the whole
+ * config (read still, from a hapilot of before).
  */
 export function appliedModelSchema(settings: GlobalSettings) {
   // Settings are ours (from the environment), not the file's: the file must carry the same keys
@@ -72,7 +73,7 @@ export function appliedModelSchema(settings: GlobalSettings) {
   const sha = z.string().regex(/^[0-9a-f]{64}$/);
   const config = z.discriminatedUnion('version', [
     z.object({ version: z.literal(1), configSha256: sha }),
-    z.object({ version: z.literal(2), configParts: z.array(z.tuple([z.number().int().nonnegative(), sha])) }),
+    z.object({ version: z.literal(2), id: z.string().optional(), configParts: z.array(z.tuple([z.number().int().nonnegative(), sha])) }),
   ]);
   return z.object({
     model: z.object({
@@ -86,78 +87,6 @@ export function appliedModelSchema(settings: GlobalSettings) {
   }).and(config);
 }
 
-const COMMA = Buffer.from(',');
-
-/** The JSON of each model part (a backend, the routes, …), UTF-8, kept while the part lives: models are never mutated. */
-const jsonOf = new WeakMap<object, Buffer>();
-
-function partJson(v: object): Buffer {
-  let json = jsonOf.get(v);
-  if (json === undefined) {
-    json = Buffer.from(JSON.stringify(v));
-    jsonOf.set(v, json);
-  }
-  return json;
-}
-
-/**
- * `JSON.stringify(model)` in UTF-8, byte for byte, as pieces: the JSON of each backend is kept
- * between calls, so a change serializes the backends it touched, and the pieces are written as they
- * are (no 15 MB string joined and encoded per change).
- */
-export function modelJsonParts(model: Model): Buffer[] {
-  const out: Buffer[] = [];
-  const text = (t: string) => out.push(Buffer.from(t));
-  let first = true;
-  text('{');
-  for (const [key, value] of Object.entries(model) as Array<[string, unknown]>) {
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
-    text(`${first ? '' : ','}${JSON.stringify(key)}:`);
-    first = false;
-    if (key === 'backends' && Array.isArray(value)) {
-      text('[');
-      value.forEach((b: unknown, i) => {
-        // One comma for all (writev takes the same buffer twice): not 10,000 small buffers per write.
-        if (i > 0) out.push(COMMA);
-        if (b !== null && typeof b === 'object') out.push(partJson(b));
-        else text(JSON.stringify(b) ?? 'null');
-      });
-      text(']');
-    } else if (value !== null && typeof value === 'object') out.push(partJson(value));
-    else text(JSON.stringify(value));
-  }
-  text('}');
-  return out;
-}
-
-/** `JSON.stringify(model)` (for tests and small models). */
-export function modelJson(model: Model): string {
-  return Buffer.concat(modelJsonParts(model)).toString('utf8');
-}
-
-/** writeFileAtomic of pieces: a temp file written piece by piece (writev), fsynced, renamed over `target`. */
-async function writeBuffersAtomic(target: string, parts: readonly Buffer[]): Promise<void> {
-  const temp = tempPathFor(target);
-  try {
-    const handle = await open(temp, 'w', 0o644);
-    try {
-      for (let i = 0; i < parts.length; i += 1024) {
-        const batch = parts.slice(i, i + 1024);
-        const { bytesWritten } = await handle.writev(batch);
-        const want = batch.reduce((n, b) => n + b.length, 0);
-        if (bytesWritten !== want) throw new Error(`short write: ${bytesWritten} of ${want} bytes`);
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await commitTemp(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw new HapilotError(ErrorCode.WRITE, `cannot write ${target}: ${messageOf(err)}`, { cause: err });
-  }
-}
-
 /** SHA-256 of `text` in UTF-8. */
 export function sha256(text: string): string {
   return createHash('sha256').update(encodeText(text)).digest('hex');
@@ -165,6 +94,8 @@ export function sha256(text: string): string {
 
 export class AppliedState {
   readonly modelFile: string;
+  /** The model file and its journal. */
+  readonly saved: ModelFile;
   readonly #settings: GlobalSettings;
   current: Applied | undefined;
   /** HAProxy runs `current.config` (it was started or reloaded onto it, and not seen dead since). */
@@ -177,6 +108,7 @@ export class AppliedState {
 
   constructor({ runDir, settings }: { runDir: string; settings: GlobalSettings }) {
     this.modelFile = path.join(path.resolve(runDir), 'applied-model.json');
+    this.saved = new ModelFile(this.modelFile);
     this.#settings = settings;
   }
 
@@ -200,7 +132,7 @@ export class AppliedState {
       const now = this.current;
       if (!now || now.model !== model || !sameConfig(now, applied)) return;
       const { parts } = this.#hasher.digests(bytes ?? encodeText(config));
-      await writeBuffersAtomic(this.modelFile, [Buffer.from(`{"version":2,"configParts":${JSON.stringify(parts)},"model":`), ...modelJsonParts(model), Buffer.from('}')]);
+      await this.saved.write(model, parts);
     });
     return this.#persisting;
   }
@@ -221,15 +153,14 @@ export class AppliedState {
 
   /** The model saved for `config`, when the file is ours, valid, and for that very config. */
   async loadModel(config: string): Promise<{ model: Model | undefined; reason: string }> {
-    const text = await readFile(this.modelFile, 'utf8').catch(() => undefined);
-    if (text === undefined) return { model: undefined, reason: 'no applied-model.json' };
-    let json: unknown;
+    let read: ReadBack | undefined;
     try {
-      json = JSON.parse(text);
+      read = await this.saved.read();
     } catch {
       return { model: undefined, reason: 'applied-model.json is not JSON' };
     }
-    const r = appliedModelSchema(this.#settings).safeParse(json);
+    if (read === undefined) return { model: undefined, reason: 'no applied-model.json' };
+    const r = appliedModelSchema(this.#settings).safeParse(read.json);
     if (!r.success) return { model: undefined, reason: `applied-model.json: ${r.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
     const forConfig = r.data.version === 1 ? r.data.configSha256 === sha256(config) : matchesDigests(encodeText(config), r.data.configParts);
     if (!forConfig) return { model: undefined, reason: 'applied-model.json is for another config' };

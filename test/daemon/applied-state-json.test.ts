@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { modelJson } from '../../src/daemon/applied-state.js';
+import { modelJson } from '../../src/daemon/model-file.js';
 import { IncrementalModel } from '../../src/model/incremental.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
 import type { Model } from '../../src/model/model.js';

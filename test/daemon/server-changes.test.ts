@@ -96,8 +96,10 @@ for (const viaBuilder of [false, true]) test(`a server change is renamed into th
     assert.equal(apply.records[0]?.action, 'runtime');
     await apply.flush();
     assert.deepEqual(apply.records[0]?.changes?.serversAdded, ['web/n3:c'], 'what changed, filled in off the critical path');
-    const model = JSON.parse(await readFile(state.modelFile, 'utf8')) as { model: { backends: Array<{ name: string; servers: unknown[] }> } };
+    // The model file (its base and the journal line of this change) follows.
+    const model = (await state.saved.read())?.json as { model: { backends: Array<{ name: string; servers: unknown[] }> } };
     assert.equal(model.model.backends.find((b) => b.name === 'web')?.servers.length, 3, 'the model file follows');
+    assert.deepEqual(state.saved.counts, { bases: 1, lines: 1 }, 'a journal line, not the model again');
     assert.ok((await readdir(history.dir)).some((f) => f.endsWith('.diff')), 'the history follows');
     assert.equal(await readFile(configPath, 'utf8'), seen[0]);
     assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.tmp')), [], 'no temp file left');
@@ -135,7 +137,7 @@ for (const viaBuilder of [false, true]) test(`a server change is renamed into th
     assert.ok(state.current?.bytes?.equals(readFileSync(configPath)));
     assert.equal(state.current?.bytes?.toString(), state.current?.config);
     // The model file's digests (those of the blocks hashed before reused) are the file's.
-    const saved = JSON.parse(await readFile(state.modelFile, 'utf8')) as { configParts: PartDigests };
+    const saved = (await state.saved.read())?.json as { configParts: PartDigests };
     assert.ok(matchesDigests(readFileSync(configPath), saved.configParts));
     assert.ok(!matchesDigests(Buffer.from(seen[1]!), saved.configParts), 'not those of the config before');
     assert.ok((await state.loadModel(state.current!.config)).model, 'a restarted hapilot would take it');
