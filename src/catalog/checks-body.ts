@@ -157,13 +157,13 @@ function commonSuffix(a: Buffer, b: Buffer, limit: number): number {
   return s;
 }
 
-/** First index i with xs[i] >= v (xs ascending). */
 /** `src[from, to)` written into `out` from `at`, each moved by `shift` (the offsets after an edit). */
 export function shiftedInto(out: Uint32Array, at: number, src: Uint32Array, from: number, to: number, shift: number): void {
   out.set(src.subarray(from, to), at);
   if (shift !== 0) for (let i = at, end = at + (to - from); i < end; i++) out[i] = (out[i] as number) + shift;
 }
 
+/** First index i with xs[i] >= v (xs ascending). */
 export function lowerBound(xs: ArrayLike<number>, v: number): number {
   let lo = 0;
   let hi = xs.length;

@@ -5,7 +5,7 @@ import { linkSync, mkdirSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatPatch, structuredPatch } from 'diff';
-import { ByteRope } from '../util/byte-rope.js';
+import { blockStretches, ByteRope } from '../util/byte-rope.js';
 
 export class ConfigHistory {
   readonly dir: string;
@@ -144,20 +144,18 @@ function countLines(text: Text, end: number): number {
   let start = 0; // of the part in the rope
   for (const part of text.parts) {
     if (start >= end) break;
-    const stop = part.byteOffset + Math.min(part.length, end - start);
     let known = newlinesKnown.get(part.buffer);
     if (!known) newlinesKnown.set(part.buffer, (known = new Map()));
-    for (let from = part.byteOffset; from < stop;) {
-      const to = Math.min(part.byteOffset + part.length, (Math.floor(from / LINE_BLOCK) + 1) * LINE_BLOCK);
-      const bytes = part.subarray(from - part.byteOffset, Math.min(to, stop) - part.byteOffset);
-      if (to > stop) n += newlinesIn(bytes); // the stretch `end` falls in: counted as far as it
+    for (const [from, to] of blockStretches(part, LINE_BLOCK, end - start)) {
+      const bytes = part.subarray(from - part.byteOffset, to - part.byteOffset);
+      // The stretch `end` falls in is counted as far as `end`, and not remembered.
+      if (to % LINE_BLOCK !== 0 && to !== part.byteOffset + part.length) n += newlinesIn(bytes);
       else {
         const key = `${from}:${to}`;
         let k = known.get(key);
         if (k === undefined) known.set(key, (k = newlinesIn(bytes)));
         n += k;
       }
-      from = to;
     }
     start += part.length;
   }

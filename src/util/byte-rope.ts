@@ -144,3 +144,18 @@ export class ByteRope {
     return Math.max(0, lo);
   }
 }
+
+/**
+ * The stretches of `part` between fixed places of its buffer (every `block` bytes from the buffer's
+ * start), as [from, to) offsets in the buffer, over its first `limit` bytes. Two views of one
+ * buffer share the stretches they both hold whole: what is computed per stretch (a digest, a count)
+ * is found again for the parts a splice left as they were, and only the stretch a cut falls in is new.
+ */
+export function* blockStretches(part: Buffer, block: number, limit = part.length): Generator<readonly [number, number]> {
+  const end = part.byteOffset + Math.min(limit, part.length);
+  for (let from = part.byteOffset; from < end;) {
+    const to = Math.min(end, (Math.floor(from / block) + 1) * block);
+    yield [from, to];
+    from = to;
+  }
+}
