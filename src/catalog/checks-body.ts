@@ -14,6 +14,7 @@ import { ErrorCode, HapilotError } from '../errors.js';
 import { checkHealthChecks, type HealthCheck } from '../consul/schemas.js';
 import { toRow, type CheckRow } from './checks-diff.js';
 import { Interner } from './held-entry.js';
+import { lowerBound } from '../util/sorted.js';
 
 /** An answer as kept for the next one: its bytes and where each element starts. */
 export interface ArrayBody {
@@ -163,16 +164,6 @@ export function shiftedInto(out: Uint32Array, at: number, src: Uint32Array, from
   if (shift !== 0) for (let i = at, end = at + (to - from); i < end; i++) out[i] = (out[i] as number) + shift;
 }
 
-/** First index i with xs[i] >= v (xs ascending). */
-export function lowerBound(xs: ArrayLike<number>, v: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((xs[mid] as number) < v) lo = mid + 1; else hi = mid;
-  }
-  return lo;
-}
 
 /** Parses a stretch of a checks list into rows (checks-diff.ts), its strings shared within the answer. */
 export function checkRowsParser(endpoint = '/v1/health/state/any'): ParseArray<CheckRow> {

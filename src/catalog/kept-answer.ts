@@ -12,7 +12,8 @@
 // Anything that does not line up (no kept answer, a difference outside the elements, a region
 // that does not parse into whole elements) is decoded whole, from a buffer holding the new answer.
 import { Writable } from 'node:stream';
-import { decodeArray, elementStarts, lowerBound, shiftedInto, BACKSLASH, CLOSE, OPEN, QUOTE, type ArrayBody, type ParseArray } from './checks-body.js';
+import { decodeArray, elementStarts, shiftedInto, BACKSLASH, CLOSE, OPEN, QUOTE, type ArrayBody, type ParseArray } from './checks-body.js';
+import { lowerBound } from '../util/sorted.js';
 
 const MIN_CAPACITY = 64 * 1024;
 /** Room left above an answer for the next ones to grow into. */

@@ -79,7 +79,7 @@ export async function stageConfig({ configPath, config, bytes: given, files, hap
   const bytes = given ?? new ByteRope([encodeText(config)]);
   const written = new WeakRef(bytes);
   try {
-    if (durable) await writeDurable(tempPath, bytes.flat());
+    if (durable) await writeDurable(tempPath, bytes.parts);
     else writeSync(tempPath, bytes);
   } catch (err) {
     await rm(tempPath, { force: true });

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rm } from 'node:fs/promises';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import type { Backend, Model } from '../model/model.js';
-import { commitTemp, tempPathFor } from '../util/atomic-write.js';
+import { writeFileAtomic, writeParts } from '../util/atomic-write.js';
 import type { PartDigests } from '../util/part-digest.js';
 
 const COMMA = Buffer.from(',');
@@ -66,34 +66,6 @@ export function modelJson(model: Model): string {
   return Buffer.concat(modelJsonParts(model)).toString('utf8');
 }
 
-/** Pieces written one after the other with writev (in batches: the system's IOV_MAX is 1024). */
-async function writeAll(handle: Awaited<ReturnType<typeof open>>, parts: readonly Buffer[]): Promise<void> {
-  for (let i = 0; i < parts.length; i += 1024) {
-    const batch = parts.slice(i, i + 1024);
-    const { bytesWritten } = await handle.writev(batch);
-    const want = batch.reduce((n, b) => n + b.length, 0);
-    if (bytesWritten !== want) throw new Error(`short write: ${bytesWritten} of ${want} bytes`);
-  }
-}
-
-/** A temp file written piece by piece, fsynced, renamed over `target`. */
-async function writeBuffersAtomic(target: string, parts: readonly Buffer[]): Promise<void> {
-  const temp = tempPathFor(target);
-  try {
-    const handle = await open(temp, 'w', 0o644);
-    try {
-      await writeAll(handle, parts);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await commitTemp(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw new HapilotError(ErrorCode.WRITE, `cannot write ${target}: ${messageOf(err)}`, { cause: err });
-  }
-}
-
 /** Backends a journal line may carry; more changed at once are a new base. */
 const MAX_LINE_BACKENDS = 64;
 
@@ -135,7 +107,7 @@ export class ModelFile {
     try {
       const handle = await open(this.journalPath, 'a', 0o644);
       try {
-        await writeAll(handle, line);
+        await writeParts(handle, line);
         await handle.datasync();
       } finally {
         await handle.close();
@@ -153,7 +125,7 @@ export class ModelFile {
     const id = randomBytes(8).toString('hex');
     const parts = [Buffer.from(`{"version":2,"id":"${id}","configParts":${JSON.stringify(configParts)},"model":`), ...modelJsonParts(model), Buffer.from('}')];
     this.#written = undefined;
-    await writeBuffersAtomic(this.path, parts);
+    await writeFileAtomic(this.path, parts);
     // A journal left beside it names the base before: not applied to this one, removed all the same.
     await rm(this.journalPath, { force: true });
     this.#written = { id, baseBytes: parts.reduce((n, b) => n + b.length, 0), model, lines: 0, journalBytes: 0 };

@@ -2,7 +2,7 @@
 // target, fsync the directory. A reader (HAProxy, an operator) sees the old file or the new one,
 // never half of one.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 import { ByteRope } from './byte-rope.js';
@@ -50,10 +50,28 @@ export function textIs(text: string, bytes: Buffer | ByteRope): boolean {
   return true;
 }
 
-export async function writeDurable(file: string, contents: string | Buffer, mode = 0o644): Promise<void> {
+/**
+ * Buffers written at the handle's position one after the other (writev, in batches: the system's
+ * IOV_MAX is 1024). A short write (a disk filling up) goes on from where it stopped, so that the
+ * next call fails with the reason (ENOSPC).
+ */
+export async function writeParts(handle: FileHandle, parts: readonly Buffer[]): Promise<void> {
+  let pending = parts.filter((p) => p.length > 0);
+  while (pending.length > 0) {
+    let { bytesWritten } = await handle.writev(pending.slice(0, 1024));
+    if (bytesWritten === 0) throw new Error('nothing written');
+    let k = 0;
+    while (k < pending.length && bytesWritten >= (pending[k] as Buffer).length) bytesWritten -= (pending[k++] as Buffer).length;
+    pending = bytesWritten > 0 ? [(pending[k] as Buffer).subarray(bytesWritten), ...pending.slice(k + 1)] : pending.slice(k);
+  }
+}
+
+/** `contents` into a new file (replaced if there), fsynced. Pieces (a spliced config, a model's JSON) are written as they are, not joined first. */
+export async function writeDurable(file: string, contents: string | Buffer | readonly Buffer[], mode = 0o644): Promise<void> {
   const handle = await open(file, 'w', mode);
   try {
-    await handle.writeFile(typeof contents === 'string' ? encodeText(contents) : contents);
+    if (typeof contents === 'string' || Buffer.isBuffer(contents)) await handle.writeFile(typeof contents === 'string' ? encodeText(contents) : contents);
+    else await writeParts(handle, contents);
     await handle.sync();
   } finally {
     await handle.close();
@@ -79,7 +97,7 @@ export async function commitTemp(temp: string, target: string): Promise<void> {
   await syncDir(path.dirname(target));
 }
 
-export async function writeFileAtomic(target: string, contents: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(target: string, contents: string | readonly Buffer[], mode = 0o644): Promise<void> {
   const temp = tempPathFor(target);
   try {
     await writeDurable(temp, contents, mode);

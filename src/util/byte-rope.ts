@@ -3,6 +3,7 @@
 // not a 9 MB copy. Written with writev, compared, hashed and searched part by part; parts are never
 // changed (views of buffers no one writes to), and a rope of too many parts is copied into one.
 import { writevSync } from 'node:fs';
+import { lowerBound } from './sorted.js';
 
 /** Parts a splice may leave before the rope is copied into one buffer (each change adds about two). */
 const MAX_PARTS = 256;
@@ -133,15 +134,7 @@ export class ByteRope {
 
   /** The index of the part holding byte `i` (the last part for i at the end). */
   #partAt(i: number): number {
-    const starts = this.#starts;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((starts[mid] as number) <= i) lo = mid;
-      else hi = mid - 1;
-    }
-    return Math.max(0, lo);
+    return Math.max(0, lowerBound(this.#starts, i + 1) - 1);
   }
 }
 
