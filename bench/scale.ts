@@ -17,7 +17,10 @@
 //   convergence from the Consul write to the first request HAProxy routes to the new instance, Consul
 //   requests and bytes, hapilot CPU, per change; RSS at rest after startup, sampled every second
 //   of the quiet after the first config (--rest-seconds): an idle daemon allocates nothing, and what
-//   startup left is let go by V8's memory reducer, on its own schedule;
+//   startup left is let go by V8's memory reducer, on its own schedule; after the changes, the
+//   status server asked as operators do (`/ready` by keepalived, `/metrics` by Prometheus, `/status`
+//   of one backend by `pool --wait`, the whole `/status` and the page by a person): wall time,
+//   hapilot CPU and bytes per request, 3 of each;
 // - Consul's own part of a change: from a write to the first and the last byte of the held
 //   `/v1/health/state/any` long-poll's answer, the floor under any design that reads the whole list;
 // - consul-template's design on the same catalog: one blocking query per service (connections held,
@@ -129,7 +132,7 @@ const REAL = opts.consul === 'real';
 const NODES = Number(opts.nodes ?? (REAL ? 1000 : 10));
 /** Writes timed to the answer of the held checks long-poll (Consul's own part of a change). */
 const WAKES = 12;
-const KNOWN_SKIPS = ['cli', 'haproxy', 'inproc', 'daemon', 'server-only', 'structural', 'consul-template', 'rps'];
+const KNOWN_SKIPS = ['cli', 'haproxy', 'inproc', 'daemon', 'server-only', 'structural', 'endpoints', 'consul-template', 'rps'];
 for (const [name, v] of Object.entries({ sizes: SIZES, 'curve-sizes': CURVE_SIZES, instances: [INSTANCES], changes: [CHANGES], structural: [STRUCTURAL], 'changes-large': [CHANGES_LARGE], 'structural-large': [STRUCTURAL_LARGE], reloads: [RELOADS], nodes: [NODES], 'idle-seconds': [IDLE_S], 'rest-seconds': [REST_S], 'phase-seconds-large': [PHASE_S], 'change-timeout': [CHANGE_TIMEOUT_S], 'poll-gap-ms': [POLL_GAP_MS] })) {
   if (v.some((x) => !Number.isInteger(x) || x < (name === 'nodes' ? 1 : 0))) {
     console.error(`bench:scale: --${name} ${String(opts[name as keyof typeof opts])}: expected ${name === 'nodes' ? 'a positive integer' : 'non-negative integers'}`);
@@ -437,7 +440,7 @@ function emptyResult(n: number): SizeResult {
   return {
     services: n, servers, checks: servers <= MAX_CHECKED_SERVERS, curveOnly: false, seconds: 0, loadStart: os.loadavg(), loadEnd: [],
     cli: undefined, haproxy: undefined, inproc: undefined, floor: undefined, startup: undefined, idle: undefined,
-    serverOnly: undefined, structural: undefined, peakRssMb: undefined, rest: undefined, consulTemplate: undefined, consulTemplateError: undefined, errors: [],
+    serverOnly: undefined, structural: undefined, peakRssMb: undefined, rest: undefined, endpoints: undefined, consulTemplate: undefined, consulTemplateError: undefined, errors: [],
   };
 }
 
@@ -622,6 +625,32 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
         });
       }
       result.peakRssMb = await vm(pid, 'VmHWM');
+
+      // ---- the status server, asked as operators ask it (after the peak is read: a page of
+      // 100,000 servers is tens of MB, and no change phase should pay for it) --------------------
+      if (!SKIP.has('endpoints')) {
+        result.endpoints = { paths: [], hwmMb: 0 };
+        for (const p of ['/ready', '/metrics', `/status?backend=${svcName(0)}`, '/status', '/']) {
+          const ms: number[] = [];
+          const cpu: number[] = [];
+          let bytes = 0;
+          let status = 0;
+          for (let k = 0; k < 3; k++) {
+            await waitIdle(pid);
+            const c0 = await cpuMs(pid);
+            const t = performance.now();
+            const res = await fetch(`http://127.0.0.1:${statusPort}${p}`);
+            bytes = (await res.arrayBuffer()).byteLength;
+            ms.push(performance.now() - t);
+            status = res.status;
+            await waitIdle(pid);
+            cpu.push((await cpuMs(pid)) - c0);
+          }
+          result.endpoints.paths.push({ path: p, status, bytes, msP50: pct(ms, 50), cpuP50: pct(cpu, 50) });
+          log(`size ${n}: GET ${p}: ${status}, ${bytes} bytes, ${ms.map((x) => x.toFixed(0)).join(' / ')} ms, ${cpu.join(' / ')} ms CPU`);
+        }
+        result.endpoints.hwmMb = await vm(pid, 'VmHWM');
+      }
       await endChild(daemon, 60_000);
       daemon = undefined;
     }

@@ -99,7 +99,8 @@ function targetsOf(writes: readonly PlannedWrite[], state: (w: PlannedWrite) => 
 }
 
 async function verify(ctx: Context, sources: readonly string[], targets: VerifyTarget[], what: string, exitCode: number): Promise<void> {
-  const r = await verifyStates({ sources, targets, timeoutMs: ctx.timeoutMs, observe: (s) => observeServers(s) });
+  const backends = new Set(targets.map((t) => t.backend));
+  const r = await verifyStates({ sources, targets, timeoutMs: ctx.timeoutMs, observe: (s) => observeServers(s, 5000, backends) });
   if (!r.ok) {
     throw new PoolError(PoolErrorCode.UNVERIFIED, `${what} not confirmed by HAProxy within ${Math.round(ctx.timeoutMs / 1000)} s: ${r.problems.join('; ')}`, { exitCode });
   }

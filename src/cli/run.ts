@@ -177,8 +177,8 @@ async function run(opts: RunOptions, log: Logger, input: InputName): Promise<voi
     log,
     provider: {
       ready: () => daemon.ready(),
-      status: () => daemon.status(),
-      page: () => daemon.page(),
+      status: (only) => daemon.status(only),
+      page: (only) => daemon.page(only),
       metrics: () => daemon.metricsText(),
     },
   });

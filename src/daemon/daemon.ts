@@ -128,13 +128,14 @@ export class Daemon {
     return this.#report.ready();
   }
 
-  status(): Promise<object> {
-    return this.#report.status();
+  /** `only`: just these backends (undefined: all). */
+  status(only?: ReadonlySet<string>): Promise<object> {
+    return this.#report.status(only);
   }
 
-  /** The status page (`GET /`). */
-  page(): Promise<string> {
-    return this.#report.page();
+  /** The status page (`GET /`); `only`: just these backends. */
+  page(only?: ReadonlySet<string>): Promise<string> {
+    return this.#report.page(only);
   }
 
   /** Prometheus text, with the gauges read from HAProxy and the daemon at this moment. */

@@ -68,12 +68,55 @@ export interface StatRow {
 }
 
 /**
- * Parses `show stat` CSV into server rows (BACKEND/FRONTEND summary rows excluded): the one reader of
- * it. A row has ~100 columns and 100,000 servers make 100,000 rows: only the columns read here are
- * cut out of each line (a split of every line made ten million strings), and a line is read only up
- * to the last of them: the 19th, unless `addr` (the 74th in HAProxy 2.6) is asked for. hapilot
- * itself never reads it (tests do).
+ * Reads server rows out of `show stat` lines, given its header line. A row has ~100 columns and
+ * 100,000 servers make 100,000 rows: only the columns read here are cut out of each line (a split of
+ * every line made ten million strings), and a line is read only up to the last of them: the 19th,
+ * unless `addr` (the 74th in HAProxy 2.6) is asked for.
  */
+export class StatColumns {
+  readonly #c: { px: number; sv: number; status: number; scur: number; weight: number; addr: number };
+  readonly #last: number;
+  readonly #wanted: boolean[];
+  readonly #cells: string[];
+  readonly #addr: boolean;
+
+  constructor(headerLine: string, { addr = false }: { addr?: boolean } = {}) {
+    const header = headerLine.replace(/^# /, '').split(',');
+    const col = (name: string) => header.indexOf(name);
+    const c = { px: col('pxname'), sv: col('svname'), status: col('status'), scur: col('scur'), weight: col('weight'), addr: addr ? col('addr') : -1 };
+    if (c.px < 0 || c.sv < 0 || c.status < 0 || c.scur < 0) {
+      throw new HapilotError(ErrorCode.HAPROXY_EXEC, `show stat answered without the expected columns (pxname, svname, status, scur): ${JSON.stringify(headerLine.slice(0, 80))}`);
+    }
+    this.#c = c;
+    this.#addr = addr;
+    this.#last = Math.max(...Object.values(c));
+    this.#wanted = new Array<boolean>(this.#last + 1).fill(false);
+    for (const i of Object.values(c)) if (i >= 0) this.#wanted[i] = true;
+    this.#cells = new Array<string>(this.#last + 1).fill('');
+  }
+
+  /** The server row of `text.slice(start, end)`; undefined for a header or a FRONTEND/BACKEND row. */
+  row(text: string, start = 0, end = text.length): StatRow | undefined {
+    if (end <= start || text.charCodeAt(start) === 35) return undefined; // '#': the header again (several answers concatenated)
+    const c = this.#c;
+    const cells = this.#cells;
+    cells.fill('');
+    for (let i = 0, from = start; i <= this.#last && from <= end; i++) {
+      let comma = text.indexOf(',', from);
+      if (comma < 0 || comma > end) comma = end;
+      if (this.#wanted[i]) cells[i] = text.slice(from, comma);
+      from = comma + 1;
+    }
+    const server = cells[c.sv] ?? '';
+    if (server === 'FRONTEND' || server === 'BACKEND') return undefined;
+    const cell = (i: number) => (i >= 0 ? cells[i] ?? '' : '');
+    const row: StatRow = { proxy: cell(c.px), server, status: cell(c.status), weight: Number(cell(c.weight) || 0), sessions: Number(cell(c.scur) || 0) };
+    if (this.#addr) row.addr = cell(c.addr);
+    return row;
+  }
+}
+
+/** Parses `show stat` CSV into server rows (BACKEND/FRONTEND summary rows excluded). */
 export function parseShowStat(csv: string, { addr = false }: { addr?: boolean } = {}): StatRow[] {
   let at = 0;
   /** The next non-empty line as [start, end), or undefined at the end. */
@@ -88,33 +131,91 @@ export function parseShowStat(csv: string, { addr = false }: { addr?: boolean } 
     return undefined;
   };
   const first = nextLine();
-  const header = first ? csv.slice(first[0], first[1]).replace(/^# /, '').split(',') : [];
-  const col = (name: string) => header.indexOf(name);
-  const c = { px: col('pxname'), sv: col('svname'), status: col('status'), scur: col('scur'), weight: col('weight'), addr: addr ? col('addr') : -1 };
-  if (c.px < 0 || c.sv < 0 || c.status < 0 || c.scur < 0) {
-    throw new HapilotError(ErrorCode.HAPROXY_EXEC, `show stat answered without the expected columns (pxname, svname, status, scur): ${JSON.stringify((first ? csv.slice(first[0], first[1]) : '').slice(0, 80))}`);
-  }
-  const last = Math.max(...Object.values(c));
-  const wanted = new Array<boolean>(last + 1).fill(false);
-  for (const i of Object.values(c)) if (i >= 0) wanted[i] = true;
-  const cells = new Array<string>(last + 1).fill('');
+  const columns = new StatColumns(first ? csv.slice(first[0], first[1]) : '', { addr });
   const rows: StatRow[] = [];
   for (let line = nextLine(); line; line = nextLine()) {
-    const [start, end] = line;
-    if (csv.charCodeAt(start) === 35) continue; // '#': the header again (several answers concatenated)
-    cells.fill('');
-    for (let i = 0, from = start; i <= last && from <= end; i++) {
-      let comma = csv.indexOf(',', from);
-      if (comma < 0 || comma > end) comma = end;
-      if (wanted[i]) cells[i] = csv.slice(from, comma);
-      from = comma + 1;
-    }
-    const server = cells[c.sv] ?? '';
-    if (server === 'FRONTEND' || server === 'BACKEND') continue;
-    const cell = (i: number) => (i >= 0 ? cells[i] ?? '' : '');
-    const row: StatRow = { proxy: cell(c.px), server, status: cell(c.status), weight: Number(cell(c.weight) || 0), sessions: Number(cell(c.scur) || 0) };
-    if (addr) row.addr = cell(c.addr);
-    rows.push(row);
+    const row = columns.row(csv, line[0], line[1]);
+    if (row) rows.push(row);
   }
   return rows;
+}
+
+/** HAProxy would send a new connection to a server in this state: up (its checks pass), or not checked at all. */
+export function serving(status: string): boolean {
+  return status.startsWith('UP') || status === 'no check';
+}
+
+/**
+ * Reads `show stat` as it arrives and hands each server row to `visit` (FRONTEND/BACKEND rows
+ * excluded, hapilot's own `hapilot_*` proxies included); a `true` from it hangs up. Resolves whether
+ * one did. Neither the whole answer (26 MB at 10,000 services) nor its rows are ever held at once.
+ * Rejects like socketCommand.
+ */
+export async function scanServerRows(socketPath: string, visit: (row: StatRow) => boolean | void, timeoutMs = 5000): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const sock = net.createConnection({ path: socketPath });
+    sock.setEncoding('utf8');
+    let pending = '';
+    let columns: StatColumns | undefined;
+    let settled = false;
+    const settle = (found: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(found);
+    };
+    const fail = (err: HapilotError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: no answer to "show stat" within ${timeoutMs} ms`)), timeoutMs);
+    /** Reads the complete lines of `pending` from `at`; true when one is a wanted row. */
+    const lines = (final: boolean): boolean => {
+      let at = 0;
+      for (;;) {
+        const nl = pending.indexOf('\n', at);
+        if (nl < 0 && !final) break;
+        const end = nl < 0 ? pending.length : nl;
+        if (end > at) {
+          if (!columns) columns = new StatColumns(pending.slice(at, end));
+          else {
+            const row = columns.row(pending, at, end);
+            if (row && visit(row) === true) return true;
+          }
+        }
+        if (nl < 0) break;
+        at = nl + 1;
+      }
+      pending = pending.slice(at);
+      return false;
+    };
+    const guarded = (final: boolean) => {
+      try {
+        if (lines(final)) settle(true);
+        else if (final && !columns) fail(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: "show stat" answered nothing`));
+        else if (final) settle(false);
+      } catch (err) {
+        fail(err instanceof HapilotError ? err : new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`));
+      }
+    };
+    sock.on('connect', () => sock.end('show stat\n'));
+    sock.on('data', (chunk: string) => {
+      pending += chunk;
+      guarded(false);
+    });
+    sock.on('error', (err) => fail(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`, { cause: err })));
+    sock.on('close', () => guarded(true));
+  });
+}
+
+/**
+ * Whether HAProxy has a server outside hapilot's own proxies that `wanted` accepts; hangs up at the
+ * first (the first backend's servers come in the first kilobytes of `show stat`).
+ */
+export async function someServerRow(socketPath: string, wanted: (row: StatRow) => boolean, timeoutMs = 5000): Promise<boolean> {
+  return scanServerRows(socketPath, (row) => !row.proxy.startsWith('hapilot_') && wanted(row), timeoutMs);
 }

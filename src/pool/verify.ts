@@ -2,6 +2,7 @@
 // the new state, and for depool/drain whether its current sessions reached 0. The judgement is a
 // pure function; the poll repeats it until every HAProxy agrees or the timeout passes.
 import { messageOf } from '../errors.js';
+import { serving } from '../haproxy/socket.js';
 import type { ObservedServer } from './observe.js';
 import type { PoolState } from './record.js';
 
@@ -18,7 +19,6 @@ export interface VerifyTarget {
   expect: Expectation;
 }
 
-const isUp = (status: string) => /^UP\b/.test(status) || status === 'no check';
 const isMaint = (status: string) => /^MAINT/.test(status);
 const isDrain = (status: string) => /^DRAIN/.test(status) || /\bNOLB\b/.test(status);
 
@@ -29,7 +29,7 @@ export function judgeServer(target: VerifyTarget, seen: ObservedServer | undefin
   switch (target.expect) {
     case 'pooled':
       if (!seen) return `${id} is not in HAProxy, expected UP`;
-      if (!isUp(seen.status)) return `${id} is ${seen.status}, expected UP`;
+      if (!serving(seen.status)) return `${id} is ${seen.status}, expected UP`;
       return undefined;
     case 'depooled':
       if (!seen) return undefined; // not in HAProxy at all: no traffic either

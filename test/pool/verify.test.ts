@@ -52,10 +52,12 @@ test('parseStatusJson reads the backends of a hapilot /status; anything else is 
   assert.throws(() => parseStatusJson({ services: [] }, 'http://x/status'), (err) => isHapilotError(err) && /--haproxy-status http:\/\/x\/status: the answer is not a hapilot \/status with backends at backends/.test(err.message));
 });
 
-test('observeServers: an HAProxy stats CSV URL and a hapilot /status URL', async () => {
+test('observeServers: an HAProxy stats CSV URL and a hapilot /status URL; for some backends, a /status URL asks for those alone', async () => {
+  const asked: string[] = [];
   const server = http.createServer((req, res) => {
+    asked.push(req.url ?? '');
     if (req.url === '/stats;csv') { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(CSV); return; }
-    if (req.url === '/status') { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ backends: [{ name: 'web', servers: [{ name: 'n1:a', haproxy: { status: 'MAINT', sessions: 0, weight: 1 } }] }] })); return; }
+    if (req.url?.startsWith('/status')) { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ backends: [{ name: 'web', servers: [{ name: 'n1:a', haproxy: { status: 'MAINT', sessions: 0, weight: 1 } }] }] })); return; }
     res.writeHead(404); res.end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -64,6 +66,10 @@ test('observeServers: an HAProxy stats CSV URL and a hapilot /status URL', async
     assert.equal((await observeServers(`${base}/stats;csv`))[0]?.status, 'DRAIN');
     assert.equal((await observeServers(`${base}/status`))[0]?.status, 'MAINT');
     await assert.rejects(observeServers(`${base}/nope`), /answered HTTP 404/);
+    asked.length = 0;
+    assert.equal((await observeServers(`${base}/status`, 5000, new Set(['web', 'a&b'])))[0]?.status, 'MAINT');
+    assert.equal((await observeServers(`${base}/stats;csv`, 5000, new Set(['web'])))[0]?.status, 'DRAIN');
+    assert.deepEqual(asked, ['/status?backend=web&backend=a%26b', '/stats;csv'], 'the backends in the /status query, escaped; an HAProxy URL as given');
   } finally {
     server.close();
   }
