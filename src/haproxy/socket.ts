@@ -158,20 +158,16 @@ export async function scanServerRows(socketPath: string, visit: (row: StatRow) =
     let pending = '';
     let columns: StatColumns | undefined;
     let settled = false;
-    const settle = (found: boolean) => {
+    /** Ends the scan once: hangs up and resolves (a boolean) or rejects (an error). */
+    const finish = (outcome: boolean | HapilotError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       sock.destroy();
-      resolve(found);
+      if (typeof outcome === 'boolean') resolve(outcome); else reject(outcome);
     };
-    const fail = (err: HapilotError) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      reject(err);
-    };
+    const settle = (found: boolean) => finish(found);
+    const fail = (err: HapilotError) => finish(err);
     const timer = setTimeout(() => fail(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: no answer to "show stat" within ${timeoutMs} ms`)), timeoutMs);
     /** Reads the complete lines of `pending` from `at`; true when one is a wanted row. */
     const lines = (final: boolean): boolean => {
