@@ -166,10 +166,8 @@ export async function scanServerRows(socketPath: string, visit: (row: StatRow) =
       sock.destroy();
       if (typeof outcome === 'boolean') resolve(outcome); else reject(outcome);
     };
-    const settle = (found: boolean) => finish(found);
-    const fail = (err: HapilotError) => finish(err);
-    const timer = setTimeout(() => fail(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: no answer to "show stat" within ${timeoutMs} ms`)), timeoutMs);
-    /** Reads the complete lines of `pending` from `at`; true when one is a wanted row. */
+    const timer = setTimeout(() => finish(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: no answer to "show stat" within ${timeoutMs} ms`)), timeoutMs);
+    /** Reads the complete lines of `pending` (the last one too when `final`) and keeps the rest; true when `visit` said so. */
     const lines = (final: boolean): boolean => {
       let at = 0;
       for (;;) {
@@ -191,11 +189,11 @@ export async function scanServerRows(socketPath: string, visit: (row: StatRow) =
     };
     const guarded = (final: boolean) => {
       try {
-        if (lines(final)) settle(true);
-        else if (final && !columns) fail(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: "show stat" answered nothing`));
-        else if (final) settle(false);
+        if (lines(final)) finish(true);
+        else if (final && !columns) finish(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: "show stat" answered nothing`));
+        else if (final) finish(false);
       } catch (err) {
-        fail(err instanceof HapilotError ? err : new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`));
+        finish(err instanceof HapilotError ? err : new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`));
       }
     };
     sock.on('connect', () => sock.end('show stat\n'));
@@ -203,7 +201,7 @@ export async function scanServerRows(socketPath: string, visit: (row: StatRow) =
       pending += chunk;
       guarded(false);
     });
-    sock.on('error', (err) => fail(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`, { cause: err })));
+    sock.on('error', (err) => finish(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`, { cause: err })));
     sock.on('close', () => guarded(true));
   });
 }
