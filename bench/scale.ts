@@ -635,19 +635,23 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
           const cpu: number[] = [];
           let bytes = 0;
           let status = 0;
+          const refresh: string[] = [];
           for (let k = 0; k < 3; k++) {
             await waitIdle(pid);
             const c0 = await cpuMs(pid);
             const t = performance.now();
             const res = await fetch(`http://127.0.0.1:${statusPort}${p}`);
-            bytes = (await res.arrayBuffer()).byteLength;
+            const body = await res.arrayBuffer();
+            bytes = body.byteLength;
+            // The page's own refresh interval, which follows what the last page cost.
+            if (p === '/') refresh.push(/http-equiv="refresh" content="(\d+)"/.exec(Buffer.from(body.slice(0, 4096)).toString('utf8'))?.[1] ?? '?');
             ms.push(performance.now() - t);
             status = res.status;
             await waitIdle(pid);
             cpu.push((await cpuMs(pid)) - c0);
           }
           result.endpoints.paths.push({ path: p, status, bytes, msP50: pct(ms, 50), cpuP50: pct(cpu, 50) });
-          log(`size ${n}: GET ${p}: ${status}, ${bytes} bytes, ${ms.map((x) => x.toFixed(0)).join(' / ')} ms, ${cpu.join(' / ')} ms CPU`);
+          log(`size ${n}: GET ${p}: ${status}, ${bytes} bytes, ${ms.map((x) => x.toFixed(0)).join(' / ')} ms, ${cpu.join(' / ')} ms CPU${refresh.length ? `, refresh every ${refresh.join(' / ')} s` : ''}`);
         }
         result.endpoints.hwmMb = await vm(pid, 'VmHWM');
       }

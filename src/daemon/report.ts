@@ -6,7 +6,7 @@ import type { CatalogSource } from '../catalog/source.js';
 import type { Quarantined } from '../model/model.js';
 import type { Applier, ProcessApplier } from '../haproxy/applier.js';
 import type { PoolReconciler } from '../pool/reconciler.js';
-import { buildStatusPageView, renderStatusPage, type StatsServer, type StatusPageView } from '../server/page.js';
+import { buildStatusPageView, refreshSeconds, renderStatusPage, type StatsServer, type StatusPageView } from '../server/page.js';
 import { probeMonitorUri } from '../haproxy/self-check.js';
 import { scanServerRows, serving, someServerRow } from '../haproxy/socket.js';
 import { observeBackends } from '../pool/observe.js';
@@ -36,6 +36,8 @@ export interface ReportSources {
 
 export class StatusReport {
   readonly #s: ReportSources;
+  /** What the last whole status page took to build, for its refresh interval. */
+  #pageCostMs = 0;
 
   constructor(s: ReportSources) {
     this.#s = s;
@@ -94,19 +96,23 @@ export class StatusReport {
   }
 
   /** The page's view: frontends, backends with pool states and HAProxy's view, quarantine, invalid records, reloads. */
-  #view(stats: readonly StatsServer[], degraded: string[], only: ReadonlySet<string> | undefined): StatusPageView {
+  #view(stats: readonly StatsServer[], degraded: string[], only: ReadonlySet<string> | undefined, refresh?: number): StatusPageView {
     const { source, state, pool } = this.#s;
     const decisions = pool?.decisions();
     return buildStatusPageView({
       now: new Date(), source: source.kind, consulIndex: source.kind === 'consul' ? source.health().index : undefined, degraded,
       model: state.current?.model, pool: pool && decisions ? { decisions, instances: pool.instances() } : undefined, stats,
-      quarantined: this.#s.quarantined(), reloads: this.#s.apply.records, only,
+      quarantined: this.#s.quarantined(), reloads: this.#s.apply.records, only, refreshSeconds: refresh,
     });
   }
 
   /** `GET /`: the status page (of `only`'s backends when given). */
   async page(only?: ReadonlySet<string>): Promise<string> {
-    return renderStatusPage(this.#view(await this.#stats(only), this.degradedReasons(), only));
+    // A page of some backends is cheap: every 5 s. The whole page follows what it last cost.
+    const started = performance.now();
+    const page = renderStatusPage(this.#view(await this.#stats(only), this.degradedReasons(), only, refreshSeconds(only ? 0 : this.#pageCostMs)));
+    if (!only) this.#pageCostMs = performance.now() - started;
+    return page;
   }
 
   /** Everything /status shows (of `only`'s backends when given); holds no secret (no token ever reaches the model). */

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium } from 'playwright-core';
-import { buildStatusPageView, escapeHtml, pageBackends, poolLabel, renderStatusPage, type PageServer, type StatusPageView } from '../../src/server/page.js';
+import { buildStatusPageView, escapeHtml, pageBackends, poolLabel, refreshSeconds, renderStatusPage, type PageServer, type StatusPageView } from '../../src/server/page.js';
 
 const CHROMIUM = process.env.HAPILOT_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOT = path.join(os.tmpdir(), 'hapilot-status-page.png');
@@ -61,6 +61,13 @@ function view(): StatusPageView {
     ],
   };
 }
+
+test('refreshSeconds: every 5 s while a page costs up to 2.5 % of that; a costlier page refreshes less often', () => {
+  assert.equal(refreshSeconds(0), 5);
+  assert.equal(refreshSeconds(125), 5);
+  assert.equal(refreshSeconds(200), 8);
+  assert.equal(refreshSeconds(1600), 64, 'the whole page of 10,000 services (docs/benchmarks.md)');
+});
 
 test('escapeHtml escapes the five characters', () => {
   assert.equal(escapeHtml(`<a href="x" title='y'>&</a>`), '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
