@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, HapilotError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { writeJson, type JsonSink } from '../util/json-stream.js';
 
 export interface StatusProvider {
   ready(): Promise<{ ready: boolean; reason: string }>;
@@ -22,6 +23,22 @@ export function parseListen(raw: string, shown = `--status-listen ${JSON.stringi
     throw new HapilotError(ErrorCode.USAGE, `${shown} is invalid: expected HOST:PORT such as 127.0.0.1:9105 or [::1]:9105`);
   }
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
+/** A response as a sink of pieces: each waits for the response to drain; one gone client takes no more. */
+function responseSink(res: http.ServerResponse): JsonSink {
+  return {
+    write: (piece) => new Promise<void>((resolve) => {
+      if (res.destroyed || res.write(piece)) return resolve();
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    }),
+  };
 }
 
 export async function startStatusServer({ listen, provider, log, shown = `--status-listen ${JSON.stringify(listen)}` }: { listen: string; provider: StatusProvider; log: Logger; shown?: string }): Promise<{ server: http.Server; url: string; close: () => Promise<void> }> {
@@ -50,8 +67,14 @@ export async function startStatusServer({ listen, provider, log, shown = `--stat
           const r = await provider.ready();
           return send(r.ready ? 200 : 503, 'text/plain', `${r.reason}\n`);
         }
-        case '/status':
-          return send(200, 'application/json', `${JSON.stringify(await provider.status(only), null, 2)}\n`);
+        case '/status': {
+          // Written in pieces as it is made (src/util/json-stream.ts): never one 65 MB string.
+          const doc = await provider.status(only);
+          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+          await writeJson(responseSink(res), doc);
+          res.end('\n');
+          return;
+        }
         case '/metrics': {
           const m = await provider.metrics();
           return send(200, m.contentType, m.body);
@@ -62,6 +85,7 @@ export async function startStatusServer({ listen, provider, log, shown = `--stat
     })().catch((err: unknown) => {
       log.error({ err: String(err), path: url.pathname }, 'status request failed');
       if (!res.headersSent) send(500, 'text/plain', 'internal error\n');
+      else res.destroy(); // cut short: the client sees a broken answer, not a complete-looking one
     });
   });
   await new Promise<void>((resolve, reject) => {
