@@ -20,7 +20,8 @@
 //   startup left is let go by V8's memory reducer, on its own schedule; after the changes, the
 //   status server asked as operators do (`/ready` by keepalived, `/metrics` by Prometheus, `/status`
 //   of one backend by `pool --wait`, the whole `/status` and the page by a person): wall time,
-//   hapilot CPU and bytes per request, 3 of each;
+//   hapilot CPU and bytes per request, and the slowest `/healthz` asked beside it every 20 ms (how
+//   long the daemon's event loop was held), 3 of each;
 // - Consul's own part of a change: from a write to the first and the last byte of the held
 //   `/v1/health/state/any` long-poll's answer, the floor under any design that reads the whole list;
 // - consul-template's design on the same catalog: one blocking query per service (connections held,
@@ -636,12 +637,27 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
           let bytes = 0;
           let status = 0;
           const refresh: string[] = [];
+          const held: number[] = [];
           for (let k = 0; k < 3; k++) {
             await waitIdle(pid);
             const c0 = await cpuMs(pid);
+            // /healthz asked every 20 ms beside it: its slowest answer is the longest the daemon's event loop was held.
+            let asking = true;
+            let slowest = 0;
+            const beside = (async () => {
+              while (asking) {
+                const h = performance.now();
+                await (await fetch(`http://127.0.0.1:${statusPort}/healthz`)).arrayBuffer();
+                slowest = Math.max(slowest, performance.now() - h);
+                await sleep(20);
+              }
+            })();
             const t = performance.now();
             const res = await fetch(`http://127.0.0.1:${statusPort}${p}`);
             const body = await res.arrayBuffer();
+            asking = false;
+            await beside;
+            held.push(slowest);
             bytes = body.byteLength;
             // The page's own refresh interval, which follows what the last page cost.
             if (p === '/') refresh.push(/http-equiv="refresh" content="(\d+)"/.exec(Buffer.from(body.slice(0, 4096)).toString('utf8'))?.[1] ?? '?');
@@ -650,8 +666,8 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
             await waitIdle(pid);
             cpu.push((await cpuMs(pid)) - c0);
           }
-          result.endpoints.paths.push({ path: p, status, bytes, msP50: pct(ms, 50), cpuP50: pct(cpu, 50) });
-          log(`size ${n}: GET ${p}: ${status}, ${bytes} bytes, ${ms.map((x) => x.toFixed(0)).join(' / ')} ms, ${cpu.join(' / ')} ms CPU${refresh.length ? `, refresh every ${refresh.join(' / ')} s` : ''}`);
+          result.endpoints.paths.push({ path: p, status, bytes, msP50: pct(ms, 50), cpuP50: pct(cpu, 50), heldMsP50: pct(held, 50) });
+          log(`size ${n}: GET ${p}: ${status}, ${bytes} bytes, ${ms.map((x) => x.toFixed(0)).join(' / ')} ms, ${cpu.join(' / ')} ms CPU, event loop held up to ${held.map((x) => x.toFixed(0)).join(' / ')} ms${refresh.length ? `, refresh every ${refresh.join(' / ')} s` : ''}`);
         }
         result.endpoints.hwmMb = await vm(pid, 'VmHWM');
       }

@@ -56,7 +56,7 @@ export interface SizeResult {
   /** The quiet after the first config (--rest-seconds): RSS 1 s into it and at its end, the second from which it stayed within 5 MB of the end, the CPU of it all. */
   rest: { seconds: number; startMb: number; endMb: number; settledS: number; cpuMs: number } | undefined;
   /** The status server asked 3 times per path after the changes: p50 wall time and hapilot CPU per request, and VmHWM after it all. */
-  endpoints: { paths: Array<{ path: string; status: number; bytes: number; msP50: number; cpuP50: number }>; hwmMb: number } | undefined;
+  endpoints: { paths: Array<{ path: string; status: number; bytes: number; msP50: number; cpuP50: number; heldMsP50: number }>; hwmMb: number } | undefined;
   consulTemplate: { connections: number; requestsPerChange: number; bytesPerChange: number; startupRequests: number; startupBytesMb: number } | undefined;
   consulTemplateError: string | undefined;
   /** What stopped a phase or the size (each one line). */
@@ -167,10 +167,10 @@ export function report(results: SizeResult[], rps: RpsRow[], instances: number, 
   const asked = results.filter((r) => r.endpoints);
   if (asked.length) {
     const paths = (asked[0] as SizeResult & { endpoints: NonNullable<SizeResult['endpoints']> }).endpoints.paths.map((p) => p.path);
-    head(['services', ...paths.map((p) => `GET ${p}: ms / hapilot CPU ms / bytes (p50 of 3)`), 'peak RSS MB before → after']);
+    head(['services', ...paths.map((p) => `GET ${p}: ms / hapilot CPU ms / event loop held ms / bytes (p50 of 3)`), 'peak RSS MB before → after']);
     for (const r of asked) {
       const e = r.endpoints as NonNullable<SizeResult['endpoints']>;
-      row([n(r.services), ...e.paths.map((p) => `${f0(p.msP50)} / ${f0(p.cpuP50)} / ${kb(p.bytes)}${p.status === 200 ? '' : ` (${p.status})`}`), `${f0(r.peakRssMb)} → ${f0(e.hwmMb)}`]);
+      row([n(r.services), ...e.paths.map((p) => `${f0(p.msP50)} / ${f0(p.cpuP50)} / ${f0(p.heldMsP50)} / ${kb(p.bytes)}${p.status === 200 ? '' : ` (${p.status})`}`), `${f0(r.peakRssMb)} → ${f0(e.hwmMb)}`]);
     }
   }
 
