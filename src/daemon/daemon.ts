@@ -134,7 +134,7 @@ export class Daemon {
   }
 
   /** The status page (`GET /`); `only`: just these backends. */
-  page(only?: ReadonlySet<string>): Promise<string> {
+  page(only?: ReadonlySet<string>): Promise<Iterable<string>> {
     return this.#report.page(only);
   }
 

@@ -6,7 +6,7 @@ import type { CatalogSource } from '../catalog/source.js';
 import type { Quarantined } from '../model/model.js';
 import type { Applier, ProcessApplier } from '../haproxy/applier.js';
 import type { PoolReconciler } from '../pool/reconciler.js';
-import { buildStatusPageView, refreshSeconds, renderStatusPage, type StatsServer, type StatusPageView } from '../server/page.js';
+import { buildStatusPageView, refreshSeconds, statusPageParts, type StatsServer, type StatusPageView } from '../server/page.js';
 import { probeMonitorUri } from '../haproxy/self-check.js';
 import { scanServerRows, serving, someServerRow } from '../haproxy/socket.js';
 import { observeBackends } from '../pool/observe.js';
@@ -106,13 +106,19 @@ export class StatusReport {
     });
   }
 
-  /** `GET /`: the status page (of `only`'s backends when given). */
-  async page(only?: ReadonlySet<string>): Promise<string> {
-    // A page of some backends is cheap: every 5 s. The whole page follows what it last cost.
+  /**
+   * `GET /`: the status page (of `only`'s backends when given), in parts rendered as they are taken.
+   * A page of some backends is cheap: every 5 s. The whole page refreshes after what it last cost:
+   * the view and the parts' rendering, not the waits between parts.
+   */
+  async page(only?: ReadonlySet<string>): Promise<Iterable<string>> {
+    const stats = await this.#stats(only);
     const started = performance.now();
-    const page = renderStatusPage(this.#view(await this.#stats(only), this.degradedReasons(), only, refreshSeconds(only ? 0 : this.#pageCostMs)));
-    if (!only) this.#pageCostMs = performance.now() - started;
-    return page;
+    const view = this.#view(stats, this.degradedReasons(), only, refreshSeconds(only ? 0 : this.#pageCostMs));
+    const viewMs = performance.now() - started;
+    return timedParts(statusPageParts(view), (ms) => {
+      if (!only) this.#pageCostMs = viewMs + ms;
+    });
   }
 
   /** Everything /status shows (of `only`'s backends when given); holds no secret (no token ever reaches the model). */
@@ -177,4 +183,18 @@ export class StatusReport {
     for (const b of decisions?.backends ?? []) if (b.kept.length) m.poolKept.set({ backend: b.backend }, b.kept.length);
     m.poolInvalid.set(decisions?.invalid.length ?? 0);
   }
+}
+
+/** The parts, and once they are all taken, the time spent making them (not the time between). */
+function* timedParts(parts: Iterable<string>, done: (ms: number) => void): Generator<string> {
+  const it = parts[Symbol.iterator]();
+  let ms = 0;
+  for (;;) {
+    const t = performance.now();
+    const next = it.next();
+    ms += performance.now() - t;
+    if (next.done) break;
+    yield next.value;
+  }
+  done(ms);
 }

@@ -304,8 +304,17 @@ ol.timeline li.bad::before{background:#c62828}ol.timeline time{font-family:ui-mo
 ol.timeline div{color:#5b6575;font-size:.85rem}
 `;
 
+/** The status page as one string (tests, small pages). */
 export function renderStatusPage(view: StatusPageView): string {
-  const page = html`<!doctype html>
+  return [...statusPageParts(view)].join('');
+}
+
+/**
+ * The status page in parts: the head and frontends, each backend's section, the rest. The server
+ * writes them as they are made (48 MB of HTML at 10,000 services, never one string).
+ */
+export function* statusPageParts(view: StatusPageView): Generator<string> {
+  yield html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="${Math.max(1, Math.round(view.refreshSeconds))}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -319,7 +328,10 @@ ${view.frontends.length === 0 ? html`<p class="muted">none</p>` : html`<table><t
 ${view.frontends.map((f) => html`<tr data-frontend="${f.name}"><td class="name">${f.name}</td><td>${f.bind}</td><td>${f.mode}</td><td>${f.routes.map((r, i) => html`${i ? ', ' : ''}${r.host !== undefined ? html`${r.host} → ` : ''}<a href="#backend-${r.backend}">${r.backend}</a>`)}</td></tr>
 `)}</tbody></table>`}
 <h2>Backends</h2>
-${view.backends.length === 0 ? html`<p class="muted">none</p>` : view.backends.map(backendSection)}
+`.text;
+  if (view.backends.length === 0) yield html`<p class="muted">none</p>`.text;
+  for (const b of view.backends) yield backendSection(b).text;
+  yield html`
 <h2>Quarantined services</h2>
 ${view.quarantined.length === 0 ? html`<p class="muted">none</p>` : html`<table><thead><tr><th>service</th><th>instance</th><th>tag</th><th>reason</th></tr></thead><tbody>
 ${view.quarantined.map((q) => html`<tr data-quarantined="${q.service}"><td class="name">${q.service}</td><td>${q.instance}</td><td>${q.tag ?? ''}</td><td>${q.reason}</td></tr>
@@ -332,6 +344,5 @@ ${view.invalidRecords.map((r) => html`<tr data-invalid-key="${r.key}"><td class=
 ${view.reloads.length === 0 ? html`<p class="muted">none yet</p>` : html`<ol class="timeline">
 ${view.reloads.map(reloadItem)}</ol>`}
 </body></html>
-`;
-  return page.text;
+`.text;
 }

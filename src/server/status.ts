@@ -4,14 +4,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, HapilotError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeJson, type JsonSink } from '../util/json-stream.js';
+import { writeJson, writeParts, type JsonSink } from '../util/json-stream.js';
 
 export interface StatusProvider {
   ready(): Promise<{ ready: boolean; reason: string }>;
   /** `only`: the backends asked for (`?backend=` repeated); undefined for all. */
   status(only?: ReadonlySet<string>): Promise<object>;
-  /** The status page, rendered. */
-  page(only?: ReadonlySet<string>): Promise<string>;
+  /** The status page, in parts rendered as they are taken. */
+  page(only?: ReadonlySet<string>): Promise<Iterable<string>>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -59,8 +59,14 @@ export async function startStatusServer({ listen, provider, log, shown = `--stat
     const only = asked.length ? new Set(asked) : undefined;
     void (async () => {
       switch (url.pathname) {
-        case '/':
-          return send(200, 'text/html; charset=utf-8', await provider.page(only));
+        case '/': {
+          // Written in parts as they are rendered: never one 48 MB string.
+          const parts = await provider.page(only);
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+          await writeParts(responseSink(res), parts);
+          res.end();
+          return;
+        }
         case '/healthz':
           return send(200, 'text/plain', 'ok\n');
         case '/ready': {

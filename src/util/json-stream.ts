@@ -19,22 +19,52 @@ export interface JsonSink {
 /** What JSON.stringify leaves out of an object and writes as null in an array. */
 const noJson = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 
-/** Writes `JSON.stringify(value, null, 2)` to `sink` in pieces. `value` is JSON data (no cycles). */
-export async function writeJson(sink: JsonSink, value: unknown): Promise<void> {
-  let gathered = '';
-  let since = 0;
-  const put = async (text: string) => {
-    gathered += text;
-    if (gathered.length < PIECE) return;
-    const piece = gathered;
-    gathered = '';
-    await sink.write(piece);
-    since += piece.length;
-    if (since >= SLICE) {
-      since = 0;
+/**
+ * Gathers text into pieces of about 64 KB for `sink`, and lets the event loop turn every 512 KB.
+ * What writes a large answer in parts (the JSON below, the status page) writes through one.
+ */
+export class PieceWriter {
+  readonly #sink: JsonSink;
+  #gathered = '';
+  #since = 0;
+
+  constructor(sink: JsonSink) {
+    this.#sink = sink;
+  }
+
+  async put(text: string): Promise<void> {
+    this.#gathered += text;
+    if (this.#gathered.length < PIECE) return;
+    const piece = this.#gathered;
+    this.#gathered = '';
+    await this.#sink.write(piece);
+    this.#since += piece.length;
+    if (this.#since >= SLICE) {
+      this.#since = 0;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-  };
+  }
+
+  /** Writes what is gathered. */
+  async flush(): Promise<void> {
+    if (!this.#gathered) return;
+    const piece = this.#gathered;
+    this.#gathered = '';
+    await this.#sink.write(piece);
+  }
+}
+
+/** Writes the parts to `sink` through a PieceWriter. */
+export async function writeParts(sink: JsonSink, parts: Iterable<string>): Promise<void> {
+  const out = new PieceWriter(sink);
+  for (const part of parts) await out.put(part);
+  await out.flush();
+}
+
+/** Writes `JSON.stringify(value, null, 2)` to `sink` in pieces. `value` is JSON data (no cycles). */
+export async function writeJson(sink: JsonSink, value: unknown): Promise<void> {
+  const out = new PieceWriter(sink);
+  const put = (text: string) => out.put(text);
   const whole = (v: unknown, pad: string) => put((JSON.stringify(v, null, 2) ?? 'null').replace(/\n/g, `\n${pad}`));
   /** The document (depth 0) is walked field by field, a long array element by element; the rest whole. */
   const walk = async (v: unknown, pad: string, depth: number): Promise<void> => {
@@ -62,5 +92,5 @@ export async function writeJson(sink: JsonSink, value: unknown): Promise<void> {
     return put(`\n${pad}}`);
   };
   await walk(value, '', 0);
-  if (gathered) await sink.write(gathered);
+  await out.flush();
 }

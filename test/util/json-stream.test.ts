@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { writeJson } from '../../src/util/json-stream.js';
+import { writeJson, writeParts } from '../../src/util/json-stream.js';
 
 async function written(value: unknown): Promise<{ text: string; pieces: string[] }> {
   const pieces: string[] = [];
@@ -41,4 +41,12 @@ test('a 10 MB document goes out in pieces of at most 64 KB and one element, with
   const element = JSON.stringify(value.backends[0], null, 2).length + 64;
   assert.ok(Math.max(...pieces.map((p) => p.length)) <= 64 * 1024 + element, 'no piece past 64 KB and one element');
   assert.ok(turns >= 10, `the event loop turned ${turns} times while it was written`);
+});
+
+test('writeParts: the parts in order, gathered into pieces of about 64 KB', async () => {
+  const parts = Array.from({ length: 3_000 }, (_, i) => `<section id="b${i}">${'x'.repeat(i % 97)}</section>\n`);
+  const pieces: string[] = [];
+  await writeParts({ write: async (p) => { pieces.push(p); } }, parts);
+  assert.equal(pieces.join(''), parts.join(''));
+  assert.ok(pieces.length > 1 && pieces.length < parts.length / 10, `${pieces.length} pieces for ${parts.length} parts`);
 });
