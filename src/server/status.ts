@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, HapilotError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeJson, writeParts, type JsonSink } from '../util/json-stream.js';
+import { writeJson, writeParts, type PieceSink } from '../util/json-stream.js';
 
 export interface StatusProvider {
   ready(): Promise<{ ready: boolean; reason: string }>;
@@ -26,7 +26,7 @@ export function parseListen(raw: string, shown = `--status-listen ${JSON.stringi
 }
 
 /** A response as a sink of pieces: each waits for the response to drain; one gone client takes no more. */
-function responseSink(res: http.ServerResponse): JsonSink {
+function responseSink(res: http.ServerResponse): PieceSink {
   return {
     write: (piece) => new Promise<void>((resolve) => {
       if (res.destroyed || res.write(piece)) return resolve();

@@ -1,8 +1,8 @@
-// JSON.stringify(value, null, 2) written out in pieces, the event loop let go between them. The
-// /status of 10,000 services is 65 MB: made as one string, then encoded, it held the daemon's event
-// loop for a second and its memory for two copies (docs/benchmarks.md "The status server at scale").
-// The document's own fields and the elements of its long arrays are written one at a time; each of
-// them goes through JSON.stringify whole.
+// Large answers written out in pieces, the event loop let go between them: JSON.stringify(value,
+// null, 2) and the status page's parts. The /status of 10,000 services is 65 MB: made as one
+// string, then encoded, it held the daemon's event loop for a second and its memory for two copies
+// (docs/benchmarks.md "The status server at scale"). The document's own fields and the elements of
+// its long arrays are written one at a time; each of them goes through JSON.stringify whole.
 
 /** Arrays longer than this are written an element at a time. */
 const LONG = 64;
@@ -11,7 +11,7 @@ const PIECE = 64 * 1024;
 /** Written characters after which the writer waits for the next turn of the event loop. */
 const SLICE = 512 * 1024;
 
-export interface JsonSink {
+export interface PieceSink {
   /** Takes a piece; resolves when more may be written. */
   write(piece: string): Promise<void>;
 }
@@ -24,11 +24,11 @@ const noJson = (v: unknown) => v === undefined || typeof v === 'function' || typ
  * What writes a large answer in parts (the JSON below, the status page) writes through one.
  */
 export class PieceWriter {
-  readonly #sink: JsonSink;
+  readonly #sink: PieceSink;
   #gathered = '';
   #since = 0;
 
-  constructor(sink: JsonSink) {
+  constructor(sink: PieceSink) {
     this.#sink = sink;
   }
 
@@ -55,14 +55,14 @@ export class PieceWriter {
 }
 
 /** Writes the parts to `sink` through a PieceWriter. */
-export async function writeParts(sink: JsonSink, parts: Iterable<string>): Promise<void> {
+export async function writeParts(sink: PieceSink, parts: Iterable<string>): Promise<void> {
   const out = new PieceWriter(sink);
   for (const part of parts) await out.put(part);
   await out.flush();
 }
 
 /** Writes `JSON.stringify(value, null, 2)` to `sink` in pieces. `value` is JSON data (no cycles). */
-export async function writeJson(sink: JsonSink, value: unknown): Promise<void> {
+export async function writeJson(sink: PieceSink, value: unknown): Promise<void> {
   const out = new PieceWriter(sink);
   const put = (text: string) => out.put(text);
   const whole = (v: unknown, pad: string) => put((JSON.stringify(v, null, 2) ?? 'null').replace(/\n/g, `\n${pad}`));
