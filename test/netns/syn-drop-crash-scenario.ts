@@ -40,6 +40,19 @@ async function child(dir: string, tag: string): Promise<void> {
   await ctl.reload(); // killed during its pause
 }
 
+/**
+ * Watchdogs tagged `tag`: processes whose command line names it, less those whose parent does too.
+ * The watchdog's shell forks to run `sleep`, and until that child execs it carries the shell's
+ * command line: a plain `pgrep -f` counted 2 in one CI run.
+ */
+async function watchdogs(tag: string): Promise<number> {
+  const rows = (await execa('ps', ['-eo', 'pid=,ppid=,args='])).stdout.split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && (m[3] ?? '').includes(tag));
+  const pids = new Set(rows.map((m) => m[1]));
+  return rows.filter((m) => !pids.has(m[2] ?? '')).length;
+}
+
 async function main(): Promise<void> {
   await assertPrivateNetns();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hapilot-crash-'));
@@ -48,10 +61,10 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = {};
   // The normal path: the rule and its watchdog are both gone after remove().
   await fw.insert({ ports: [8081], ipv6: false });
-  out.watchdogDuringRule = (await execa('pgrep', ['-f', TAG], { reject: false })).stdout.split('\n').filter(Boolean).length;
+  out.watchdogDuringRule = await watchdogs(TAG);
   await fw.remove();
   await sleep(200);
-  out.normal = { rules: await fw.count(), watchdogs: (await execa('pgrep', ['-f', TAG], { reject: false })).stdout.split('\n').filter(Boolean).length };
+  out.normal = { rules: await fw.count(), watchdogs: await watchdogs(TAG) };
 
   const proc = execa(process.execPath, ['--import', 'tsx', 'test/netns/syn-drop-crash-scenario.ts', 'child', dir, TAG], { reject: false, stdin: 'ignore' });
   const until = Date.now() + 20_000;
