@@ -5,6 +5,7 @@ import type { PoolInstance } from '../pool/instances.js';
 import type { PoolState } from '../pool/record.js';
 import type { PoolDecisions, ServerDecision } from '../pool/rules.js';
 import type { Model } from '../model/model.js';
+import { serving } from '../haproxy/socket.js';
 
 export interface PageServer {
   /** `<node>:<service ID>`. */
@@ -247,7 +248,7 @@ export function poolLabel(s: PageServer): { text: string; cls: string } {
 }
 
 function haproxyClass(status: string): string {
-  if (/^UP/.test(status) || status === 'no check' || status === 'OPEN') return 'ok';
+  if (serving(status) || status === 'OPEN') return 'ok';
   if (/^DRAIN|NOLB/.test(status)) return 'drain';
   if (/MAINT/.test(status)) return 'out';
   return 'bad';

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, HapilotError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeJson, writeParts, type PieceSink } from '../util/json-stream.js';
+import { writeJson, writeParts, type PieceSink } from '../util/piece-writer.js';
 
 export interface StatusProvider {
   ready(): Promise<{ ready: boolean; reason: string }>;
@@ -74,7 +74,7 @@ export async function startStatusServer({ listen, provider, log, shown = `--stat
           return send(r.ready ? 200 : 503, 'text/plain', `${r.reason}\n`);
         }
         case '/status': {
-          // Written in pieces as it is made (src/util/json-stream.ts): never one 65 MB string.
+          // Written in pieces as it is made (src/util/piece-writer.ts): never one 65 MB string.
           const doc = await provider.status(only);
           res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
           await writeJson(responseSink(res), doc);

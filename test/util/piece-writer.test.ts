@@ -1,9 +1,9 @@
-// writeJson (src/util/json-stream.ts): the bytes of JSON.stringify(value, null, 2), written in pieces
+// writeJson (src/util/piece-writer.ts): the bytes of JSON.stringify(value, null, 2), written in pieces
 // with the event loop let go between them (the /status of 10,000 services is 65 MB).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { writeJson, writeParts } from '../../src/util/json-stream.js';
+import { writeJson, writeParts } from '../../src/util/piece-writer.js';
 
 async function written(value: unknown): Promise<{ text: string; pieces: string[] }> {
   const pieces: string[] = [];
