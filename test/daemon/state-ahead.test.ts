@@ -4,7 +4,7 @@
 // model loaded. A stats socket stands in for HAProxy's, answering `show servers state` slowly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { HealthEntry } from '../../src/consul/schemas.js';
@@ -43,10 +43,11 @@ async function fakeStatsSocket(file: string, dump: string, delayMs: number) {
 /** A reload that only records the state file HAProxy would load at that moment. */
 class RecordingReload implements ProcessApplier {
   readonly strategy = 'master-worker';
-  readonly seen: string[] = [];
+  /** The state file at each reload (undefined: there was none). */
+  readonly seen: Array<string | undefined> = [];
   constructor(readonly stateFile: string) {}
   async apply(): Promise<ApplyResult> {
-    this.seen.push(readFileSync(this.stateFile, 'utf8'));
+    this.seen.push(existsSync(this.stateFile) ? readFileSync(this.stateFile, 'utf8') : undefined);
     return { kind: 'applied', strategy: 'master-worker', action: 'reload', message: 'reloaded' };
   }
   async start() { return { adopted: true }; }
@@ -80,14 +81,14 @@ async function setUp(dir: string, delayMs: number) {
     staged: await stageConfig({ configPath, config: built.config, files: [], durable: false }), config: built.config, model: built.model,
     serverLines: built.serverLines, index: 2, trigger: 'catalog change', cause: 'test', appliers: [proc],
   });
-  return { apply, proc, socket, next, other, reload };
+  return { apply, proc, socket, next, other, reload, stateFile: paths.serverState };
 }
 
 const servers = (file: string) => file.split('\n').filter((l) => /^\d+ /.test(l)).map((l) => l.split(' ')[3]);
 
 test('state saved ahead of the reload to the same model is used, complete, and HAProxy is asked once', async () => {
   const { dir, cleanup } = await tempDir();
-  const { apply, proc, socket, next, reload } = await setUp(dir, 150);
+  const { apply, proc, socket, next, reload, stateFile } = await setUp(dir, 150);
   try {
     apply.prepareAhead(next.model);
     // The apply comes while the dump is still on its way (validation under way): it waits for it.
@@ -96,6 +97,7 @@ test('state saved ahead of the reload to the same model is used, complete, and H
     assert.equal(socket.asked(), 1, 'the state saved ahead was used, not asked again');
     assert.deepEqual(servers(proc.seen[0] ?? ''), ['n0:a', 'n1:b', 'n2:c'], 'the new worker loads every running server\'s state');
     assert.match(proc.seen[0] ?? '', /^3 web 1 n1:b 10\.0\.0\.1 2 8 /m, 'drained stays drained');
+    assert.equal(existsSync(stateFile), false, 'the state file is gone once the reload that loads it is over');
   } finally {
     await socket.close();
     await cleanup();
@@ -116,6 +118,42 @@ test('a reload to another model than the one saved ahead saves the state again, 
     assert.equal(socket.asked(), 3);
   } finally {
     await socket.close();
+    await cleanup();
+  }
+});
+
+test('the state saved ahead is not where `haproxy -c` would load it until the reload', async () => {
+  const { dir, cleanup } = await tempDir();
+  const { apply, proc, socket, next, reload, stateFile } = await setUp(dir, 0);
+  try {
+    apply.prepareAhead(next.model);
+    // The dump is answered at once: the save is over long before a check of 100,000 servers would be.
+    for (let i = 0; i < 100 && !existsSync(`${stateFile}.ahead`); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(existsSync(`${stateFile}.ahead`), true, 'saved ahead, beside the state file');
+    assert.equal(existsSync(stateFile), false, 'no state file for the check under way to load');
+    assert.equal((await reload(next)).kind, 'applied');
+    assert.equal(socket.asked(), 1);
+    assert.deepEqual(servers(proc.seen[0] ?? ''), ['n0:a', 'n1:b', 'n2:c'], 'the reload found the state saved ahead in place');
+    assert.equal(existsSync(stateFile), false);
+    assert.equal(existsSync(`${stateFile}.ahead`), false);
+  } finally {
+    await socket.close();
+    await cleanup();
+  }
+});
+
+test('a reload that finds no state saved (nothing answered the dump) loads no older state file', async () => {
+  const { dir, cleanup } = await tempDir();
+  const { apply, proc, socket, next, reload, stateFile } = await setUp(dir, 0);
+  try {
+    // A state file left from before (a crash between a reload and its clean-up).
+    writeFileSync(stateFile, ['1', STATE_HEADER, row('web', 'n0:a', 9000), ''].join('\n'));
+    await socket.close();
+    apply.prepareAhead(next.model);
+    assert.equal((await reload(next)).kind, 'applied');
+    assert.equal(proc.seen.length, 1);
+    assert.equal(proc.seen[0], undefined, 'no state file at the reload');
+  } finally {
     await cleanup();
   }
 });
