@@ -125,6 +125,10 @@ export function serverOnlyChange({ applied, snapshot, settings, templates, paths
       indexOf.set(b.name, i);
     });
   }
+  // Only services HAProxy already runs can change by their servers alone: a new service (a
+  // structural change, a reload) is not looked at further; at 10,000 services indexing the running
+  // routes for it cost 25-50 ms before the validation it waits for.
+  if (before.size === 0) return undefined;
   const runningRoutes = routesOf(running, names);
   const subRoutes = routesOf(sub, names);
   const taken = new Map<string, Backend>();
