@@ -287,7 +287,7 @@ export class ApplyStep {
     const ahead = this.#ahead;
     this.#ahead = undefined;
     const saved = await this.#saving;
-    this.#stateInPlace = true;
+    this.#stateInPlace = this.#o.process.confirmsLoad;
     if (ahead && saved && ahead.model === model && ahead.running === running && this.#o.state.haproxyRunning) {
       // No file saved ahead (nothing answered the dump) is no state file: never an older one.
       await rename(this.#aheadFile, this.#o.paths.serverState).catch(() => rm(this.#o.paths.serverState, { force: true }));

@@ -42,6 +42,12 @@ export interface HaproxyProcesses {
 /** An applier that loads the config file into an HAProxy process it starts, adopts and reloads. */
 export interface ProcessApplier extends Applier {
   readonly strategy: Exclude<Strategy, 'runtime'>;
+  /**
+   * Its apply returns only once the new HAProxy has loaded the config (and with it the server-state
+   * file): the file may then be removed. A reload command may return before that (systemd's reload
+   * signals the master and returns), so its file is left in place.
+   */
+  readonly confirmsLoad: boolean;
   /** Starts HAProxy on the config at its path, or adopts the one already running. */
   start(): Promise<{ adopted: boolean }>;
   /** Makes the running HAProxy load the config now at its path. */

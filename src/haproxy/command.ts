@@ -7,6 +7,7 @@ import { loadConfig, type ApplyResult, type HaproxyProcesses, type ProcessApplie
 
 export class CommandApplier implements ProcessApplier {
   readonly strategy = 'reload-command';
+  readonly confirmsLoad = false;
   readonly #command: string;
   readonly #configPath: string;
   readonly #log: Logger;

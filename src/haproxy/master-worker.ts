@@ -33,6 +33,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class MasterWorker implements ProcessApplier {
   readonly strategy = 'master-worker';
+  readonly confirmsLoad = true;
   /** HAProxy was started by someone else (--haproxy-master-socket): never started or stopped here. */
   readonly external: boolean;
   readonly masterSocket: string;

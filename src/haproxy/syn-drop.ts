@@ -94,6 +94,7 @@ export function bindPorts(config: string): { ports: number[]; ipv6: boolean } {
 
 export class SynDropApplier implements ProcessApplier {
   readonly strategy = 'syn-drop';
+  readonly confirmsLoad = true;
   readonly #o: Required<SynDropOptions>;
   readonly #stateFile: string;
   readonly pidFile: string;

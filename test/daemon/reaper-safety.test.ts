@@ -12,6 +12,7 @@ import { testLog } from '../helpers/log.js';
 
 class FakeProcess implements ProcessApplier {
   readonly strategy = 'master-worker';
+  readonly confirmsLoad = true;
   constructor(readonly oldPid: number, readonly external = false) {}
   async apply(): Promise<ApplyResult> { return { kind: 'declined', strategy: 'master-worker', reason: 'fake' }; }
   async start() { return { adopted: false }; }

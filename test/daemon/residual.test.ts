@@ -18,6 +18,7 @@ import { testLog } from '../helpers/log.js';
 
 class FakeProcess implements ProcessApplier {
   readonly strategy = 'reload-command';
+  readonly confirmsLoad = false;
   started = false;
   reloads = 0;
   old: Array<{ pid: number; ageSeconds: number }> = [];

@@ -33,6 +33,7 @@ import { ByteRope } from '../../src/util/byte-rope.js';
 
 class NoProcess implements ProcessApplier {
   readonly strategy = 'master-worker';
+  readonly confirmsLoad = true;
   async apply(): Promise<ApplyResult> { return { kind: 'failed', strategy: 'master-worker', action: 'reload', message: 'not in this test' }; }
   async start() { return { adopted: false }; }
   async reload() { return { ok: false, message: 'not in this test' }; }

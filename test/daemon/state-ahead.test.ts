@@ -45,7 +45,8 @@ class RecordingReload implements ProcessApplier {
   readonly strategy = 'master-worker';
   /** The state file at each reload (undefined: there was none). */
   readonly seen: Array<string | undefined> = [];
-  constructor(readonly stateFile: string) {}
+  /** false: as a reload command, which may return before HAProxy has read the file. */
+  constructor(readonly stateFile: string, readonly confirmsLoad = true) {}
   async apply(): Promise<ApplyResult> {
     this.seen.push(existsSync(this.stateFile) ? readFileSync(this.stateFile, 'utf8') : undefined);
     return { kind: 'applied', strategy: 'master-worker', action: 'reload', message: 'reloaded' };
@@ -59,7 +60,7 @@ class RecordingReload implements ProcessApplier {
 
 const web = (ids: string[]): HealthEntry[] => ids.map((id, i) => entry('web', id, [ENABLE], { node: `n${i}`, address: '10.0.0.1', port: 9000 + i }));
 
-async function setUp(dir: string, delayMs: number) {
+async function setUp(dir: string, delayMs: number, confirmsLoad = true) {
   const configPath = path.join(dir, 'haproxy.cfg');
   const paths: RenderPaths = pathsFor({ configPath, runDir: dir });
   const templates = await loadTemplates();
@@ -71,7 +72,7 @@ async function setUp(dir: string, delayMs: number) {
   // The running worker: servers a, b and c of web, all three drained.
   const dump = ['1', STATE_HEADER, row('web', 'n0:a', 9000), row('web', 'n1:b', 9001), row('web', 'n2:c', 9002), ''].join('\n');
   const socket = await fakeStatsSocket(paths.statsSocket, dump, delayMs);
-  const proc = new RecordingReload(paths.serverState);
+  const proc = new RecordingReload(paths.serverState, confirmsLoad);
   const apply = new ApplyStep({ configPath, paths, process: proc, state, history: new ConfigHistory({ runDir: dir }), metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
   // A structural change: a second service appears (and, for the second model, web's c is left out).
   const api = entry('api', 'x', [ENABLE], { node: 'n9', address: '10.0.0.2', port: 7000 });
@@ -154,6 +155,20 @@ test('a reload that finds no state saved (nothing answered the dump) loads no ol
     assert.equal(proc.seen.length, 1);
     assert.equal(proc.seen[0], undefined, 'no state file at the reload');
   } finally {
+    await cleanup();
+  }
+});
+
+test('after a reload command (which may return before HAProxy has read it) the state file is left in place', async () => {
+  const { dir, cleanup } = await tempDir();
+  const { apply, proc, socket, next, reload, stateFile } = await setUp(dir, 0, false);
+  try {
+    apply.prepareAhead(next.model);
+    assert.equal((await reload(next)).kind, 'applied');
+    assert.deepEqual(servers(proc.seen[0] ?? ''), ['n0:a', 'n1:b', 'n2:c']);
+    assert.deepEqual(servers(readFileSync(stateFile, 'utf8')), ['n0:a', 'n1:b', 'n2:c'], 'still there for the HAProxy the command signalled');
+  } finally {
+    await socket.close();
     await cleanup();
   }
 });
