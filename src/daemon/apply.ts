@@ -9,7 +9,7 @@ import { serverLines, type RenderPaths } from '../config/render.js';
 import { stageConfig, type StagedConfig } from '../config/config-file.js';
 import type { Action, Applier, ApplyResult, ProcessApplier } from '../haproxy/applier.js';
 import { selfCheck } from '../haproxy/self-check.js';
-import { saveServerState } from '../haproxy/server-state.js';
+import { saveServerState, sslFromConfig, type SslOf } from '../haproxy/server-state.js';
 import { messageOf } from '../errors.js';
 import type { StatRow } from '../haproxy/socket.js';
 import type { Logger } from '../log.js';
@@ -125,7 +125,7 @@ export class ApplyStep {
           if (previous && previous.config !== a.config) await this.#restoreFile(previous.config);
           return { kind: 'delayed', reason: busy };
         }
-        await this.#prepared(a.model, previous?.model);
+        await this.#prepared(a.model, previous?.model, sslFromConfig(a.config, a.serverLines));
         prepareMs = performance.now() - preparing;
       }
       result = await applier.apply({ config: a.config, previous: previous?.model, next: a.model, serverLines: a.serverLines });
@@ -252,13 +252,13 @@ export class ApplyStep {
    * model, uses it; any other apply saves the state again. Only while HAProxy runs: a fresh start
    * loads no state.
    */
-  prepareAhead(model: Model | undefined): void {
+  prepareAhead(model: Model | undefined, sslOf?: SslOf): void {
     if (!this.#o.state.haproxyRunning) return;
     const running = this.#o.state.current?.model;
     // One writer of the state file at a time: after the one before, whatever became of it. Saved
     // beside the state file, not in it: `haproxy -c` loads the state file too (0.25 s of its 0.75 at
     // 100,000 servers), and the check under way must not find one.
-    this.#saving = this.#saving.then(() => this.#prepareReload(model, running, this.#aheadFile)).then(() => true, () => false);
+    this.#saving = this.#saving.then(() => this.#prepareReload(model, running, this.#aheadFile, sslOf)).then(() => true, () => false);
     this.#ahead = { model, running };
   }
 
@@ -283,7 +283,7 @@ export class ApplyStep {
   }
 
   /** The operator state for a reload to `model`: saved ahead for this model, or saved now. */
-  async #prepared(model: Model | undefined, running: Model | undefined): Promise<void> {
+  async #prepared(model: Model | undefined, running: Model | undefined, sslOf: SslOf): Promise<void> {
     const ahead = this.#ahead;
     this.#ahead = undefined;
     const saved = await this.#saving;
@@ -293,7 +293,7 @@ export class ApplyStep {
       await rename(this.#aheadFile, this.#o.paths.serverState).catch(() => rm(this.#o.paths.serverState, { force: true }));
       return;
     }
-    await this.#prepareReload(model, running);
+    await this.#prepareReload(model, running, this.#o.paths.serverState, sslOf);
   }
 
   /**
@@ -302,9 +302,9 @@ export class ApplyStep {
    * operator's `add server`, or a Runtime API change that failed halfway). Never a stale state file
    * for a fresh start.
    */
-  async #prepareReload(model: Model | undefined, running: Model | undefined, file = this.#o.paths.serverState): Promise<void> {
+  async #prepareReload(model: Model | undefined, running: Model | undefined, file: string, sslOf: SslOf | undefined): Promise<void> {
     if (!this.#o.state.haproxyRunning) return rm(file, { force: true });
-    await saveServerState({ statsSocket: this.#o.paths.statsSocket, file, model, running });
+    await saveServerState({ statsSocket: this.#o.paths.statsSocket, file, model, running, sslOf });
   }
 
   async #restoreFile(config: string): Promise<void> {

@@ -7,6 +7,7 @@ import { showName, type Quarantined } from '../model/model.js';
 import { serverLines as renderedServerLines } from '../config/render.js';
 import { stageConfig } from '../config/config-file.js';
 import type { Applier, ProcessApplier } from '../haproxy/applier.js';
+import { sslFromConfig } from '../haproxy/server-state.js';
 import { ErrorCode, isHapilotError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { sameConfig, type AppliedState } from './applied-state.js';
@@ -141,7 +142,7 @@ export class Sync {
     const { log, memory, builder } = this.#o;
     const validating = performance.now();
     // The running worker's operator state is saved while HAProxy checks the config (see prepareAhead).
-    this.#o.apply.prepareAhead(cand.built.model);
+    this.#o.apply.prepareAhead(cand.built.model, sslFromConfig(cand.built.config, cand.built.serverLines));
     const early = await this.#early.take(cand.built);
     const valid = early ? { built: cand.built, staged: early, culprits: [] } : await writeStage(() => this.#o.validator.validConfig({ model: cand.model, built: cand.built, render: (m) => builder.render(m) })).catch((err: unknown) => {
       this.#o.apply.forgetAhead();

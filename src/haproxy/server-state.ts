@@ -5,7 +5,11 @@
 // The trap on 2.6 (haproxy/haproxy#3265): the file's address and port override the config's, and an
 // address set at runtime comes back wrong. So every row is rewritten with the address and port of
 // the new config, and rows of servers that are gone or named by host name are dropped: the state
-// file never re-applies a stale address.
+// file never re-applies a stale address. The same holds for `srv_use_ssl`: a kept row gets the new
+// config's (a server given `ssl` by a template change would otherwise load with ssl off).
+// A row that carries nothing (running, ready, its weight the config's, no check or agent) is left
+// out: the server starts as its config says either way, and the new worker has 100,000 fewer rows
+// to read at 10,000 services without checks (0.2 s of its reload).
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Model } from '../model/model.js';
@@ -13,9 +17,52 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { socketCommand } from './socket.js';
 import { ServerLookup } from '../model/server-lookup.js';
 
-const COL = { backend: 1, server: 3, addr: 4, admin: 6, port: 18 } as const;
+const COL = { backend: 1, server: 3, addr: 4, op: 5, admin: 6, uweight: 7, iweight: 8, checkState: 13, agentState: 14, port: 18, ssl: 20 } as const;
 /** srv_admin_state's "forced maintenance" bit (SRV_ADMF_FMAINT). */
 const FMAINT = 0x01;
+/** srv_op_state of a running server (SRV_ST_RUNNING). */
+const RUNNING = 0x32; // '2'
+/** srv_check_state's and srv_agent_state's "configured" bit (CHK_ST_CONFIGURED). */
+const CHK_CONFIGURED = 0x02;
+
+/** Whether the new config gives a server `ssl`, by backend and server name. */
+export type SslOf = (backend: string, server: string) => boolean;
+
+/** Whether a server line (with its `default-server` keywords first) ends up with `ssl`. */
+function lineUsesSsl(line: string | undefined): boolean {
+  let ssl = false;
+  if (line) for (const word of line.split(/\s+/)) {
+    if (word === 'ssl') ssl = true;
+    else if (word === 'no-ssl') ssl = false;
+  }
+  return ssl;
+}
+
+/** Whether any `server`, `default-server` or `server-template` line of `config` says `ssl`. */
+export function configMentionsServerSsl(config: string): boolean {
+  for (let at = config.indexOf('ssl'); at >= 0; at = config.indexOf('ssl', at + 3)) {
+    const before = config.charCodeAt(at - 1);
+    const after = config.charCodeAt(at + 3);
+    if ((before !== 0x20 && before !== 0x09) || !(Number.isNaN(after) || after === 0x20 || after === 0x09 || after === 0x0a || after === 0x0d)) continue;
+    const lineStart = config.lastIndexOf('\n', at) + 1;
+    const first = /^\s*(\S+)/.exec(config.slice(lineStart, at))?.[1];
+    if (first === 'server' || first === 'default-server' || first === 'server-template') return true;
+  }
+  return false;
+}
+
+/**
+ * The new config's `ssl` per server, from its server lines (which carry their `default-server`
+ * keywords): looked at only for rows kept, and the config searched once, on the first question. A
+ * config with no server line saying `ssl` (hapilot's templates) answers false without a lookup.
+ */
+export function sslFromConfig(config: string, serverLines: ReadonlyMap<string, string>): SslOf {
+  let mentioned: boolean | undefined;
+  return (backend, server) => {
+    mentioned ??= configMentionsServerSsl(config);
+    return mentioned && lineUsesSsl(serverLines.get(`${backend}/${server}`));
+  };
+}
 
 /**
  * Servers (`backend/server`) hapilot put in maintenance only to delete them, per stats socket: a
@@ -42,23 +89,50 @@ export function markRemoving(statsSocket: string, id: string, on: boolean): void
  * Rewrites a `show servers state` dump for the servers of `model`. Rows of `notOperatorMaint`
  * (hapilot's own maintenance, see `markRemoving`) lose the forced-maintenance bit. With `running`
  * (the model HAProxy runs now), only servers both models have are kept: a server new to the config
- * starts as the config says, whatever the old worker holds under its name.
+ * starts as the config says, whatever the old worker holds under its name. With `sslOf`, each kept
+ * row's `srv_use_ssl` is the new config's. Rows that carry nothing (see `carriesNothing`) are left out.
  *
  * At scale the dump has 100,000 rows: each row's fields are found by offset in the dump and only the
- * address, admin state and port are replaced; the rest of the row is copied as it is.
+ * address, admin state, port and ssl are replaced; the rest of the row is copied as it is.
  */
-export function rewriteServerState(dump: string, model: Model, notOperatorMaint: ReadonlySet<string> = new Set(), running?: Model): string {
+export function rewriteServerState(dump: string, model: Model, notOperatorMaint: ReadonlySet<string> = new Set(), running?: Model, sslOf?: SslOf): string {
   const next = new ServerLookup(model);
   const had = running && new ServerLookup(running);
   const out: string[] = [];
-  // Rows kept as they are (most of them: the address and port already the config's) are copied as
-  // one stretch of the dump until a row is dropped or changed.
+  // Rows kept as they are (the address, port and ssl already the config's) are copied as one
+  // stretch of the dump until a row is dropped or changed.
   let copyFrom = 0;
   const cut = (upTo: number) => {
     if (upTo > copyFrom) out.push(dump.slice(copyFrom, upTo));
   };
-  /** Start of each field of the row being read, up to the one after the port. */
-  const at = new Array<number>(COL.port + 2).fill(0);
+  /** Start of each field of the row being read, up to the one after srv_use_ssl. */
+  const at = new Array<number>(COL.ssl + 2).fill(0);
+  /** Fields read in the row being read (its last one ends at `at[n + 1] - 1`). */
+  let n = 0;
+  const field = (i: number) => dump.slice(at[i] as number, (at[i + 1] as number) - 1);
+  const same = (i: number, value: string) => (at[i + 1] as number) - 1 - (at[i] as number) === value.length && dump.startsWith(value, at[i]);
+  /** A field of digits as a number (NaN if it is not one); without a substring. */
+  const int = (i: number) => {
+    let v = 0;
+    const end = (at[i + 1] as number) - 1;
+    if (end <= (at[i] as number)) return Number.NaN;
+    for (let k = at[i] as number; k < end; k++) {
+      const d = dump.charCodeAt(k) - 0x30;
+      if (d < 0 || d > 9) return Number.NaN;
+      v = v * 10 + d;
+    }
+    return v;
+  };
+  /**
+   * The server starts in the new worker as this row would leave it: running, ready (`admin`, after
+   * hapilot's own maintenance is taken off), the weight its config's, no health or agent check whose
+   * state the row would carry. Only its time since the last change is not carried (HAProxy's
+   * `lastchg`).
+   */
+  const carriesNothing = (admin: number) =>
+    admin === 0 && (at[COL.op + 1] as number) - (at[COL.op] as number) === 2 && dump.charCodeAt(at[COL.op] as number) === RUNNING &&
+    int(COL.uweight) === int(COL.iweight) && !Number.isNaN(int(COL.uweight)) &&
+    (int(COL.checkState) & CHK_CONFIGURED) === 0 && (int(COL.agentState) & CHK_CONFIGURED) === 0;
   for (let start = 0; start < dump.length;) {
     const nl = dump.indexOf('\n', start);
     const end = nl < 0 ? dump.length : nl;
@@ -71,31 +145,37 @@ export function rewriteServerState(dump: string, model: Model, notOperatorMaint:
     // Comments (the header) and the format version (a number alone) are kept; empty lines are not.
     if (end === lineStart) { drop(); continue; }
     if (dump.charCodeAt(lineStart) === 0x23) continue;
-    // Field n runs from at[n] to at[n + 1] - 1 (its space); the port is the last one needed.
-    let n = 0;
+    // Field i runs from at[i] to at[i + 1] - 1 (its space); srv_use_ssl is the last one needed.
+    n = 0;
     at[0] = lineStart;
-    for (let sp = dump.indexOf(' ', lineStart); sp >= 0 && sp < end && n <= COL.port; sp = dump.indexOf(' ', sp + 1)) at[++n] = sp + 1;
+    for (let sp = dump.indexOf(' ', lineStart); sp >= 0 && sp < end && n <= COL.ssl; sp = dump.indexOf(' ', sp + 1)) at[++n] = sp + 1;
     if (n === 0 && /^\d+$/.test(dump.slice(lineStart, end))) continue;
     if (n < COL.port) { drop(); continue; } // a short row
-    if (n === COL.port) at[COL.port + 1] = end + 1; // the port ends the row
-    const field = (i: number) => dump.slice(at[i] as number, (at[i + 1] as number) - 1);
+    if (n <= COL.ssl) at[n + 1] = end + 1; // the row ends with its last field read
     const backend = field(COL.backend);
     const server = field(COL.server);
     const srv = next.find(backend, server);
     if (!srv || srv.hostname || (had && !had.find(backend, server))) { drop(); continue; }
     const address = srv.address.charCodeAt(0) === 0x5b ? srv.address.slice(1, -1) : srv.address;
     const port = String(srv.port);
-    let admin: string | undefined;
-    if (notOperatorMaint.size && notOperatorMaint.has(`${backend}/${server}`)) {
-      const a = Number(field(COL.admin));
-      if (Number.isInteger(a) && a & FMAINT) admin = String(a & ~FMAINT);
+    let admin = int(COL.admin);
+    let adminText: string | undefined;
+    if (notOperatorMaint.size && Number.isInteger(admin) && admin & FMAINT && notOperatorMaint.has(`${backend}/${server}`)) {
+      admin &= ~FMAINT;
+      adminText = String(admin);
     }
-    const same = (i: number, value: string) => (at[i + 1] as number) - 1 - (at[i] as number) === value.length && dump.startsWith(value, at[i]);
-    if (admin === undefined && same(COL.addr, address) && same(COL.port, port)) continue;
+    if (carriesNothing(admin)) { drop(); continue; }
+    const ssl = sslOf && n >= COL.ssl ? (sslOf(backend, server) ? '1' : '0') : undefined;
+    if (adminText === undefined && same(COL.addr, address) && same(COL.port, port) && (ssl === undefined || same(COL.ssl, ssl))) continue;
     cut(lineStart);
     copyFrom = start;
-    const portEnd = (at[COL.port + 1] as number) - 1;
-    out.push(dump.slice(lineStart, at[COL.addr]), address, ' ', dump.slice(at[COL.addr + 1], at[COL.admin]), admin ?? field(COL.admin), ' ', dump.slice(at[COL.admin + 1], at[COL.port]), port, dump.slice(portEnd, end), '\n');
+    // The row again, field by field up to the last one read, with the replaced ones; then the rest.
+    const replaced = new Map<number, string>([[COL.addr, address], [COL.port, port]]);
+    if (adminText !== undefined) replaced.set(COL.admin, adminText);
+    if (ssl !== undefined) replaced.set(COL.ssl, ssl);
+    const last = Math.min(n, COL.ssl);
+    for (let i = 0; i <= last; i++) out.push(replaced.get(i) ?? field(i), i < last ? ' ' : '');
+    out.push(dump.slice((at[last + 1] as number) - 1, end), '\n');
   }
   cut(dump.length);
   const text = out.join('');
@@ -108,14 +188,14 @@ export function rewriteServerState(dump: string, model: Model, notOperatorMaint:
  * the config about to load), into `file`. No dump (nothing runs, the socket does not answer) means
  * no file: never a stale one.
  */
-export async function saveServerState({ statsSocket, file, model, running }: { statsSocket: string; file: string; model: Model | undefined; running?: Model | undefined }): Promise<void> {
+export async function saveServerState({ statsSocket, file, model, running, sslOf }: { statsSocket: string; file: string; model: Model | undefined; running?: Model | undefined; sslOf?: SslOf | undefined }): Promise<void> {
   const dump = model ? await socketCommand(statsSocket, 'show servers state', 3000).catch(() => undefined) : undefined;
   if (dump === undefined || !model) {
     await rm(file, { force: true });
     return;
   }
   const ours = removing.get(path.resolve(statsSocket));
-  await writeFileAtomic(file, rewriteServerState(dump, model, ours, running));
+  await writeFileAtomic(file, rewriteServerState(dump, model, ours, running, sslOf));
   // Those back in the config load without that maintenance: from now on a maintenance is an operator's.
   if (ours?.size) {
     const lookup = new ServerLookup(model);

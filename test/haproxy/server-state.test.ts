@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { rewriteServerState } from '../../src/haproxy/server-state.js';
+import { configMentionsServerSsl, rewriteServerState, sslFromConfig } from '../../src/haproxy/server-state.js';
+import { serverLines } from '../../src/config/render.js';
 import { buildModel, type Model } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { STATE_HEADER, stateRow } from '../helpers/server-state.js';
@@ -46,7 +47,7 @@ test('rewriteServerState with the running model keeps only servers both configs 
 });
 
 /** The rules as first written: split every row, look every server up by `backend/server`. */
-function reference(dump: string, model: Model, maint: ReadonlySet<string>, running: Model | undefined): string {
+function reference(dump: string, model: Model, maint: ReadonlySet<string>, running: Model | undefined, sslOf?: (backend: string, server: string) => boolean): string {
   const key = (b: string, s: string) => `${b}/${s}`;
   const servers = new Map(model.backends.flatMap((b) => b.servers.map((s) => [key(b.name, s.name), s] as const)));
   const had = running && new Set(running.backends.flatMap((b) => b.servers.map((s) => key(b.name, s.name))));
@@ -62,6 +63,9 @@ function reference(dump: string, model: Model, maint: ReadonlySet<string>, runni
     f[4] = s.address.replace(/^\[|\]$/g, '');
     f[18] = String(s.port);
     if (maint.has(k) && Number(f[6]) & 1) f[6] = String(Number(f[6]) & ~1);
+    // Nothing to carry: running, ready, the config's weight, no health or agent check.
+    if (f[5] === '2' && f[6] === '0' && f[7] === f[8] && !(Number(f[13]) & 2) && !(Number(f[14]) & 2)) continue;
+    if (sslOf && f.length > 20) f[20] = sslOf(f[1] as string, f[3] as string) ? '1' : '0';
     out.push(f.join(' '));
   }
   return out.length ? `${out.join('\n')}\n` : '';
@@ -73,12 +77,36 @@ test('rewriteServerState agrees with the plain split-and-look-up rules on any du
   const catalog = fc.uniqueArray(instance, { selector: (i) => `${i.service}/${i.node}/${i.id}`, maxLength: 20 });
   const build = (xs: Array<{ service: string; node: string; id: string; address: string; port: number }>) =>
     buildModel({ settings: settings(), entries: xs.map((x) => entry(x.service, x.id, [ENABLE], { node: x.node, address: x.address, port: x.port })) });
-  const dumpRow = fc.record({ backend: fc.constantFrom('web', 'api', 'db', 'gone'), server: fc.constantFrom('n0:a', 'n1:b', 'n2:c', 'n0:d', 'n1:a', 'x:y'), admin: fc.integer({ min: 0, max: 0x3f }), short: fc.boolean() });
-  fc.assert(fc.property(catalog, fc.option(catalog), fc.array(dumpRow, { maxLength: 30 }), fc.array(fc.constantFrom('web/n0:a', 'web/n1:b', 'api/n2:c', 'db/n0:d'), { maxLength: 3 }), (next, was, rows, maintIds) => {
+  const dumpRow = fc.record({
+    backend: fc.constantFrom('web', 'api', 'db', 'gone'), server: fc.constantFrom('n0:a', 'n1:b', 'n2:c', 'n0:d', 'n1:a', 'x:y'),
+    op: fc.constantFrom(0, 2, 3), admin: fc.constantFrom(0, 0, 1, 8, 0x11, 0x3f), uweight: fc.constantFrom(1, 7), iweight: fc.constantFrom(1, 7),
+    check: fc.constantFrom(0, 0, 6, 8, 2), agent: fc.constantFrom(0, 0, 22), ssl: fc.constantFrom(0, 1), length: fc.constantFrom('short', 'to-port', 'whole', 'whole'),
+  });
+  const dumpOf = (rows: Array<typeof dumpRow extends fc.Arbitrary<infer T> ? T : never>) => ['1', STATE_HEADER, ...rows.map((r) => {
+    const whole = stateRow({ ...r, addr: '10.1.1.1', port: 80 });
+    // A row cut after its fifth field, or after its port (an older HAProxy without srv_use_ssl).
+    return r.length === 'short' ? `3 ${r.backend} 1 ${r.server} 10.1.1.1 2` : r.length === 'to-port' ? whole.split(' ').slice(0, 19).join(' ') : whole;
+  }), ''].join('\n');
+  const sslServers = fc.option(fc.subarray(['web/n0:a', 'web/n1:b', 'api/n2:c', 'db/n0:d', 'web/n1:a']));
+  fc.assert(fc.property(catalog, fc.option(catalog), fc.array(dumpRow, { maxLength: 30 }), fc.array(fc.constantFrom('web/n0:a', 'web/n1:b', 'api/n2:c', 'db/n0:d'), { maxLength: 3 }), sslServers, (next, was, rows, maintIds, ssl) => {
     const model = build(next);
     const running = was === null ? undefined : build(was);
-    const dump = ['1', STATE_HEADER, ...rows.map((r) => (r.short ? `3 ${r.backend} 1 ${r.server} 10.1.1.1 2` : row(r.backend, r.server, '10.1.1.1', 80, r.admin))), ''].join('\n');
+    const dump = dumpOf(rows);
     const maint = new Set(maintIds);
-    assert.equal(rewriteServerState(dump, model, maint, running), reference(dump, model, maint, running));
-  }), { numRuns: 500 });
+    const sslOf = ssl === null ? undefined : (b: string, s: string) => ssl.includes(`${b}/${s}`);
+    assert.equal(rewriteServerState(dump, model, maint, running, sslOf), reference(dump, model, maint, running, sslOf));
+  }), { numRuns: 1000 });
+});
+
+test('sslFromConfig: a server has ssl by its own line or its default-server, not by a bind line or ssl_fc', () => {
+  const tls = 'frontend f\n    bind :443 ssl crt /etc/x.pem\n    http-request set-header X-Forwarded-Proto https if { ssl_fc }\n';
+  const plain = `${tls}backend b\n    server s1 10.0.0.1:80 weight 1\n`;
+  assert.equal(configMentionsServerSsl(plain), false, 'TLS on a bind line and ssl_fc say nothing of the servers');
+  assert.equal(sslFromConfig(plain, serverLines(plain))('b', 's1'), false);
+  const viaDefault = `${tls}backend b\n    default-server ssl verify none\n    server s1 10.0.0.1:80 no-ssl\n    server s2 10.0.0.1:80\n`;
+  const ssl = sslFromConfig(viaDefault, serverLines(viaDefault));
+  assert.deepEqual([ssl('b', 's1'), ssl('b', 's2'), ssl('b', 'gone')], [false, true, false], 'no-ssl after the default-server ssl wins');
+  const own = 'backend b\n\tserver s1 10.0.0.1:80 ssl\n';
+  assert.equal(configMentionsServerSsl(own), true, 'ssl ending its line, after a tab');
+  assert.equal(sslFromConfig(own, serverLines(own))('b', 's1'), true);
 });
