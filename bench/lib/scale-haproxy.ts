@@ -3,9 +3,11 @@
 // plus 1 s" is the target at 10,000 services). Master-worker, started and reloaded exactly as the
 // daemon does it (src/haproxy/master-worker.ts: `reload` on the master CLI, confirmed by `show proc`
 // showing a new current worker), so the figures are the same operation without hapilot's work.
-// A second series reloads the same way with the server-state file in place, as the daemon does
-// (`show servers state` of the running worker written to the config's `server-state-file`, which
-// the new worker loads): that load is HAProxy's work too, and part of every reload of the daemon.
+// A second series reloads the same way with the server-state file in place (`show servers state` of
+// the running worker written whole to the config's `server-state-file`, which the new worker loads):
+// HAProxy's work in a reload of the daemon when every row is carried, as with health checks. Since
+// 2026-12-07 the daemon leaves out the rows that carry nothing, so without checks its reload is the
+// first series'.
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pino } from 'pino';
