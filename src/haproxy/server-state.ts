@@ -28,14 +28,10 @@ const CHK_CONFIGURED = 0x02;
 /** Whether the new config gives a server `ssl`, by backend and server name. */
 export type SslOf = (backend: string, server: string) => boolean;
 
-/** Whether a server line (with its `default-server` keywords first) ends up with `ssl`. */
+/** Whether a server line (with its `default-server` keywords first) ends up with `ssl`: the later of `ssl` and `no-ssl` wins. */
 function lineUsesSsl(line: string | undefined): boolean {
-  let ssl = false;
-  if (line) for (const word of line.split(/\s+/)) {
-    if (word === 'ssl') ssl = true;
-    else if (word === 'no-ssl') ssl = false;
-  }
-  return ssl;
+  const words = line?.split(/\s+/) ?? [];
+  return words.lastIndexOf('ssl') > words.lastIndexOf('no-ssl');
 }
 
 /** Whether any `server`, `default-server` or `server-template` line of `config` says `ssl`. */
