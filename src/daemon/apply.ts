@@ -11,7 +11,7 @@ import type { Action, Applier, ApplyResult, ProcessApplier } from '../haproxy/ap
 import { selfCheck } from '../haproxy/self-check.js';
 import { saveServerState, sslFromConfig, type SslOf } from '../haproxy/server-state.js';
 import { messageOf } from '../errors.js';
-import type { StatRow } from '../haproxy/socket.js';
+import type { StateRow } from '../haproxy/server-state.js';
 import type { Logger } from '../log.js';
 import type { Applied, AppliedState } from './applied-state.js';
 import type { ConfigHistory } from './history.js';
@@ -67,9 +67,10 @@ export interface ApplyStepOptions {
   afterApply: () => Promise<void>;
   /**
    * After every successful apply, the Runtime API's included, with what was done (pool states back
-   * in step) and the `show stat` rows the self-check read just after a start or reload, if it did.
+   * in step) and the `show servers state` rows the self-check read just after a start or reload, if
+   * it did.
    */
-  onApplied?: (action: Action, stat?: readonly StatRow[]) => Promise<void>;
+  onApplied?: (action: Action, servers?: readonly StateRow[]) => Promise<void>;
 }
 
 /** Lets pending I/O callbacks (a status request, a socket answer) run before more work on this thread. */
@@ -142,10 +143,10 @@ export class ApplyStep {
     let ok = result.kind === 'applied';
     let message = result.message;
     const checking = performance.now();
-    let stat: StatRow[] | undefined;
+    let servers: StateRow[] | undefined;
     if (ok && result.action !== 'runtime' && this.#o.selfCheck) {
       const check = await selfCheck({ config: a.config, model: a.model, statsSocket: this.#o.paths.statsSocket });
-      stat = check.rows;
+      servers = check.rows;
       if (!check.ok) {
         metrics.selfCheckFailures.inc();
         ok = false;
@@ -192,7 +193,7 @@ export class ApplyStep {
         await this.flush();
         await this.#o.afterApply();
       }
-      await this.#o.onApplied?.(result.action, stat);
+      await this.#o.onApplied?.(result.action, servers);
       return { kind: 'applied', action: result.action };
     }
     log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, error: message }, `HAProxy ${result.action} failed`);

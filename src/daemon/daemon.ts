@@ -7,7 +7,6 @@ import path from 'node:path';
 import { pathsFor } from '../config/render.js';
 import type { TemplateSet } from '../config/templates.js';
 import type { Applier, ProcessApplier } from '../haproxy/applier.js';
-import { observedFromStat } from '../pool/observe.js';
 import { haproxyTimeMs } from '../settings.js';
 import { createAppliers } from './appliers.js';
 import { LingeringSweep } from './lingering.js';
@@ -63,9 +62,9 @@ export class Daemon {
     const builder = (this.#builder = new CandidateBuilder({ settings: c.settings, templates: c.templates, paths, fdLimit: c.fdLimit, guard: c.guard, now, pool }));
     const apply = (this.#apply = new ApplyStep({
       configPath, paths, process: proc, state, history, metrics, log, selfCheck: c.selfCheck !== false, maxOldWorkers: c.maxOldWorkers,
-      // After a start or a reload every server is looked at (in the self-check's `show stat` when it
-      // read one); after a Runtime API change, the backends whose pool decisions moved.
-      onApplied: pool ? async (action, stat) => { await pool.reconcile({ full: action !== 'runtime', observed: stat && observedFromStat(stat) }); } : undefined,
+      // After a start or a reload every server is looked at (in the self-check's `show servers state`
+      // when it read one); after a Runtime API change, the backends whose pool decisions moved.
+      onApplied: pool ? async (action, servers) => { await pool.reconcile({ full: action !== 'runtime', observed: servers }); } : undefined,
       afterApply: () => cleanUnreferencedMaps({ filesDir: paths.filesDir, applied: state.current?.config, historyDir: history.dir }),
     }));
     const request = (r: Partial<SyncRequest> & { trigger: string }) => void this.#queue.request(r);

@@ -60,6 +60,52 @@ export function sslFromConfig(config: string, serverLines: ReadonlyMap<string, s
   };
 }
 
+/** srv_admin_state's maintenance bits (forced, inherited, from the config, resolution, host name) and drain bits (SRV_ADMF_*). */
+const ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
+const ADMIN_DRAIN = 0x08 | 0x10;
+/** srv_op_state of a stopped and of a stopping server (SRV_ST_STOPPED, SRV_ST_STOPPING). */
+const STOPPED = 0;
+const STOPPING = 3;
+
+/**
+ * A server as `show servers state` lists it, with the part of its `show stat` status the pool reads
+ * (maintenance, drain, NOLB, down) and its weight as set (`srv_uweight`, what `set server … weight`
+ * sets; `show stat`'s weight is the same outside a slow start).
+ */
+export interface StateRow {
+  backend: string;
+  server: string;
+  status: 'MAINT' | 'DRAIN' | 'NOLB' | 'DOWN' | 'UP';
+  weight: number;
+}
+
+/**
+ * The server rows of a `show servers state` answer. At 100,000 servers it is 8.8 MB, against 26.5 MB
+ * for `show stat`, and HAProxy writes it in 0.10 s against 0.36–0.54 s (HAProxy 2.6, measured by
+ * hand on an idle worker).
+ */
+export function parseServersState(dump: string): StateRow[] {
+  const rows: StateRow[] = [];
+  const at = new Array<number>(COL.uweight + 2).fill(0);
+  for (let start = 0; start < dump.length;) {
+    const nl = dump.indexOf('\n', start);
+    const end = nl < 0 ? dump.length : nl;
+    const lineStart = start;
+    start = end + 1;
+    if (end === lineStart || dump.charCodeAt(lineStart) === 0x23) continue;
+    let n = 0;
+    at[0] = lineStart;
+    for (let sp = dump.indexOf(' ', lineStart); sp >= 0 && sp < end && n <= COL.uweight; sp = dump.indexOf(' ', sp + 1)) at[++n] = sp + 1;
+    if (n <= COL.uweight) continue; // the format version, or a short row
+    const field = (i: number) => dump.slice(at[i] as number, (at[i + 1] as number) - 1);
+    const op = Number(field(COL.op));
+    const admin = Number(field(COL.admin));
+    const status = admin & ADMIN_MAINT ? 'MAINT' : admin & ADMIN_DRAIN ? 'DRAIN' : op === STOPPING ? 'NOLB' : op === STOPPED ? 'DOWN' : 'UP';
+    rows.push({ backend: field(COL.backend), server: field(COL.server), status, weight: Number(field(COL.uweight)) });
+  }
+  return rows;
+}
+
 /**
  * Servers (`backend/server`) hapilot put in maintenance only to delete them, per stats socket: a
  * `del server` refused while they held connections leaves them there. That maintenance is not an

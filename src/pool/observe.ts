@@ -23,13 +23,16 @@ export interface ObservedServer {
   keptByThreshold: boolean | undefined;
 }
 
+/** What the pool's runtime commands read of an observed server (a `show servers state` row has it too). */
+export type ObservedAdmin = Pick<ObservedServer, 'backend' | 'server' | 'status' | 'weight'>;
+
 /** Server rows of `show stat` CSV (FRONTEND/BACKEND summary rows left out), as observed servers. */
 export function parseStatCsv(csv: string): ObservedServer[] {
   return observedFromStat(parseShowStat(csv));
 }
 
 /** `show stat` server rows (parseShowStat) as observed servers. */
-export function observedFromStat(rows: readonly StatRow[]): ObservedServer[] {
+function observedFromStat(rows: readonly StatRow[]): ObservedServer[] {
   return rows.map((r) => ({ backend: r.proxy, server: r.server, status: r.status, sessions: r.sessions, weight: r.weight, keptByThreshold: undefined }));
 }
 

@@ -13,7 +13,7 @@ import type { Backend, Model } from '../model/model.js';
 import { DecisionState } from './decision-state.js';
 import type { PoolInstance } from './instances.js';
 import type { KvApi } from './kv.js';
-import { observeBackends, observeServers, type ObservedServer } from './observe.js';
+import { observeBackends, observeServers, type ObservedAdmin } from './observe.js';
 import type { PoolDecisions } from './rules.js';
 import { changedBackendsBy, poolRuntimeCommandsFor } from './runtime.js';
 import { watchPool, type PoolSnapshot } from './watch.js';
@@ -138,10 +138,10 @@ export class PoolReconciler {
   /**
    * Brings HAProxy's admin states and weights in step with the decisions. `full` looks at every
    * backend (after a start or a reload); otherwise only at backends whose decisions moved.
-   * `observed`: every server as HAProxy showed it a moment ago (the self-check's `show stat` after a
-   * reload), looked at instead of asking again when every backend is to be looked at.
+   * `observed`: every server as HAProxy showed it a moment ago (the self-check's `show servers state`
+   * after a reload), looked at instead of asking again when every backend is to be looked at.
    */
-  reconcile({ full = false, observed }: { full?: boolean; observed?: readonly ObservedServer[] } = {}): Promise<string[]> {
+  reconcile({ full = false, observed }: { full?: boolean; observed?: readonly ObservedAdmin[] } = {}): Promise<string[]> {
     const run = async (): Promise<string[]> => {
       // Taken now; given back if HAProxy cannot be reached (what moved since stays newer).
       const taken = this.#state.takeUnapplied();

@@ -2,7 +2,7 @@
 // server-only change, applied without a reload (`set server <b>/<s> state ready|drain|maint`,
 // `set server <b>/<s> weight <w>`). Servers to add or remove (inactive, new instances) are the
 // engine's runtime plan, not this one. Pure: compares with what HAProxy shows now.
-import type { ObservedServer } from './observe.js';
+import type { ObservedAdmin } from './observe.js';
 import { cmp, type AdminState, type PoolDecisions, type ServerDecision } from './rules.js';
 
 /** HAProxy's admin state as `show stat` shows it: MAINT…, DRAIN…, else ready (UP, DOWN, no check). */
@@ -25,16 +25,16 @@ export function byBackend(decisions: PoolDecisions): Map<string, ServerDecision[
   return out;
 }
 
-export function poolRuntimeCommands(decisions: PoolDecisions, observed: readonly ObservedServer[]): string[] {
+export function poolRuntimeCommands(decisions: PoolDecisions, observed: readonly ObservedAdmin[]): string[] {
   return poolRuntimeCommandsFor(byBackend(decisions), observed);
 }
 
 /** The same, from decisions by backend: only the observed backends' decisions are looked at. */
-export function poolRuntimeCommandsFor(decisions: DecisionsByBackend, observed: readonly ObservedServer[]): string[] {
+export function poolRuntimeCommandsFor(decisions: DecisionsByBackend, observed: readonly ObservedAdmin[]): string[] {
   // Observed servers by backend, then by name: `show stat` lists a backend's servers together, and
   // no `backend/server` key is built for each of 100,000 rows at scale.
-  const now = new Map<string, Map<string, ObservedServer>>();
-  let last: { backend: string; servers: Map<string, ObservedServer> } | undefined;
+  const now = new Map<string, Map<string, ObservedAdmin>>();
+  let last: { backend: string; servers: Map<string, ObservedAdmin> } | undefined;
   for (const o of observed) {
     if (last?.backend !== o.backend) {
       let servers = now.get(o.backend);
@@ -45,7 +45,7 @@ export function poolRuntimeCommandsFor(decisions: DecisionsByBackend, observed: 
   }
   const commands: string[] = [];
   for (const backend of [...now.keys()].sort(cmp)) {
-    const servers = now.get(backend) as Map<string, ObservedServer>;
+    const servers = now.get(backend) as Map<string, ObservedAdmin>;
     for (const d of decisions.get(backend) ?? []) {
       if (!d.inConfig) continue;
       const seen = servers.get(d.server);
