@@ -5,7 +5,7 @@
 import type { ObservedAdmin } from './observe.js';
 import { cmp, type AdminState, type PoolDecisions, type ServerDecision } from './rules.js';
 
-/** HAProxy's admin state as `show stat` shows it: MAINT…, DRAIN…, else ready (UP, DOWN, no check). */
+/** HAProxy's admin state from a status as `show stat` shows it (or `parseServersState` gives it): MAINT…, DRAIN…, else ready (UP, DOWN, no check). */
 export function observedAdmin(status: string): AdminState {
   if (/^MAINT/.test(status)) return 'maint';
   if (/^DRAIN/.test(status) || /\bNOLB\b/.test(status)) return 'drain';
@@ -31,7 +31,7 @@ export function poolRuntimeCommands(decisions: PoolDecisions, observed: readonly
 
 /** The same, from decisions by backend: only the observed backends' decisions are looked at. */
 export function poolRuntimeCommandsFor(decisions: DecisionsByBackend, observed: readonly ObservedAdmin[]): string[] {
-  // Observed servers by backend, then by name: `show stat` lists a backend's servers together, and
+  // Observed servers by backend, then by name: HAProxy lists a backend's servers together, and
   // no `backend/server` key is built for each of 100,000 rows at scale.
   const now = new Map<string, Map<string, ObservedAdmin>>();
   let last: { backend: string; servers: Map<string, ObservedAdmin> } | undefined;

@@ -28,7 +28,7 @@ test('PoolReconciler: admin at runtime, config changes through the engine, full 
     assert.match(await status('n1:web-1'), /^UP/);
     const commands = await lab.reconciler.reconcile({ full: true });
     assert.deepEqual(commands, ['set server web/n1:web-1 state drain']);
-    // After a reload the self-check's `show stat` is looked at instead of asking HAProxy again: the
+    // After a reload the self-check's rows are looked at instead of asking HAProxy again: the
     // rows given are what is corrected, though HAProxy itself already shows web-1 drained.
     assert.match(await status('n1:web-1'), /^DRAIN/);
     const shown = (await lab.stat()).map((r) => (r.server === 'n1:web-1' ? { ...r, status: 'UP' } : r));
