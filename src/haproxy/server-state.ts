@@ -68,6 +68,18 @@ const STOPPED = 0;
 const STOPPING = 3;
 
 /**
+ * Where the fields of the row [lineStart, end) of a dump start, into `at`, up to the one after field
+ * `last`: field i runs from at[i] to at[i + 1] - 1 (its space). Returns the number of the last field
+ * whose start was found.
+ */
+function fieldStarts(dump: string, lineStart: number, end: number, at: number[], last: number): number {
+  let n = 0;
+  at[0] = lineStart;
+  for (let sp = dump.indexOf(' ', lineStart); sp >= 0 && sp < end && n <= last; sp = dump.indexOf(' ', sp + 1)) at[++n] = sp + 1;
+  return n;
+}
+
+/**
  * A server as `show servers state` lists it, with the part of its `show stat` status the pool reads
  * (maintenance, drain, NOLB, down) and its weight as set (`srv_uweight`, what `set server … weight`
  * sets; `show stat`'s weight is the same outside a slow start).
@@ -93,10 +105,7 @@ export function parseServersState(dump: string): StateRow[] {
     const lineStart = start;
     start = end + 1;
     if (end === lineStart || dump.charCodeAt(lineStart) === 0x23) continue;
-    let n = 0;
-    at[0] = lineStart;
-    for (let sp = dump.indexOf(' ', lineStart); sp >= 0 && sp < end && n <= COL.uweight; sp = dump.indexOf(' ', sp + 1)) at[++n] = sp + 1;
-    if (n <= COL.uweight) continue; // the format version, or a short row
+    if (fieldStarts(dump, lineStart, end, at, COL.uweight) <= COL.uweight) continue; // the format version, or a short row
     const field = (i: number) => dump.slice(at[i] as number, (at[i + 1] as number) - 1);
     const op = Number(field(COL.op));
     const admin = Number(field(COL.admin));
@@ -187,10 +196,8 @@ export function rewriteServerState(dump: string, model: Model, notOperatorMaint:
     // Comments (the header) and the format version (a number alone) are kept; empty lines are not.
     if (end === lineStart) { drop(); continue; }
     if (dump.charCodeAt(lineStart) === 0x23) continue;
-    // Field i runs from at[i] to at[i + 1] - 1 (its space); srv_use_ssl is the last one needed.
-    n = 0;
-    at[0] = lineStart;
-    for (let sp = dump.indexOf(' ', lineStart); sp >= 0 && sp < end && n <= COL.ssl; sp = dump.indexOf(' ', sp + 1)) at[++n] = sp + 1;
+    // srv_use_ssl is the last field needed.
+    n = fieldStarts(dump, lineStart, end, at, COL.ssl);
     if (n === 0 && /^\d+$/.test(dump.slice(lineStart, end))) continue;
     if (n < COL.port) { drop(); continue; } // a short row
     if (n <= COL.ssl) at[n + 1] = end + 1; // the row ends with its last field read

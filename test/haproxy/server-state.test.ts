@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { configMentionsServerSsl, rewriteServerState, sslFromConfig } from '../../src/haproxy/server-state.js';
+import { configMentionsServerSsl, parseServersState, rewriteServerState, sslFromConfig } from '../../src/haproxy/server-state.js';
 import { serverLines } from '../../src/config/render.js';
 import { buildModel, type Model } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
@@ -109,4 +109,16 @@ test('sslFromConfig: a server has ssl by its own line or its default-server, not
   const own = 'backend b\n\tserver s1 10.0.0.1:80 ssl\n';
   assert.equal(configMentionsServerSsl(own), true, 'ssl ending its line, after a tab');
   assert.equal(sslFromConfig(own, serverLines(own))('b', 's1'), true);
+});
+
+test('parseServersState: full rows only, with the status the pool reads and srv_uweight', () => {
+  const dump = ['1', STATE_HEADER,
+    stateRow({ server: 'n0:a', addr: '10.0.0.1', port: 80, op: 2, admin: 0, uweight: 7, iweight: 1 }),
+    stateRow({ server: 'n1:b', addr: '10.0.0.1', port: 80, op: 0, admin: 0x09 }), // drain, then maintenance
+    stateRow({ server: 'n2:c', addr: '10.0.0.1', port: 80, op: 0, admin: 0x08 }), // drained, and down
+    stateRow({ server: 'n3:d', addr: '10.0.0.1', port: 80, op: 3, admin: 0 }),
+    stateRow({ server: 'n4:e', addr: '10.0.0.1', port: 80, op: 0, admin: 0 }),
+    '3 web 1 n5:f 10.0.0.1 2 0', '', ''].join('\n');
+  assert.deepEqual(parseServersState(dump).map((r) => `${r.backend}/${r.server} ${r.status} ${r.weight}`),
+    ['web/n0:a UP 7', 'web/n1:b MAINT 1', 'web/n2:c DRAIN 1', 'web/n3:d NOLB 1', 'web/n4:e DOWN 1']);
 });
