@@ -1,5 +1,6 @@
 // After every reload: every frontend port accepts connections and every backend has the servers the
-// config gives it (`show servers state`). A failed self-check makes the daemon restore the last good config.
+// config gives it (`show servers state`). A failed self-check makes the daemon restore the last
+// good config.
 import http from 'node:http';
 import net from 'node:net';
 import type { Model } from '../model/model.js';
