@@ -20,8 +20,6 @@ import { ServerLookup } from '../model/server-lookup.js';
 const COL = { backend: 1, server: 3, addr: 4, op: 5, admin: 6, uweight: 7, iweight: 8, checkState: 13, agentState: 14, port: 18, ssl: 20 } as const;
 /** srv_admin_state's "forced maintenance" bit (SRV_ADMF_FMAINT). */
 const FMAINT = 0x01;
-/** srv_op_state of a running server (SRV_ST_RUNNING). */
-const RUNNING = 0x32; // '2'
 /** srv_check_state's and srv_agent_state's "configured" bit (CHK_ST_CONFIGURED). */
 const CHK_CONFIGURED = 0x02;
 
@@ -63,8 +61,9 @@ export function sslFromConfig(config: string, serverLines: ReadonlyMap<string, s
 /** srv_admin_state's maintenance bits (forced, inherited, from the config, resolution, host name) and drain bits (SRV_ADMF_*). */
 const ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
 const ADMIN_DRAIN = 0x08 | 0x10;
-/** srv_op_state of a stopped and of a stopping server (SRV_ST_STOPPED, SRV_ST_STOPPING). */
+/** srv_op_state of a stopped, a running and a stopping server (SRV_ST_STOPPED, SRV_ST_RUNNING, SRV_ST_STOPPING). */
 const STOPPED = 0;
+const RUNNING = 2;
 const STOPPING = 3;
 
 /**
@@ -181,7 +180,7 @@ export function rewriteServerState(dump: string, model: Model, notOperatorMaint:
    * `lastchg`).
    */
   const carriesNothing = (admin: number) =>
-    admin === 0 && (at[COL.op + 1] as number) - (at[COL.op] as number) === 2 && dump.charCodeAt(at[COL.op] as number) === RUNNING &&
+    admin === 0 && int(COL.op) === RUNNING &&
     int(COL.uweight) === int(COL.iweight) && !Number.isNaN(int(COL.uweight)) &&
     (int(COL.checkState) & CHK_CONFIGURED) === 0 && (int(COL.agentState) & CHK_CONFIGURED) === 0;
   for (let start = 0; start < dump.length;) {
