@@ -165,7 +165,12 @@ export class RealConsul {
     if (leader.status !== 200 || !/"[^"]+:\d+"/.test(leader.text)) return false;
     // The leader has set itself up: its own node is in the catalog (and, with ACLs, the token works).
     const node = await this.api('GET', `/v1/health/node/${this.nodeName}`);
-    return node.status === 200 && node.text.includes('serfHealth');
+    if (node.status !== 200 || !node.text.includes('serfHealth')) return false;
+    // And the agent's first anti-entropy sync has written its node (tagged addresses, segment meta),
+    // up to 1.3 s after the leader: that write moves the nodes table, and with it the node dump's
+    // index, under whatever a test measures next.
+    const self = await this.api('GET', `/v1/catalog/node/${this.nodeName}`);
+    return self.status === 200 && (self.json() as { Node?: { TaggedAddresses?: unknown } } | null)?.Node?.TaggedAddresses != null;
   }
 
   /** Stops the agent by its pid (SIGTERM, then SIGKILL after 10 s) and waits for it to exit. */
