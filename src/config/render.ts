@@ -152,6 +152,10 @@ export function serverLines(config: string): Map<string, string> {
  * `defaults` sections before it; also returns those keywords as they stand after it (a piece may
  * hold a `defaults` section of its own). Incremental rendering scans each backend's text alone.
  */
+/** Made once (a regular expression literal is a new object each time it is evaluated, here per line). */
+const TRAILING_COMMENT = /\s#.*$/;
+const SPACES = /\s+/;
+
 export function scanServerLines(text: string, defaultsBefore: readonly string[]): { lines: Map<string, string>; defaultsAfter: string[] } {
   const lines = new Map<string, string>();
   let defaultsKeywords: string[] = [...defaultsBefore];
@@ -163,7 +167,7 @@ export function scanServerLines(text: string, defaultsBefore: readonly string[])
     if (end < 0) end = text.length;
     const raw = text.slice(start, end);
     start = end + 1;
-    const line = (raw.includes('#') ? raw.replace(/\s#.*$/, '') : raw).trim();
+    const line = (raw.includes('#') ? raw.replace(TRAILING_COMMENT, '') : raw).trim();
     if (line === '' || line.startsWith('#')) continue;
     const indented = raw.startsWith(' ') || raw.startsWith('\t');
     const header = indented ? null : SECTION.exec(line);
@@ -175,7 +179,7 @@ export function scanServerLines(text: string, defaultsBefore: readonly string[])
       continue;
     }
     if (!section || !(line.startsWith('server') || line.startsWith('default-server'))) continue;
-    const words = line.split(/\s+/);
+    const words = line.split(SPACES);
     if (words[0] === 'default-server') {
       section.defaults.push(...words.slice(1));
       section.joined = undefined;

@@ -65,7 +65,7 @@ export class Daemon {
       // After a start or a reload every server is looked at (in the self-check's `show servers state`
       // when it read one); after a Runtime API change, the backends whose pool decisions moved.
       onApplied: pool ? async (action, servers) => { await pool.reconcile({ full: action !== 'runtime', observed: servers }); } : undefined,
-      afterApply: () => cleanUnreferencedMaps({ filesDir: paths.filesDir, applied: state.current?.config, historyDir: history.dir }),
+      afterApply: () => cleanUnreferencedMaps({ filesDir: paths.filesDir, applied: state.current?.bytes ?? state.current?.config, historyDir: history.dir }),
     }));
     const request = (r: Partial<SyncRequest> & { trigger: string }) => void this.#queue.request(r);
     const sync = (this.#sync = new Sync({

@@ -3,7 +3,8 @@
 // removed (the history's configs stay loadable as they were written).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { referencedFiles, removeUnreferencedFiles } from '../config/config-file.js';
+import { referencedFiles, referencedFilesIn, removeUnreferencedFiles } from '../config/config-file.js';
+import type { ByteRope } from '../util/byte-rope.js';
 
 /**
  * The maps each history config names, by path, with the size and modification time it was read at.
@@ -12,7 +13,11 @@ import { referencedFiles, removeUnreferencedFiles } from '../config/config-file.
  */
 const historyRefs = new Map<string, { size: number; mtimeMs: number; refs: string[] }>();
 
-export async function cleanUnreferencedMaps({ filesDir, applied, historyDir }: { filesDir: string; applied: string | undefined; historyDir: string }): Promise<void> {
+/**
+ * `applied`: the config HAProxy runs, as the bytes written when they are kept (searched as they are),
+ * else as text. History entries are read as bytes.
+ */
+export async function cleanUnreferencedMaps({ filesDir, applied, historyDir }: { filesDir: string; applied: string | ByteRope | undefined; historyDir: string }): Promise<void> {
   const referenced: string[] = [];
   const present = new Set<string>();
   for (const f of await readdir(historyDir).catch(() => [] as string[])) {
@@ -23,14 +28,14 @@ export async function cleanUnreferencedMaps({ filesDir, applied, historyDir }: {
     if (!st) continue;
     let known = historyRefs.get(file);
     if (known?.size !== st.size || known.mtimeMs !== st.mtimeMs) {
-      known = { size: st.size, mtimeMs: st.mtimeMs, refs: referencedFiles(await readFile(file, 'utf8').catch(() => '')) };
+      known = { size: st.size, mtimeMs: st.mtimeMs, refs: referencedFilesIn(await readFile(file).catch(() => Buffer.alloc(0))) };
       historyRefs.set(file, known);
     }
     referenced.push(...known.refs);
   }
-  // The applied config last: a regular expression keeps the last text it ran on (RegExp.input), and
-  // that one is held anyway.
-  if (applied !== undefined) referenced.push(...referencedFiles(applied));
+  // A text last: a regular expression keeps the last text it ran on (RegExp.input), and the applied
+  // one is held anyway.
+  if (applied !== undefined) referenced.push(...(typeof applied === 'string' ? referencedFiles(applied) : referencedFilesIn(applied.flat())));
   // Entries pruned from this history are forgotten.
   for (const file of historyRefs.keys()) if (path.dirname(file) === historyDir && !present.has(file)) historyRefs.delete(file);
   await removeUnreferencedFiles({ dir: filesDir, keep: [], referenced });

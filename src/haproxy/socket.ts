@@ -3,29 +3,47 @@
 import net from 'node:net';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
-export async function socketCommand(socketPath: string, command: string, timeoutMs = 5000): Promise<string> {
+/** The answer's chunks, as text (decoded as they arrive) or as bytes. */
+function answer(socketPath: string, command: string, timeoutMs: number, text: true): Promise<string[]>;
+function answer(socketPath: string, command: string, timeoutMs: number, text: false): Promise<Buffer[]>;
+function answer(socketPath: string, command: string, timeoutMs: number, text: boolean): Promise<Array<string | Buffer>> {
   return new Promise((resolve, reject) => {
-    // Decoded as it arrives (a character cut between two chunks is kept for the next): the answer
-    // is never held as chunks, a joined buffer and its text at once (`show stat` of 100,000 servers
-    // is 26 MB).
-    const chunks: string[] = [];
+    const chunks: Array<string | Buffer> = [];
     const sock = net.createConnection({ path: socketPath });
-    sock.setEncoding('utf8');
+    // A character cut between two chunks is kept for the next.
+    if (text) sock.setEncoding('utf8');
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: no answer to ${JSON.stringify(command)} within ${timeoutMs} ms`));
     }, timeoutMs);
     sock.on('connect', () => sock.end(`${command}\n`));
-    sock.on('data', (c: string) => chunks.push(c));
+    sock.on('data', (c: string | Buffer) => chunks.push(c));
     sock.on('error', (err) => {
       clearTimeout(timer);
       reject(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`, { cause: err }));
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      resolve(chunks.join(''));
+      resolve(chunks);
     });
   });
+}
+
+/**
+ * The answer as text, decoded as it arrives: it is never held as chunks, a joined buffer and its
+ * text at once (`show stat` of 100,000 servers is 26 MB).
+ */
+export async function socketCommand(socketPath: string, command: string, timeoutMs = 5000): Promise<string> {
+  return (await answer(socketPath, command, timeoutMs, true)).join('');
+}
+
+/**
+ * The answer as bytes, for a listing read field by field (`show servers state`: 8.8 MB at 100,000
+ * servers). No text of it is made: a text that size is a large object that V8 frees only at its next
+ * full collection, and the bytes are freed with their buffer.
+ */
+export async function socketBytes(socketPath: string, command: string, timeoutMs = 5000): Promise<Buffer> {
+  return Buffer.concat(await answer(socketPath, command, timeoutMs, false));
 }
 
 export interface ProcEntry {

@@ -21,12 +21,24 @@ export class ServerLookup {
     return this.#backends.has(backend);
   }
 
+  #switchTo(backend: string): void {
+    if (backend === this.#name) return;
+    this.#name = backend;
+    this.#backend = this.#backends.get(backend);
+    this.#next = 0;
+  }
+
+  /**
+   * The server a `find` in `backend` expects next (the one after the last found there): a reader can
+   * compare a listed name with it before it makes a string of that name.
+   */
+  peek(backend: string): Server | undefined {
+    this.#switchTo(backend);
+    return this.#backend?.servers[this.#next];
+  }
+
   find(backend: string, server: string): Server | undefined {
-    if (backend !== this.#name) {
-      this.#name = backend;
-      this.#backend = this.#backends.get(backend);
-      this.#next = 0;
-    }
+    this.#switchTo(backend);
     const b = this.#backend;
     if (!b) return undefined;
     const s = b.servers[this.#next];

@@ -19,8 +19,10 @@ export interface VerifyTarget {
   expect: Expectation;
 }
 
-const isMaint = (status: string) => /^MAINT/.test(status);
-const isDrain = (status: string) => /^DRAIN/.test(status) || /\bNOLB\b/.test(status);
+const MAINT = /^MAINT/;
+const DRAIN = /^DRAIN|\bNOLB\b/;
+const isMaint = (status: string) => MAINT.test(status);
+const isDrain = (status: string) => DRAIN.test(status);
 
 /** undefined when the server is as expected; otherwise what is still wrong, one line. */
 export function judgeServer(target: VerifyTarget, seen: ObservedServer | undefined): string | undefined {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { removeUnreferencedFiles, stageConfig } from '../../src/config/config-file.js';
+import fc from 'fast-check';
+import { referencedFiles, referencedFilesIn, removeUnreferencedFiles, stageConfig } from '../../src/config/config-file.js';
 import { ENABLE, entry } from '../helpers/entries.js';
 import { HAPROXY, tempDir } from '../helpers/haproxy.js';
 import { renderEntries, tempPaths } from '../helpers/render.js';
@@ -52,4 +53,14 @@ test('removeUnreferencedFiles: keeps the maps the given configs name, removes th
   } finally {
     await cleanup();
   }
+});
+
+test('referencedFilesIn finds in bytes the host-map names referencedFiles finds in text', () => {
+  // Pieces that make names, near misses (no hex, a letter past f, capitals, no suffix) and other text.
+  const piece = fc.constantFrom('hapilot-hosts-', '0a9f', 'abcdef', 'g', 'A1', '.map', '.ma', ' ', '\n', 'map(/etc/', 'é');
+  fc.assert(fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+    const text = pieces.join('');
+    assert.deepEqual(referencedFilesIn(Buffer.from(text)), referencedFiles(text), JSON.stringify(text));
+  }), { numRuns: 2000 });
+  assert.deepEqual(referencedFilesIn(Buffer.from('map(/x/hapilot-hosts-00ff.map) hapilot-hosts-.map hapilot-hosts-hapilot-hosts-1.map')), ['hapilot-hosts-00ff.map', 'hapilot-hosts-1.map']);
 });

@@ -9,6 +9,7 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { cleanUnreferencedMaps } from '../../src/daemon/map-cleanup.js';
 import { tempDir } from '../helpers/haproxy.js';
+import { ByteRope } from '../../src/util/byte-rope.js';
 
 const map = (n: number) => `hapilot-hosts-${String(n).padStart(12, '0')}.map`;
 const cfg = (...maps: number[]) => maps.map((m) => `    http-request set-var(txn.b) req.hdr(host),map(/etc/hapilot/${map(m)})\n`).join('');
@@ -45,6 +46,19 @@ test('cleanUnreferencedMaps: keeps what the applied config and the history name;
     await rm(path.join(historyDir, 'e1.cfg'));
     await cleanUnreferencedMaps({ filesDir, applied: undefined, historyDir });
     assert.deepEqual(present(), [1], 'only e2 (map 1) is left to name a map');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('cleanUnreferencedMaps: the applied config as the bytes written, a name cut across two of their parts', async () => {
+  const { filesDir, historyDir, cleanup } = await dirs();
+  try {
+    for (const m of [1, 2, 3]) await writeFile(path.join(filesDir, map(m)), 'a b\n');
+    const bytes = Buffer.from(cfg(1, 2));
+    const cut = bytes.indexOf(map(2)) + 5;
+    await cleanUnreferencedMaps({ filesDir, applied: new ByteRope([bytes.subarray(0, cut), bytes.subarray(cut)]), historyDir });
+    assert.deepEqual([1, 2, 3].filter((m) => existsSync(path.join(filesDir, map(m)))), [1, 2]);
   } finally {
     await cleanup();
   }

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { markRemoving, rewriteServerState, saveServerState } from '../../src/haproxy/server-state.js';
+import { markRemoving, saveServerState } from '../../src/haproxy/server-state.js';
 import { buildModel } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
-import { STATE_HEADER, stateRow } from '../helpers/server-state.js';
+import { STATE_HEADER, rewrittenText, stateRow } from '../helpers/server-state.js';
 import { tempDir } from '../helpers/haproxy.js';
 
 const row = (server: string, admin: number) => stateRow({ server, addr: '127.0.0.1', port: 80, op: 0, admin });
@@ -17,7 +17,7 @@ const admin = (out: string, server: string) => out.split('\n').find((l) => l.spl
 
 test('rewriteServerState clears only hapilot\'s own maintenance bit', () => {
   const dump = ['1', STATE_HEADER, row('n0:a', 1), row('n1:b', 1), row('n2:c', 0x11), ''].join('\n');
-  const out = rewriteServerState(dump, model, new Set(['web/n0:a', 'web/n2:c']));
+  const out = rewrittenText(dump, model, new Set(['web/n0:a', 'web/n2:c']));
   assert.equal(admin(out, 'n0:a'), '0', 'hapilot\'s maintenance dropped');
   assert.equal(admin(out, 'n1:b'), '1', 'an operator\'s maintenance kept');
   assert.equal(admin(out, 'n2:c'), String(0x10), 'the drain bit kept');

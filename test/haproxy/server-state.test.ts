@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { configMentionsServerSsl, parseServersState, rewriteServerState, sslFromConfig } from '../../src/haproxy/server-state.js';
+import { configMentionsServerSsl, parseServersState, sslFromConfig } from '../../src/haproxy/server-state.js';
 import { serverLines } from '../../src/config/render.js';
 import { buildModel, type Model } from '../../src/model/model.js';
 import { ENABLE, entry, settings } from '../helpers/entries.js';
-import { STATE_HEADER, stateRow } from '../helpers/server-state.js';
+import { STATE_HEADER, rewrittenText, stateRow } from '../helpers/server-state.js';
 
 const row = (backend: string, server: string, addr: string, port: number, admin = 1) => stateRow({ backend, server, addr, port, admin });
 
@@ -26,14 +26,14 @@ test('rewriteServerState: rows get the new config\'s address and port; gone, hos
     row('web', 'gone:x', '10.0.0.8', 80),
     '3 web 1 n1:a 10.0.0.7 2', // truncated
     ''].join('\n');
-  const out = rewriteServerState(dump, model).split('\n');
+  const out = rewrittenText(dump, model).split('\n');
   assert.equal(out[0], '1');
   assert.equal(out[1], STATE_HEADER);
   assert.equal(out[2], row('web', 'n1:a', '10.0.0.7', 8080, 1), 'admin state kept, address and port from the new config');
   assert.equal(out[3], row('web', 'n2:v6', '2001:db8::1', 81), 'IPv6 without brackets');
   assert.equal(out.length, 5, `only those two rows remain: ${JSON.stringify(out)}`);
   assert.equal(out[4], '');
-  assert.equal(rewriteServerState('', model), '', 'nothing in, nothing out');
+  assert.equal(rewrittenText('', model), '', 'nothing in, nothing out');
 });
 
 test('rewriteServerState with the running model keeps only servers both configs have, in any row order', () => {
@@ -42,7 +42,7 @@ test('rewriteServerState with the running model keeps only servers both configs 
   const running = buildModel({ settings: settings(), entries: web(['a', 'b']).concat(entry('web', 'c', [ENABLE], { node: 'other', address: '10.0.0.9', port: 1 })) });
   // Out of the config's order, and one server (n2:c) that only the new config has.
   const dump = ['1', STATE_HEADER, row('web', 'n1:b', '10.9.9.9', 1, 1), row('web', 'n2:c', '10.9.9.9', 1, 1), row('web', 'n0:a', '10.9.9.9', 1, 1), ''].join('\n');
-  const out = rewriteServerState(dump, next, new Set(), running).split('\n');
+  const out = rewrittenText(dump, next, new Set(), running).split('\n');
   assert.deepEqual(out, ['1', STATE_HEADER, row('web', 'n1:b', '10.0.0.7', 8081, 1), row('web', 'n0:a', '10.0.0.7', 8080, 1), ''], 'n2:c is new to the config: it starts as the config says');
 });
 
@@ -94,7 +94,7 @@ test('rewriteServerState agrees with the plain split-and-look-up rules on any du
     const dump = dumpOf(rows);
     const maint = new Set(maintIds);
     const sslOf = ssl === null ? undefined : (b: string, s: string) => ssl.includes(`${b}/${s}`);
-    assert.equal(rewriteServerState(dump, model, maint, running, sslOf), reference(dump, model, maint, running, sslOf));
+    assert.equal(rewrittenText(dump, model, maint, running, sslOf), reference(dump, model, maint, running, sslOf));
   }), { numRuns: 1000 });
 });
 
