@@ -3,28 +3,24 @@
 import net from 'node:net';
 import { ErrorCode, HapilotError, messageOf } from '../errors.js';
 
-/** The answer's chunks, as text (decoded as they arrive) or as bytes. */
-function answer(socketPath: string, command: string, timeoutMs: number, text: true): Promise<string[]>;
-function answer(socketPath: string, command: string, timeoutMs: number, text: false): Promise<Buffer[]>;
-function answer(socketPath: string, command: string, timeoutMs: number, text: boolean): Promise<Array<string | Buffer>> {
+/**
+ * Sends `command` on `sock` once it connects; resolves with `result()` when HAProxy has answered and
+ * closed the connection, rejects when it fails or says nothing within `timeoutMs`.
+ */
+function exchange<T>(sock: net.Socket, socketPath: string, command: string, timeoutMs: number, result: () => T): Promise<T> {
   return new Promise((resolve, reject) => {
-    const chunks: Array<string | Buffer> = [];
-    const sock = net.createConnection({ path: socketPath });
-    // A character cut between two chunks is kept for the next.
-    if (text) sock.setEncoding('utf8');
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: no answer to ${JSON.stringify(command)} within ${timeoutMs} ms`));
     }, timeoutMs);
     sock.on('connect', () => sock.end(`${command}\n`));
-    sock.on('data', (c: string | Buffer) => chunks.push(c));
     sock.on('error', (err) => {
       clearTimeout(timer);
       reject(new HapilotError(ErrorCode.HAPROXY_EXEC, `${socketPath}: ${messageOf(err)}`, { cause: err }));
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      resolve(chunks);
+      resolve(result());
     });
   });
 }
@@ -34,16 +30,44 @@ function answer(socketPath: string, command: string, timeoutMs: number, text: bo
  * text at once (`show stat` of 100,000 servers is 26 MB).
  */
 export async function socketCommand(socketPath: string, command: string, timeoutMs = 5000): Promise<string> {
-  return (await answer(socketPath, command, timeoutMs, true)).join('');
+  const chunks: string[] = [];
+  const sock = net.createConnection({ path: socketPath });
+  // A character cut between two chunks is kept for the next.
+  sock.setEncoding('utf8');
+  sock.on('data', (c: string) => chunks.push(c));
+  return exchange(sock, socketPath, command, timeoutMs, () => chunks.join(''));
 }
+
+/** Every read of `socketBytes` lands here first and is copied out at once: no buffer per read. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/** The size of the last answer to each command: the next answer's buffer starts about that big. */
+const lastSize = new Map<string, number>();
 
 /**
  * The answer as bytes, for a listing read field by field (`show servers state`: 8.8 MB at 100,000
  * servers). No text of it is made: a text that size is a large object that V8 frees only at its next
- * full collection, and the bytes are freed with their buffer.
+ * full collection. The bytes go into one buffer sized by the last answer, not into a buffer per read
+ * that are then joined into another.
  */
 export async function socketBytes(socketPath: string, command: string, timeoutMs = 5000): Promise<Buffer> {
-  return Buffer.concat(await answer(socketPath, command, timeoutMs, false));
+  const expected = lastSize.get(command);
+  let out = Buffer.allocUnsafe(expected === undefined ? READ_BUFFER.length : expected + (expected >> 4) + 1024);
+  let n = 0;
+  const callback = (nread: number, buf: Uint8Array) => {
+    if (n + nread > out.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(2 * out.length, n + nread));
+      out.copy(bigger, 0, 0, n);
+      out = bigger;
+    }
+    out.set(buf.subarray(0, nread), n);
+    n += nread;
+    return true;
+  };
+  const sock = net.createConnection({ path: socketPath, onread: { buffer: READ_BUFFER, callback } });
+  return exchange(sock, socketPath, command, timeoutMs, () => {
+    lastSize.set(command, n);
+    return out.subarray(0, n);
+  });
 }
 
 export interface ProcEntry {
