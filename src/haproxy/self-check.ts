@@ -4,8 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Backend, Model, Server } from '../model/model.js';
-import { socketBytes } from './socket.js';
-import { parseServersState, type StateRow } from './server-state.js';
+import { parseServersState, readServersState, type StateRow } from './server-state.js';
 import { ListedServers } from './listed-servers.js';
 
 /** `bind` lines → the address to connect to for a check (wildcards → loopback). */
@@ -46,7 +45,7 @@ export async function selfCheck({ config, model, statsSocket, timeoutMs = 2000 }
   if (model) {
     let rows: StateRow[] | undefined;
     try {
-      rows = parseServersState(await socketBytes(statsSocket, 'show servers state', timeoutMs));
+      rows = parseServersState(await readServersState(statsSocket, model, timeoutMs));
     } catch (err) {
       problems.push(`stats socket: ${err instanceof Error ? err.message : String(err)}`);
     }

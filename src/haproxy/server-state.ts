@@ -12,7 +12,7 @@
 // to read at 10,000 services without checks (0.2 s of its reload).
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Model } from '../model/model.js';
+import type { Backend, Model, Server } from '../model/model.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { socketBytes } from './socket.js';
 import { ServerLookup } from '../model/server-lookup.js';
@@ -153,6 +153,23 @@ export function parseServersState(answer: Buffer | string): StateRow[] {
 }
 
 /**
+ * `show servers state` of a worker running `model`'s servers, as bytes: read into one buffer of about
+ * the answer's size (a row is its names, its address and about 48 bytes more), so that the answer is
+ * neither read in pieces nor grown by doubling into buffers twice its size.
+ */
+export async function readServersState(statsSocket: string, model: Model, timeoutMs: number): Promise<Buffer> {
+  let size = 1024;
+  for (let k = 0; k < model.backends.length; k++) {
+    const b = model.backends[k] as Backend;
+    for (let i = 0; i < b.servers.length; i++) {
+      const server = b.servers[i] as Server;
+      size += b.name.length + server.name.length + server.address.length + 48;
+    }
+  }
+  return socketBytes(statsSocket, 'show servers state', { timeoutMs, expectedBytes: size * 1.125 });
+}
+
+/**
  * Servers (`backend/server`) hapilot put in maintenance only to delete them, per stats socket: a
  * `del server` refused while they held connections leaves them there. That maintenance is not an
  * operator's: it must not reach the next worker through the state file.
@@ -271,7 +288,7 @@ export function rewriteServerState(dump: Buffer, model: Model, notOperatorMaint:
  * no file: never a stale one.
  */
 export async function saveServerState({ statsSocket, file, model, running, sslOf }: { statsSocket: string; file: string; model: Model | undefined; running?: Model | undefined; sslOf?: SslOf | undefined }): Promise<void> {
-  const dump = model ? await socketBytes(statsSocket, 'show servers state', 3000).catch(() => undefined) : undefined;
+  const dump = model ? await readServersState(statsSocket, model, 3000).catch(() => undefined) : undefined;
   if (dump === undefined || !model) {
     await rm(file, { force: true });
     return;

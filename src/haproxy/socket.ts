@@ -40,18 +40,15 @@ export async function socketCommand(socketPath: string, command: string, timeout
 
 /** Every read of `socketBytes` lands here first and is copied out at once: no buffer per read. */
 const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-/** The size of the last answer to each command: the next answer's buffer starts about that big. */
-const lastSize = new Map<string, number>();
 
 /**
  * The answer as bytes, for a listing read field by field (`show servers state`: 8.8 MB at 100,000
  * servers). No text of it is made: a text that size is a large object that V8 frees only at its next
- * full collection. The bytes go into one buffer sized by the last answer, not into a buffer per read
- * that are then joined into another.
+ * full collection. The bytes go into one buffer of `expectedBytes` (grown if the answer is larger),
+ * not into a buffer per read that are then joined into another.
  */
-export async function socketBytes(socketPath: string, command: string, timeoutMs = 5000): Promise<Buffer> {
-  const expected = lastSize.get(command);
-  let out = Buffer.allocUnsafe(expected === undefined ? READ_BUFFER.length : expected + (expected >> 4) + 1024);
+export async function socketBytes(socketPath: string, command: string, { timeoutMs = 5000, expectedBytes = READ_BUFFER.length }: { timeoutMs?: number; expectedBytes?: number } = {}): Promise<Buffer> {
+  let out = Buffer.allocUnsafe(Math.max(1024, Math.ceil(expectedBytes)));
   let n = 0;
   const callback = (nread: number, buf: Uint8Array) => {
     if (n + nread > out.length) {
@@ -64,10 +61,7 @@ export async function socketBytes(socketPath: string, command: string, timeoutMs
     return true;
   };
   const sock = net.createConnection({ path: socketPath, onread: { buffer: READ_BUFFER, callback } });
-  return exchange(sock, socketPath, command, timeoutMs, () => {
-    lastSize.set(command, n);
-    return out.subarray(0, n);
-  });
+  return exchange(sock, socketPath, command, timeoutMs, () => out.subarray(0, n));
 }
 
 export interface ProcEntry {
