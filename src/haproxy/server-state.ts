@@ -12,7 +12,7 @@
 // to read at 10,000 services without checks (0.2 s of its reload).
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Backend, Model, Server } from '../model/model.js';
+import type { Backend, Model } from '../model/model.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { socketBytes } from './socket.js';
 import { ServerLookup } from '../model/server-lookup.js';
@@ -74,7 +74,9 @@ const STOPPING = 3;
 function fieldStarts(dump: Buffer, lineStart: number, end: number, at: number[], last: number): number {
   let n = 0;
   at[0] = lineStart;
-  for (let sp = dump.indexOf(0x20, lineStart); sp >= 0 && sp < end && n <= last; sp = dump.indexOf(0x20, sp + 1)) at[++n] = sp + 1;
+  // A loop over the bytes, not Buffer#indexOf: a call to it costs more than the few bytes between two
+  // spaces (2 million fields at 100,000 rows).
+  for (let k = lineStart; k < end && n <= last; k++) if (dump[k] === 0x20) at[++n] = k + 1;
   return n;
 }
 
@@ -152,21 +154,20 @@ export function parseServersState(answer: Buffer | string): StateRow[] {
   return rows;
 }
 
+/** Bytes per server of the last `show servers state` answer (a row is about 90 at 10,000 services). */
+let bytesPerServer = 128;
+
 /**
  * `show servers state` of a worker running `model`'s servers, as bytes: read into one buffer of about
- * the answer's size (a row is its names, its address and about 48 bytes more), so that the answer is
- * neither read in pieces nor grown by doubling into buffers twice its size.
+ * the answer's size (as many bytes per server as the last answer had), so that the answer is neither
+ * read in pieces nor grown by doubling into buffers twice its size.
  */
 export async function readServersState(statsSocket: string, model: Model, timeoutMs: number): Promise<Buffer> {
-  let size = 1024;
-  for (let k = 0; k < model.backends.length; k++) {
-    const b = model.backends[k] as Backend;
-    for (let i = 0; i < b.servers.length; i++) {
-      const server = b.servers[i] as Server;
-      size += b.name.length + server.name.length + server.address.length + 48;
-    }
-  }
-  return socketBytes(statsSocket, 'show servers state', { timeoutMs, expectedBytes: size * 1.125 });
+  let servers = 0;
+  for (let k = 0; k < model.backends.length; k++) servers += (model.backends[k] as Backend).servers.length;
+  const dump = await socketBytes(statsSocket, 'show servers state', { timeoutMs, expectedBytes: 1024 + servers * bytesPerServer * 1.125 });
+  if (servers > 0 && dump.length > 0) bytesPerServer = dump.length / servers;
+  return dump;
 }
 
 /**
