@@ -147,15 +147,15 @@ export function serverLines(config: string): Map<string, string> {
   return scanServerLines(config, []).lines;
 }
 
+/** Made once (a regular expression literal is a new object each time it is evaluated, here per line). */
+const TRAILING_COMMENT = /\s#.*$/;
+const SPACES = /\s+/;
+
 /**
  * `serverLines` of a piece of a config, starting with the `default-server` keywords of the
  * `defaults` sections before it; also returns those keywords as they stand after it (a piece may
  * hold a `defaults` section of its own). Incremental rendering scans each backend's text alone.
  */
-/** Made once (a regular expression literal is a new object each time it is evaluated, here per line). */
-const TRAILING_COMMENT = /\s#.*$/;
-const SPACES = /\s+/;
-
 export function scanServerLines(text: string, defaultsBefore: readonly string[]): { lines: Map<string, string>; defaultsAfter: string[] } {
   const lines = new Map<string, string>();
   let defaultsKeywords: string[] = [...defaultsBefore];
