@@ -1,5 +1,7 @@
-// `show servers state` as HAProxy 2.6 prints it (version 1): its header, and one row per server.
+// `show servers state` as HAProxy 2.6 prints it (version 1): its header, and one row per server;
+// and rewriteServerState of such a dump as text.
 import { rewriteServerState } from '../../src/haproxy/server-state.js';
+
 export const STATE_HEADER = '# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port';
 
 /**
