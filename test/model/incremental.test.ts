@@ -36,3 +36,23 @@ test('entriesOfServices: the entries of some services, from their runs or (inter
   assert.equal(serviceRuns(interleaved), undefined, 'a service in two runs');
   assert.deepEqual(entriesOfServices(interleaved, new Set(['a', 'c'])), [a[0], c[0], a[1], c[1]]);
 });
+
+test('a service added alone is put into the last merge; one that asks for a name, host or port another service asks for is merged again', () => {
+  const s = settings({ HAPROXY_DOM: 'example.test' });
+  const svc = (name: string, tags: string[] = []) => [entry(name, `${name}-1`, [ENABLE, ...tags], { node: 'n1', address: '10.0.0.1', port: 8080 })];
+  const catalog = new Map([['api', svc('api')], ['db', svc('db', ['HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=9000'])], ['zeta', svc('zeta')]]);
+  const model = new IncrementalModel();
+  const step = (service: string, entries: ReturnType<typeof svc>) => {
+    catalog.set(service, entries);
+    const got = model.buildByService({ services: catalog, settings: s, changed: [service] });
+    assert.deepEqual(got, buildModel({ entries: [...catalog.keys()].sort().flatMap((k) => catalog.get(k) ?? []), settings: s }), service);
+    return model.lastStats.patched;
+  };
+  model.buildByService({ services: catalog, settings: s });
+  assert.equal(step('cache', svc('cache', ['HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=9001'])), true, 'its own backend, host and port: put in place');
+  assert.equal(step('mail', svc('mail')), true);
+  assert.equal(step('queue', svc('queue', ['HAPROXY.PROTOCOL=tcp', 'HAPROXY.FRONTEND.PORT=9000'])), false, 'port 9000 is db\'s: merged again');
+  assert.equal(step('shop', svc('shop', ['HAPROXY.FRONTEND.HOST=api.example.test'])), false, 'api\'s default host: merged again');
+  assert.equal(step('a b', svc('a b')), false, 'a name haproxy.cfg cannot use (a warning of its own): merged again');
+  assert.equal(step('web', svc('web')), true, 'after the merges, the counts still hold');
+});
