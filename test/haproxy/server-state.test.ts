@@ -119,6 +119,6 @@ test('parseServersState: full rows only, with the status the pool reads and srv_
     stateRow({ server: 'n3:d', addr: '10.0.0.1', port: 80, op: 3, admin: 0 }),
     stateRow({ server: 'n4:e', addr: '10.0.0.1', port: 80, op: 0, admin: 0 }),
     '3 web 1 n5:f 10.0.0.1 2 0', '', ''].join('\n');
-  assert.deepEqual(parseServersState(dump).map((r) => `${r.backend}/${r.server} ${r.status} ${r.weight}`),
+  assert.deepEqual(parseServersState(Buffer.from(dump)).map((r) => `${r.backend}/${r.server} ${r.status} ${r.weight}`),
     ['web/n0:a UP 7', 'web/n1:b MAINT 1', 'web/n2:c DRAIN 1', 'web/n3:d NOLB 1', 'web/n4:e DOWN 1']);
 });
