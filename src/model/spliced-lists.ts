@@ -13,7 +13,14 @@ export interface Splice {
 
 const splices = new WeakMap<readonly HealthEntry[], Splice>();
 
+/**
+ * Records that `list` was spliced from `splice.base`. The base's own splice is dropped: it held the
+ * list before it, and so on back to the last list built whole, a chain of every list of a run of
+ * server-only changes (0.8 MB each at 100,000 servers) that nothing let go of. The incremental model
+ * only compares the newest list with the one it built last; a model behind by more lists walks them.
+ */
 export function recordSplice(list: readonly HealthEntry[], splice: Splice): void {
+  splices.delete(splice.base);
   splices.set(list, splice);
 }
 
