@@ -4,6 +4,7 @@
 // keeping it whole costs hundreds of MB. `hapilot snapshot` does not go through here: it writes what
 // Consul said.
 import type { HealthCheck, HealthEntry } from '../consul/schemas.js';
+import { sortShort } from '../util/sorted.js';
 
 /**
  * One copy of each string, tag list, node and node check among the entries of one read (held
@@ -89,7 +90,7 @@ export function heldEntry(e: HealthEntry, strings: Interner): HealthEntry {
     return held.ServiceID === '' ? strings.nodeCheck(held) : held;
   });
   // In one order whichever answer they came from (a service's own read, the node dump).
-  checks.sort((a, b) => cmp(a.CheckID, b.CheckID));
+  sortShort(checks, (a, b) => cmp(a.CheckID, b.CheckID));
   return { Node: strings.node(node, e.Node.Address), Service: service, Checks: checks };
 }
 
@@ -101,5 +102,5 @@ export const byNodeAndId = (a: HealthEntry, b: HealthEntry) => cmp(a.Node.Node, 
 /** The entries of one service as held (see heldEntry), by node and instance ID. */
 export function heldEntries(entries: readonly HealthEntry[]): HealthEntry[] {
   const strings = new Interner();
-  return entries.map((e) => heldEntry(e, strings)).sort(byNodeAndId);
+  return sortShort(entries.map((e) => heldEntry(e, strings)), byNodeAndId);
 }

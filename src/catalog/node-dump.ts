@@ -18,6 +18,7 @@ import { checkDumpNode, type DumpNode, type HealthCheck, type HealthEntry } from
 import { Writable } from 'node:stream';
 import { BACKSLASH, CLOSE, decodeArray, elementsText, elementStarts, OPEN, QUOTE, type ArrayBody } from './checks-body.js';
 import { byNodeAndId, heldEntry, Interner } from './held-entry.js';
+import { sortShort } from '../util/sorted.js';
 
 const ENDPOINT = '/v1/internal/ui/nodes';
 
@@ -239,7 +240,7 @@ export class NodeDumpDecoder {
       const all = entries.get(service);
       if (all) all.push(...list); else entries.set(service, [...list]);
     }
-    for (const list of entries.values()) list.sort(byNodeAndId);
+    for (const list of entries.values()) sortShort(list, byNodeAndId);
     return { entries, touched: undefined, parsedBytes: stream.received };
   }
 
@@ -264,7 +265,7 @@ export class NodeDumpDecoder {
         const all = this.#entries.get(service);
         if (all) all.push(...list); else this.#entries.set(service, [...list]);
       }
-      for (const list of this.#entries.values()) list.sort(byNodeAndId);
+      for (const list of this.#entries.values()) sortShort(list, byNodeAndId);
       return { entries: this.#entries, touched: undefined, parsedBytes: bytes.length };
     }
     // The stretch of nodes that differs (or, rarely, the whole answer again).
@@ -278,7 +279,7 @@ export class NodeDumpDecoder {
     for (const service of touched) {
       const list: HealthEntry[] = [];
       for (const row of this.#rows) for (const e of row.get(service) ?? []) list.push(e);
-      if (list.length) this.#entries.set(service, list.sort(byNodeAndId)); else this.#entries.delete(service);
+      if (list.length) this.#entries.set(service, sortShort(list, byNodeAndId)); else this.#entries.delete(service);
     }
     return { entries: this.#entries, touched, parsedBytes: d.parsedBytes };
   }

@@ -9,6 +9,7 @@ import { toServer } from './instance.js';
 import { backendName, showName } from './names.js';
 import { parseTags, showTag, type ParsedTags, type ServiceOptions } from './tags.js';
 import type { Model, Quarantined, Server, ServicePart } from './types.js';
+import { sortShort } from '../util/sorted.js';
 
 export { defaultHost, mergeParts } from './claims.js';
 export { addressProblem, entryHealth, type Health } from './instance.js';
@@ -85,7 +86,7 @@ function buildService(
   const tagWarnings = new Map<string, { message: string; instance: string; count: number }>();
   let anyEnabled = false;
   // Input order must not matter: instances are taken in (ID, node, modify index) order.
-  const ordered = [...entries].sort((a, b) =>
+  const ordered = sortShort([...entries], (a, b) =>
     cmp(a.Service.ID, b.Service.ID) || cmp(a.Node.Node, b.Node.Node) || (b.Service.ModifyIndex ?? 0) - (a.Service.ModifyIndex ?? 0)
     || cmp(JSON.stringify(a), JSON.stringify(b)));
   for (const entry of ordered) {
@@ -118,7 +119,7 @@ function buildService(
 
   // Service-level options come from the most recently modified instance, so a rolling change of
   // tags takes effect with the first new instance, deterministically.
-  const newest = [...instances].sort((a, b) =>
+  const newest = sortShort([...instances], (a, b) =>
     (b.entry.Service.ModifyIndex ?? 0) - (a.entry.Service.ModifyIndex ?? 0) || cmp(a.entry.Service.ID, b.entry.Service.ID)
     || cmp(a.entry.Node.Node, b.entry.Node.Node))[0];
   if (!newest) return undefined;
@@ -140,7 +141,7 @@ function buildService(
     }
     byName.set(server.name, server);
   }
-  const servers = [...byName.values()].sort((a, b) => cmp(a.name, b.name));
+  const servers = sortShort([...byName.values()], (a, b) => cmp(a.name, b.name));
   return { options: newest.options, servers };
 }
 

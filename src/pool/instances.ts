@@ -55,13 +55,13 @@ export function healthWithoutMaintenance(checks: readonly HealthCheck[]): Consul
   return worst;
 }
 
-/** The instance of a health entry; the backend is named after the service, as the model names it. */
-export function poolInstance(entry: HealthEntry): PoolInstance {
+/** The instance of a health entry, in `backend` (by default named after the service, as the model names it). */
+export function poolInstance(entry: HealthEntry, backend: string = entry.Service.Service): PoolInstance {
   const checks = entry.Checks ?? [];
   const weights = entry.Service.Weights ?? { Passing: 1, Warning: 1 };
   const health = healthWithoutMaintenance(checks);
   return {
-    backend: entry.Service.Service,
+    backend,
     server: serverName(entry.Node.Node, entry.Service.ID),
     service: entry.Service.Service,
     node: entry.Node.Node,

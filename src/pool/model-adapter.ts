@@ -10,6 +10,7 @@
 import { isIP } from 'node:net';
 import type { HealthEntry } from '../consul/schemas.js';
 import type { Backend, Model, Server } from '../model/model.js';
+import { sortShort } from '../util/sorted.js';
 import { poolInstance, type PoolInstance } from './instances.js';
 import type { PoolDecisions, ServerDecision } from './rules.js';
 
@@ -21,7 +22,7 @@ export function poolInstancesFor(entries: readonly HealthEntry[], model: Model):
   for (const e of entries) {
     const backend = backendOf.get(e.Service.Service);
     if (backend === undefined || quarantined.has(`${e.Service.Service}\0${e.Service.ID}`)) continue;
-    out.push({ ...poolInstance(e), backend });
+    out.push(poolInstance(e, backend));
   }
   return out;
 }
@@ -34,7 +35,7 @@ function serverOf(i: PoolInstance, weight: number): Server {
 /** The instances of one backend (`entries`: its service's), quarantined ones left out (`quarantined`: their service IDs). */
 export function backendInstances(backend: string, entries: readonly HealthEntry[], quarantined?: ReadonlySet<string>): PoolInstance[] {
   const out: PoolInstance[] = [];
-  for (const e of entries) if (!quarantined?.has(e.Service.ID)) out.push({ ...poolInstance(e), backend });
+  for (const e of entries) if (!quarantined?.has(e.Service.ID)) out.push(poolInstance(e, backend));
   return out;
 }
 
@@ -71,7 +72,7 @@ export function withBackendDecisions(b: Backend, ds: ReadonlyMap<string, ServerD
     changed = true;
   }
   if (!changed) return b;
-  servers.sort(byName);
+  sortShort(servers, byName);
   return { ...b, servers };
 }
 

@@ -84,7 +84,7 @@ export interface PlanInput {
 
 export function planPoolChange(input: PlanInput): PoolPlan {
   const prefix = normalizePrefix(input.prefix);
-  const instances = input.entries.filter((e) => e.Service.Service === input.service).map(poolInstance);
+  const instances = input.entries.filter((e) => e.Service.Service === input.service).map((e) => poolInstance(e));
   const chosen = selectInstances(input.service, instances, input.selection);
   const before = ingestPoolKv({ prefix, pairs: input.pairs });
   const lookup = createPoolLookup(before);

@@ -12,6 +12,7 @@ import type { PoolInstance } from './instances.js';
 import type { PoolState } from './record.js';
 import { createInvalidLookup, createPoolLookup, type PoolTable } from './table.js';
 import { applyThreshold, type ThresholdMember } from './threshold.js';
+import { sortShort } from '../util/sorted.js';
 
 export type AdminState = 'ready' | 'drain' | 'maint';
 export type OutKind = 'inactive' | 'consul-maintenance' | 'depooled' | 'unhealthy' | 'draining' | 'weight-0';
@@ -204,7 +205,7 @@ export function poolLookups(table: PoolTable): PoolLookups {
 
 /** One backend's decisions (sorted by server) and summary: the part of `applyPoolStates` for the instances of `backend`. */
 export function decideBackend(backend: string, instances: readonly PoolInstance[], input: Omit<ApplyPoolInput, 'instances'>, lookups: PoolLookups = poolLookups(input.table)): { servers: ServerDecision[]; summary: BackendPoolSummary } {
-  const drafts = instances.map((i) => decide(i, input, lookups.lookup, lookups.invalidLookup)).sort((a, b) => cmp(a.d.server, b.d.server));
+  const drafts = sortShort(instances.map((i) => decide(i, input, lookups.lookup, lookups.invalidLookup)), (a, b) => cmp(a.d.server, b.d.server));
   const threshold = input.thresholds?.get(backend) ?? input.defaultThreshold ?? DEFAULT_DEPOOL_THRESHOLD;
   const counted = drafts.filter((x) => x.d.inConfig);
   const t = applyThreshold(counted.map((x) => x.member), threshold);
