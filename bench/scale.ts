@@ -548,8 +548,8 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       })]);
       const firstConfigS = (performance.now() - t0) / 1000;
       const sc = await sim.counters();
-      result.startup = { firstConfigS, requests: total(sc.requests), bytesMb: total(sc.bytes) / 1e6, rssMb: await vm(pid, 'VmHWM') };
-      log(`size ${n}: first config in ${firstConfigS.toFixed(2)} s`);
+      result.startup = { firstConfigS, requests: total(sc.requests), bytesMb: total(sc.bytes) / 1e6, rssMb: await vm(pid, 'VmHWM'), cpuMs: await cpuMs(pid) };
+      log(`size ${n}: first config in ${firstConfigS.toFixed(2)} s, ${result.startup.cpuMs} ms of hapilot's CPU`);
       await waitIdle(pid, 1000);
 
       // ---- at rest after startup: what stays resident once the daemon has been quiet -------------

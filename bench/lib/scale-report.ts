@@ -47,7 +47,8 @@ export interface SizeResult {
     checksBytes: number; checksParseMs: number; checksReceiveCpuMs?: number; checksReceiveReusedCpuMs?: number; serviceBytes: number; serviceParseMs: number;
     wake?: ConsulAnswer;
   } | undefined;
-  startup: { firstConfigS: number; requests: number; bytesMb: number; rssMb: number } | undefined;
+  /** `cpuMs`: hapilot's CPU time (all its threads) from its start to the first config served. */
+  startup: { firstConfigS: number; requests: number; bytesMb: number; rssMb: number; cpuMs?: number } | undefined;
   /** Also the long-polls hapilot holds while idle, and its connections to the simulator. */
   idle: { cpuMs: number; requests: number; seconds: number; longPolls: number; connections: number; held: Record<string, number> } | undefined;
   serverOnly: ChangeStats | undefined;
