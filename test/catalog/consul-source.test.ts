@@ -9,6 +9,11 @@ import type { CatalogSnapshot } from '../../src/catalog/source.js';
 import { ConsulSim } from '../sim/consul-sim.js';
 import { eventually } from '../helpers/backends.js';
 import { testLog } from '../helpers/log.js';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { IncrementalModel } from '../../src/model/incremental.js';
+import { spliceOf } from '../../src/model/spliced-lists.js';
+import { settings } from '../helpers/entries.js';
 
 const ENABLE = ['HAPROXY.ENABLE=true'];
 
@@ -375,5 +380,52 @@ test('a checks list that arrives while its service is being read costs no second
     assert.equal(reads('later'), 2, 'read again: the checks list was newer than the read');
   } finally {
     await source.stop(); real.close(); await sim.stop();
+  }
+});
+
+test('the lists of past snapshots are let go: a run of server-only changes, each snapshot built into a model and dropped, keeps no more than the last two', async () => {
+  // A consumer as the daemon is: the last snapshot kept, a model built incrementally from each. Any
+  // record that holds the list before it (spliced-lists.ts held a chain of them) keeps them all.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const sim = new ConsulSim();
+  sim.jitter = false;
+  for (let s = 0; s < 200; s++) sim.register({ node: { Node: `node${s % 4}`, Address: `10.0.0.${(s % 4) + 1}` }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
+  await sim.start();
+  const consul = createConsulClient(loadConsulConfig({ flagUrl: sim.url, env: {} }));
+  const model = new IncrementalModel();
+  const s = settings();
+  const lists: Array<WeakRef<object>> = [];
+  let count = 0;
+  let spliced = 0;
+  let last: CatalogSnapshot | undefined;
+  const source = new ConsulSource({ consul, log: testLog, wait: '30s', settleMs: 200 });
+  source.start((snap) => {
+    last = snap;
+    count++;
+    if (spliceOf(snap.entries)) spliced++;
+    model.build({ entries: snap.entries, settings: s });
+    lists.push(new WeakRef(snap.entries));
+  });
+  try {
+    await eventually(() => count === 1, 10_000, 'initial snapshot');
+    for (let k = 1; k <= 24; k++) {
+      // A different service each time: the one before is left critical.
+      const status = 'critical';
+      const service = `svc${(k * 7) % 200}`;
+      sim.setStatus(`node${((k * 7) % 200) % 4}`, `${service}-0`, status);
+      await eventually(() => last?.entries.some((e) => e.Service.Service === service && e.Checks?.some((c) => c.Status === status)) ?? false, 5000, `change ${k} seen`);
+    }
+    assert.ok(spliced >= 20, `the server-only snapshots were spliced from the last list (${spliced} of ${count})`);
+    assert.ok(model.splicesTaken >= 20, `the model took the splices (${model.splicesTaken})`);
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    gc();
+    const alive = lists.filter((r) => r.deref() !== undefined).length;
+    assert.ok(alive <= 2, `${alive} of ${lists.length} snapshot lists still reachable`);
+  } finally {
+    await source.stop();
+    consul.close();
+    await sim.stop();
   }
 });
