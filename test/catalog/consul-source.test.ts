@@ -9,11 +9,10 @@ import type { CatalogSnapshot } from '../../src/catalog/source.js';
 import { ConsulSim } from '../sim/consul-sim.js';
 import { eventually } from '../helpers/backends.js';
 import { testLog } from '../helpers/log.js';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { IncrementalModel } from '../../src/model/incremental.js';
 import { spliceOf } from '../../src/model/spliced-lists.js';
 import { settings } from '../helpers/entries.js';
+import { collectAfterJob } from '../helpers/gc.js';
 
 const ENABLE = ['HAPROXY.ENABLE=true'];
 
@@ -386,8 +385,6 @@ test('a checks list that arrives while its service is being read costs no second
 test('the lists of past snapshots are let go: a run of server-only changes, each snapshot built into a model and dropped, keeps no more than the last two', async () => {
   // A consumer as the daemon is: the last snapshot kept, a model built incrementally from each. Any
   // record that holds the list before it (spliced-lists.ts held a chain of them) keeps them all.
-  v8.setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
   const sim = new ConsulSim();
   sim.jitter = false;
   for (let s = 0; s < 200; s++) sim.register({ node: { Node: `node${s % 4}`, Address: `10.0.0.${(s % 4) + 1}` }, service: { ID: `svc${s}-0`, Service: `svc${s}`, Tags: ENABLE, Port: 8000 + s } });
@@ -410,17 +407,14 @@ test('the lists of past snapshots are let go: a run of server-only changes, each
   try {
     await eventually(() => count === 1, 10_000, 'initial snapshot');
     for (let k = 1; k <= 24; k++) {
-      // A different service each time: the one before is left critical.
-      const status = 'critical';
-      const service = `svc${(k * 7) % 200}`;
-      sim.setStatus(`node${((k * 7) % 200) % 4}`, `${service}-0`, status);
-      await eventually(() => last?.entries.some((e) => e.Service.Service === service && e.Checks?.some((c) => c.Status === status)) ?? false, 5000, `change ${k} seen`);
+      // A different service each time: the ones before are left critical.
+      const n = (k * 7) % 200;
+      sim.setStatus(`node${n % 4}`, `svc${n}-0`, 'critical');
+      await eventually(() => last?.entries.some((e) => e.Service.Service === `svc${n}` && e.Checks?.some((c) => c.Status === 'critical')) ?? false, 5000, `change ${k} seen`);
     }
     assert.ok(spliced >= 20, `the server-only snapshots were spliced from the last list (${spliced} of ${count})`);
     assert.ok(model.splicesTaken >= 20, `the model took the splices (${model.splicesTaken})`);
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-    gc();
+    await collectAfterJob();
     const alive = lists.filter((r) => r.deref() !== undefined).length;
     assert.ok(alive <= 2, `${alive} of ${lists.length} snapshot lists still reachable`);
   } finally {

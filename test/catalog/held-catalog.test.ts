@@ -3,8 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { HeldCatalog } from '../../src/catalog/held-catalog.js';
 import type { CheckRow } from '../../src/catalog/checks-diff.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
@@ -12,6 +10,7 @@ import { ENABLE, entry, settings } from '../helpers/entries.js';
 import { IncrementalModel } from '../../src/model/incremental.js';
 import { buildModel } from '../../src/model/model.js';
 import { spliceOf } from '../../src/model/spliced-lists.js';
+import { collectAfterJob } from '../helpers/gc.js';
 
 const row = (node: string, id: string, service: string, status = 'passing'): CheckRow => ({ node, id, service, serviceId: service ? id.replace('service:', '') : '', status, notes: '', modifyIndex: undefined });
 
@@ -93,8 +92,6 @@ test('lists spliced one from another are let go: the newest holds the one it was
   // Each all() of a server-only change is spliced from the last one and says so; its record held
   // the list before it, whose record held the one before that, back to the last list built whole:
   // at 100,000 servers 0.8 MB a change, kept for as long as the daemon ran.
-  v8.setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
   const held = new HeldCatalog();
   const services = Array.from({ length: 200 }, (_, k) => `s${String(k).padStart(3, '0')}`);
   for (const name of services) held.set(name, [entry(name, `${name}-0`, [ENABLE])]);
@@ -114,10 +111,7 @@ test('lists spliced one from another are let go: the newest holds the one it was
     lists.push(new WeakRef(list));
   }
   assert.ok(model.splicesTaken >= 30, `the model took the splices (${model.splicesTaken})`);
-  // A WeakRef's target is kept to the end of the job that made or read it.
-  await new Promise((resolve) => setImmediate(resolve));
-  gc();
-  gc();
+  await collectAfterJob();
   const alive = lists.filter((r) => r.deref() !== undefined).length;
   // The newest (held here, by the catalog and by the model) and the one it was spliced from.
   assert.ok(alive <= 2, `${alive} of 30 spliced lists still reachable`);

@@ -2,10 +2,9 @@
 // strings, tag lists, nodes and node checks of one read shared between entries, never changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { heldEntry, Interner } from '../../src/catalog/held-entry.js';
 import type { HealthEntry } from '../../src/consul/schemas.js';
+import { collector } from '../helpers/gc.js';
 
 const entry = (node: string, address: string, id: string, nodeStatus = 'passing', notes = ''): HealthEntry => ({
   Node: { ID: 'x', Node: node, Address: address, Datacenter: 'dc1', TaggedAddresses: { lan: address } },
@@ -50,8 +49,7 @@ test('held entries of one read share their node and node checks, and say exactly
 
 test('a held entry costs the heap under 280 bytes beyond the strings it shares (one check, weights, index: 256; 320 with its weights and index added after the literal, 367 with its checks array grown by push)', () => {
   // 100,000 of them at 10,000 services × 10: every 100 bytes here is 10 MB of the daemon's RSS.
-  v8.setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+  const gc = collector();
   const n = 20_000;
   const id = (k: number) => `svc${String(k >> 3).padStart(5, '0')}-${k & 7}`;
   // Parsed, as a Consul answer is: every longer string its own copy, as JSON.parse makes them.

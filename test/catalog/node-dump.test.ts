@@ -6,13 +6,12 @@
 // parse only the nodes that changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { entriesFromDump, NodeDumpDecoder } from '../../src/catalog/node-dump.js';
 import { heldEntries } from '../../src/catalog/held-entry.js';
 import { ErrorCode, isHapilotError } from '../../src/errors.js';
 import type { HealthCheck, HealthEntry } from '../../src/consul/schemas.js';
+import { collector } from '../helpers/gc.js';
 
 interface Inst { node: string; id: string; service: string; tags: string[]; port: number; weight: number; status: HealthCheck['Status'] | undefined; maint: string | undefined }
 interface Node { name: string; address: string; serf: HealthCheck['Status']; nodeMaint: string | undefined }
@@ -169,8 +168,7 @@ test('the instances of one service, each on another node, share one tags array a
 });
 
 test('a dump read whole: each node is trimmed to its entries before the next is parsed (the parsed nodes never exist all at once)', () => {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+  const gc = collector();
   // Six nodes, each with 1,500 instances of services not wanted (parsed, then dropped) and one of `web`.
   const nodes: Node[] = Array.from({ length: 6 }, (_, n) => ({ name: `node-${n}`, address: `10.0.0.${n}`, serf: 'passing', nodeMaint: undefined }));
   const insts: Inst[] = nodes.flatMap((n, k) => Array.from({ length: 1501 }, (_, i) => ({ node: n.name, id: `${i ? 'other' : 'web'}-${k}-${i}`, service: i ? `other-${i}` : 'web', tags: ['HAPROXY.ENABLE=true'], port: 80, weight: 1, status: 'passing' as const, maint: undefined })));

@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { backoffDelay, decideIndex, runBlockingLoop } from '../../src/consul/blocking-query.js';
 import { ErrorCode, HapilotError } from '../../src/errors.js';
 import type { QueryResult } from '../../src/consul/client.js';
+import { collector } from '../helpers/gc.js';
 
 test('index rules: first answer advances; same index is unchanged; backwards resets to 0; below 1 is clamped', () => {
   assert.deepEqual(decideIndex(0, 42), { kind: 'advanced', next: 42 });
@@ -81,12 +80,6 @@ test('notifyIndexOnly reports index moves without content changes', async () => 
   });
   assert.deepEqual(seen, [['a', 10, true], ['a', 11, false]]);
 });
-
-/** V8's collector, reachable without starting node with --expose-gc. */
-function collector(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
 
 for (const probing of [false, true]) {
   test(`the loop lets go of an answer once it is handed over: nothing of it is held while the next long-poll waits${probing ? ' (watched by a probe)' : ''}`, async () => {

@@ -5,11 +5,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import v8 from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { cleanUnreferencedMaps } from '../../src/daemon/map-cleanup.js';
 import { tempDir } from '../helpers/haproxy.js';
 import { ByteRope } from '../../src/util/byte-rope.js';
+import { collector } from '../helpers/gc.js';
 
 const map = (n: number) => `hapilot-hosts-${String(n).padStart(12, '0')}.map`;
 const cfg = (...maps: number[]) => maps.map((m) => `    http-request set-var(txn.b) req.hdr(host),map(/etc/hapilot/${map(m)})\n`).join('');
@@ -65,8 +64,7 @@ test('cleanUnreferencedMaps: the applied config as the bytes written, a name cut
 });
 
 test('cleanUnreferencedMaps: the names it keeps of each history entry do not keep the entry\'s text alive', async () => {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+  const gc = collector();
   const { filesDir, historyDir, cleanup } = await dirs();
   try {
     // Five 4 MB configs, as history entries are at scale (9 MB at 10,000 services).
