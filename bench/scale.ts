@@ -406,9 +406,16 @@ function medianMs(f: () => unknown, runs = 7): number {
   return pct(t, 50);
 }
 
-function changeStats(rows: Array<{ ms: number; requests: number; bytes: number; cpu: number }>, planned: number, failed: string | undefined): ChangeStats {
+type ChangeRow = { ms: number; requests: number; bytes: number; cpu: number; haproxyMs?: number | undefined };
+
+function changeStats(rows: ChangeRow[], planned: number, failed: string | undefined): ChangeStats {
   const ms = rows.map((r) => r.ms);
+  // Latency minus HAProxy's own reload in that same change, for the changes whose reload is known.
+  const known = rows.filter((r) => r.haproxyMs !== undefined);
+  const withoutReload = known.map((r) => r.ms - (r.haproxyMs as number));
+  const reloads = known.length ? { n: known.length, haproxyP50: pct(known.map((r) => r.haproxyMs as number), 50), haproxyMax: Math.max(...known.map((r) => r.haproxyMs as number)), ownP50: pct(withoutReload, 50), ownP99: pct(withoutReload, 99) } : undefined;
   return {
+    reloads,
     n: rows.length, planned, failed, timeoutMs: CHANGE_TIMEOUT_S * 1000, p50: pct(ms, 50), p99: pct(ms, 99), max: rows.length ? Math.max(...ms) : NaN,
     requestsP50: pct(rows.map((r) => r.requests), 50), bytesP50: pct(rows.map((r) => r.bytes), 50),
     cpuP50: pct(rows.map((r) => r.cpu), 50), cpuP99: pct(rows.map((r) => r.cpu), 99),
@@ -577,7 +584,14 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
       if (result.idle.requests) log(`size ${n}: requests while idle: ${JSON.stringify(idleCounters.requests)}`);
 
       // ---- changes ------------------------------------------------------------------------------
-      const measure = async (write: () => Promise<unknown>, host: string, addr: string) => {
+      // HAProxy's own part of the reloads this change made (its new service's name in their cause),
+      // from the daemon's /status of that one backend: read after the CPU is counted.
+      const reloadMsOf = async (service: string): Promise<number | undefined> => {
+        const status = await (await fetch(`http://127.0.0.1:${statusPort}/status?backend=${service}`)).json() as { reloads: Array<{ action: string; cause: string; timings?: { haproxyMs: number } }> };
+        const mine = status.reloads.filter((r) => r.action === 'reload' && r.cause.includes(service) && r.timings);
+        return mine.length ? mine.reduce((sum, r) => sum + (r.timings?.haproxyMs ?? 0), 0) : undefined;
+      };
+      const measure = async (write: () => Promise<unknown>, host: string, addr: string, reloaded?: string) => {
         await waitIdle(pid);
         await sim?.reset();
         const cpu0 = await cpuMs(pid);
@@ -586,14 +600,15 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
         const ms = await until(httpPort, host, addr, since, CHANGE_TIMEOUT_S * 1000);
         await waitIdle(pid);
         const k = await (sim as Catalog).counters();
-        const row = { ms, requests: total(k.requests), bytes: total(k.bytes), cpu: (await cpuMs(pid)) - cpu0 };
+        const row = { ms, requests: total(k.requests), bytes: total(k.bytes), cpu: (await cpuMs(pid)) - cpu0, haproxyMs: undefined as number | undefined };
+        if (reloaded) row.haproxyMs = await reloadMsOf(reloaded);
         // Each change as it is measured: a run stopped early still says what it saw.
-        log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests (${Object.entries(k.requests).map(([e, c]) => `${e} ${c}`).join(', ')}), ${row.bytes} bytes, ${row.cpu} ms CPU`);
+        log(`size ${n}: change ${host}: ${row.ms.toFixed(0)} ms, ${row.requests} requests (${Object.entries(k.requests).map(([e, c]) => `${e} ${c}`).join(', ')}), ${row.bytes} bytes, ${row.cpu} ms CPU${row.haproxyMs === undefined ? '' : `, HAProxy's reload ${row.haproxyMs} ms`}`);
         return row;
       };
       // A change that does not converge within --change-timeout ends its phase (the next ones would
       // start from an unknown state) and is reported; the other phases still run.
-      const phase = async (kind: 'serverOnly' | 'structural', count: number, change: (k: number) => Promise<{ ms: number; requests: number; bytes: number; cpu: number }>) => {
+      const phase = async (kind: 'serverOnly' | 'structural', count: number, change: (k: number) => Promise<ChangeRow>) => {
         log(`size ${n}: ${count} ${kind} changes`);
         const rows = [];
         const phaseEnd = PHASE_S && !checks ? performance.now() + PHASE_S * 1000 : Infinity;
@@ -622,7 +637,7 @@ async function measureSize(n: number, farmPort: number, curveOnly: boolean): Pro
         await phase('structural', structuralCount, (k) => {
           const name = `new${String(k).padStart(3, '0')}`;
           const addr = `127.101.${(k >> 8) & 255}.${k & 255}`;
-          return measure(() => (sim as Catalog).register([instance(0, 0, farmPort, tags, name, addr, `${name}-0`)]), `${name}.${DOMAIN}`, addr);
+          return measure(() => (sim as Catalog).register([instance(0, 0, farmPort, tags, name, addr, `${name}-0`)]), `${name}.${DOMAIN}`, addr, name);
         });
       }
       result.peakRssMb = await vm(pid, 'VmHWM');

@@ -26,8 +26,27 @@ export interface ApplyRecord {
   action: Action;
   strategy: string;
   durationMs: number;
+  /** Where `durationMs` went, and HAProxy's check before it; see ApplyTimings. */
+  timings: ApplyTimings;
   message: string;
   changes: ModelChanges | undefined;
+}
+
+/**
+ * One apply's time by who spent it, so that a slow reload says whether HAProxy or hapilot was slow.
+ * At 10,000 services HAProxy's master spends 1.4–3 s of CPU re-reading the config on a reload, and
+ * the same reload takes twice as long from one change to the next on this machine
+ * (docs/benchmarks.md); a timing taken on a quiet HAProxy says nothing about a given reload.
+ */
+export interface ApplyTimings {
+  /** `haproxy -c` of this config, in ms (undefined: not checked, as for a Runtime API change). */
+  validateMs: number | undefined;
+  /** hapilot before HAProxy was asked: the old-worker check and the operator state saved. */
+  prepareMs: number;
+  /** HAProxy taking the config: from the reload (or start) to its new worker listed, or the Runtime API commands. */
+  haproxyMs: number;
+  /** The self-check after a start or reload (HAProxy's servers and states read back). */
+  selfCheckMs: number;
 }
 
 export interface ApplyInput {
@@ -118,6 +137,7 @@ export class ApplyStep {
     const started = performance.now();
     let result: ApplyResult | undefined;
     let prepareMs = 0;
+    let haproxyMs = 0;
     for (const applier of a.appliers) {
       if (applier === proc) {
         const preparing = performance.now();
@@ -129,7 +149,9 @@ export class ApplyStep {
         await this.#prepared(a.model, previous?.model, sslFromConfig(a.config, a.serverLines));
         prepareMs = performance.now() - preparing;
       }
+      const asked = performance.now();
       result = await applier.apply({ config: a.config, previous: previous?.model, next: a.model, serverLines: a.serverLines });
+      haproxyMs = performance.now() - asked;
       if (result.kind !== 'declined') break;
       log.debug({ strategy: applier.strategy, reason: result.reason }, 'applier declined the change');
     }
@@ -154,12 +176,16 @@ export class ApplyStep {
       }
     }
     const durationMs = performance.now() - started;
-    if (result.action !== 'runtime') log.debug({ action: result.action, prepareMs: Math.round(prepareMs), applyMs: Math.round(checking - started - prepareMs), selfCheckMs: Math.round(performance.now() - checking) }, 'apply timings');
+    const validateMs = a.staged.validation?.durationMs;
+    const timings: ApplyTimings = {
+      validateMs: validateMs === undefined ? undefined : Math.round(validateMs), prepareMs: Math.round(prepareMs), haproxyMs: Math.round(haproxyMs), selfCheckMs: Math.round(performance.now() - checking),
+    };
     metrics.reloadDuration.observe(durationMs / 1000);
+    if (result.action !== 'runtime') metrics.haproxyReloadDuration.observe({ action: result.action }, haproxyMs / 1000);
     metrics.reloads.inc({ result: ok ? 'success' : 'failure', trigger: a.trigger, action: result.action });
     const record: ApplyRecord = {
       at: new Date().toISOString(), trigger: a.trigger, cause: a.cause, consulIndex: a.index, ok, action: result.action, strategy: result.strategy,
-      durationMs: Math.round(durationMs), message, changes: undefined,
+      durationMs: Math.round(durationMs), timings, message, changes: undefined,
     };
     this.records = [record, ...this.records].slice(0, 20);
     if (ok) {
@@ -176,7 +202,7 @@ export class ApplyStep {
         const changes = a.model ? diffModels(previous?.model, a.model, CHANGES_SHOWN) : undefined;
         record.changes = changes;
         const verb = result.action === 'start' ? 'started' : result.action === 'runtime' ? 'updated through the Runtime API (no reload)' : 'reloaded';
-        log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);
+        log.info({ action: result.action, strategy: result.strategy, trigger: a.trigger, cause: a.cause, consulIndex: a.index, durationMs: record.durationMs, timings, changes: changes && !isEmptyChange(changes) ? changes : undefined }, `HAProxy ${verb} (${a.trigger})`);
         await persisted;
         // Bytes on both sides when both are kept: compared without flattening a spliced text.
         const texts = previous?.bytes && applied.bytes ? { previous: previous.bytes, next: applied.bytes } : { previous: previous?.config, next: a.config };
@@ -196,7 +222,7 @@ export class ApplyStep {
       await this.#o.onApplied?.(result.action, servers);
       return { kind: 'applied', action: result.action };
     }
-    log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, error: message }, `HAProxy ${result.action} failed`);
+    log.error({ action: result.action, strategy: result.strategy, trigger: a.trigger, timings, error: message }, `HAProxy ${result.action} failed`);
     if (result.action !== 'runtime') await this.#rollback(result.action, previous?.config);
     return { kind: 'failed', action: result.action, message };
   }

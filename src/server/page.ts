@@ -57,6 +57,8 @@ export interface PageReload {
   ok: boolean;
   trigger: string | undefined;
   durationMs: number | undefined;
+  /** HAProxy's own part of it (the reload, the start or the Runtime API commands). */
+  haproxyMs?: number | undefined;
   /** What changed or what went wrong, one line. */
   summary: string;
 }
@@ -146,7 +148,7 @@ export interface StatusPageInput {
   stats: readonly StatsServer[];
   quarantined: ReadonlyArray<{ service: string; instance: string; tag: string | undefined; reason: string }>;
   /** The apply records, most recent first (src/daemon/apply.ts ApplyRecord has these fields). */
-  reloads: ReadonlyArray<{ at: string; action: string; ok: boolean; trigger: string; durationMs: number; message: string }>;
+  reloads: ReadonlyArray<{ at: string; action: string; ok: boolean; trigger: string; durationMs: number; timings?: { haproxyMs: number }; message: string }>;
   /** Only these backends, and only the routes to them (undefined: all). */
   only?: ReadonlySet<string> | undefined;
 }
@@ -204,7 +206,7 @@ export function buildStatusPageView(i: StatusPageInput): StatusPageView {
     backends,
     quarantined: i.quarantined.map((q) => ({ ...q })),
     invalidRecords: i.pool?.decisions.invalid ?? [],
-    reloads: i.reloads.map((r) => ({ at: r.at, action: r.action, ok: r.ok, trigger: r.trigger, durationMs: r.durationMs, summary: r.message })),
+    reloads: i.reloads.map((r) => ({ at: r.at, action: r.action, ok: r.ok, trigger: r.trigger, durationMs: r.durationMs, haproxyMs: r.timings?.haproxyMs, summary: r.message })),
   };
 }
 
@@ -281,7 +283,7 @@ ${b.servers.map((s) => serverRow(b, s))}</tbody></table>`}
 }
 
 function reloadItem(r: PageReload): Html {
-  return html`<li class="${r.ok ? 'ok' : 'bad'}"><time datetime="${r.at}">${r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}</time> <b>${r.action}</b> ${r.ok ? 'ok' : 'failed'}${r.trigger ? html` · ${r.trigger}` : ''}${r.durationMs !== undefined ? html` · ${Math.round(r.durationMs)} ms` : ''}<div>${r.summary}</div></li>
+  return html`<li class="${r.ok ? 'ok' : 'bad'}"><time datetime="${r.at}">${r.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}</time> <b>${r.action}</b> ${r.ok ? 'ok' : 'failed'}${r.trigger ? html` · ${r.trigger}` : ''}${r.durationMs !== undefined ? html` · ${Math.round(r.durationMs)} ms` : ''}${r.haproxyMs !== undefined ? html` (HAProxy ${Math.round(r.haproxyMs)} ms)` : ''}<div>${r.summary}</div></li>
 `;
 }
 

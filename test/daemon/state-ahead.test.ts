@@ -45,10 +45,13 @@ class RecordingReload implements ProcessApplier {
   readonly strategy = 'master-worker';
   /** The state file at each reload (undefined: there was none). */
   readonly seen: Array<string | undefined> = [];
+  /** How long HAProxy takes to reload. */
+  reloadMs = 0;
   /** false: as a reload command, which may return before HAProxy has read the file. */
   constructor(readonly stateFile: string, readonly confirmsLoad = true) {}
   async apply(): Promise<ApplyResult> {
     this.seen.push(existsSync(this.stateFile) ? readFileSync(this.stateFile, 'utf8') : undefined);
+    if (this.reloadMs > 0) await new Promise((r) => setTimeout(r, this.reloadMs));
     return { kind: 'applied', strategy: 'master-worker', action: 'reload', message: 'reloaded' };
   }
   async start() { return { adopted: true }; }
@@ -73,7 +76,8 @@ async function setUp(dir: string, delayMs: number, confirmsLoad = true) {
   const dump = ['1', STATE_HEADER, row('web', 'n0:a', 9000), row('web', 'n1:b', 9001), row('web', 'n2:c', 9002), ''].join('\n');
   const socket = await fakeStatsSocket(paths.statsSocket, dump, delayMs);
   const proc = new RecordingReload(paths.serverState, confirmsLoad);
-  const apply = new ApplyStep({ configPath, paths, process: proc, state, history: new ConfigHistory({ runDir: dir }), metrics: new Metrics(), log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
+  const metrics = new Metrics();
+  const apply = new ApplyStep({ configPath, paths, process: proc, state, history: new ConfigHistory({ runDir: dir }), metrics, log: testLog, selfCheck: false, maxOldWorkers: undefined, afterApply: async () => undefined });
   // A structural change: a second service appears (and, for the second model, web's c is left out).
   const api = entry('api', 'x', [ENABLE], { node: 'n9', address: '10.0.0.2', port: 7000 });
   const next = build([...web(['a', 'b', 'c']), api]);
@@ -82,7 +86,7 @@ async function setUp(dir: string, delayMs: number, confirmsLoad = true) {
     staged: await stageConfig({ configPath, config: built.config, files: [], durable: false }), config: built.config, model: built.model,
     serverLines: built.serverLines, index: 2, trigger: 'catalog change', cause: 'test', appliers: [proc],
   });
-  return { apply, proc, socket, next, other, reload, stateFile: paths.serverState };
+  return { apply, proc, socket, next, other, reload, metrics, stateFile: paths.serverState };
 }
 
 const servers = (file: string) => file.split('\n').filter((l) => /^\d+ /.test(l)).map((l) => l.split(' ')[3]);
@@ -167,6 +171,47 @@ test('after a reload command (which may return before HAProxy has read it) the s
     assert.equal((await reload(next)).kind, 'applied');
     assert.deepEqual(servers(proc.seen[0] ?? ''), ['n0:a', 'n1:b', 'n2:c']);
     assert.deepEqual(servers(readFileSync(stateFile, 'utf8')), ['n0:a', 'n1:b', 'n2:c'], 'still there for the HAProxy the command signalled');
+  } finally {
+    await socket.close();
+    await cleanup();
+  }
+});
+
+test("an apply's record and metrics say how long HAProxy took and how long hapilot did, neither counted in the other", async () => {
+  const { dir, cleanup } = await tempDir();
+  // The running worker answers `show servers state` after 150 ms; HAProxy's reload takes 200 ms.
+  const { apply, proc, socket, next, reload, metrics } = await setUp(dir, 150);
+  proc.reloadMs = 200;
+  try {
+    assert.equal((await reload(next)).kind, 'applied');
+    const record = apply.records[0];
+    assert.ok(record);
+    const { prepareMs, haproxyMs, selfCheckMs, validateMs } = record.timings;
+    assert.ok(prepareMs >= 140, `the state saved before the reload is hapilot's preparation: ${prepareMs} ms`);
+    assert.ok(haproxyMs >= 195 && haproxyMs < 200 + 140, `HAProxy's part is the reload alone: ${haproxyMs} ms`);
+    assert.ok(record.durationMs >= prepareMs + haproxyMs - 2, `the whole apply covers both: ${record.durationMs} ms`);
+    assert.equal(selfCheckMs < 50, true, 'no self-check asked');
+    assert.equal(validateMs, undefined, 'this file was staged without haproxy -c');
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^hapilot_haproxy_reload_duration_seconds_count\{action="reload"\} 1$/m);
+    assert.match(text, /^hapilot_haproxy_reload_duration_seconds_bucket\{le="0\.1",action="reload"\} 0$/m, 'a 200 ms reload is not under 0.1 s');
+    assert.match(text, /^hapilot_haproxy_reload_duration_seconds_bucket\{le="0\.25",action="reload"\} 1$/m);
+  } finally {
+    await socket.close();
+    await cleanup();
+  }
+});
+
+test("a config checked by haproxy -c carries the check's time into the apply's record", async () => {
+  const { dir, cleanup } = await tempDir();
+  const { apply, socket, next, proc } = await setUp(dir, 0);
+  try {
+    const staged = await stageConfig({ configPath: path.join(dir, 'haproxy.cfg'), config: next.config, files: next.files, haproxy: 'haproxy', durable: false });
+    assert.equal(staged.validation?.ok, true, staged.validation?.message);
+    const out = await apply.apply({ staged, config: next.config, model: next.model, serverLines: next.serverLines, index: 3, trigger: 'catalog change', cause: 'test', appliers: [proc] });
+    assert.equal(out.kind, 'applied');
+    assert.equal(apply.records[0]?.timings.validateMs, Math.round(staged.validation?.durationMs ?? NaN));
+    assert.ok((apply.records[0]?.timings.validateMs ?? 0) > 0);
   } finally {
     await socket.close();
     await cleanup();

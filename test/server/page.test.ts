@@ -57,7 +57,7 @@ function view(): StatusPageView {
     reloads: [
       { at: '2026-11-23T13:09:58.120Z', action: 'runtime', ok: true, trigger: 'consul', durationMs: 4.2, summary: 'web: n2:web-2 → maint' },
       { at: '2026-11-23T13:02:11.500Z', action: 'reload', ok: false, trigger: 'consul', durationMs: 210, summary: 'haproxy -c: "<bad>" rejected' },
-      { at: '2026-11-23T12:58:00.000Z', action: 'start', ok: true, trigger: undefined, durationMs: 95, summary: 'started' },
+      { at: '2026-11-23T12:58:00.000Z', action: 'start', ok: true, trigger: undefined, durationMs: 95, haproxyMs: 81, summary: 'started' },
     ],
   };
 }
@@ -84,6 +84,8 @@ test('the page escapes every value from Consul and operators, and labels pool st
   assert.match(page, /data-server="n4:web-4"[^>]*data-kept="yes"[\s\S]*?kept in rotation \(depool threshold\)/);
   assert.match(page, /data-server="n1:api-1"[\s\S]*?>maintenance in Consul</);
   assert.match(page, /no servers: clients get 503/);
+  assert.match(page, /<b>start<\/b> ok · 95 ms \(HAProxy 81 ms\)<div>started/, "a reload says HAProxy's own part of its time");
+  assert.match(page, /<b>reload<\/b> failed · consul · 210 ms<div>/, 'and nothing when it is not known');
 });
 
 test('in headless Chromium: the page loads, shows the depooled server as depooled, refreshes itself, and a screenshot is written', { timeout: 90_000 }, async () => {
