@@ -101,7 +101,7 @@ export class StatusReport {
     const decisions = pool?.decisions();
     return buildStatusPageView({
       now: new Date(), source: source.kind, consulIndex: source.kind === 'consul' ? source.health().index : undefined, degraded,
-      model: state.current?.model, pool: pool && decisions ? { decisions, instances: pool.instances() } : undefined, stats,
+      model: state.current?.model, pool: pool && decisions ? { decisions, instances: pool.instances(only) } : undefined, stats,
       quarantined: this.#s.quarantined(), reloads: this.#s.apply.records, only, refreshSeconds: refresh,
     });
   }

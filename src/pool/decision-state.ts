@@ -364,7 +364,17 @@ export class DecisionState {
     return this.#assembled;
   }
 
-  instances(): readonly PoolInstance[] {
+  /**
+   * The instances of every backend, or of `only`'s: a status of one backend (what `pool --wait` polls)
+   * makes that backend's, not the 100,000 of a 10,000-service catalog.
+   */
+  instances(only?: ReadonlySet<string>): readonly PoolInstance[] {
+    if (only) {
+      return [...only].flatMap((name) => {
+        const st = this.#state.get(name);
+        return st ? backendInstances(name, st.entries, st.ids) : [];
+      });
+    }
     this.#instancesList ??= [...this.#state].flatMap(([name, st]) => backendInstances(name, st.entries, st.ids));
     return this.#instancesList;
   }

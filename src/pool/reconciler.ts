@@ -131,8 +131,9 @@ export class PoolReconciler {
     return this.#state.decisions();
   }
 
-  instances(): readonly PoolInstance[] {
-    return this.#state.instances();
+  /** Every backend's instances, or `only`'s. */
+  instances(only?: ReadonlySet<string>): readonly PoolInstance[] {
+    return this.#state.instances(only);
   }
 
   /**

@@ -46,6 +46,9 @@ const STEP = fc.oneof(
   fc.record({ kind: fc.constant('same' as const) }),
 );
 
+/** Instances in one order, whichever order they were listed in. */
+const byServer = (xs: ReadonlyArray<{ backend: string; server: string }>) => [...xs].sort((a, b) => decisionKey(a.backend, a.server).localeCompare(decisionKey(b.backend, b.server)));
+
 type Spec = { threshold: string | undefined; instances: Array<{ node: string; id: string; status: string; maintenance: string | undefined; weight: number }> };
 
 /** `n` passing instances on one node, no threshold. */
@@ -144,6 +147,10 @@ test('property: the per-backend reconciler decides exactly as the rules over the
           assert.deepEqual(plain(rec.decisions()), plain(d));
           assert.deepEqual(got, withPoolDecisions(m, d, lastInstances));
           assert.deepEqual([...rec.decommissioned()].sort(), [...new Set(d.servers.filter((x) => !x.inConfig).map((x) => decisionKey(x.backend, x.server)))].sort());
+          // The instances the status shows: all of them, or those of the backends asked for.
+          assert.deepEqual(byServer(rec.instances()), byServer(lastInstances));
+          const only = new Set([m.backends[m.backends.length - 1]?.name ?? 'none', 'no-such-backend']);
+          assert.deepEqual(byServer(rec.instances(only)), byServer(lastInstances.filter((i) => only.has(i.backend))));
         };
         const build = () => {
           const entries = [...catalog.keys()].sort().flatMap((k) => catalog.get(k) ?? []);
